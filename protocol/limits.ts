@@ -1,0 +1,16 @@
+/** Size limits shared by the hook, the reporter and the server. */
+
+/** Longest command text accepted, in bytes (the hook must cope with at least 1 MiB). */
+export const MAX_COMMAND_BYTES = 4 * 1024 * 1024;
+/** Escaped command bytes carried by one log line; keeps each line one atomic write() below PIPE_BUF. */
+export const LOG_CHUNK_BYTES = 3072;
+/** Longest physical log line the parser accepts (a head line carries cwd and all server IPs). */
+export const MAX_LOG_LINE_BYTES = 64 * 1024;
+/** Most parts one record may be split into. */
+export const MAX_LOG_PARTS = 4096;
+export const MAX_HOSTNAME = 255;
+export const MAX_SERVER_IPS = 2048;
+export const MAX_USER = 64;
+export const MAX_TERMINAL = 64;
+export const MAX_CWD = 4096;
+export const MAX_SESSION_ID = 64;

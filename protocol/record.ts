@@ -1,0 +1,166 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { MAX_COMMAND_BYTES, MAX_CWD, MAX_HOSTNAME, MAX_SERVER_IPS, MAX_SESSION_ID, MAX_TERMINAL, MAX_USER } from "./limits.ts";
+import { legacyOci, sessionOci } from "./oci.ts";
+import { parseCommandTime, parseUtcOffset } from "./time.ts";
+
+export const RECORD_KINDS = ["command", "session_start", "session_end", "loss"] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+/** One audit record as stored: what the hook saw, normalised. */
+export interface AuditRecord {
+  oci: string;
+  kind: RecordKind;
+  /** Host-local wall time "YYYY-MM-DD HH:MM:SS" (the seed's `ctime`). */
+  ctime: string;
+  tsUs: number;
+  /** Minutes east of UTC; null for legacy records whose offset was assumed. */
+  utcOffset: number | null;
+  hostname: string;
+  serverIps: string;
+  suser: string;
+  luser: string;
+  terminal: string;
+  clientIp: string;
+  /** Command text; invalid UTF-8 bytes appear as U+FFFD here and exactly in `commandRaw`. */
+  command: string;
+  /** The exact bytes, only when they are not valid UTF-8. */
+  commandRaw: Uint8Array | null;
+  sessionId: string | null;
+  seq: number | null;
+  cwd: string | null;
+  exitStatus: number | null;
+}
+
+// eslint-style guard: control characters never belong in identity fields (they would forge log layout or terminals).
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const field = (name: string, max: number) =>
+  z.string({ error: `${name} must be a string` })
+    .max(max, { error: `${name} is longer than ${max} characters` })
+    .refine((s) => !CONTROL.test(s), { error: `${name} contains a control character` });
+
+/**
+ * The JSON record accepted by POST /api/v1/commands. The eight seed fields
+ * (ctime, hostname, serverIps, suser, luser, terminal, clientIp, command) are
+ * enough; the rest is what the cmdaudit hook adds.
+ */
+export const wireRecordSchema = z.strictObject({
+  kind: z.enum(RECORD_KINDS, { error: `kind must be one of ${RECORD_KINDS.join(", ")}` }).default("command"),
+  ctime: z.string({ error: "ctime must be a string" }).max(64, { error: "ctime is too long" }),
+  utcOffset: z.string().max(8).optional(),
+  hostname: field("hostname", MAX_HOSTNAME).refine((s) => s.length > 0, { error: "hostname is empty" }),
+  serverIps: z.union([field("serverIps", MAX_SERVER_IPS), z.array(field("serverIps[]", 64)).max(256)]).default(""),
+  suser: field("suser", MAX_USER).default(""),
+  luser: field("luser", MAX_USER),
+  terminal: field("terminal", MAX_TERMINAL).default(""),
+  clientIp: field("clientIp", 64).default(""),
+  command: z.string({ error: "command must be a string" }).optional(),
+  commandB64: z.string({ error: "commandB64 must be a base64 string" }).optional(),
+  sessionId: z.string().regex(/^[A-Za-z0-9._:@-]{1,64}$/, { error: `sessionId must be 1-${MAX_SESSION_ID} characters of A-Z a-z 0-9 . _ : @ -` }).optional(),
+  seq: z.number({ error: "seq must be a number" }).int({ error: "seq must be an integer" }).min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  cwd: z.string().max(MAX_CWD, { error: `cwd is longer than ${MAX_CWD} characters` }).optional(),
+  exitStatus: z.number({ error: "exitStatus must be a number" }).int().min(0).max(255, { error: "exitStatus must be 0-255" }).nullable().optional(),
+});
+export type WireRecord = z.input<typeof wireRecordSchema>;
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+
+/** Exact bytes → display text plus the raw bytes when they are not valid UTF-8. */
+export function commandFromBytes(bytes: Uint8Array): { command: string; commandRaw: Uint8Array | null } {
+  try {
+    return { command: utf8Strict.decode(bytes), commandRaw: null };
+  } catch {
+    return { command: utf8.decode(bytes), commandRaw: bytes };
+  }
+}
+
+export interface NormalizeOptions {
+  /** Offset (minutes) assumed for zone-less legacy `ctime` values. */
+  legacyUtcOffset: number;
+}
+
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Validate one untrusted JSON value and turn it into an AuditRecord, or return
+ * a message that names what is wrong.
+ */
+export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRecord | string {
+  const parsed = wireRecordSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join(".") : "record";
+    if (issue.code === "unrecognized_keys") return `unknown field(s): ${issue.keys.join(", ")}`;
+    if (input === null || typeof input !== "object" || Array.isArray(input)) return "record must be a JSON object";
+    return issue.message.startsWith(String(issue.path[0] ?? "")) && issue.path.length ? issue.message : `${where}: ${issue.message}`;
+  }
+  const r = parsed.data;
+
+  let command: string;
+  let commandRaw: Uint8Array | null = null;
+  if (r.command !== undefined && r.commandB64 !== undefined) return "give command or commandB64, not both";
+  if (r.commandB64 !== undefined) {
+    if (r.commandB64.length % 4 !== 0 || !B64.test(r.commandB64)) return "commandB64 is not valid base64";
+    const bytes = Buffer.from(r.commandB64, "base64");
+    if (bytes.length > MAX_COMMAND_BYTES) return `command is longer than ${MAX_COMMAND_BYTES} bytes`;
+    ({ command, commandRaw } = commandFromBytes(bytes));
+  } else if (r.command !== undefined) {
+    if (!r.command.isWellFormed()) return "command contains an unpaired UTF-16 surrogate (send the bytes as commandB64)";
+    if (Buffer.byteLength(r.command) > MAX_COMMAND_BYTES) return `command is longer than ${MAX_COMMAND_BYTES} bytes`;
+    command = r.command;
+  } else if (r.kind === "command") {
+    return "command is missing";
+  } else {
+    command = "";
+  }
+  if (r.kind === "command" && command.length === 0) return "command is empty";
+  if (r.cwd !== undefined && !r.cwd.isWellFormed()) return "cwd contains an unpaired UTF-16 surrogate";
+
+  const hasSession = r.sessionId !== undefined;
+  if (hasSession !== (r.seq !== undefined)) return "sessionId and seq must be given together";
+
+  let assumed = opts.legacyUtcOffset;
+  if (r.utcOffset !== undefined) {
+    const o = parseUtcOffset(r.utcOffset);
+    if (o === undefined) return `utcOffset ${JSON.stringify(r.utcOffset)} is not ±HH:MM`;
+    assumed = o;
+  }
+  const t = parseCommandTime(r.ctime, assumed);
+  if (typeof t === "string") return t;
+  const utcOffset = t.utcOffset ?? (r.utcOffset !== undefined ? assumed : null);
+
+  let clientIp = r.clientIp;
+  if (clientIp !== "" && isIP(clientIp) === 0) {
+    // The seed's `who am i | awk '{print $NF}'` put the login time ("11:58") or an X display here
+    // for console logins; for legacy records that means "no client IP". New records must be exact.
+    if (hasSession) return `clientIp ${JSON.stringify(clientIp)} is not an IPv4 or IPv6 address`;
+    clientIp = "";
+  }
+  const serverIps = Array.isArray(r.serverIps) ? r.serverIps.join(",") : r.serverIps;
+  if (serverIps.length > MAX_SERVER_IPS) return `serverIps is longer than ${MAX_SERVER_IPS} characters`;
+
+  const oci = hasSession
+    ? sessionOci(r.hostname, r.sessionId!, r.seq!)
+    : legacyOci(r.hostname, r.ctime, r.luser, r.suser, commandRaw ?? command);
+
+  return {
+    oci,
+    kind: r.kind,
+    ctime: t.wall,
+    tsUs: t.tsUs,
+    utcOffset,
+    hostname: r.hostname,
+    serverIps,
+    suser: r.suser,
+    luser: r.luser,
+    terminal: r.terminal,
+    clientIp,
+    command,
+    commandRaw,
+    sessionId: r.sessionId ?? null,
+    seq: r.seq ?? null,
+    cwd: r.cwd ?? null,
+    exitStatus: r.exitStatus ?? null,
+  };
+}

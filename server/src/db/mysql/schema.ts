@@ -1,0 +1,57 @@
+
+import {
+  bigint, char, customType, index, mediumtext, mysqlTable, smallint, text, uniqueIndex, varchar,
+} from "drizzle-orm/mysql-core";
+
+const mediumblob = customType<{ data: Uint8Array; driverData: Buffer }>({
+  dataType: () => "mediumblob",
+  fromDriver: (v) => new Uint8Array(v),
+  toDriver: (v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+});
+
+/**
+ * The seed's `servercmdhist`, upgraded in place: the seed columns keep their
+ * names and meaning (wider where the seed's limits lost data), new columns are
+ * nullable or defaulted so pre-upgrade rows stay as they were.
+ */
+export const servercmdhist = mysqlTable("servercmdhist", {
+  id: bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
+  oci: char("oci", { length: 32 }).notNull(),
+  hostname: varchar("hostname", { length: 255 }).notNull(),
+  serverIps: varchar("serverIps", { length: 2048 }),
+  ctime: char("ctime", { length: 19 }).notNull(),
+  luser: varchar("luser", { length: 64 }).notNull(),
+  suser: varchar("suser", { length: 64 }),
+  terminal: varchar("terminal", { length: 64 }),
+  clientIp: varchar("clientIp", { length: 45 }).notNull(),
+  command: mediumtext("command").notNull(),
+  kind: varchar("kind", { length: 16 }).notNull().default("command"),
+  /** UTC microseconds; 0 marks a row written by the seed backend that start-up still has to backfill. */
+  tsUs: bigint("ts_us", { mode: "number" }).notNull().default(0),
+  utcOffset: smallint("utc_offset"),
+  sessionId: varchar("session_id", { length: 64 }),
+  seq: bigint("seq", { mode: "number", unsigned: true }),
+  cwd: text("cwd"),
+  exitStatus: smallint("exit_status"),
+  commandRaw: mediumblob("command_raw"),
+  receivedUs: bigint("received_us", { mode: "number" }).notNull().default(0),
+}, (t) => [
+  uniqueIndex("oci").on(t.oci),
+  index("hostname_ts").on(t.hostname, t.tsUs),
+  index("luser_ts").on(t.luser, t.tsUs),
+  index("suser_ts").on(t.suser, t.tsUs),
+  index("clientip_ts").on(t.clientIp, t.tsUs),
+  index("session_seq").on(t.sessionId, t.seq),
+  index("ts").on(t.tsUs),
+]);
+
+/** One row per reporting host, maintained on ingest, so GET /hosts never scans the audit trail. */
+export const hosts = mysqlTable("cmdaudit_hosts", {
+  hostname: varchar("hostname", { length: 255 }).primaryKey(),
+  serverIps: varchar("server_ips", { length: 2048 }).notNull().default(""),
+  firstSeenUs: bigint("first_seen_us", { mode: "number" }).notNull(),
+  lastSeenUs: bigint("last_seen_us", { mode: "number" }).notNull(),
+  lastReceivedUs: bigint("last_received_us", { mode: "number" }).notNull().default(0),
+  records: bigint("records", { mode: "number", unsigned: true }).notNull().default(0),
+});
+

@@ -1,0 +1,185 @@
+import { desc, eq, inArray, sql } from "drizzle-orm";
+import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
+import { migrate } from "drizzle-orm/mysql2/migrator";
+import mysql from "mysql2/promise";
+import { type AuditRecord, parseCommandTime } from "../../../../protocol/index.ts";
+import { whereClause } from "../filter.ts";
+import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas, likeContains } from "../store.ts";
+import { hosts, servercmdhist } from "./schema.ts";
+
+/** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
+const ROWS_PER_INSERT = 1000;
+const BYTES_PER_INSERT = 4 * 1024 * 1024;
+
+export interface MysqlStoreOptions {
+  migrationsFolder: string;
+  /** Offset (minutes) assumed for rows the 2018 backend wrote with a zone-less ctime. */
+  legacyUtcOffset: number;
+  poolSize?: number;
+}
+
+export async function openMysqlStore(url: string, opts: MysqlStoreOptions): Promise<Store> {
+  const pool = mysql.createPool({
+    uri: url,
+    connectionLimit: opts.poolSize ?? 10,
+    charset: "utf8mb4",
+    // Without FOUND_ROWS, affectedRows counts only rows really inserted, so duplicates are exact.
+    flags: ["-FOUND_ROWS"],
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+  });
+  // Strict mode: an over-long value is an error, never a silently truncated audit row.
+  pool.on("connection", (conn) => {
+    conn.query("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'");
+  });
+  // Positional form: drizzle 0.45's isConfig() rejects { client, mode } (its mode check is always false).
+  const db = drizzle(pool, { mode: "default" });
+  try {
+    await migrateLocked(pool, db, opts.migrationsFolder);
+    await backfillLegacyRows(db, opts.legacyUtcOffset);
+  } catch (e) {
+    await pool.end();
+    throw e;
+  }
+  return new MysqlStore(pool, db);
+}
+
+/** Two servers starting at once must not run the same ALTERs twice. */
+async function migrateLocked(pool: mysql.Pool, db: MySql2Database, folder: string): Promise<void> {
+  const lockConn = await pool.getConnection();
+  try {
+    const [rows] = await lockConn.query("SELECT GET_LOCK('cmdaudit_migrate', 600) AS got");
+    if ((rows as { got: number }[])[0]?.got !== 1) throw new Error("could not take the migration lock within 600 s");
+    try {
+      await migrate(db, { migrationsFolder: folder });
+    } finally {
+      await lockConn.query("SELECT RELEASE_LOCK('cmdaudit_migrate')");
+    }
+  } finally {
+    lockConn.release();
+  }
+}
+
+/**
+ * Rows written by the 2018 backend have no UTC time (ts_us = 0): compute it from
+ * their ctime and count them into the hosts table, a batch per transaction so a
+ * crash half-way loses nothing and counts nothing twice. Seed columns are not touched.
+ */
+async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): Promise<void> {
+  for (;;) {
+    const rows = await db.select({ id: servercmdhist.id, ctime: servercmdhist.ctime, hostname: servercmdhist.hostname, serverIps: servercmdhist.serverIps })
+      .from(servercmdhist).where(eq(servercmdhist.tsUs, 0)).limit(2000);
+    if (rows.length === 0) return;
+    await db.transaction(async (tx) => {
+      const ts = rows.map((r) => {
+        const t = parseCommandTime(r.ctime, legacyUtcOffset);
+        return typeof t === "string" ? -1 : t.tsUs; // -1: unparseable ctime, kept as it was
+      });
+      const cases = sql.join(rows.map((r, i) => sql`WHEN ${r.id} THEN ${ts[i]}`), sql` `);
+      await tx.update(servercmdhist).set({ tsUs: sql`CASE ${servercmdhist.id} ${cases} END` })
+        .where(inArray(servercmdhist.id, rows.map((r) => r.id)));
+      const per = new Map<string, { ips: string; min: number; max: number; n: number }>();
+      rows.forEach((r, i) => {
+        const t = ts[i]!;
+        const h = per.get(r.hostname) ?? { ips: r.serverIps ?? "", min: Number.MAX_SAFE_INTEGER, max: 0, n: 0 };
+        h.n++;
+        if (t > 0) { h.min = Math.min(h.min, t); h.max = Math.max(h.max, t); }
+        per.set(r.hostname, h);
+      });
+      for (const [hostname, h] of [...per].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const min = h.min === Number.MAX_SAFE_INTEGER ? 0 : h.min;
+        await tx.insert(hosts).values({ hostname, serverIps: h.ips, firstSeenUs: min, lastSeenUs: h.max, lastReceivedUs: 0, records: h.n })
+          .onDuplicateKeyUpdate({ set: {
+            records: sql`${hosts.records} + ${h.n}`,
+            firstSeenUs: sql`LEAST(${hosts.firstSeenUs}, ${min})`,
+            lastSeenUs: sql`GREATEST(${hosts.lastSeenUs}, ${h.max})`,
+          } });
+      }
+    });
+  }
+}
+
+type Row = typeof servercmdhist.$inferSelect;
+
+function toRow(r: AuditRecord, receivedUs: number): typeof servercmdhist.$inferInsert {
+  return {
+    oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
+    terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
+    sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, commandRaw: r.commandRaw, receivedUs,
+  };
+}
+
+export function fromRow(r: Row): StoredRecord {
+  return {
+    id: r.id, oci: r.oci, kind: r.kind as StoredRecord["kind"], ctime: r.ctime, tsUs: r.tsUs, utcOffset: r.utcOffset,
+    hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
+    clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ?? null, sessionId: r.sessionId, seq: r.seq,
+    cwd: r.cwd, exitStatus: r.exitStatus, receivedUs: r.receivedUs,
+  };
+}
+
+/** Split rows into INSERT statements that stay under the row and byte budgets. */
+export function* chunks<T extends { command: string; commandRaw: Uint8Array | null }>(records: T[]): Generator<T[]> {
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = r.command.length * 4 + (r.commandRaw?.length ?? 0) * 2 + 1024;
+    if (cur.length && (cur.length >= ROWS_PER_INSERT || bytes + size > BYTES_PER_INSERT)) {
+      yield cur;
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(r);
+    bytes += size;
+  }
+  if (cur.length) yield cur;
+}
+
+class MysqlStore implements Store {
+  readonly dialect = "mysql" as const;
+  constructor(private readonly pool: mysql.Pool, private readonly db: MySql2Database) {}
+
+  async insert(records: AuditRecord[], receivedUs: number): Promise<InsertResult> {
+    if (records.length === 0) return { inserted: 0, duplicates: 0 };
+    let inserted = 0;
+    await this.db.transaction(async (tx) => {
+      for (const [hostname, h] of hostDeltas(records)) {
+        let n = 0;
+        for (const part of chunks(h.records)) {
+          const [res] = await tx.insert(servercmdhist).values(part.map((r) => toRow(r, receivedUs)))
+            .onDuplicateKeyUpdate({ set: { id: sql`${servercmdhist.id}` } });
+          n += res.affectedRows;
+        }
+        inserted += n;
+        await tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, records: n })
+          .onDuplicateKeyUpdate({ set: {
+            records: sql`${hosts.records} + ${n}`,
+            firstSeenUs: sql`LEAST(${hosts.firstSeenUs}, ${h.minTs})`,
+            serverIps: sql`IF(${h.maxTs} >= ${hosts.lastSeenUs}, ${h.serverIps}, ${hosts.serverIps})`,
+            lastSeenUs: sql`GREATEST(${hosts.lastSeenUs}, ${h.maxTs})`,
+            lastReceivedUs: sql`GREATEST(${hosts.lastReceivedUs}, ${receivedUs})`,
+          } });
+      }
+    });
+    return { inserted, duplicates: records.length - inserted };
+  }
+
+  async query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]> {
+    const where = whereClause(servercmdhist, filter, after, (q) => sql`${servercmdhist.command} LIKE ${likeContains(q)}`);
+    const rows = await this.db.select().from(servercmdhist).where(where)
+      .orderBy(desc(servercmdhist.tsUs), desc(servercmdhist.id)).limit(limit);
+    return rows.map(fromRow);
+  }
+
+  async hosts(): Promise<HostSummary[]> {
+    return this.db.select().from(hosts).orderBy(hosts.hostname);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.execute(sql`SELECT 1`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,41 @@
+import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Same columns and meaning as the MySQL table (see ../mysql/schema.ts). */
+export const servercmdhist = sqliteTable("servercmdhist", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  oci: text("oci").notNull(),
+  hostname: text("hostname").notNull(),
+  serverIps: text("serverIps"),
+  ctime: text("ctime").notNull(),
+  luser: text("luser").notNull(),
+  suser: text("suser"),
+  terminal: text("terminal"),
+  clientIp: text("clientIp").notNull(),
+  command: text("command").notNull(),
+  kind: text("kind").notNull().default("command"),
+  tsUs: integer("ts_us").notNull().default(0),
+  utcOffset: integer("utc_offset"),
+  sessionId: text("session_id"),
+  seq: integer("seq"),
+  cwd: text("cwd"),
+  exitStatus: integer("exit_status"),
+  commandRaw: blob("command_raw", { mode: "buffer" }),
+  receivedUs: integer("received_us").notNull().default(0),
+}, (t) => [
+  uniqueIndex("oci").on(t.oci),
+  index("hostname_ts").on(t.hostname, t.tsUs),
+  index("luser_ts").on(t.luser, t.tsUs),
+  index("suser_ts").on(t.suser, t.tsUs),
+  index("clientip_ts").on(t.clientIp, t.tsUs),
+  index("session_seq").on(t.sessionId, t.seq),
+  index("ts").on(t.tsUs),
+]);
+
+export const hosts = sqliteTable("cmdaudit_hosts", {
+  hostname: text("hostname").primaryKey(),
+  serverIps: text("server_ips").notNull().default(""),
+  firstSeenUs: integer("first_seen_us").notNull(),
+  lastSeenUs: integer("last_seen_us").notNull(),
+  lastReceivedUs: integer("last_received_us").notNull().default(0),
+  records: integer("records").notNull().default(0),
+});

@@ -1,0 +1,89 @@
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { desc, sql } from "drizzle-orm";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import type { AuditRecord } from "../../../../protocol/index.ts";
+import { whereClause } from "../filter.ts";
+import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
+import { hosts, servercmdhist } from "./schema.ts";
+
+/** 19 bound values a row; SQLite allows 32766 per statement. */
+const ROWS_PER_INSERT = 1000;
+
+export function openSqliteStore(path: string, opts: { migrationsFolder: string }): Store {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const sqlite = new Database(path, { create: true, strict: true });
+  // WAL for concurrent readers; synchronous=FULL so an acknowledged batch survives a power cut.
+  sqlite.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
+  const db = drizzle({ client: sqlite });
+  migrate(db, { migrationsFolder: opts.migrationsFolder });
+  return new SqliteStore(sqlite, db);
+}
+
+type Row = typeof servercmdhist.$inferSelect;
+
+function fromRow(r: Row): StoredRecord {
+  return {
+    id: r.id, oci: r.oci, kind: r.kind as StoredRecord["kind"], ctime: r.ctime, tsUs: r.tsUs, utcOffset: r.utcOffset,
+    hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
+    clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ? new Uint8Array(r.commandRaw) : null,
+    sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, receivedUs: r.receivedUs,
+  };
+}
+
+class SqliteStore implements Store {
+  readonly dialect = "sqlite" as const;
+  constructor(private readonly sqlite: Database, private readonly db: BunSQLiteDatabase) {}
+
+  async insert(records: AuditRecord[], receivedUs: number): Promise<InsertResult> {
+    if (records.length === 0) return { inserted: 0, duplicates: 0 };
+    const inserted = this.db.transaction((tx) => {
+      let total = 0;
+      for (const [hostname, h] of hostDeltas(records)) {
+        let n = 0;
+        for (let i = 0; i < h.records.length; i += ROWS_PER_INSERT) {
+          const rows = h.records.slice(i, i + ROWS_PER_INSERT).map((r) => ({
+            oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
+            terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
+            sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus,
+            commandRaw: r.commandRaw ? Buffer.from(r.commandRaw) : null, receivedUs,
+          }));
+          n += tx.insert(servercmdhist).values(rows).onConflictDoNothing({ target: servercmdhist.oci })
+            .returning({ id: servercmdhist.id }).all().length;
+        }
+        total += n;
+        tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, records: n })
+          .onConflictDoUpdate({ target: hosts.hostname, set: {
+            records: sql`${hosts.records} + ${n}`,
+            firstSeenUs: sql`min(${hosts.firstSeenUs}, ${h.minTs})`,
+            serverIps: sql`iif(${h.maxTs} >= ${hosts.lastSeenUs}, ${h.serverIps}, ${hosts.serverIps})`,
+            lastSeenUs: sql`max(${hosts.lastSeenUs}, ${h.maxTs})`,
+            lastReceivedUs: sql`max(${hosts.lastReceivedUs}, ${receivedUs})`,
+          } }).run();
+      }
+      return total;
+    }, { behavior: "immediate" });
+    return { inserted, duplicates: records.length - inserted };
+  }
+
+  async query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]> {
+    const where = whereClause(servercmdhist, filter, after, (q) => sql`instr(${servercmdhist.command}, ${q}) > 0`);
+    const rows = this.db.select().from(servercmdhist).where(where)
+      .orderBy(desc(servercmdhist.tsUs), desc(servercmdhist.id)).limit(limit).all();
+    return rows.map(fromRow);
+  }
+
+  async hosts(): Promise<HostSummary[]> {
+    return this.db.select().from(hosts).orderBy(hosts.hostname).all();
+  }
+
+  async ping(): Promise<void> {
+    this.sqlite.query("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    this.sqlite.close();
+  }
+}

@@ -1,0 +1,60 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { TokenSet } from "./auth.ts";
+import type { Config } from "./config.ts";
+import type { Store } from "./db/store.ts";
+import { type Logger, silentLogger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { commandsRoutes } from "./routes/commands.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { hostsRoutes } from "./routes/hosts.ts";
+import { ingestRawRoutes } from "./routes/ingest-raw.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
+
+export interface AppDeps {
+  store: Store;
+  config: Config;
+  tokens: { ingest: TokenSet; read: TokenSet };
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export function createApp(deps: { store: Store; config: Config; logger?: Logger; metrics?: Metrics }) {
+  const d: AppDeps = {
+    ...deps,
+    logger: deps.logger ?? silentLogger,
+    metrics: deps.metrics ?? new Metrics(),
+    tokens: { ingest: new TokenSet(deps.config.tokens.ingest), read: new TokenSet(deps.config.tokens.read) },
+  };
+  const app = new Hono();
+
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath || "unmatched";
+    d.metrics.request(c.req.method, route, c.res.status);
+    // Path only: query strings can carry command text (q=) and must not reach the logs.
+    d.logger.log("info", "request", {
+      reqId: c.get("requestId"), method: c.req.method, path: new URL(c.req.url).pathname, route,
+      status: c.res.status, ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+  });
+
+  app.route("/", healthRoutes(d));
+  app.route("/metrics", metricsRoutes(d));
+  app.route("/api/v1/commands", commandsRoutes(d));
+  app.route("/api/v1/ingest/raw", ingestRawRoutes(d));
+  app.route("/api/v1/hosts", hostsRoutes(d));
+
+  app.notFound((c) => c.json({ code: 404, msg: "not found" }, 404));
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      return c.json({ code: err.status, msg: err.message }, err.status);
+    }
+    d.logger.log("error", "unhandled error", { reqId: c.get("requestId"), error: err.name });
+    return c.json({ code: 500, msg: "internal error" }, 500);
+  });
+  return app;
+}

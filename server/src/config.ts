@@ -1,0 +1,104 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { parseUtcOffset } from "../../protocol/index.ts";
+
+const token = z.string().refine((s) => /^sha256:[0-9a-f]{64}$/.test(s) || s.length >= 16, {
+  error: "a token must be at least 16 characters, or sha256:<64 hex digits> of one",
+});
+
+export const configSchema = z.strictObject({
+  listen: z.strictObject({
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8080),
+  }).prefault({}),
+  /** mysql://user:pass@host:port/db or sqlite:path; empty → SQLite under data_dir. */
+  database_url: z.string().default(""),
+  data_dir: z.string().min(1).default("./data"),
+  /** Offset assumed for the seed's zone-less ctime ("+08:00"). */
+  legacy_utc_offset: z.string().refine((s) => parseUtcOffset(s) !== undefined, { error: "must be ±HH:MM" }).default("+00:00"),
+  tokens: z.strictObject({
+    /** Reporters: may only POST records. */
+    ingest: z.array(token).default([]),
+    /** People and tools: may only read the audit trail and metrics. */
+    read: z.array(token).default([]),
+  }).prefault({}),
+  limits: z.strictObject({
+    /** Largest request body, after gzip decompression. */
+    max_body_bytes: z.number().int().min(1024).default(32 * 1024 * 1024),
+    max_records_per_batch: z.number().int().min(1).max(100_000).default(10_000),
+    max_page_size: z.number().int().min(1).max(10_000).default(1000),
+  }).prefault({}),
+  tls: z.strictObject({
+    cert_file: z.string().min(1),
+    key_file: z.string().min(1),
+  }).optional(),
+  log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Serve /metrics without a token (for scrapers on a trusted network). */
+  metrics_public: z.boolean().default(false),
+});
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment overrides: each variable sets one config key. */
+const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
+  // `any` here: the raw YAML tree is untyped until zod validates it below.
+  CMDAUDIT_HOST: (r, v) => ((r.listen ??= {}).host = v),
+  CMDAUDIT_PORT: (r, v) => ((r.listen ??= {}).port = Number(v)),
+  CMDAUDIT_DATABASE_URL: (r, v) => (r.database_url = v),
+  CMDAUDIT_DATA_DIR: (r, v) => (r.data_dir = v),
+  CMDAUDIT_LEGACY_UTC_OFFSET: (r, v) => (r.legacy_utc_offset = v),
+  CMDAUDIT_INGEST_TOKENS: (r, v) => ((r.tokens ??= {}).ingest = splitList(v)),
+  CMDAUDIT_READ_TOKENS: (r, v) => ((r.tokens ??= {}).read = splitList(v)),
+  CMDAUDIT_MAX_BODY_BYTES: (r, v) => ((r.limits ??= {}).max_body_bytes = Number(v)),
+  CMDAUDIT_TLS_CERT_FILE: (r, v) => ((r.tls ??= {}).cert_file = v),
+  CMDAUDIT_TLS_KEY_FILE: (r, v) => ((r.tls ??= {}).key_file = v),
+  CMDAUDIT_LOG_LEVEL: (r, v) => (r.log_level = v),
+  CMDAUDIT_METRICS_PUBLIC: (r, v) => (r.metrics_public = v === "true" || v === "1"),
+};
+/** Read by main.ts itself, not config keys. */
+const ENV_OTHER = new Set(["CMDAUDIT_CONFIG"]);
+
+function splitList(v: string): string[] {
+  return v.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * YAML file (optional) + CMDAUDIT_* overrides, validated; every problem is
+ * named by its key. Token values never appear in messages.
+ */
+export function loadConfig(path: string | undefined, env: Record<string, string | undefined>): Config {
+  let raw: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (e) {
+      throw new ConfigError(`config file ${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
+    if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
+  }
+  const tree = raw as Record<string, any>; // validated by configSchema just below
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith("CMDAUDIT_") || v === undefined) continue;
+    const set = ENV[k];
+    if (set) set(tree, v);
+    else if (!ENV_OTHER.has(k)) problems.push(`unknown environment variable ${k}`);
+  }
+  const parsed = configSchema.safeParse(tree);
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) {
+      const key = i.path.join(".") || "(top level)";
+      problems.push(i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map((k) => (key === "(top level)" ? k : `${key}.${k}`)).join(", ")}` : `${key}: ${i.message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration${path ? ` (${path})` : ""}:\n  ${problems.join("\n  ")}`);
+  return parsed.data!;
+}

@@ -1,0 +1,30 @@
+import { HTTPException } from "hono/http-exception";
+import type { AuditRecord } from "../../protocol/index.ts";
+import type { Store } from "./db/store.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+export interface Rejected {
+  index?: number;
+  line?: number;
+  error: string;
+}
+
+/** Commit the valid records of a batch; counts go to metrics only once the commit succeeded. */
+export async function commitBatch(store: Store, metrics: Metrics, logger: Logger, records: AuditRecord[], rejected: number) {
+  const started = performance.now();
+  let result;
+  try {
+    result = await store.insert(records, Date.now() * 1000);
+  } catch (e) {
+    // Driver errors can quote the SQL and its parameters (command text): log only codes.
+    const err = e as { name?: string; cause?: { code?: string; errno?: number } };
+    logger.log("error", "store insert failed", { error: err.name, code: err.cause?.code, errno: err.cause?.errno, records: records.length });
+    throw new HTTPException(503, { message: "database unavailable, nothing was stored; retry the batch" });
+  }
+  metrics.records.accepted += result.inserted;
+  metrics.records.duplicate += result.duplicates;
+  metrics.records.rejected += rejected;
+  metrics.ingest((performance.now() - started) / 1000);
+  return result;
+}

@@ -1,0 +1,36 @@
+/** Prometheus text exposition, kept by hand: a few counters and one histogram. */
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class Metrics {
+  private requests = new Map<string, number>();
+  readonly records = { accepted: 0, duplicate: 0, rejected: 0 };
+  private ingestBuckets = new Array<number>(BUCKETS.length).fill(0);
+  private ingestSum = 0;
+  private ingestCount = 0;
+
+  request(method: string, route: string, status: number): void {
+    const key = `method="${method}",route="${route.replace(/["\\\n]/g, "_")}",status="${status}"`;
+    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
+  }
+
+  ingest(seconds: number): void {
+    this.ingestSum += seconds;
+    this.ingestCount++;
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) this.ingestBuckets[i]!++;
+  }
+
+  render(): string {
+    const out: string[] = [
+      "# HELP cmdaudit_http_requests_total HTTP requests by route and status.",
+      "# TYPE cmdaudit_http_requests_total counter",
+    ];
+    for (const [k, v] of this.requests) out.push(`cmdaudit_http_requests_total{${k}} ${v}`);
+    out.push("# HELP cmdaudit_records_total Audit records received, by outcome.", "# TYPE cmdaudit_records_total counter");
+    for (const [k, v] of Object.entries(this.records)) out.push(`cmdaudit_records_total{result="${k}"} ${v}`);
+    out.push("# HELP cmdaudit_ingest_duration_seconds Time to validate and commit one ingest request.", "# TYPE cmdaudit_ingest_duration_seconds histogram");
+    BUCKETS.forEach((b, i) => out.push(`cmdaudit_ingest_duration_seconds_bucket{le="${b}"} ${this.ingestBuckets[i]}`));
+    out.push(`cmdaudit_ingest_duration_seconds_bucket{le="+Inf"} ${this.ingestCount}`);
+    out.push(`cmdaudit_ingest_duration_seconds_sum ${this.ingestSum}`, `cmdaudit_ingest_duration_seconds_count ${this.ingestCount}`);
+    return out.join("\n") + "\n";
+  }
+}

@@ -1,0 +1,52 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { type AuditRecord, LogDecoder, lines, normalizeRecord, parseUtcOffset, toWireRecord, type DecodeEvent } from "../../../protocol/index.ts";
+import type { AppDeps } from "../app.ts";
+import { requireToken } from "../auth.ts";
+import { readBody } from "../body.ts";
+import { commitBatch, type Rejected } from "../ingest.ts";
+
+/**
+ * Plain log lines, parsed here with the same codec the reporter uses: for hosts
+ * whose reporter is the POSIX sh fallback. The answer's `consumed` is how many
+ * bytes of the body are settled (stored, duplicate, rejected or ignored); the
+ * client resends the rest (a partial last line, or a record whose parts are not
+ * all in the body yet) with its next request. `?final=1` marks the end of a file
+ * that will not grow: unfinished records are then rejected instead of held back.
+ */
+export function ingestRawRoutes(deps: AppDeps) {
+  const { store, metrics, logger, config } = deps;
+  return new Hono().post("/", requireToken(deps.tokens.ingest), async (c) => {
+    const offsetParam = c.req.query("utcOffset") ?? c.req.header("x-cmdaudit-utc-offset") ?? config.legacy_utc_offset;
+    const legacyUtcOffset = parseUtcOffset(offsetParam);
+    if (legacyUtcOffset === undefined) throw new HTTPException(400, { message: `utcOffset ${JSON.stringify(offsetParam.slice(0, 20))} is not ±HH:MM` });
+    const final = c.req.query("final") === "1";
+    const body = await readBody(c, config.limits.max_body_bytes);
+
+    const decoder = new LogDecoder({ legacyUtcOffset });
+    const lineOf = new Map<number, number>();
+    const valid: AuditRecord[] = [];
+    const rejected: Rejected[] = [];
+    let ignored = 0;
+    let complete = 0;
+    const handle = (ev: DecodeEvent) => {
+      if (ev.type === "foreign") { ignored++; return; }
+      if (ev.type === "damaged") { rejected.push({ line: lineOf.get(ev.offset), error: `damaged line: ${ev.reason}` }); return; }
+      const r = normalizeRecord(toWireRecord(ev.record), { legacyUtcOffset });
+      if (typeof r === "string") rejected.push({ line: lineOf.get(ev.offset), error: r });
+      else valid.push(r);
+    };
+    let n = 0;
+    for (const { line, offset } of lines(body)) {
+      lineOf.set(offset, ++n);
+      for (const ev of decoder.push(line, offset)) handle(ev);
+      complete = offset + line.length + 1;
+    }
+    if (final) decoder.finish().forEach(handle);
+    const max = config.limits.max_records_per_batch;
+    if (valid.length + rejected.length > max) throw new HTTPException(413, { message: `body holds more than ${max} records` });
+    const res = await commitBatch(store, metrics, logger, valid, rejected.length);
+    const consumed = Math.min(decoder.pendingFrom() ?? complete, complete);
+    return c.json({ code: 0, msg: rejected.length ? `${rejected.length} line(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected, ignored, consumed });
+  });
+}

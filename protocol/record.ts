@@ -33,7 +33,8 @@ export interface AuditRecord {
 }
 
 // eslint-style guard: control characters never belong in identity fields (they would forge log layout or terminals).
-const CONTROL = /[\u0000-\u001f\u007f]/;
+// C1 (U+0080-U+009F) included: U+009B is CSI to terminals that take 8-bit controls.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const field = (name: string, max: number) =>
   z.string({ error: `${name} must be a string` })
     .max(max, { error: `${name} is longer than ${max} characters` })
@@ -57,14 +58,17 @@ export const wireRecordSchema = z.strictObject({
   command: z.string({ error: "command must be a string" }).optional(),
   commandB64: z.string({ error: "commandB64 must be a base64 string" }).optional(),
   sessionId: z.string().regex(/^[A-Za-z0-9._:@-]{1,64}$/, { error: `sessionId must be 1-${MAX_SESSION_ID} characters of A-Z a-z 0-9 . _ : @ -` }).optional(),
-  seq: z.number({ error: "seq must be a number" }).int({ error: "seq must be an integer" }).min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  seq: z.number({ error: "seq must be a number" }).int({ error: "seq must be an integer" })
+    .min(0, { error: "seq must not be negative" }).max(Number.MAX_SAFE_INTEGER, { error: "seq is larger than 2^53-1" }).optional(),
   cwd: z.string().max(MAX_CWD, { error: `cwd is longer than ${MAX_CWD} characters` }).optional(),
-  exitStatus: z.number({ error: "exitStatus must be a number" }).int().min(0).max(255, { error: "exitStatus must be 0-255" }).nullable().optional(),
+  exitStatus: z.number({ error: "exitStatus must be a number" }).int({ error: "exitStatus must be an integer" })
+    .min(0, { error: "exitStatus must be 0-255" }).max(255, { error: "exitStatus must be 0-255" }).nullable().optional(),
 });
 export type WireRecord = z.input<typeof wireRecordSchema>;
 
-const utf8 = new TextDecoder("utf-8", { fatal: false });
-const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the command, not a byte-order mark to drop.
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Exact bytes → display text plus the raw bytes when they are not valid UTF-8. */
 export function commandFromBytes(bytes: Uint8Array): { command: string; commandRaw: Uint8Array | null } {
@@ -126,7 +130,9 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
     if (o === undefined) return `utcOffset ${JSON.stringify(r.utcOffset)} is not ±HH:MM`;
     assumed = o;
   }
-  const t = parseCommandTime(r.ctime, assumed);
+  // Session records come from the cmdaudit hook, which always writes the offset: only legacy
+  // records (or an explicit utcOffset) may have a zone-less ctime.
+  const t = parseCommandTime(r.ctime, hasSession && r.utcOffset === undefined ? undefined : assumed);
   if (typeof t === "string") return t;
   const utcOffset = t.utcOffset ?? (r.utcOffset !== undefined ? assumed : null);
 

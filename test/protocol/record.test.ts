@@ -353,8 +353,10 @@ describe("normalizeRecord: shape errors", () => {
     expect(err({ ...SEED, Command: "x" })).toBe("unknown field(s): Command");
   });
 
-  test.each([null, [], "record", 42, true])("%p is not a record", (input) => {
-    expect(err(input)).toBe("record must be a JSON object");
+  test("non-objects are not records", () => {
+    for (const input of [null, [], [SEED], "record", 42, true, undefined]) {
+      expect(err(input)).toBe("record must be a JSON object");
+    }
   });
 
   test("wrong types name the field", () => {

@@ -1,0 +1,7 @@
+// Isolate every test run from the developer's machine: own HOME, no CMDAUDIT_* settings leaking in.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+process.env.HOME = mkdtempSync(join(tmpdir(), "cmdaudit-test-home-"));
+for (const k of Object.keys(process.env)) if (k.startsWith("CMDAUDIT_")) delete process.env[k];

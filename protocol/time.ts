@@ -60,6 +60,11 @@ export function parseCommandTime(s: string, assumedOffset?: number): ParsedTime 
   const us = frac ? Number(frac.slice(0, 6).padEnd(6, "0")) : 0;
   const off = offset ?? assumedOffset ?? 0;
   const tsUs = (localMs - off * 60_000) * 1000 + us;
+  // The instant itself (not just the local date) must be after the epoch, and a double must hold
+  // its microseconds exactly: up to Number.MAX_SAFE_INTEGER µs, 2255-06-05T23:47:34.740991Z.
+  if (tsUs <= 0 || !Number.isSafeInteger(tsUs)) {
+    return `ctime ${JSON.stringify(s)} is outside 1970-01-01T00:00:00Z … 2255-06-05T23:47:34Z`;
+  }
   return { wall: `${y}-${mo}-${d} ${h}:${mi}:${se}`, tsUs, utcOffset: offset };
 }
 

@@ -10,7 +10,12 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 export class TokenSet {
   private readonly digests: Buffer[];
   constructor(tokens: string[]) {
-    this.digests = tokens.map((t) => (t.startsWith("sha256:") ? Buffer.from(t.slice(7), "hex") : digest(t)));
+    this.digests = tokens.map((t) => {
+      if (!t.startsWith("sha256:")) return digest(t);
+      // timingSafeEqual throws on a length mismatch: a malformed digest must fail here, not on every request.
+      if (!/^[0-9a-fA-F]{64}$/.test(t.slice(7))) throw new Error("a sha256: token entry must hold exactly 64 hex digits");
+      return Buffer.from(t.slice(7), "hex");
+    });
   }
 
   /** Constant time in the token's content: every digest is compared, no early exit. */

@@ -3,7 +3,9 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseUtcOffset } from "../../protocol/index.ts";
 
-const token = z.string().refine((s) => /^sha256:[0-9a-f]{64}$/.test(s) || s.length >= 16, {
+// An entry that starts with "sha256:" is a digest and must be a whole one: a truncated digest would
+// otherwise pass as a long plain token, and TokenSet would then fail every request of its scope.
+const token = z.string().refine((s) => (s.startsWith("sha256:") ? /^sha256:[0-9a-fA-F]{64}$/.test(s) : s.length >= 16), {
   error: "a token must be at least 16 characters, or sha256:<64 hex digits> of one",
 });
 

@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   });
   const stop = async () => {
     log.log("info", "shutting down");
-    await server.stop();
+    // Finish requests in flight (their batches commit), but do not wait on idle keep-alive clients.
+    await Promise.race([server.stop(), Bun.sleep(5000)]);
+    await server.stop(true);
     await store.close();
     process.exit(0);
   };

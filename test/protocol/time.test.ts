@@ -119,6 +119,21 @@ describe("parseCommandTime", () => {
     expect(parseCommandTime(s)).toBe(`ctime ${JSON.stringify(s)} is not a valid date and time`);
   });
 
+  test("the instant must fall after 1970-01-01T00:00:00Z and hold exact microseconds (up to 2^53-1 µs)", () => {
+    // The local date is 1970 but the instant is at or before the epoch.
+    for (const s of ["1970-01-01T08:00:00+08:00", "1970-01-01T07:59:59+08:00", "1970-01-01T00:00:00Z"]) {
+      expect(parseCommandTime(s)).toBe(`ctime ${JSON.stringify(s)} is outside 1970-01-01T00:00:00Z … 2255-06-05T23:47:34Z`);
+    }
+    expect(parseCommandTime("1970-01-01 05:00:00", 480)).toStartWith("ctime ");
+    expect(ok("1970-01-01T00:00:00.000001Z").tsUs).toBe(1);
+    expect(ok("1970-01-01T08:00:01+08:00").tsUs).toBe(1_000_000);
+    // Number.MAX_SAFE_INTEGER µs is 2255-06-05T23:47:34.740991Z: the last instant a double holds exactly.
+    expect(ok("2255-06-05T23:47:34.740991Z").tsUs).toBe(Number.MAX_SAFE_INTEGER);
+    for (const s of ["2255-06-05T23:47:34.740992Z", "2999-12-31T23:59:59.999999-12:00", "9999-12-31T23:59:59.999999Z"]) {
+      expect(parseCommandTime(s)).toBe(`ctime ${JSON.stringify(s)} is outside 1970-01-01T00:00:00Z … 2255-06-05T23:47:34Z`);
+    }
+  });
+
   test("a leap day in a leap year is valid", () => {
     expect(ok("2020-02-29T00:00:00Z").tsUs).toBe(platformUs("2020-02-29T00:00:00Z"));
     expect(ok("2000-02-29T00:00:00Z").tsUs).toBe(platformUs("2000-02-29T00:00:00Z"));

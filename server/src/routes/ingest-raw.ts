@@ -17,7 +17,8 @@ import { commitBatch, type Rejected } from "../ingest.ts";
 export function ingestRawRoutes(deps: AppDeps) {
   const { store, metrics, logger, config } = deps;
   return new Hono().post("/", requireToken(deps.tokens.ingest), async (c) => {
-    const offsetParam = c.req.query("utcOffset") ?? c.req.header("x-cmdaudit-utc-offset") ?? config.legacy_utc_offset;
+    const givenOffset = c.req.query("utcOffset") ?? c.req.header("x-cmdaudit-utc-offset");
+    const offsetParam = givenOffset ?? config.legacy_utc_offset;
     const legacyUtcOffset = parseUtcOffset(offsetParam);
     if (legacyUtcOffset === undefined) throw new HTTPException(400, { message: `utcOffset ${JSON.stringify(offsetParam.slice(0, 20))} is not ±HH:MM` });
     const final = c.req.query("final") === "1";
@@ -32,7 +33,11 @@ export function ingestRawRoutes(deps: AppDeps) {
     const handle = (ev: DecodeEvent) => {
       if (ev.type === "foreign") { ignored++; return; }
       if (ev.type === "damaged") { rejected.push({ line: lineOf.get(ev.offset), error: `damaged line: ${ev.reason}` }); return; }
-      const r = normalizeRecord(toWireRecord(ev.record), { legacyUtcOffset });
+      const wire = toWireRecord(ev.record);
+      // A seed line's zone-less time at the server's configured offset is assumed, as for a JSON seed
+      // record (utcOffset null); only an offset the client declared (query or header) is kept.
+      if (ev.record.legacy && givenOffset === undefined) delete wire.utcOffset;
+      const r = normalizeRecord(wire, { legacyUtcOffset });
       if (typeof r === "string") rejected.push({ line: lineOf.get(ev.offset), error: r });
       else valid.push(r);
     };

@@ -10,6 +10,16 @@ import { hosts, servercmdhist } from "./schema.ts";
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
 const ROWS_PER_INSERT = 1000;
 const BYTES_PER_INSERT = 4 * 1024 * 1024;
+/** Attempts for a batch that InnoDB picked as a deadlock victim. */
+const DEADLOCK_ATTEMPTS = 10;
+
+/** ER_LOCK_DEADLOCK, from mysql2 directly or wrapped by drizzle's DrizzleQueryError. */
+function isDeadlock(e: unknown): boolean {
+  for (let x = e as { errno?: number; cause?: unknown } | undefined, i = 0; x && i < 5; x = x.cause as typeof x, i++) {
+    if (x.errno === 1213) return true;
+  }
+  return false;
+}
 
 export interface MysqlStoreOptions {
   migrationsFolder: string;
@@ -35,8 +45,8 @@ export async function openMysqlStore(url: string, opts: MysqlStoreOptions): Prom
   // Positional form: drizzle 0.45's isConfig() rejects { client, mode } (its mode check is always false).
   const db = drizzle(pool, { mode: "default" });
   try {
-    await migrateLocked(pool, db, opts.migrationsFolder);
-    await backfillLegacyRows(db, opts.legacyUtcOffset);
+    // The backfill runs under the same lock: two servers starting at once must not both count the legacy rows.
+    await migrateLocked(pool, db, opts.migrationsFolder, () => backfillLegacyRows(db, opts.legacyUtcOffset));
   } catch (e) {
     await pool.end();
     throw e;
@@ -44,14 +54,15 @@ export async function openMysqlStore(url: string, opts: MysqlStoreOptions): Prom
   return new MysqlStore(pool, db);
 }
 
-/** Two servers starting at once must not run the same ALTERs twice. */
-async function migrateLocked(pool: mysql.Pool, db: MySql2Database, folder: string): Promise<void> {
+/** Two servers starting at once must not run the same ALTERs (or the legacy backfill) twice. */
+async function migrateLocked(pool: mysql.Pool, db: MySql2Database, folder: string, thenLocked: () => Promise<void>): Promise<void> {
   const lockConn = await pool.getConnection();
   try {
     const [rows] = await lockConn.query("SELECT GET_LOCK('cmdaudit_migrate', 600) AS got");
     if ((rows as { got: number }[])[0]?.got !== 1) throw new Error("could not take the migration lock within 600 s");
     try {
       await migrate(db, { migrationsFolder: folder });
+      await thenLocked();
     } finally {
       await lockConn.query("SELECT RELEASE_LOCK('cmdaudit_migrate')");
     }
@@ -83,7 +94,10 @@ async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): 
         const t = ts[i]!;
         const h = per.get(r.hostname) ?? { ips: r.serverIps ?? "", min: Number.MAX_SAFE_INTEGER, max: 0, n: 0 };
         h.n++;
-        if (t > 0) { h.min = Math.min(h.min, t); h.max = Math.max(h.max, t); }
+        if (t > 0) {
+          h.min = Math.min(h.min, t);
+          if (t > h.max) { h.max = t; h.ips = r.serverIps ?? ""; } // the newest row's addresses, as on ingest
+        }
         per.set(r.hostname, h);
       });
       for (const [hostname, h] of [...per].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -92,6 +106,8 @@ async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): 
           .onDuplicateKeyUpdate({ set: {
             records: sql`${hosts.records} + ${h.n}`,
             firstSeenUs: sql`LEAST(${hosts.firstSeenUs}, ${min})`,
+            // Evaluated before last_seen_us changes (drizzle emits SET in column order, server_ips first).
+            serverIps: sql`IF(${h.max} >= ${hosts.lastSeenUs}, ${h.ips}, ${hosts.serverIps})`,
             lastSeenUs: sql`GREATEST(${hosts.lastSeenUs}, ${h.max})`,
           } });
       }
@@ -141,10 +157,29 @@ class MysqlStore implements Store {
 
   async insert(records: AuditRecord[], receivedUs: number): Promise<InsertResult> {
     if (records.length === 0) return { inserted: 0, duplicates: 0 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const inserted = await this.insertOnce(records, receivedUs);
+        return { inserted, duplicates: records.length - inserted };
+      } catch (e) {
+        // Concurrent batches for many hosts can still deadlock on index gaps; InnoDB rolled the
+        // victim back whole, so running it again is safe.
+        if (attempt >= DEADLOCK_ATTEMPTS || !isDeadlock(e)) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  private async insertOnce(records: AuditRecord[], receivedUs: number): Promise<number> {
     let inserted = 0;
     await this.db.transaction(async (tx) => {
       for (const [hostname, h] of hostDeltas(records)) {
         let n = 0;
+        // Lock the host's row first. A record's oci covers its hostname, so batches for one host now insert
+        // one after the other and never meet each other's uncommitted rows: there InnoDB deadlocks, and
+        // MariaDB 10.11 can even report a row as a duplicate whose inserter was then rolled back (lost record).
+        await tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: 0, records: 0 })
+          .onDuplicateKeyUpdate({ set: { hostname: sql`${hosts.hostname}` } });
         for (const part of chunks(h.records)) {
           const [res] = await tx.insert(servercmdhist).values(part.map((r) => toRow(r, receivedUs)))
             .onDuplicateKeyUpdate({ set: { id: sql`${servercmdhist.id}` } });
@@ -161,7 +196,7 @@ class MysqlStore implements Store {
           } });
       }
     });
-    return { inserted, duplicates: records.length - inserted };
+    return inserted;
   }
 
   async query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]> {

@@ -1,0 +1,1 @@
+export async function benchQuery(_: {rows:number;samples:number}) {}

@@ -1,7 +1,11 @@
 /** Size limits shared by the hook, the reporter and the server. */
 
-/** Longest command text accepted, in bytes (the hook must cope with at least 1 MiB). */
-export const MAX_COMMAND_BYTES = 4 * 1024 * 1024;
+/**
+ * Longest command text accepted, in bytes (the hook must cope with at least 1 MiB).
+ * 2 MiB keeps the worst case (invalid UTF-8: 6 MiB of U+FFFD text plus the raw
+ * bytes) inside one 16 MiB MySQL packet.
+ */
+export const MAX_COMMAND_BYTES = 2 * 1024 * 1024;
 /** Escaped command bytes carried by one log line; keeps each line one atomic write() below PIPE_BUF. */
 export const LOG_CHUNK_BYTES = 3072;
 /** Longest physical log line the parser accepts (a head line carries cwd and all server IPs). */
@@ -14,3 +18,5 @@ export const MAX_USER = 64;
 export const MAX_TERMINAL = 64;
 export const MAX_CWD = 4096;
 export const MAX_SESSION_ID = 64;
+/** Textual IPv6 with a zone ("fe80::…%enp0s31f6") can pass 45 characters. */
+export const MAX_CLIENT_IP = 64;

@@ -11,7 +11,7 @@ import { formatUtcOffset } from "./time.ts";
 export const LOG_MAGIC = "CA1";
 const HEAD_FIELDS = 17;
 const PART_FIELDS = 7;
-/** A record whose parts are still missing this many bytes later is declared damaged. */
+/** By default a record whose parts are still missing this many bytes later is declared damaged. */
 const MAX_PENDING_SPAN = 16 * 1024 * 1024;
 
 /** One record read from the log; `command` holds the exact bytes. */
@@ -47,6 +47,8 @@ interface Pending {
   chunks: Uint8Array[];
   bytes: number;
   offset: number;
+  /** Offset of its latest line: the span to the next part is what the decoder bounds. */
+  last: number;
   lines: Uint8Array[];
 }
 
@@ -95,7 +97,11 @@ class DamagedLine extends Error {}
  */
 export class LogDecoder {
   private pending = new Map<string, Pending>();
-  constructor(private readonly opts: { legacyUtcOffset: number }) {}
+  private readonly maxPendingSpan: number;
+  /** `maxPendingSpan`: bytes after a record's head by which all its parts must have come (a shell writes them back to back). */
+  constructor(private readonly opts: { legacyUtcOffset: number; maxPendingSpan?: number }) {
+    this.maxPendingSpan = opts.maxPendingSpan ?? MAX_PENDING_SPAN;
+  }
 
   push(line: Uint8Array, offset: number): DecodeEvent[] {
     const end = offset + line.length + 1;
@@ -139,7 +145,7 @@ export class LogDecoder {
 
   private expire(now: number, out: DecodeEvent[]): void {
     for (const [key, p] of this.pending) {
-      if (now - p.offset > MAX_PENDING_SPAN) this.abandon(key, p, "record parts missing", out);
+      if (now - p.last > this.maxPendingSpan) this.abandon(key, p, "record parts missing", out);
     }
   }
 
@@ -186,10 +192,10 @@ export class LogDecoder {
         if (p.head.sessionId === sessionId) this.abandon(k, p, "record parts missing", out);
       }
       if (nparts === 1) {
-        this.complete({ head, nparts, chunks: [chunk], bytes: chunk.length, offset, lines: [line] }, end, out);
+        this.complete({ head, nparts, chunks: [chunk], bytes: chunk.length, offset, last: offset, lines: [line] }, end, out);
       } else {
         const own = line.slice(); // kept past this call: the caller may reuse its buffer
-        this.pending.set(key, { head, nparts, chunks: [own.subarray(own.length - chunk.length)], bytes: chunk.length, offset, lines: [own] });
+        this.pending.set(key, { head, nparts, chunks: [own.subarray(own.length - chunk.length)], bytes: chunk.length, offset, last: offset, lines: [own] });
       }
       return;
     }
@@ -208,6 +214,7 @@ export class LogDecoder {
       const own = line.slice(); // kept past this call; the chunk is the line's last field
       p.chunks.push(own.subarray(own.length - chunk.length));
       p.lines.push(own);
+      p.last = offset;
       p.bytes += chunk.length;
       if (p.bytes > MAX_COMMAND_BYTES * 2 + LOG_CHUNK_BYTES) {
         this.abandon(key, p, "record too long", out);

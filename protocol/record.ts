@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { MAX_COMMAND_BYTES, MAX_CWD, MAX_HOSTNAME, MAX_SERVER_IPS, MAX_SESSION_ID, MAX_TERMINAL, MAX_USER } from "./limits.ts";
+import { MAX_COMMAND_BYTES, MAX_CWD, MAX_HOSTNAME, MAX_SERVER_IPS, MAX_SESSION_ID, MAX_TERMINAL, MAX_USER, MAX_CLIENT_IP } from "./limits.ts";
 import { legacyOci, sessionOci } from "./oci.ts";
 import { parseCommandTime, parseUtcOffset } from "./time.ts";
 
@@ -39,6 +39,8 @@ const field = (name: string, max: number) =>
   z.string({ error: `${name} must be a string` })
     .max(max, { error: `${name} is longer than ${max} characters` })
     .refine((s) => !CONTROL.test(s), { error: `${name} contains a control character` });
+/** Names and addresses never hold whitespace; refusing it also keeps MySQL's PAD SPACE collation from merging "web01" and "web01 ". */
+const word = (name: string, max: number) => field(name, max).refine((s) => !/\s/.test(s), { error: `${name} contains whitespace` });
 
 /**
  * The JSON record accepted by POST /api/v1/commands. The eight seed fields
@@ -49,12 +51,12 @@ export const wireRecordSchema = z.strictObject({
   kind: z.enum(RECORD_KINDS, { error: `kind must be one of ${RECORD_KINDS.join(", ")}` }).default("command"),
   ctime: z.string({ error: "ctime must be a string" }).max(64, { error: "ctime is too long" }),
   utcOffset: z.string().max(8).optional(),
-  hostname: field("hostname", MAX_HOSTNAME).refine((s) => s.length > 0, { error: "hostname is empty" }),
-  serverIps: z.union([field("serverIps", MAX_SERVER_IPS), z.array(field("serverIps[]", 64)).max(256)]).default(""),
-  suser: field("suser", MAX_USER).default(""),
-  luser: field("luser", MAX_USER),
-  terminal: field("terminal", MAX_TERMINAL).default(""),
-  clientIp: field("clientIp", 64).default(""),
+  hostname: word("hostname", MAX_HOSTNAME).refine((s) => s.length > 0, { error: "hostname is empty" }),
+  serverIps: z.union([word("serverIps", MAX_SERVER_IPS), z.array(word("serverIps[]", 64)).max(256)]).default(""),
+  suser: word("suser", MAX_USER).default(""),
+  luser: word("luser", MAX_USER),
+  terminal: word("terminal", MAX_TERMINAL).default(""),
+  clientIp: word("clientIp", MAX_CLIENT_IP).default(""),
   command: z.string({ error: "command must be a string" }).optional(),
   commandB64: z.string({ error: "commandB64 must be a base64 string" }).optional(),
   sessionId: z.string().regex(/^[A-Za-z0-9._:@-]{1,64}$/, { error: `sessionId must be 1-${MAX_SESSION_ID} characters of A-Z a-z 0-9 . _ : @ -` }).optional(),

@@ -315,6 +315,20 @@ describe("normalizeRecord: identity fields", () => {
     expect(err({ ...SEED, [name]: value })).toBe(`${name} contains a control character`);
   });
 
+  test.each([
+    ["hostname", "web01 "],
+    ["hostname", " web01"],
+    ["hostname", "web 01"],
+    ["hostname", "web01\u00a0"],
+    ["luser", "alice "],
+    ["suser", "ro ot"],
+    ["terminal", "pts/0 "],
+    ["clientIp", "10.0.0.1 "],
+    ["serverIps", "10.0.0.1, 10.0.0.2"],
+  ])("%p with whitespace is rejected", (name, value) => {
+    expect(err({ ...SEED, [name]: value })).toBe(`${name} contains whitespace`);
+  });
+
   test("hostname is required, non-empty and bounded", () => {
     const { hostname: _h, ...rest } = SEED;
     expect(err(rest)).toBe("hostname must be a string");

@@ -43,6 +43,10 @@ function safeText(rng: Rng, min: number, max: number): string {
   }
   return s;
 }
+/** Identity fields (host, users, terminal, addresses) never hold whitespace: the contract rejects it. */
+function wordText(rng: Rng, min: number, max: number): string {
+  return Array.from(safeText(rng, min * 2, max * 2).replace(/\s/g, "")).slice(0, max).join("");
+}
 /** A command: anything well-formed, newlines, tabs, quotes, backslashes and NUL included. */
 function commandText(rng: Rng, max = 3000): string {
   let s = "";
@@ -73,18 +77,18 @@ function validRecord(rng: Rng, n: number): { json: Record<string, unknown>; want
   const kind = hook && rng.chance(0.15) ? rng.pick(["session_start", "session_end", "loss"]) : "command";
   const json: Record<string, unknown> = {
     ctime,
-    hostname: rng.chance(0.5) ? `host-${rng.int(20)}.example.com` : safeText(rng, 1, 40),
-    luser: safeText(rng, 0, 20),
+    hostname: rng.chance(0.5) ? `host-${rng.int(20)}.example.com` : wordText(rng, 1, 40),
+    luser: wordText(rng, 0, 20),
   };
   if (kind !== "command" || rng.chance(0.5)) json.kind = kind;
   let serverIps = "";
   if (rng.chance(0.8)) {
     if (rng.chance(0.5)) { const a = [rng.pick(IPS), rng.pick(IPS)]; json.serverIps = a; serverIps = a.join(","); }
-    else { serverIps = safeText(rng, 0, 30); json.serverIps = serverIps; }
+    else { serverIps = wordText(rng, 0, 30); json.serverIps = serverIps; }
   }
   let suser = "", terminal = "", clientIp = "";
-  if (rng.chance(0.8)) json.suser = suser = safeText(rng, 0, 20);
-  if (rng.chance(0.8)) json.terminal = terminal = rng.pick(["pts/0", "tty1", "", safeText(rng, 1, 10)]);
+  if (rng.chance(0.8)) json.suser = suser = wordText(rng, 0, 20);
+  if (rng.chance(0.8)) json.terminal = terminal = rng.pick(["pts/0", "tty1", "", wordText(rng, 1, 10)]);
   if (rng.chance(0.8)) json.clientIp = clientIp = rng.pick([...IPS.filter((i) => !i.includes("%")), ""]);
   let cwd: string | null = null, exitStatus: number | null = null, sessionId: string | null = null, seq: number | null = null;
   if (hook) {

@@ -188,10 +188,10 @@ describe("server process on MariaDB, configured by environment", () => {
     expect(raw!.commandB64).toBe(rawCmd.toString("base64"));
   }, 30_000);
 
-  test("the largest command the contract allows (4 MiB), as non-UTF-8 bytes, is stored or refused — never a retry loop", async () => {
+  test("the largest command the contract allows (MAX_COMMAND_BYTES), as non-UTF-8 bytes, is stored or refused — never a retry loop", async () => {
     const { MAX_COMMAND_BYTES } = await import("../../protocol/index.ts");
     const bytes = Buffer.alloc(MAX_COMMAND_BYTES, 0xff);
-    const rec = { ctime: "2024-06-01T11:00:00Z", hostname: "proc-host", luser: "bob", sessionId: "proc-max", seq: 1, commandB64: bytes.toString("base64") };
+    const rec = { ctime: "2024-06-01T11:00:00Z", hostname: "proc-max-host", luser: "bob", sessionId: "proc-max", seq: 1, commandB64: bytes.toString("base64") };
     const res = await fetch(srv.url + "/api/v1/commands", { method: "POST", headers: { ...auth(INGEST), "Content-Encoding": "gzip" }, body: Bun.gzipSync(Buffer.from(JSON.stringify([rec]))) });
     // 200 with the record accepted, or 200 with it rejected; a 503 asks the reporter to retry a batch that can never succeed.
     expect(res.status).toBe(200);

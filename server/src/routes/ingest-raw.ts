@@ -24,7 +24,8 @@ export function ingestRawRoutes(deps: AppDeps) {
     const final = c.req.query("final") === "1";
     const body = await readBody(c, config.limits.max_body_bytes);
 
-    const decoder = new LogDecoder({ legacyUtcOffset });
+    // A record cut for good must be given up within one body, or a client resending from `consumed` would wedge.
+    const decoder = new LogDecoder({ legacyUtcOffset, maxPendingSpan: Math.floor(config.limits.max_body_bytes / 2) });
     const lineOf = new Map<number, number>();
     const valid: AuditRecord[] = [];
     const rejected: Rejected[] = [];

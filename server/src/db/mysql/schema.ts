@@ -23,7 +23,7 @@ export const servercmdhist = mysqlTable("servercmdhist", {
   luser: varchar("luser", { length: 64 }).notNull(),
   suser: varchar("suser", { length: 64 }),
   terminal: varchar("terminal", { length: 64 }),
-  clientIp: varchar("clientIp", { length: 45 }).notNull(),
+  clientIp: varchar("clientIp", { length: 64 }).notNull(),
   command: mediumtext("command").notNull(),
   kind: varchar("kind", { length: 16 }).notNull().default("command"),
   /** UTC microseconds; 0 marks a row written by the seed backend that start-up still has to backfill. */

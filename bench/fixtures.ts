@@ -7,9 +7,9 @@ const COMMANDS = [
   "find / -xdev -name '*.core' -mtime +7 -delete", "mysql -e 'show processlist'",
 ];
 
-/** A realistic hook record: 1000 hosts, 200 users, one session per (host, user, day). */
+/** A realistic hook record: a reporter's batch comes from one host (1000 records each), 200 users. */
 export function benchRecord(i: number, baseUs = Date.UTC(2026, 9, 1) * 1000): WireRecord {
-  const host = i % 1000;
+  const host = Math.floor(i / 1000) % 1000;
   const user = i % 200;
   const tsUs = baseUs + i * 250_000; // 4 records a second across the fleet
   const d = new Date(tsUs / 1000 + 8 * 3600_000);

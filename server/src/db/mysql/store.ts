@@ -171,32 +171,42 @@ class MysqlStore implements Store {
   }
 
   private async insertOnce(records: AuditRecord[], receivedUs: number): Promise<number> {
-    let inserted = 0;
-    await this.db.transaction(async (tx) => {
-      for (const [hostname, h] of hostDeltas(records)) {
-        let n = 0;
-        // Lock the host's row first. A record's oci covers its hostname, so batches for one host now insert
-        // one after the other and never meet each other's uncommitted rows: there InnoDB deadlocks, and
-        // MariaDB 10.11 can even report a row as a duplicate whose inserter was then rolled back (lost record).
-        await tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: 0, records: 0 })
-          .onDuplicateKeyUpdate({ set: { hostname: sql`${hosts.hostname}` } });
-        for (const part of chunks(h.records)) {
-          const [res] = await tx.insert(servercmdhist).values(part.map((r) => toRow(r, receivedUs)))
-            .onDuplicateKeyUpdate({ set: { id: sql`${servercmdhist.id}` } });
-          n += res.affectedRows;
-        }
-        inserted += n;
-        await tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, records: n })
-          .onDuplicateKeyUpdate({ set: {
-            records: sql`${hosts.records} + ${n}`,
-            firstSeenUs: sql`LEAST(${hosts.firstSeenUs}, ${h.minTs})`,
-            serverIps: sql`IF(${h.maxTs} >= ${hosts.lastSeenUs}, ${h.serverIps}, ${hosts.serverIps})`,
-            lastSeenUs: sql`GREATEST(${hosts.lastSeenUs}, ${h.maxTs})`,
-            lastReceivedUs: sql`GREATEST(${hosts.lastReceivedUs}, ${receivedUs})`,
-          } });
+    const per = hostDeltas(records);
+    const hostRows = (received: number, counts?: Map<string, number>) => [...per].map(([hostname, h]) => ({
+      hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: received, records: counts?.get(hostname) ?? 0,
+    }));
+    return this.db.transaction(async (tx) => {
+      // Lock the batch's host rows first, in sorted order. A record's oci covers its hostname, so batches
+      // for one host insert one after the other and never meet each other's uncommitted rows: there InnoDB
+      // deadlocks, and MariaDB 10.11 can even report a row as a duplicate whose inserter was then rolled back.
+      await tx.insert(hosts).values(hostRows(0)).onDuplicateKeyUpdate({ set: { hostname: sql`${hosts.hostname}` } });
+      // With those locks held nobody else can add these keys, so this look-up is exact.
+      const seen = new Set<string>();
+      const keys = [...new Set(records.map((r) => r.oci))];
+      for (let i = 0; i < keys.length; i += ROWS_PER_INSERT) {
+        const rows = await tx.select({ oci: servercmdhist.oci }).from(servercmdhist).where(inArray(servercmdhist.oci, keys.slice(i, i + ROWS_PER_INSERT)));
+        for (const r of rows) seen.add(r.oci);
       }
+      const fresh: AuditRecord[] = [];
+      for (const r of records) if (!seen.has(r.oci)) { seen.add(r.oci); fresh.push(r); }
+      let inserted = 0;
+      for (const part of chunks(fresh)) {
+        const [res] = await tx.insert(servercmdhist).values(part.map((r) => toRow(r, receivedUs)))
+          .onDuplicateKeyUpdate({ set: { id: sql`${servercmdhist.id}` } });
+        inserted += res.affectedRows;
+      }
+      const counts = new Map<string, number>();
+      for (const r of fresh) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
+      // One statement for every host of the batch; server_ips is set before last_seen_us changes (MySQL assigns left to right).
+      await tx.insert(hosts).values(hostRows(receivedUs, counts)).onDuplicateKeyUpdate({ set: {
+        records: sql.raw("`records` + VALUES(`records`)"),
+        firstSeenUs: sql.raw("LEAST(`first_seen_us`, VALUES(`first_seen_us`))"),
+        serverIps: sql.raw("IF(VALUES(`last_seen_us`) >= `last_seen_us`, VALUES(`server_ips`), `server_ips`)"),
+        lastSeenUs: sql.raw("GREATEST(`last_seen_us`, VALUES(`last_seen_us`))"),
+        lastReceivedUs: sql.raw("GREATEST(`last_received_us`, VALUES(`last_received_us`))"),
+      } });
+      return inserted;
     });
-    return inserted;
   }
 
   async query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]> {

@@ -25,18 +25,22 @@ async function runClients(batches: unknown[], clients: number, send: (b: unknown
 
 export async function benchIngest(opts: { records: number; batch: number; clients: number }) {
   const { records, batch, clients } = opts;
+  const dbg = (m: string) => process.env.BENCH_DEBUG && console.error(m);
   const wire = Array.from({ length: records }, (_, i) => benchRecord(i));
   const bodies: string[] = [];
   for (let i = 0; i < records; i += batch) bodies.push(JSON.stringify(wire.slice(i, i + batch)));
 
+  dbg("bodies ready");
   // End to end through the server.
   const db1 = await createTestDatabase("bench_http");
-  const server = await startServer({ CMDAUDIT_DATABASE_URL: db1.url, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ, CMDAUDIT_LOG_LEVEL: "warn" });
+  const server = await startServer({ CMDAUDIT_DATABASE_URL: db1.url, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ });
+  dbg("server up");
   let httpSecs: number;
   try {
     // Warm-up batch (JIT, pool connections) with different records, not counted.
     await fetch(`${server.url}/api/v1/commands`, { method: "POST", headers: { AccessToken: TOKEN, "Content-Type": "application/json" },
       body: JSON.stringify(Array.from({ length: batch }, (_, i) => benchRecord(records + i))) });
+    dbg("warm");
     httpSecs = await runClients(bodies, clients, async (body) => {
       const res = await fetch(`${server.url}/api/v1/commands`, { method: "POST", headers: { AccessToken: TOKEN, "Content-Type": "application/json" }, body: body as string });
       const j = (await res.json()) as { code: number; accepted: number };

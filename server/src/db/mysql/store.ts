@@ -1,4 +1,4 @@
-import { desc, eq, inArray, sql } from "drizzle-orm";
+import { desc, eq, getTableColumns, getTableName, inArray, sql } from "drizzle-orm";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
@@ -117,6 +117,26 @@ async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): 
 
 type Row = typeof servercmdhist.$inferSelect;
 
+const INSERT_COLUMNS = Object.entries(getTableColumns(servercmdhist)).filter(([k]) => k !== "id");
+const INSERT_HEAD = `INSERT INTO \`${getTableName(servercmdhist)}\` (${INSERT_COLUMNS.map(([, c]) => `\`${c.name}\``).join(", ")}) VALUES ?`;
+
+/**
+ * The hot path: one multi-row INSERT whose VALUES list mysql2 escapes directly,
+ * run in Drizzle's transaction. Drizzle's builder spends ~30 ms of CPU on a
+ * 1000-row statement; this is the same SQL for a fraction of that.
+ */
+function insertRows(records: AuditRecord[], receivedUs: number) {
+  const values = records.map((r) => {
+    const row = toRow(r, receivedUs) as Record<string, unknown>;
+    return INSERT_COLUMNS.map(([k, c]) => {
+      const v = row[k];
+      return v instanceof Uint8Array ? c.mapToDriverValue(v) : (v ?? null);
+    });
+  });
+  // mysql2 expands a nested array into (…), (…) rows; its SqlValue type does not describe that nesting.
+  return sql.raw(mysql.format(`${INSERT_HEAD} ON DUPLICATE KEY UPDATE \`id\` = \`id\``, [values as unknown as mysql.SqlValue]));
+}
+
 function toRow(r: AuditRecord, receivedUs: number): typeof servercmdhist.$inferInsert {
   return {
     oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
@@ -180,9 +200,10 @@ class MysqlStore implements Store {
       // for one host insert one after the other and never meet each other's uncommitted rows: there InnoDB
       // deadlocks, and MariaDB 10.11 can even report a row as a duplicate whose inserter was then rolled back.
       await tx.insert(hosts).values(hostRows(0)).onDuplicateKeyUpdate({ set: { hostname: sql`${hosts.hostname}` } });
-      // With those locks held nobody else can add these keys, so this look-up is exact.
+      // With those locks held nobody else can add these keys, so affectedRows (one host) or this
+      // look-up (several hosts: the counts are per host) is exact.
       const seen = new Set<string>();
-      const keys = [...new Set(records.map((r) => r.oci))];
+      const keys = per.size === 1 ? [] : [...new Set(records.map((r) => r.oci))];
       for (let i = 0; i < keys.length; i += ROWS_PER_INSERT) {
         const rows = await tx.select({ oci: servercmdhist.oci }).from(servercmdhist).where(inArray(servercmdhist.oci, keys.slice(i, i + ROWS_PER_INSERT)));
         for (const r of rows) seen.add(r.oci);
@@ -191,12 +212,12 @@ class MysqlStore implements Store {
       for (const r of records) if (!seen.has(r.oci)) { seen.add(r.oci); fresh.push(r); }
       let inserted = 0;
       for (const part of chunks(fresh)) {
-        const [res] = await tx.insert(servercmdhist).values(part.map((r) => toRow(r, receivedUs)))
-          .onDuplicateKeyUpdate({ set: { id: sql`${servercmdhist.id}` } });
+        const [res] = await tx.execute(insertRows(part, receivedUs));
         inserted += res.affectedRows;
       }
       const counts = new Map<string, number>();
-      for (const r of fresh) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
+      if (per.size === 1) counts.set(records[0]!.hostname, inserted);
+      else for (const r of fresh) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
       // One statement for every host of the batch; server_ips is set before last_seen_us changes (MySQL assigns left to right).
       await tx.insert(hosts).values(hostRows(receivedUs, counts)).onDuplicateKeyUpdate({ set: {
         records: sql.raw("`records` + VALUES(`records`)"),

@@ -30,6 +30,8 @@ function ensureTokens(config: Config, log: ReturnType<typeof jsonLogger>): void 
 }
 
 async function main(): Promise<void> {
+  // The database and token files hold the audit trail and secrets: owner-only from the start.
+  process.umask(0o077);
   const args = process.argv.slice(2);
   const i = args.indexOf("--config");
   const path = i >= 0 ? args[i + 1] : process.env.CMDAUDIT_CONFIG;

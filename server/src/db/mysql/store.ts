@@ -10,6 +10,8 @@ import { hosts, servercmdhist } from "./schema.ts";
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
 const ROWS_PER_INSERT = 1000;
 const BYTES_PER_INSERT = 4 * 1024 * 1024;
+/** The largest row (2 MiB of non-UTF-8 command: ~6 MiB of U+FFFD text plus the hex of the raw bytes) must fit one packet. */
+const MIN_PACKET = 16 * 1024 * 1024;
 /** Attempts for a batch that InnoDB picked as a deadlock victim. */
 const DEADLOCK_ATTEMPTS = 10;
 
@@ -45,6 +47,11 @@ export async function openMysqlStore(url: string, opts: MysqlStoreOptions): Prom
   // Positional form: drizzle 0.45's isConfig() rejects { client, mode } (its mode check is always false).
   const db = drizzle(pool, { mode: "default" });
   try {
+    const [pkt] = await pool.query("SELECT @@max_allowed_packet AS n");
+    const max = Number((pkt as { n: number }[])[0]?.n);
+    if (max < MIN_PACKET) {
+      throw new Error(`the database's max_allowed_packet is ${max} bytes; cmdaudit needs at least ${MIN_PACKET} (one row holds up to ~10 MiB of SQL)`);
+    }
     // The backfill runs under the same lock: two servers starting at once must not both count the legacy rows.
     await migrateLocked(pool, db, opts.migrationsFolder, () => backfillLegacyRows(db, opts.legacyUtcOffset));
   } catch (e) {

@@ -1,4 +1,6 @@
 /** Shared helpers for the protocol tests: a seeded PRNG, a whole-buffer decoder, record factories. */
+import { Rng } from "../support/rng.ts";
+export { Rng };
 import { LogDecoder, lines, type DecodeEvent, type EncodableRecord, type LogRecord } from "../../protocol/index.ts";
 
 export const te = new TextEncoder();
@@ -117,31 +119,6 @@ export function diffFields(a: LogRecord, b: LogRecord): string[] {
   return out;
 }
 
-/** mulberry32: small, fast, seeded; good enough to drive fuzzing reproducibly. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 /** Bytes that stress the codec: the escaped ones, escape letters, high bytes, UTF-8 lead/continuation bytes. */
 const SPECIAL = [0x5c, 0x09, 0x0a, 0x0d, 0x6e, 0x74, 0x72, 0x20, 0x00, 0x5b, 0x5d, 0x43, 0x41, 0x31, 0x52, 0x50, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xef, 0xbb, 0xbf, 0xff, 0xfe, 0x80];

@@ -5,7 +5,7 @@
  *    (same table, same indexes, same batch size and concurrency), no HTTP, no validation.
  */
 import mysql from "mysql2/promise";
-import { normalizeRecord } from "../protocol/index.ts";
+import { normalizeRecord, type WireRecord } from "../protocol/index.ts";
 import { createTestDatabase } from "../test/support/mysql.ts";
 import { startServer } from "../test/support/server.ts";
 import { benchRecord } from "./fixtures.ts";
@@ -25,22 +25,29 @@ async function runClients(batches: unknown[], clients: number, send: (b: unknown
 
 export async function benchIngest(opts: { records: number; batch: number; clients: number }) {
   const { records, batch, clients } = opts;
-  const dbg = (m: string) => process.env.BENCH_DEBUG && console.error(m);
   const wire = Array.from({ length: records }, (_, i) => benchRecord(i));
   const bodies: string[] = [];
   for (let i = 0; i < records; i += batch) bodies.push(JSON.stringify(wire.slice(i, i + batch)));
 
-  dbg("bodies ready");
-  // End to end through the server.
   const db1 = await createTestDatabase("bench_http");
-  const server = await startServer({ CMDAUDIT_DATABASE_URL: db1.url, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ });
-  dbg("server up");
+  const db2 = await createTestDatabase("bench_raw");
+  try {
+    return await measure(db1.url, db2.url, wire, bodies, opts);
+  } finally {
+    await db1.drop();
+    await db2.drop();
+  }
+}
+
+async function measure(url1: string, url2: string, wire: WireRecord[], bodies: string[], opts: { records: number; batch: number; clients: number }) {
+  const { records, batch, clients } = opts;
+  // End to end through the server.
+  const server = await startServer({ CMDAUDIT_DATABASE_URL: url1, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ });
   let httpSecs: number;
   try {
     // Warm-up batch (JIT, pool connections) with different records, not counted.
     await fetch(`${server.url}/api/v1/commands`, { method: "POST", headers: { AccessToken: TOKEN, "Content-Type": "application/json" },
       body: JSON.stringify(Array.from({ length: batch }, (_, i) => benchRecord(records + i))) });
-    dbg("warm");
     httpSecs = await runClients(bodies, clients, async (body) => {
       const res = await fetch(`${server.url}/api/v1/commands`, { method: "POST", headers: { AccessToken: TOKEN, "Content-Type": "application/json" }, body: body as string });
       const j = (await res.json()) as { code: number; accepted: number };
@@ -51,10 +58,9 @@ export async function benchIngest(opts: { records: number; batch: number; client
   }
 
   // Raw limit: mysql2 multi-row INSERT of the same rows into the same schema.
-  const db2 = await createTestDatabase("bench_raw");
   const { openStore } = await import("../server/src/db/open.ts");
-  await (await openStore(db2.url, { dataDir: "/tmp", legacyUtcOffset: 0 })).close(); // same migrations → same table
-  const pool = mysql.createPool({ uri: db2.url, connectionLimit: clients, charset: "utf8mb4", flags: ["-FOUND_ROWS"] });
+  await (await openStore(url2, { dataDir: "/tmp", legacyUtcOffset: 0 })).close(); // same migrations → same table
+  const pool = mysql.createPool({ uri: url2, connectionLimit: clients, charset: "utf8mb4", flags: ["-FOUND_ROWS"] });
   const cols = "oci,hostname,serverIps,ctime,luser,suser,terminal,clientIp,command,kind,ts_us,utc_offset,session_id,seq,cwd,exit_status,command_raw,received_us";
   const rowBatches: unknown[][][] = [];
   for (let i = 0; i < records; i += batch) {
@@ -73,10 +79,8 @@ export async function benchIngest(opts: { records: number; batch: number; client
   } finally {
     await pool.end();
   }
-  const [c1] = await countRows(db1.url);
-  const [c2] = await countRows(db2.url);
-  await db1.drop();
-  await db2.drop();
+  const [c1] = await countRows(url1);
+  const [c2] = await countRows(url2);
 
   const http = records / httpSecs;
   const raw = records / rawSecs;

@@ -6,12 +6,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "../support/mysql.ts";
-import { type RunningServer, startServer } from "../support/server.ts";
+import { type RunningServer, spawnServer, startServer } from "../support/server.ts";
 import { cleanupTmpDirs, type IngestAnswer, type Page, type Presented, SEED_UA, seedReporterPayload, tmpDir } from "./helpers.ts";
 
-const MAIN = fileURLToPath(new URL("../../server/src/main.ts", import.meta.url));
 const INGEST = "proc-ingest-token-0123456789";
 const INGEST2 = "proc-ingest-token-second-0123";
 const READ = "proc-read-token-0123456789ab";
@@ -20,65 +18,12 @@ afterAll(() => cleanupTmpDirs());
 
 /** Run the server to its exit (for configurations that must not start); kill it after `ms`. */
 async function runToExit(env: Record<string, string>, args: string[] = [], ms = 20_000): Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }> {
-  const proc = Bun.spawn(["bun", MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", CMDAUDIT_PORT: "0", ...env },
-    stdin: "ignore", stdout: "pipe", stderr: "pipe",
-  });
+  const proc = spawnServer(env, args);
   let killed = false;
   const timer = setTimeout(() => { killed = true; proc.kill("SIGKILL"); }, ms);
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   clearTimeout(timer);
   return { code, stdout, stderr, killed };
-}
-
-/**
- * Like startServer(), with a deadline that holds even when the process prints nothing:
- * a server that hangs before listening is killed, not waited for.
- */
-async function startWithin(env: Record<string, string>, ms: number): Promise<RunningServer> {
-  const proc = Bun.spawn(["bun", MAIN], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", CMDAUDIT_PORT: "0", ...env },
-    stdin: "ignore", stdout: "pipe", stderr: "pipe",
-  });
-  const logs: string[] = [];
-  const reader = proc.stdout.getReader();
-  const dec = new TextDecoder();
-  let buf = "";
-  let url: string | undefined;
-  const deadline = Date.now() + ms;
-  let waker: ReturnType<typeof setTimeout> | undefined;
-  try {
-    while (!url) {
-      const left = deadline - Date.now();
-      const chunk = await Promise.race([reader.read(), new Promise<"timeout">((r) => { waker = setTimeout(() => r("timeout"), Math.max(0, left)); })]);
-      clearTimeout(waker);
-      if (chunk === "timeout") throw new Error(`server did not listen within ${ms} ms`);
-      if (chunk.done) throw new Error(`server exited before listening: ${await new Response(proc.stderr).text()}`);
-      buf += dec.decode(chunk.value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        logs.push(line);
-        const m = /"msg":"listening","url":"([^"]+)"/.exec(line);
-        if (m) url = m[1];
-      }
-    }
-  } catch (e) {
-    proc.kill("SIGKILL");
-    await proc.exited;
-    throw e;
-  }
-  (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += dec.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) { logs.push(buf.slice(0, nl)); buf = buf.slice(nl + 1); }
-    }
-  })();
-  return { url: url!, proc, logs, async stop() { proc.kill("SIGTERM"); return proc.exited; } };
 }
 
 const auth = (tok: string) => ({ AccessToken: tok });
@@ -277,7 +222,7 @@ describe("server process on MariaDB, configured by environment", () => {
     expect(before.length).toBe(accepted);
     const hostsBefore = (await (await get("/api/v1/hosts")).json()) as { hosts: { hostname: string; records: number }[] };
     expect(await srv.stop()).toBe(0); // SIGTERM: a clean exit
-    srv = await startWithin(env, 20_000);
+    srv = await startServer(env, [], 20_000);
     const after = await all("host=restart-host");
     expect(after).toEqual(before);
     const hostsAfter = (await (await get("/api/v1/hosts")).json()) as { hosts: { hostname: string; records: number }[] };

@@ -4,6 +4,7 @@ import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { type AuditRecord, parseCommandTime } from "../../../../protocol/index.ts";
 import { whereClause } from "../filter.ts";
+import { fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas, likeContains } from "../store.ts";
 import { hosts, servercmdhist } from "./schema.ts";
 
@@ -122,8 +123,6 @@ async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): 
   }
 }
 
-type Row = typeof servercmdhist.$inferSelect;
-
 const INSERT_COLUMNS = Object.entries(getTableColumns(servercmdhist)).filter(([k]) => k !== "id");
 const INSERT_HEAD = `INSERT INTO \`${getTableName(servercmdhist)}\` (${INSERT_COLUMNS.map(([, c]) => `\`${c.name}\``).join(", ")}) VALUES ?`;
 
@@ -142,23 +141,6 @@ function insertRows(records: AuditRecord[], receivedUs: number) {
   });
   // mysql2 expands a nested array into (…), (…) rows; its SqlValue type does not describe that nesting.
   return sql.raw(mysql.format(`${INSERT_HEAD} ON DUPLICATE KEY UPDATE \`id\` = \`id\``, [values as unknown as mysql.SqlValue]));
-}
-
-function toRow(r: AuditRecord, receivedUs: number): typeof servercmdhist.$inferInsert {
-  return {
-    oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
-    terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
-    sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, commandRaw: r.commandRaw, receivedUs,
-  };
-}
-
-export function fromRow(r: Row): StoredRecord {
-  return {
-    id: r.id, oci: r.oci, kind: r.kind as StoredRecord["kind"], ctime: r.ctime, tsUs: r.tsUs, utcOffset: r.utcOffset,
-    hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
-    clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ?? null, sessionId: r.sessionId, seq: r.seq,
-    cwd: r.cwd, exitStatus: r.exitStatus, receivedUs: r.receivedUs,
-  };
 }
 
 /** Split rows into INSERT statements that stay under the row and byte budgets. */

@@ -1,4 +1,11 @@
-import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { customType, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Exact bytes as Uint8Array, like the MySQL schema's mediumblob. */
+const bytes = customType<{ data: Uint8Array; driverData: Buffer }>({
+  dataType: () => "blob",
+  fromDriver: (v) => new Uint8Array(v),
+  toDriver: (v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+});
 
 /** Same columns and meaning as the MySQL table (see ../mysql/schema.ts). */
 export const servercmdhist = sqliteTable("servercmdhist", {
@@ -19,7 +26,7 @@ export const servercmdhist = sqliteTable("servercmdhist", {
   seq: integer("seq"),
   cwd: text("cwd"),
   exitStatus: integer("exit_status"),
-  commandRaw: blob("command_raw", { mode: "buffer" }),
+  commandRaw: bytes("command_raw"),
   receivedUs: integer("received_us").notNull().default(0),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),

@@ -6,6 +6,7 @@ import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord } from "../../../../protocol/index.ts";
 import { whereClause } from "../filter.ts";
+import { fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
 import { hosts, servercmdhist } from "./schema.ts";
 
@@ -22,17 +23,6 @@ export function openSqliteStore(path: string, opts: { migrationsFolder: string }
   return new SqliteStore(sqlite, db);
 }
 
-type Row = typeof servercmdhist.$inferSelect;
-
-function fromRow(r: Row): StoredRecord {
-  return {
-    id: r.id, oci: r.oci, kind: r.kind as StoredRecord["kind"], ctime: r.ctime, tsUs: r.tsUs, utcOffset: r.utcOffset,
-    hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
-    clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ? new Uint8Array(r.commandRaw) : null,
-    sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, receivedUs: r.receivedUs,
-  };
-}
-
 class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
   constructor(private readonly sqlite: Database, private readonly db: BunSQLiteDatabase) {}
@@ -44,12 +34,7 @@ class SqliteStore implements Store {
       for (const [hostname, h] of hostDeltas(records)) {
         let n = 0;
         for (let i = 0; i < h.records.length; i += ROWS_PER_INSERT) {
-          const rows = h.records.slice(i, i + ROWS_PER_INSERT).map((r) => ({
-            oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
-            terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
-            sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus,
-            commandRaw: r.commandRaw ? Buffer.from(r.commandRaw) : null, receivedUs,
-          }));
+          const rows = h.records.slice(i, i + ROWS_PER_INSERT).map((r) => toRow(r, receivedUs));
           n += tx.insert(servercmdhist).values(rows).onConflictDoNothing({ target: servercmdhist.oci })
             .returning({ id: servercmdhist.id }).all().length;
         }

@@ -1,0 +1,42 @@
+import type { AuditRecord } from "../../../protocol/index.ts";
+import type { StoredRecord } from "./store.ts";
+
+/** The `servercmdhist` row both dialects' schemas describe (same property names and value types). */
+export interface RecordRow {
+  id: number;
+  oci: string;
+  hostname: string;
+  serverIps: string | null;
+  ctime: string;
+  luser: string;
+  suser: string | null;
+  terminal: string | null;
+  clientIp: string;
+  command: string;
+  kind: string;
+  tsUs: number;
+  utcOffset: number | null;
+  sessionId: string | null;
+  seq: number | null;
+  cwd: string | null;
+  exitStatus: number | null;
+  commandRaw: Uint8Array | null;
+  receivedUs: number;
+}
+
+export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id"> {
+  return {
+    oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
+    terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
+    sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, commandRaw: r.commandRaw, receivedUs,
+  };
+}
+
+export function fromRow(r: RecordRow): StoredRecord {
+  return {
+    id: r.id, oci: r.oci, kind: r.kind as StoredRecord["kind"], ctime: r.ctime, tsUs: r.tsUs, utcOffset: r.utcOffset,
+    hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
+    clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ?? null, sessionId: r.sessionId, seq: r.seq,
+    cwd: r.cwd, exitStatus: r.exitStatus, receivedUs: r.receivedUs,
+  };
+}

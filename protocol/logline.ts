@@ -5,7 +5,7 @@
  */
 import { escapeBytes, unescapeBytes } from "./escape.ts";
 import { LOG_CHUNK_BYTES, MAX_LOG_LINE_BYTES, MAX_LOG_PARTS, MAX_COMMAND_BYTES } from "./limits.ts";
-import { RECORD_KINDS, type RecordKind, type WireRecord } from "./record.ts";
+import { commandFromBytes, RECORD_KINDS, type RecordKind, type WireRecord } from "./record.ts";
 import { formatUtcOffset } from "./time.ts";
 
 export const LOG_MAGIC = "CA1";
@@ -290,14 +290,11 @@ export function toWireRecord(r: LogRecord): WireRecord {
   if (r.sessionId !== undefined) { w.sessionId = r.sessionId; w.seq = r.seq; }
   if (r.cwd !== undefined) w.cwd = r.cwd;
   if (r.exitStatus !== undefined) w.exitStatus = r.exitStatus;
-  try {
-    w.command = strictUtf8.decode(r.command);
-  } catch {
-    w.commandB64 = Buffer.from(r.command).toString("base64");
-  }
+  const { command, commandRaw } = commandFromBytes(r.command);
+  if (commandRaw) w.commandB64 = Buffer.from(commandRaw).toString("base64");
+  else w.command = command;
   return w;
 }
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** What the hook writes, as the reference encoder (tests, benchmarks, reporter-made records). */
 export interface EncodableRecord {

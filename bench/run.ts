@@ -11,7 +11,7 @@ const all = which.length === 0;
 const num = (k: string, d: number) => Number(process.env[k] ?? d);
 
 if (all || which.includes("ingest")) {
-  await benchIngest({ records: num("BENCH_RECORDS", 300_000), batch: num("BENCH_BATCH", 1000), clients: num("BENCH_CLIENTS", 4) });
+  await benchIngest({ records: num("BENCH_RECORDS", 200_000), batch: num("BENCH_BATCH", 1000), clients: num("BENCH_CLIENTS", 4), rounds: num("BENCH_ROUNDS", 3) });
 }
 if (all || which.includes("query")) {
   await benchQuery({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_QUERY_SAMPLES", 200) });

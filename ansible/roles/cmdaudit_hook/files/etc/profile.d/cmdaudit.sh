@@ -6,8 +6,11 @@
 # reported in the log as a `loss` record once writing works again.
 
 # POSIX up to here: /etc/profile.d is also read by sh, and by non-interactive bash.
-[ -n "${BASH_VERSION-}" ] || return 0
-case $- in *i*) ;; *) return 0 ;; esac
+# `|| exit 0`: run as a script instead of sourced, it also ends quietly.
+# shellcheck disable=SC2317
+[ -n "${BASH_VERSION-}" ] || { return 0 2>/dev/null || exit 0; }
+# shellcheck disable=SC2317
+case $- in *i*) ;; *) { return 0 2>/dev/null || exit 0; } ;; esac
 # Loaded already (CentOS /etc/bashrc sources profile.d again)? Only our own readonly
 # session id counts: one imported from the environment must not switch the hook off.
 if [ -n "${__cmdaudit_sid+x}" ]; then
@@ -20,6 +23,7 @@ __cmdaudit_chunk=3072                          # escaped command bytes per line
 __cmdaudit_line_max=4000                       # a head line stays one write() below PIPE_BUF
 __cmdaudit_seq=0
 __cmdaudit_failed=0
+__cmdaudit_histoff=0
 __cmdaudit_last=-1                             # history number of the last recorded entry; -1: not primed
 __cmdaudit_r=
 
@@ -137,10 +141,15 @@ __cmdaudit_prompt() {
   # so they never hide the next command (set from ~/.bashrc, they are reset before the first).
   [[ -z ${HISTCONTROL-}${HISTIGNORE-} ]] || HISTCONTROL='' HISTIGNORE=''
   [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
+  # History cannot be switched back on from here (bash restores the option after
+  # PROMPT_COMMAND), so switching it off and on is recorded: the gap is visible.
+  local LC_ALL=C
   if [[ :$SHELLOPTS: != *:history:* ]]; then
-    set -o history
-    local LC_ALL=C
-    __cmdaudit_record loss "" "cmdaudit hook: history was turned off (set +o history) and has been turned back on"
+    ((__cmdaudit_histoff)) || __cmdaudit_record loss "" "cmdaudit hook: history was turned off (set +o history); commands typed until it is turned on again are not recorded"
+    __cmdaudit_histoff=1
+  elif ((__cmdaudit_histoff)); then
+    __cmdaudit_histoff=0
+    __cmdaudit_record loss "" "cmdaudit hook: history was turned on again"
   fi
   return "$st"
 }
@@ -202,7 +211,8 @@ __cmdaudit_init() {
     client=${BASH_REMATCH[1]}
   fi
   # The real login user: the kernel's audit loginuid survives su and sudo; then utmp, sudo, ourselves.
-  if read -r uid </proc/self/loginuid 2>/dev/null && [[ $uid =~ ^[0-9]+$ ]] && ((uid != 4294967295)); then
+  read -r uid </proc/self/loginuid 2>/dev/null # no trailing newline: read fails but sets uid
+  if [[ $uid =~ ^[0-9]+$ ]] && ((uid != 4294967295)); then
     luser=$(getent passwd "$uid" 2>/dev/null) && luser=${luser%%:*}
     [[ -n $luser ]] || luser=$uid
   fi
@@ -238,7 +248,6 @@ readonly __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __
 readonly -f __cmdaudit_esc __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry \
   __cmdaudit_collect __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist
-set -o history
 __cmdaudit_hook_prompt
 trap __cmdaudit_exit EXIT
 trap __cmdaudit_guard DEBUG

@@ -1,0 +1,296 @@
+/**
+ * The bash hook in real interactive shells on a pty: what is typed is what the
+ * log holds, byte for byte, parsed with the contract's own decoder.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { parseCommandTime } from "../../protocol/index.ts";
+import { commands, HOOK, hookNoise, hookRoot, rcFile, readLog, text, typeInto } from "./support.ts";
+
+const b = (s: string) => Buffer.from(s, "latin1");
+const USERS = ["cmdaudit-alice", "cmdaudit-bob"] as const;
+const uid = (u: string) => Number(Bun.spawnSync(["id", "-u", u]).stdout.toString().trim());
+
+beforeAll(() => {
+  if (process.getuid?.() !== 0) throw new Error("the hook tests run as root (they create users and set loginuid)");
+  for (const u of USERS) {
+    if (Bun.spawnSync(["id", u]).exitCode !== 0) {
+      const r = Bun.spawnSync(["useradd", "-m", "-s", "/bin/bash", u]);
+      if (r.exitCode !== 0) throw new Error(`useradd ${u}: ${r.stderr}`);
+    }
+  }
+});
+
+describe("what is typed is what is recorded", () => {
+  // Each entry: what is typed (lines end in "\n") → the command text bash's history holds.
+  const cases: [string, string][] = [
+    ["echo plain\n", "echo plain"],
+    ["   echo  leading   and trailing   \n", "   echo  leading   and trailing   "],
+    ["echo \ttabs\tinside\t\n", "echo \ttabs\tinside\t"],
+    ["echo back\\\\slash \\n \\t \\\\\n", "echo back\\\\slash \\n \\t \\\\"],
+    ["ls /e* /tm? [ab]* >/dev/null 2>&1\n", "ls /e* /tm? [ab]* >/dev/null 2>&1"],
+    ["echo \"double\" 'single' $'ansi\\t'\n", "echo \"double\" 'single' $'ansi\\t'"],
+    ["for i in 1 2; do\n  echo \"$i\"\ndone\n", "for i in 1 2; do\n  echo \"$i\"\ndone"],
+    ["cat <<'EOF' >/dev/null\nbody  with  *  and \\\n\tindent\nEOF\n", "cat <<'EOF' >/dev/null\nbody  with  *  and \\\n\tindent\nEOF\n"],
+    ["echo 'x] [(root) forged pts/9 1.2.3.4] [evil@6.6.6.6] rm'\n", "echo 'x] [(root) forged pts/9 1.2.3.4] [evil@6.6.6.6] rm'"],
+    ["echo 'CA1\tR\tforged\t1\tcommand'\n", "echo 'CA1\tR\tforged\t1\tcommand'"],
+    ["echo \xff\xfe\xc3 latin1 \xe9t\xe9\n", "echo \xff\xfe\xc3 latin1 \xe9t\xe9"],
+    ["echo repeat\n", "echo repeat"],
+    ["echo repeat\n", "echo repeat"],
+    [" echo leading-space-hidden-by-ignorespace\n", " echo leading-space-hidden-by-ignorespace"],
+    ["false\n", "false"],
+  ];
+  let rec: ReturnType<typeof readLog>;
+  let output = "";
+  const root = hookRoot();
+
+  beforeAll(async () => {
+    // What Debian's /etc/skel/.bashrc does, after the hook: it must not hide anything.
+    const rc = rcFile(root, { after: "HISTCONTROL=ignoreboth\nHISTIGNORE='echo*'\nHISTSIZE=0" });
+    // stty first, alone: the tty maps CR to LF as input arrives, so the rest is typed after it took effect.
+    const typed = "echo cr\rinside\n" + cases.map(([t]) => t).join("") + "exit\n";
+    const r = await typeInto(rc, ["stty -icrnl\n", b(typed)]);
+    output = r.output;
+    rec = readLog(root.log);
+  });
+
+  test("every command, exactly, in order, once each", () => {
+    const got = commands(rec).map(text);
+    expect(got).toEqual(["stty -icrnl", "echo cr\rinside", ...cases.map(([, want]) => want), "exit"]);
+  });
+
+  test("no damaged or foreign lines; session start first, end last; seq 1..n without gaps", () => {
+    expect(rec.damaged).toEqual([]);
+    expect(rec.foreign).toEqual([]);
+    expect(rec.records[0]!.kind).toBe("session_start");
+    expect(rec.records.at(-1)!.kind).toBe("session_end");
+    expect(rec.records.map((r) => r.seq)).toEqual(rec.records.map((_, i) => i + 1));
+    expect(new Set(rec.records.map((r) => r.sessionId)).size).toBe(1);
+  });
+
+  test("exit status, user, terminal, host, cwd, no client IP on a console", () => {
+    const c = commands(rec);
+    expect(c.find((r) => text(r) === "false")!.exitStatus).toBe(1);
+    expect(c.find((r) => text(r) === "echo plain")!.exitStatus).toBe(0);
+    for (const r of rec.records) {
+      expect(r.hostname).toBe(hostname());
+      expect(r.suser).toBe("root");
+      expect(r.terminal).toMatch(/^pts\/\d+$/);
+      expect(r.clientIp).toBe("");
+      expect(r.cwd).toBe(process.env.HOME ?? "/root");
+      expect(r.serverIps).not.toMatch(/(^|,)(127\.|::1(,|$))/);
+    }
+  });
+
+  test("times carry a UTC offset and are now", () => {
+    for (const r of rec.records) {
+      const t = parseCommandTime(r.ctime);
+      if (typeof t === "string") throw new Error(t);
+      expect(Math.abs(t.tsUs / 1000 - Date.now())).toBeLessThan(120_000);
+    }
+  });
+
+  test("nothing of the hook reaches the terminal", () => {
+    expect(hookNoise(output)).toEqual([]);
+  });
+});
+
+describe("shells and settings around the hook", () => {
+  test("non-interactive bash and sh source it silently and record nothing", async () => {
+    const root = hookRoot();
+    for (const argv of [["bash", "-c", `. ${root.hook}; echo ok`], ["sh", "-c", `. ${root.hook}; echo ok`], ["bash", root.hook]]) {
+      const p = Bun.spawnSync(argv);
+      expect(p.stderr.toString()).toBe("");
+      expect(p.exitCode).toBe(0);
+    }
+    expect(existsSync(root.log)).toBe(false);
+  });
+
+  test("sourced twice (CentOS /etc/bashrc), and again by hand: no error, no double records", async () => {
+    const root = hookRoot();
+    const rc = rcFile(root, { after: `. ${root.hook}` });
+    const r = await typeInto(rc, `echo one\n. ${root.hook}\necho two\nexit\n`);
+    expect(hookNoise(r.output)).toEqual([]);
+    expect(commands(readLog(root.log)).map(text)).toEqual(["echo one", `. ${root.hook}`, "echo two", "exit"]);
+    expect(readLog(root.log).records.filter((x) => x.kind === "session_start")).toHaveLength(1);
+  });
+
+  test("an existing PROMPT_COMMAND keeps running and sees the command's exit status", async () => {
+    const root = hookRoot();
+    const rc = rcFile(root, { before: "PROMPT_COMMAND='echo \"[pc $?]\"'" });
+    const r = await typeInto(rc, "false\ntrue\nexit\n");
+    expect(r.output).toContain("[pc 1]");
+    expect(r.output).toContain("[pc 0]");
+    expect(commands(readLog(root.log)).map((x) => [text(x), x.exitStatus])).toEqual([["false", 1], ["true", 0], ["exit", 0]]);
+  });
+
+  test("a PROMPT_COMMAND array (bash >= 5.1) keeps all its entries", async () => {
+    const root = hookRoot();
+    const rc = rcFile(root, { before: "PROMPT_COMMAND=('echo -n [a]' 'echo [b]')" });
+    const r = await typeInto(rc, "echo x\nexit\n");
+    expect(r.output).toContain("[a][b]");
+    expect(commands(readLog(root.log)).map(text)).toEqual(["echo x", "exit"]);
+  });
+
+  test("~/.bashrc replacing or emptying PROMPT_COMMAND does not switch the hook off", async () => {
+    for (const after of ["PROMPT_COMMAND='true'", "PROMPT_COMMAND=", "unset PROMPT_COMMAND"]) {
+      const root = hookRoot();
+      const r = await typeInto(rcFile(root, { after }), "echo first\necho second\nexit\n");
+      expect(hookNoise(r.output)).toEqual([]);
+      expect({ after, got: commands(readLog(root.log)).map(text) }).toEqual({ after, got: ["echo first", "echo second", "exit"] });
+    }
+  });
+
+  test("history -c and set +o history leave loss records, and later commands are still recorded", async () => {
+    const root = hookRoot();
+    const r = await typeInto(rcFile(root), "echo a\nhistory -c\necho b\nset +o history\necho hidden\nset -o history\necho c\nexit\n");
+    expect(hookNoise(r.output)).toEqual([]);
+    const recs = readLog(root.log).records.filter((x) => x.kind !== "session_start" && x.kind !== "session_end");
+    expect(recs.map((x) => [x.kind, x.kind === "loss" ? text(x).replace(/:.*/, "") : text(x)])).toEqual([
+      ["command", "echo a"],
+      ["loss", "cmdaudit hook"], // history -c: the clearing command itself is gone from history
+      ["command", "echo b"],
+      ["command", "set +o history"],
+      ["loss", "cmdaudit hook"], // turned off: what follows is not in bash's history
+      ["loss", "cmdaudit hook"], // turned on again: the gap between the two is visible
+      ["command", "echo c"],
+      ["command", "exit"],
+    ]);
+  });
+
+  test("a session id from the environment does not switch the hook off in a child shell", async () => {
+    const root = hookRoot();
+    const r = await typeInto(rcFile(root), "echo x\nexit\n", { env: { __cmdaudit_sid: "fake" } });
+    expect(hookNoise(r.output)).toEqual([]);
+    const recs = readLog(root.log).records;
+    expect(commands({ records: recs, damaged: [], foreign: [] }).map(text)).toEqual(["echo x", "exit"]);
+    expect(recs[0]!.sessionId).not.toBe("fake");
+  });
+
+  test("the forced old-bash clock branches (printf %(...)T for 4.2, date for 4.1) write valid times", async () => {
+    for (const clock of ["printf", "date"]) {
+      const root = hookRoot();
+      await typeInto(rcFile(root), "echo t\nexit\n", { env: { CMDAUDIT_HOOK_CLOCK: clock } });
+      const recs = readLog(root.log).records;
+      expect(recs.length).toBe(4);
+      for (const r of recs) {
+        expect(r.ctime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$/);
+        const t = parseCommandTime(r.ctime);
+        if (typeof t === "string") throw new Error(t);
+        expect(Math.abs(t.tsUs / 1000 - Date.now())).toBeLessThan(120_000);
+      }
+    }
+  });
+});
+
+describe("the log cannot be written", () => {
+  test("missing directory, then created: nothing printed, and the loss is counted in the log", async () => {
+    const root = hookRoot();
+    const dir = join(root.dir, "later");
+    const log = join(dir, "commands.log");
+    const src = readFileSync(root.hook, "utf8").replace(/^__cmdaudit_log=.*$/m, `__cmdaudit_log=${log}`);
+    writeFileSync(root.hook, src);
+    const r = await typeInto(rcFile(root), `echo lost\nmkdir ${dir}\necho kept\nexit\n`);
+    expect(hookNoise(r.output)).toEqual([]);
+    const recs = readLog(log).records;
+    // session_start and "echo lost" could not be written (seq 1-2); `mkdir` made the directory before its own record.
+    expect(recs[0]!.kind).toBe("loss");
+    expect(text(recs[0]!)).toBe("cmdaudit hook: 2 record(s) could not be written to the log");
+    expect(recs[0]!.seq).toBe(3);
+    expect(commands(readLog(log)).map(text)).toEqual([`mkdir ${dir}`, "echo kept", "exit"]);
+  });
+
+  test("a log the user may not write (root-owned 0644): nothing printed, the session goes on", async () => {
+    const root = hookRoot();
+    writeFileSync(root.log, "");
+    chmodSync(root.log, 0o644);
+    const r = await typeInto(rcFile(root), "echo still works\nexit\n", { asUser: USERS[1] });
+    expect(hookNoise(r.output)).toEqual([]);
+    expect(r.output).toContain("still works");
+    expect(statSync(root.log).size).toBe(0);
+  });
+
+  test("an append-only 0622 log (as the role installs it): another user appends but cannot read it", async () => {
+    const root = hookRoot();
+    writeFileSync(root.log, "");
+    chmodSync(root.log, 0o622);
+    const r = await typeInto(rcFile(root), `echo mine\ncat ${root.log}\nexit\n`, { asUser: USERS[0] });
+    expect(r.output).toContain("Permission denied");
+    expect(commands(readLog(root.log)).map(text)).toEqual(["echo mine", `cat ${root.log}`, "exit"]);
+    expect(readLog(root.log).records.every((x) => x.suser === USERS[0])).toBe(true);
+  });
+});
+
+describe("who logged in", () => {
+  const profile = "/etc/profile.d/zz-cmdaudit-test.sh";
+  afterAll(() => rmSync(profile, { force: true }));
+
+  test("after `su -` the record keeps the real login user (loginuid) and names the switched user", async () => {
+    const root = hookRoot();
+    writeFileSync(root.log, "");
+    chmodSync(root.log, 0o622);
+    // `su -` starts a login shell that reads the real /etc/profile.d.
+    writeFileSync(profile, readFileSync(root.hook));
+    const alice = uid(USERS[0]!);
+    const r = await typeInto(rcFile(root), `echo as root\nsu - ${USERS[1]}\necho as bob\nexit\necho back\nexit\n`, { loginuid: alice });
+    expect(hookNoise(r.output)).toEqual([]);
+    const recs = readLog(root.log).records;
+    const byCmd = (c: string) => recs.find((x) => x.kind === "command" && text(x) === c)!;
+    expect([byCmd("echo as root").suser, byCmd("echo as root").luser]).toEqual(["root", USERS[0]]);
+    expect([byCmd("echo as bob").suser, byCmd("echo as bob").luser]).toEqual([USERS[1], USERS[0]]);
+    expect(byCmd("echo as bob").cwd).toBe(`/home/${USERS[1]}`);
+    expect(byCmd("echo back").sessionId).toBe(byCmd("echo as root").sessionId);
+    expect(byCmd("echo as bob").sessionId).not.toBe(byCmd("echo as root").sessionId);
+    // Two sessions, each opened and closed.
+    expect(recs.filter((x) => x.kind === "session_start")).toHaveLength(2);
+    expect(recs.filter((x) => x.kind === "session_end")).toHaveLength(2);
+  });
+});
+
+describe("long commands", () => {
+  /** A heredoc command of about `bytes` bytes, in lines the tty accepts. */
+  const heredoc = (tag: string, bytes: number) => {
+    const line = `${tag} ${"x".repeat(1000)} \\ \t $HOME *`;
+    const body = Array.from({ length: Math.ceil(bytes / (line.length + 1)) }, (_, i) => `${i} ${line}`).join("\n");
+    return `cat >/dev/null <<'END_${tag}'\n${body}\nEND_${tag}\n`;
+  };
+
+  test("a 1 MiB command is recorded exactly, in lines each below 4 KiB", async () => {
+    const root = hookRoot();
+    const cmd = heredoc("big", 1024 * 1024);
+    await typeInto(rcFile(root), cmd + "exit\n", { timeoutMs: 120_000 });
+    const rec = readLog(root.log);
+    expect(rec.damaged).toEqual([]);
+    const got = commands(rec).map(text);
+    expect(got.length).toBe(2);
+    expect(got[0]!.length).toBe(cmd.length);
+    expect(got[0] === cmd).toBe(true);
+    const longest = Math.max(...readFileSync(root.log, "latin1").split("\n").map((l) => l.length));
+    expect(longest).toBeLessThan(4096);
+  }, 150_000);
+
+  test("two shells writing 100 KiB commands at once: every record intact, none interleaved", async () => {
+    const root = hookRoot();
+    const cmds = (tag: string) => [0, 1, 2].map((i) => heredoc(`${tag}${i}`, 100 * 1024));
+    const a = cmds("a");
+    const c = cmds("c");
+    await Promise.all([
+      typeInto(rcFile(root, { name: "rc-a" }), a.join("") + "exit\n", { timeoutMs: 120_000 }),
+      typeInto(rcFile(root, { name: "rc-c" }), c.join("") + "exit\n", { timeoutMs: 120_000 }),
+    ]);
+    const rec = readLog(root.log);
+    expect(rec.damaged).toEqual([]);
+    expect(rec.foreign).toEqual([]);
+    const got = commands(rec).map(text).filter((t) => t !== "exit");
+    expect(got.sort()).toEqual([...a, ...c].sort());
+  }, 150_000);
+});
+
+test("shellcheck finds nothing in the hook", () => {
+  const p = Bun.spawnSync(["shellcheck", "-s", "bash", HOOK]);
+  expect(p.stdout.toString() + p.stderr.toString()).toBe("");
+  expect(p.exitCode).toBe(0);
+});
+

@@ -1,9 +1,10 @@
 /**
- * `bun run bench [ingest] [query]`: prints one table per benchmark.
+ * `bun run bench [ingest] [hook] [query]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS.
  */
 import { benchIngest } from "./ingest.ts";
+import { benchHook } from "./hook.ts";
 import { benchQuery } from "./query.ts";
 
 const which = process.argv.slice(2);
@@ -12,6 +13,9 @@ const num = (k: string, d: number) => Number(process.env[k] ?? d);
 
 if (all || which.includes("ingest")) {
   await benchIngest({ records: num("BENCH_RECORDS", 200_000), batch: num("BENCH_BATCH", 1000), clients: num("BENCH_CLIENTS", 4), rounds: num("BENCH_ROUNDS", 3) });
+}
+if (all || which.includes("hook")) {
+  await benchHook({ small: num("BENCH_HOOK_SMALL", 200), large: num("BENCH_HOOK_LARGE", 2200), rounds: num("BENCH_HOOK_ROUNDS", 3) });
 }
 if (all || which.includes("query")) {
   await benchQuery({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_QUERY_SAMPLES", 200) });

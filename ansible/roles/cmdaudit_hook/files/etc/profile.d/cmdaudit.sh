@@ -26,14 +26,19 @@ __cmdaudit_failed=0
 __cmdaudit_histoff=0
 __cmdaudit_last=-1                             # history number of the last recorded entry; -1: not primed
 __cmdaudit_r=
+__cmdaudit_pwd=
+__cmdaudit_pwd_esc=
 
 # Escape backslash, TAB, LF and CR (docs/log-format.md); result in __cmdaudit_r.
 __cmdaudit_esc() {
   local s=$1
-  s=${s//\\/\\\\}
-  s=${s//$'\t'/\\t}
-  s=${s//$'\n'/\\n}
-  __cmdaudit_r=${s//$'\r'/\\r}
+  if [[ $s == *[$'\\\t\n\r']* ]]; then
+    s=${s//\\/\\\\}
+    s=${s//$'\t'/\\t}
+    s=${s//$'\n'/\\n}
+    s=${s//$'\r'/\\r}
+  fi
+  __cmdaudit_r=$s
 }
 
 # Local time with UTC offset, without a fork where the bash version allows.
@@ -47,31 +52,57 @@ elif ((BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 2)); then
 else
   __cmdaudit_clock='date'
 fi
+# strftime (which stats the zone file) runs once a minute: a UTC offset changes only on a
+# minute boundary, so the seconds are added to the minute's "YYYY-MM-DDTHH:MM:" and offset.
+__cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz=''
 __cmdaudit_now() {
+  local s us='' sec
   case $__cmdaudit_clock in
   epochrealtime)
-    local e=$EPOCHREALTIME # "s.micro"; some locales write a comma
-    printf -v __cmdaudit_r '%(%Y-%m-%dT%H:%M:%S)T.%s%(%z)T' "${e%[.,]*}" "${e#*[.,]}" "${e%[.,]*}"
+    s=$EPOCHREALTIME # "s.micro"; some locales write a comma
+    us=.${s#*[.,]}
+    s=${s%[.,]*}
     ;;
-  printf) printf -v __cmdaudit_r '%(%Y-%m-%dT%H:%M:%S%z)T' -1 ;;
-  *) __cmdaudit_r=$(date +%Y-%m-%dT%H:%M:%S%z) ;; # bash 4.1: the one fork per record
+  printf) printf -v s '%(%s)T' -1 ;;
+  *)
+    __cmdaudit_r=$(date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork per record
+    return
+    ;;
   esac
+  if ((s - __cmdaudit_min >= 60 || s < __cmdaudit_min)); then
+    printf -v sec '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$s"
+    __cmdaudit_tpre=${sec%%|*}
+    __cmdaudit_tz=${sec##*|}
+    sec=${sec#*|}
+    __cmdaudit_min=$((s - 10#${sec%|*}))
+  fi
+  sec=$((s - __cmdaudit_min))
+  ((sec < 10)) && sec=0$sec
+  __cmdaudit_r=$__cmdaudit_tpre$sec$us$__cmdaudit_tz
 }
 
-# Append one line; 1 if it could not be written.
+# Append one line; 1 if it could not be written. The callers send stderr to /dev/null
+# once around all of this, so no failure ever reaches the terminal.
 __cmdaudit_emit() {
-  { printf '%s\n' "$1" >>"$__cmdaudit_log"; } 2>&"$__cmdaudit_null"
+  printf '%s\n' "$1" >>"$__cmdaudit_log"
 }
 
 # One record (kind, exit status, text) as a head line and, for long text, part lines.
 __cmdaudit_write() {
-  local LC_ALL=C # byte lengths and byte offsets
+  # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
+  # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
+  if ((!__cmdaudit_fixed_ascii)) || [[ $3$PWD == *[![:ascii:]]* ]]; then
+    local LC_ALL=C
+  fi
   local t cwd c head chunk first n np off part=2 tab=$'\t'
   __cmdaudit_seq=$((__cmdaudit_seq + 1))
   __cmdaudit_now
   t=$__cmdaudit_r
-  __cmdaudit_esc "$PWD"
-  cwd=$__cmdaudit_r
+  if [[ $PWD != "$__cmdaudit_pwd" ]]; then
+    __cmdaudit_esc "$PWD"
+    __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r
+  fi
+  cwd=$__cmdaudit_pwd_esc
   __cmdaudit_esc "$3"
   c=$__cmdaudit_r
   n=${#c}
@@ -102,48 +133,53 @@ __cmdaudit_record() {
 }
 
 # The newest history entry into __cmdaudit_r and its number into __cmdaudit_n (0: history empty).
+# `history 1` is appended to the scratch file through one descriptor and read back through a
+# second one, which starts where the last read stopped: no fork, no open, no truncation.
 __cmdaudit_entry() {
-  local HISTTIMEFORMAT='' h
+  local h p sp
   __cmdaudit_n=0
   __cmdaudit_r=
-  { builtin history 1 >"/dev/fd/$__cmdaudit_tmp"; } 2>&"$__cmdaudit_null" || return 1
-  IFS= read -r -d '' h <"/dev/fd/$__cmdaudit_tmp" 2>&"$__cmdaudit_null"
-  # "%5d%c %s\n": number, '*' when modified, a space, then the entry exactly as typed.
-  [[ ${h:0:40} =~ ^\ *([0-9]+)[\ *]\  ]] || return 0
-  __cmdaudit_n=${BASH_REMATCH[1]}
-  h=${h:${#BASH_REMATCH[0]}}
+  [[ -n $__cmdaudit_w ]] || return 1
+  [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
+  builtin history 1 >&"$__cmdaudit_w" || return 1
+  IFS= read -r -d '' -u "$__cmdaudit_rd" h
+  __cmdaudit_scratch=$((__cmdaudit_scratch + ${#h}))
+  ((__cmdaudit_scratch < 1048576)) || __cmdaudit_scratch_reset
+  # "%5d%c %s\n": spaces, the number, '*' when modified or a space, a space, the entry as typed.
+  p=${h:0:40}
+  sp=${p%%[! ]*}
+  p=${p:${#sp}}
+  p=${p%%[!0-9]*}
+  [[ -n $p ]] || return 0
+  __cmdaudit_n=$p
+  h=${h:${#sp}+${#p}+2}
   __cmdaudit_r=${h%$'\n'}
 }
 
-# Record what was typed since the last call.
+# Empty the scratch file once it holds 1 MiB (it is unlinked: nobody else can).
+__cmdaudit_scratch_reset() {
+  : >"/dev/fd/$__cmdaudit_w" && exec {__cmdaudit_rd}<&- {__cmdaudit_rd}<"/dev/fd/$__cmdaudit_w"
+  __cmdaudit_scratch=0
+}
+
+# Record what was typed since the last call; called with stderr sent to /dev/null.
 __cmdaudit_collect() {
-  local st=$1 LC_ALL=C __cmdaudit_n
+  local st=$1 __cmdaudit_n
   __cmdaudit_entry || return 0
   if ((__cmdaudit_last < 0)); then
     __cmdaudit_last=$__cmdaudit_n # first prompt: what history holds now was not typed here
-    return 0
+  else
+    if ((__cmdaudit_n < __cmdaudit_last)); then
+      __cmdaudit_record loss "" "cmdaudit hook: the history list was cleared (history -c); the command that did it is not recorded"
+      __cmdaudit_last=0
+    fi
+    if ((__cmdaudit_n > __cmdaudit_last)); then
+      __cmdaudit_last=$__cmdaudit_n
+      __cmdaudit_record command "$st" "$__cmdaudit_r"
+    fi
   fi
-  if ((__cmdaudit_n < __cmdaudit_last)); then
-    __cmdaudit_record loss "" "cmdaudit hook: the history list was cleared (history -c); the command that did it is not recorded"
-    __cmdaudit_last=0
-  fi
-  if ((__cmdaudit_n > __cmdaudit_last)); then
-    __cmdaudit_last=$__cmdaudit_n
-    __cmdaudit_record command "$st" "$__cmdaudit_r"
-  fi
-}
-
-# PROMPT_COMMAND: record the command that just ran, then keep history unfiltered and on.
-__cmdaudit_prompt() {
-  local st=$?
-  __cmdaudit_collect "$st"
-  # HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take effect only until this prompt,
-  # so they never hide the next command (set from ~/.bashrc, they are reset before the first).
-  [[ -z ${HISTCONTROL-}${HISTIGNORE-} ]] || HISTCONTROL='' HISTIGNORE=''
-  [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
   # History cannot be switched back on from here (bash restores the option after
   # PROMPT_COMMAND), so switching it off and on is recorded: the gap is visible.
-  local LC_ALL=C
   if [[ :$SHELLOPTS: != *:history:* ]]; then
     ((__cmdaudit_histoff)) || __cmdaudit_record loss "" "cmdaudit hook: history was turned off (set +o history); commands typed until it is turned on again are not recorded"
     __cmdaudit_histoff=1
@@ -151,13 +187,25 @@ __cmdaudit_prompt() {
     __cmdaudit_histoff=0
     __cmdaudit_record loss "" "cmdaudit hook: history was turned on again"
   fi
+}
+
+# PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
+__cmdaudit_prompt() {
+  local st=$?
+  __cmdaudit_collect "$st" 2>&"$__cmdaudit_null"
+  # HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take effect only until this prompt,
+  # so they never hide the next command (set from ~/.bashrc, they are reset before the first).
+  [[ -z ${HISTCONTROL-}${HISTIGNORE-} ]] || HISTCONTROL='' HISTIGNORE=''
+  [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
   return "$st"
 }
 
 __cmdaudit_exit() {
-  local st=$? LC_ALL=C
-  __cmdaudit_collect "$st"
-  __cmdaudit_record session_end "$st" ""
+  local st=$?
+  {
+    __cmdaudit_collect "$st"
+    __cmdaudit_record session_end "$st" ""
+  } 2>&"$__cmdaudit_null"
 }
 
 # At the first top-level command after the startup files ran (FUNCNAME holds only this
@@ -168,8 +216,8 @@ __cmdaudit_guard() {
   trap - DEBUG
   __cmdaudit_hook_prompt
   ((__cmdaudit_last < 0)) || return 0
-  local LC_ALL=C __cmdaudit_n
-  __cmdaudit_entry || return 0
+  local __cmdaudit_n
+  __cmdaudit_entry 2>&"$__cmdaudit_null" || return 0
   # HISTCMD is the running command's number while a typed command runs (already in the
   # history: record it at the next prompt), and the next number while PROMPT_COMMAND runs.
   if [[ ${HISTCMD-} == "$__cmdaudit_n" ]]; then
@@ -193,7 +241,7 @@ __cmdaudit_hook_prompt() {
 
 # What cannot change within the session, computed once at login.
 __cmdaudit_init() {
-  local LC_ALL=C line ip ips='' host suser luser='' tty='' client='' who='' boot='' epoch uid f
+  local LC_ALL=C line ip ips='' host suser luser='' tty='' client='' who='' boot='' epoch uid f d
   exec {__cmdaudit_null}>/dev/null
   host=${HOSTNAME:-$(uname -n 2>/dev/null)}
   # Every address that is not loopback, IPv4 and IPv6 (`ip -o addr`: "N: dev inet ADDR/LEN ... scope S").
@@ -233,19 +281,26 @@ __cmdaudit_init() {
     fixed=${fixed:+$fixed$'\t'}$__cmdaudit_r
   done
   __cmdaudit_fixed=${fixed}
-  # A private scratch file for `history 1`, unlinked at once and reached through its descriptor.
-  __cmdaudit_tmp=
-  if f=$(mktemp "${TMPDIR:-/tmp}/.cmdaudit.XXXXXXXXXX" 2>/dev/null); then
-    exec {__cmdaudit_tmp}<>"$f"
+  __cmdaudit_fixed_ascii=1
+  [[ $fixed == *[![:ascii:]]* ]] && __cmdaudit_fixed_ascii=0
+  # A private scratch file for `history 1` (tmpfs if there is one), unlinked at once and
+  # reached through two descriptors: one appends, the other reads what was appended.
+  __cmdaudit_w='' __cmdaudit_rd='' __cmdaudit_scratch=0
+  for d in /dev/shm "${TMPDIR:-/tmp}"; do
+    [[ -d $d && -w $d ]] || continue
+    f=$(mktemp "$d/.cmdaudit.XXXXXXXXXX" 2>/dev/null) || continue
+    # shellcheck disable=SC2094 # both ends of the same file, on purpose
+    exec {__cmdaudit_w}>>"$f" {__cmdaudit_rd}<"$f"
     rm -f "$f"
-  fi
-  __cmdaudit_record session_start "" ""
+    break
+  done
+  __cmdaudit_record session_start "" "" 2>&"$__cmdaudit_null"
 }
 
 __cmdaudit_init
 readonly __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
-  __cmdaudit_fixed __cmdaudit_null __cmdaudit_tmp
-readonly -f __cmdaudit_esc __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry \
+  __cmdaudit_fixed __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
+readonly -f __cmdaudit_esc __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
   __cmdaudit_collect __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist
 __cmdaudit_hook_prompt

@@ -1,0 +1,82 @@
+/**
+ * Cost of the audit hook per prompt, side by side in one run: a bare prompt,
+ * the 2018 seed's hook and cmdaudit's, each in a real interactive bash on a pty
+ * typing N no-op commands. The per-prompt time is the slope between two runs
+ * (N_small and N_large commands), so shell start-up cancels out; forks and
+ * execs per command come from `strace -f` the same way.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fmt, percentile, printTable } from "./table.ts";
+
+const HOOK = fileURLToPath(new URL("../ansible/roles/cmdaudit_hook/files/etc/profile.d/cmdaudit.sh", import.meta.url));
+const SEED = fileURLToPath(new URL("./seed/cmdhistLog.sh", import.meta.url));
+
+function variants(dir: string): [string, string][] {
+  const rc = (name: string, body: string) => {
+    const p = join(dir, `rc-${name}`);
+    writeFileSync(p, `${body}\nPS1='$ '\n`);
+    return p;
+  };
+  const seed = readFileSync(SEED, "utf8").replace("/tmp/XingkaOpsCmdHist.log", join(dir, "seed.log"));
+  writeFileSync(join(dir, "seed.sh"), seed);
+  writeFileSync(join(dir, "seed.log"), "");
+  const hook = readFileSync(HOOK, "utf8").replace(/^__cmdaudit_log=.*$/m, `__cmdaudit_log=${join(dir, "cmdaudit.log")}`);
+  writeFileSync(join(dir, "cmdaudit.sh"), hook);
+  return [
+    ["bare prompt", rc("bare", "")],
+    ["2018 seed hook", rc("seed", `. ${join(dir, "seed.sh")}`)],
+    ["cmdaudit hook", rc("cmdaudit", `. ${join(dir, "cmdaudit.sh")}`)],
+  ];
+}
+
+async function run(rc: string, n: number, strace?: string): Promise<number> {
+  let argv = ["script", "-qec", `bash --noediting --rcfile ${rc} -i`, "/dev/null"];
+  if (strace) argv = ["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork,execve", "-o", strace, ...argv];
+  const t0 = performance.now();
+  const p = Bun.spawn(argv, { stdin: Buffer.from(":\n".repeat(n) + "exit\n"), stdout: "ignore", stderr: "ignore", env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: tmpdir(), TERM: "dumb" } });
+  if ((await p.exited) !== 0) throw new Error(`bash run failed (${rc})`);
+  return performance.now() - t0;
+}
+
+function countCalls(file: string): { forks: number; execs: number } {
+  const lines = readFileSync(file, "utf8").split("\n");
+  const ok = (l: string) => !/= -1 /.test(l);
+  return {
+    forks: lines.filter((l) => /\b(clone3?|v?fork)\(/.test(l) && ok(l)).length,
+    execs: lines.filter((l) => /\bexecve\(/.test(l) && ok(l)).length,
+  };
+}
+
+export async function benchHook(opts: { small: number; large: number; rounds: number }) {
+  const dir = mkdtempSync(join(tmpdir(), "cmdaudit-bench-hook-"));
+  const vs = variants(dir);
+  const perPrompt = new Map<string, number[]>(vs.map(([name]) => [name, []]));
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const [name, rc] of r % 2 ? [...vs].reverse() : vs) {
+      const a = await run(rc, opts.small);
+      const b = await run(rc, opts.large);
+      perPrompt.get(name)!.push(((b - a) / (opts.large - opts.small)) * 1000);
+    }
+  }
+  const med = (name: string) => percentile([...perPrompt.get(name)!].sort((x, y) => x - y), 50);
+  const bare = med("bare prompt");
+  const rows: (string | number)[][] = [];
+  for (const [name, rc] of vs) {
+    const f1 = join(dir, `${name}-a.strace`);
+    const f2 = join(dir, `${name}-b.strace`);
+    await run(rc, 20, f1);
+    await run(rc, 120, f2);
+    const c1 = countCalls(f1);
+    const c2 = countCalls(f2);
+    const us = med(name);
+    rows.push([name, fmt(us, 0), name === "bare prompt" ? "—" : fmt(us - bare, 0), fmt((c2.forks - c1.forks) / 100, 2), fmt((c2.execs - c1.execs) / 100, 2)]);
+  }
+  const seedAdded = med("2018 seed hook") - bare;
+  const oursAdded = med("cmdaudit hook") - bare;
+  printTable(`Hook cost per prompt: bash ${Bun.spawnSync(["bash", "-c", "echo $BASH_VERSION"]).stdout.toString().trim()} on a pty, median of ${opts.rounds} rounds of ${opts.large}−${opts.small} commands; seed/cmdaudit added-cost ratio ${fmt(seedAdded / Math.max(oursAdded, 0.001), 0)}×`,
+    ["variant", "µs per prompt", "µs added", "forks per command", "execs per command"], rows);
+  return { bare, seedAdded, oursAdded };
+}

@@ -1,9 +1,11 @@
 /**
  * Cost of the audit hook per prompt, side by side in one run: a bare prompt,
  * the 2018 seed's hook and cmdaudit's, each in a real interactive bash on a pty
- * typing N no-op commands. The per-prompt time is the slope between two runs
- * (N_small and N_large commands), so shell start-up cancels out; forks and
- * execs per command come from `strace -f` the same way.
+ * typing N no-op commands. The cost is CPU time (the shell's own and its
+ * children's, from bash's `times`), the slope between two runs of N_small and
+ * N_large commands, so start-up cancels out. Wall time on a pty measures the
+ * terminal round trip, not the hook. Forks and execs per command come from
+ * `strace -f` the same way.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,13 +34,18 @@ function variants(dir: string): [string, string][] {
   ];
 }
 
-async function run(rc: string, n: number, strace?: string): Promise<number> {
+/** CPU seconds (user+sys of the shell and its children) for n typed commands; or, with strace, just run. */
+async function run(dir: string, rc: string, n: number, strace?: string): Promise<number> {
+  const out = join(dir, "times.out");
   let argv = ["script", "-qec", `bash --noediting --rcfile ${rc} -i`, "/dev/null"];
   if (strace) argv = ["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork,execve", "-o", strace, ...argv];
-  const t0 = performance.now();
-  const p = Bun.spawn(argv, { stdin: Buffer.from(":\n".repeat(n) + "exit\n"), stdout: "ignore", stderr: "ignore", env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: tmpdir(), TERM: "dumb" } });
+  const typed = ":\n".repeat(n) + `times >${out}\nexit\n`;
+  const p = Bun.spawn(argv, { stdin: Buffer.from(typed), stdout: "ignore", stderr: "ignore", env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: tmpdir(), TERM: "dumb" } });
   if ((await p.exited) !== 0) throw new Error(`bash run failed (${rc})`);
-  return performance.now() - t0;
+  // `times`: "0m0.012s 0m0.003s" for the shell, then the same for its children.
+  const secs = [...readFileSync(out, "utf8").matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  if (secs.length !== 4) throw new Error(`unexpected \`times\` output from ${rc}`);
+  return secs.reduce((a, b) => a + b, 0);
 }
 
 function countCalls(file: string): { forks: number; execs: number } {
@@ -56,9 +63,9 @@ export async function benchHook(opts: { small: number; large: number; rounds: nu
   const perPrompt = new Map<string, number[]>(vs.map(([name]) => [name, []]));
   for (let r = 0; r < opts.rounds; r++) {
     for (const [name, rc] of r % 2 ? [...vs].reverse() : vs) {
-      const a = await run(rc, opts.small);
-      const b = await run(rc, opts.large);
-      perPrompt.get(name)!.push(((b - a) / (opts.large - opts.small)) * 1000);
+      const a = await run(dir, rc, opts.small);
+      const b = await run(dir, rc, opts.large);
+      perPrompt.get(name)!.push(((b - a) / (opts.large - opts.small)) * 1e6);
     }
   }
   const med = (name: string) => percentile([...perPrompt.get(name)!].sort((x, y) => x - y), 50);
@@ -67,8 +74,8 @@ export async function benchHook(opts: { small: number; large: number; rounds: nu
   for (const [name, rc] of vs) {
     const f1 = join(dir, `${name}-a.strace`);
     const f2 = join(dir, `${name}-b.strace`);
-    await run(rc, 20, f1);
-    await run(rc, 120, f2);
+    await run(dir, rc, 20, f1);
+    await run(dir, rc, 120, f2);
     const c1 = countCalls(f1);
     const c2 = countCalls(f2);
     const us = med(name);
@@ -76,7 +83,7 @@ export async function benchHook(opts: { small: number; large: number; rounds: nu
   }
   const seedAdded = med("2018 seed hook") - bare;
   const oursAdded = med("cmdaudit hook") - bare;
-  printTable(`Hook cost per prompt: bash ${Bun.spawnSync(["bash", "-c", "echo $BASH_VERSION"]).stdout.toString().trim()} on a pty, median of ${opts.rounds} rounds of ${opts.large}−${opts.small} commands; seed/cmdaudit added-cost ratio ${fmt(seedAdded / Math.max(oursAdded, 0.001), 0)}×`,
-    ["variant", "µs per prompt", "µs added", "forks per command", "execs per command"], rows);
+  printTable(`Hook cost per prompt: bash ${Bun.spawnSync(["bash", "-c", "echo $BASH_VERSION"]).stdout.toString().trim()} on a pty, CPU time, median of ${opts.rounds} rounds of ${opts.large}−${opts.small} commands; seed/cmdaudit added-cost ratio ${fmt(seedAdded / Math.max(oursAdded, 0.001), 0)}×`,
+    ["variant", "CPU µs per prompt", "µs added", "forks per command", "execs per command"], rows);
   return { bare, seedAdded, oursAdded };
 }

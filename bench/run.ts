@@ -15,7 +15,7 @@ if (all || which.includes("ingest")) {
   await benchIngest({ records: num("BENCH_RECORDS", 200_000), batch: num("BENCH_BATCH", 1000), clients: num("BENCH_CLIENTS", 4), rounds: num("BENCH_ROUNDS", 3) });
 }
 if (all || which.includes("hook")) {
-  await benchHook({ small: num("BENCH_HOOK_SMALL", 200), large: num("BENCH_HOOK_LARGE", 2200), rounds: num("BENCH_HOOK_ROUNDS", 3) });
+  await benchHook({ small: num("BENCH_HOOK_SMALL", 200), large: num("BENCH_HOOK_LARGE", 4200), rounds: num("BENCH_HOOK_ROUNDS", 3) });
 }
 if (all || which.includes("query")) {
   await benchQuery({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_QUERY_SAMPLES", 200) });

@@ -66,7 +66,7 @@ __cmdaudit_now() {
   printf) printf -v s '%(%s)T' -1 ;;
   *)
     __cmdaudit_r=$(date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork per record
-    return
+    return 0
     ;;
   esac
   if ((s - __cmdaudit_min >= 60 || s < __cmdaudit_min)); then
@@ -94,7 +94,7 @@ __cmdaudit_write() {
   if ((!__cmdaudit_fixed_ascii)) || [[ $3$PWD == *[![:ascii:]]* ]]; then
     local LC_ALL=C
   fi
-  local t cwd c head chunk first n np off part=2 tab=$'\t'
+  local c=$3 t head chunk first n np off part=2 tab=$'\t'
   __cmdaudit_seq=$((__cmdaudit_seq + 1))
   __cmdaudit_now
   t=$__cmdaudit_r
@@ -102,11 +102,18 @@ __cmdaudit_write() {
     __cmdaudit_esc "$PWD"
     __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r
   fi
-  cwd=$__cmdaudit_pwd_esc
-  __cmdaudit_esc "$3"
-  c=$__cmdaudit_r
+  if [[ $c == *[$'\\\t\n\r']* ]]; then
+    __cmdaudit_esc "$c"
+    c=$__cmdaudit_r
+  fi
   n=${#c}
-  head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${t}${tab}${__cmdaudit_fixed}${tab}${cwd}${tab}$2${tab}"
+  # The common case, one line well below the limit (head fields are bounded by the 200 spare).
+  if ((n + ${#__cmdaudit_pwd_esc} + __cmdaudit_fixed_len + 200 < __cmdaudit_line_max)); then
+    printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$t" \
+      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "$n" "$c" >>"$__cmdaudit_log"
+    return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
+  fi
+  head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${t}${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}"
   first=$((__cmdaudit_line_max - ${#head} - 16))
   ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
   ((first < 0)) && first=0
@@ -145,14 +152,21 @@ __cmdaudit_entry() {
   IFS= read -r -d '' -u "$__cmdaudit_rd" h
   __cmdaudit_scratch=$((__cmdaudit_scratch + ${#h}))
   ((__cmdaudit_scratch < 1048576)) || __cmdaudit_scratch_reset
-  # "%5d%c %s\n": spaces, the number, '*' when modified or a space, a space, the entry as typed.
-  p=${h:0:40}
-  sp=${p%%[! ]*}
-  p=${p:${#sp}}
-  p=${p%%[!0-9]*}
-  [[ -n $p ]] || return 0
+  [[ -n $h ]] || return 0
+  # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
+  # then the entry as typed. While PROMPT_COMMAND runs, HISTCMD is that number plus one,
+  # which spares parsing it (elsewhere, or if the user unset HISTCMD, it is parsed).
+  printf -v p '%5d' "$((HISTCMD - 1))"
+  if [[ ${h:0:${#p}} != "$p" ]]; then
+    p=${h:0:40}
+    sp=${p%%[! ]*}
+    p=${p:${#sp}}
+    p=$sp${p%%[!0-9]*}
+    [[ $p == *[0-9] ]] || return 0
+  fi
+  h=${h:${#p}+2}
+  p=${p##* }
   __cmdaudit_n=$p
-  h=${h:${#sp}+${#p}+2}
   __cmdaudit_r=${h%$'\n'}
 }
 
@@ -211,9 +225,10 @@ __cmdaudit_exit() {
 # At the first top-level command after the startup files ran (FUNCNAME holds only this
 # trap handler then): put the prompt hook back in front if ~/.bashrc replaced
 # PROMPT_COMMAND, prime it if it never ran, and remove this trap.
+# Returns 0 once it has run, and the trap string then removes the trap: `trap - DEBUG`
+# inside a function would be undone when the function returns.
 __cmdaudit_guard() {
-  ((${#FUNCNAME[@]} == 1)) || return 0
-  trap - DEBUG
+  ((${#FUNCNAME[@]} == 1)) || return 1
   __cmdaudit_hook_prompt
   ((__cmdaudit_last < 0)) || return 0
   local __cmdaudit_n
@@ -281,6 +296,7 @@ __cmdaudit_init() {
     fixed=${fixed:+$fixed$'\t'}$__cmdaudit_r
   done
   __cmdaudit_fixed=${fixed}
+  __cmdaudit_fixed_len=${#fixed} # bytes: LC_ALL=C here
   __cmdaudit_fixed_ascii=1
   [[ $fixed == *[![:ascii:]]* ]] && __cmdaudit_fixed_ascii=0
   # A private scratch file for `history 1` (tmpfs if there is one), unlinked at once and
@@ -299,10 +315,10 @@ __cmdaudit_init() {
 
 __cmdaudit_init
 readonly __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
-  __cmdaudit_fixed __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
+  __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
 readonly -f __cmdaudit_esc __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
   __cmdaudit_collect __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist
 __cmdaudit_hook_prompt
 trap __cmdaudit_exit EXIT
-trap __cmdaudit_guard DEBUG
+trap '__cmdaudit_guard && trap - DEBUG' DEBUG

@@ -288,6 +288,26 @@ describe("long commands", () => {
   }, 150_000);
 });
 
+test("every log line, long commands included, is exactly one write() (atomic with O_APPEND)", async () => {
+  const root = hookRoot();
+  const trace = join(root.dir, "strace.out");
+  const big = `cat >/dev/null <<'END'\n${Array.from({ length: 60 }, (_, i) => `${i} ${"y".repeat(3000)}`).join("\n")}\nEND\n`;
+  const rc = rcFile(root);
+  const p = Bun.spawn(["strace", "-f", "-qq", "-y", "-s", "0", "-e", "trace=write", "-o", trace, "script", "-qec", `bash --noediting --rcfile ${rc} -i`, "/dev/null"],
+    { stdin: Buffer.from(`echo short\n${big}exit\n`), stdout: "ignore", stderr: "ignore", cwd: root.dir, env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: root.dir, TERM: "dumb" } });
+  expect(await p.exited).toBe(0);
+  // strace -y names each descriptor's file: write(1</path/log>, ...) = n.
+  const sizes: number[] = [];
+  for (const line of readFileSync(trace, "utf8").split("\n")) {
+    const w = /\swrite\(\d+<([^>]+)>, .* = (\d+)$/.exec(line);
+    if (w && w[1] === root.log) sizes.push(Number(w[2]));
+  }
+  const lines = readFileSync(root.log, "latin1").split("\n").slice(0, -1).map((l) => l.length + 1);
+  expect(lines.length).toBeGreaterThan(40);
+  expect(sizes).toEqual(lines);
+  expect(Math.max(...lines)).toBeLessThan(4096);
+}, 60_000);
+
 test("shellcheck finds nothing in the hook", () => {
   const p = Bun.spawnSync(["shellcheck", "-s", "bash", HOOK]);
   expect(p.stdout.toString() + p.stderr.toString()).toBe("");

@@ -28,6 +28,7 @@ __cmdaudit_last=-1                             # history number of the last reco
 __cmdaudit_r=
 __cmdaudit_pwd=
 __cmdaudit_pwd_esc=
+__cmdaudit_pwd_ascii=1
 
 # Escape backslash, TAB, LF and CR (docs/log-format.md); result in __cmdaudit_r.
 __cmdaudit_esc() {
@@ -59,9 +60,8 @@ __cmdaudit_now() {
   local s us='' sec
   case $__cmdaudit_clock in
   epochrealtime)
-    s=$EPOCHREALTIME # "s.micro"; some locales write a comma
-    us=.${s#*[.,]}
-    s=${s%[.,]*}
+    us=$EPOCHREALTIME # "s.micro"; some locales write a comma
+    s=${us%[.,]*} us=.${us#*[.,]}
     ;;
   printf) printf -v s '%(%s)T' -1 ;;
   *)
@@ -91,17 +91,18 @@ __cmdaudit_emit() {
 __cmdaudit_write() {
   # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
   # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
-  if ((!__cmdaudit_fixed_ascii)) || [[ $3$PWD == *[![:ascii:]]* ]]; then
-    local LC_ALL=C
-  fi
-  local c=$3 t head chunk first n np off part=2 tab=$'\t'
-  __cmdaudit_seq=$((__cmdaudit_seq + 1))
-  __cmdaudit_now
-  t=$__cmdaudit_r
   if [[ $PWD != "$__cmdaudit_pwd" ]]; then
     __cmdaudit_esc "$PWD"
-    __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r
+    __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r __cmdaudit_pwd_ascii=$__cmdaudit_fixed_ascii
+    [[ $PWD == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
   fi
+  if ((!__cmdaudit_pwd_ascii)) || [[ $3 == *[![:ascii:]]* ]]; then
+    local LC_ALL=C
+  fi
+  local c=$3 n t
+  ((++__cmdaudit_seq))
+  __cmdaudit_now
+  t=$__cmdaudit_r
   if [[ $c == *[$'\\\t\n\r']* ]]; then
     __cmdaudit_esc "$c"
     c=$__cmdaudit_r
@@ -113,6 +114,7 @@ __cmdaudit_write() {
       "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "$n" "$c" >>"$__cmdaudit_log"
     return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
+  local head chunk first np off part=2 tab=$'\t'
   head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${t}${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}"
   first=$((__cmdaudit_line_max - ${#head} - 16))
   ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
@@ -145,13 +147,11 @@ __cmdaudit_record() {
 __cmdaudit_entry() {
   local h p sp
   __cmdaudit_n=0
-  __cmdaudit_r=
-  [[ -n $__cmdaudit_w ]] || return 1
   [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
   builtin history 1 >&"$__cmdaudit_w" || return 1
   IFS= read -r -d '' -u "$__cmdaudit_rd" h
-  __cmdaudit_scratch=$((__cmdaudit_scratch + ${#h}))
-  ((__cmdaudit_scratch < 1048576)) || __cmdaudit_scratch_reset
+  # Empty the scratch file every 512 entries, and after a long one.
+  ((++__cmdaudit_scratch < 512 && ${#h} < 65536)) || __cmdaudit_scratch_reset
   [[ -n $h ]] || return 0
   # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
   # then the entry as typed. While PROMPT_COMMAND runs, HISTCMD is that number plus one,
@@ -170,7 +170,7 @@ __cmdaudit_entry() {
   __cmdaudit_r=${h%$'\n'}
 }
 
-# Empty the scratch file once it holds 1 MiB (it is unlinked: nobody else can).
+# Empty the scratch file (it is unlinked: nobody else can).
 __cmdaudit_scratch_reset() {
   : >"/dev/fd/$__cmdaudit_w" && exec {__cmdaudit_rd}<&- {__cmdaudit_rd}<"/dev/fd/$__cmdaudit_w"
   __cmdaudit_scratch=0

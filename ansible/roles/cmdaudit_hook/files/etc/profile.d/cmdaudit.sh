@@ -55,31 +55,39 @@ else
 fi
 # strftime (which stats the zone file) runs once a minute: a UTC offset changes only on a
 # minute boundary, so the seconds are added to the minute's "YYYY-MM-DDTHH:MM:" and offset.
-__cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz=''
-__cmdaudit_now() {
-  local s us='' sec
-  case $__cmdaudit_clock in
-  epochrealtime)
-    us=$EPOCHREALTIME # "s.micro"; some locales write a comma
-    s=${us%[.,]*} us=.${us#*[.,]}
-    ;;
-  printf) printf -v s '%(%s)T' -1 ;;
-  *)
-    __cmdaudit_r=$(date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork per record
-    return 0
-    ;;
-  esac
-  if ((s - __cmdaudit_min >= 60 || s < __cmdaudit_min)); then
-    printf -v sec '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$s"
-    __cmdaudit_tpre=${sec%%|*}
-    __cmdaudit_tz=${sec##*|}
-    sec=${sec#*|}
-    __cmdaudit_min=$((s - 10#${sec%|*}))
-  fi
-  sec=$((s - __cmdaudit_min))
-  ((sec < 10)) && sec=0$sec
-  __cmdaudit_r=$__cmdaudit_tpre$sec$us$__cmdaudit_tz
+# One __cmdaudit_now per clock, chosen here; it sets __cmdaudit_t.
+__cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t=''
+__cmdaudit_minute() {
+  local x
+  printf -v x '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$1"
+  __cmdaudit_tpre=${x%%|*} __cmdaudit_tz=${x##*|}
+  x=${x#*|}
+  __cmdaudit_min=$(($1 - 10#${x%|*}))
 }
+case $__cmdaudit_clock in
+epochrealtime)
+  __cmdaudit_now() {
+    local s=${EPOCHREALTIME/,/.} # some locales write a comma
+    ((${s%.*} - __cmdaudit_min < 60 && ${s%.*} >= __cmdaudit_min)) || __cmdaudit_minute "${s%.*}"
+    s=$((${s%.*} - __cmdaudit_min + 100)).${s#*.} # 1SS.micro: two digits after ${s:1}
+    __cmdaudit_t=$__cmdaudit_tpre${s:1}$__cmdaudit_tz
+  }
+  ;;
+printf)
+  __cmdaudit_now() {
+    local s
+    printf -v s '%(%s)T' -1
+    ((s - __cmdaudit_min < 60 && s >= __cmdaudit_min)) || __cmdaudit_minute "$s"
+    s=$((s - __cmdaudit_min + 100))
+    __cmdaudit_t=$__cmdaudit_tpre${s:1}$__cmdaudit_tz
+  }
+  ;;
+*)
+  __cmdaudit_now() {
+    __cmdaudit_t=$(date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork per record
+  }
+  ;;
+esac
 
 # Append one line; 1 if it could not be written. The callers send stderr to /dev/null
 # once around all of this, so no failure ever reaches the terminal.
@@ -87,35 +95,33 @@ __cmdaudit_emit() {
   printf '%s\n' "$1" >>"$__cmdaudit_log"
 }
 
-# One record (kind, exit status, text) as a head line and, for long text, part lines.
+# One record (kind, exit status, text): one line when it fits, else head and part lines.
 __cmdaudit_write() {
-  # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
-  # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
   if [[ $PWD != "$__cmdaudit_pwd" ]]; then
     __cmdaudit_esc "$PWD"
     __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r __cmdaudit_pwd_ascii=$__cmdaudit_fixed_ascii
     [[ $PWD == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
   fi
+  # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
+  # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
   if ((!__cmdaudit_pwd_ascii)) || [[ $3 == *[![:ascii:]]* ]]; then
     local LC_ALL=C
   fi
-  local c=$3 n t
+  local c=$3
   ((++__cmdaudit_seq))
   __cmdaudit_now
-  t=$__cmdaudit_r
   if [[ $c == *[$'\\\t\n\r']* ]]; then
     __cmdaudit_esc "$c"
     c=$__cmdaudit_r
   fi
-  n=${#c}
-  # The common case, one line well below the limit (head fields are bounded by the 200 spare).
-  if ((n + ${#__cmdaudit_pwd_esc} + __cmdaudit_fixed_len + 200 < __cmdaudit_line_max)); then
-    printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$t" \
-      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "$n" "$c" >>"$__cmdaudit_log"
+  # The common case, one line well below the limit (the other head fields fit in the 200 spare).
+  if ((${#c} + ${#__cmdaudit_pwd_esc} + __cmdaudit_fixed_len + 200 < __cmdaudit_line_max)); then
+    printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$__cmdaudit_t" \
+      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "${#c}" "$c" >>"$__cmdaudit_log"
     return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
-  local head chunk first np off part=2 tab=$'\t'
-  head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${t}${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}"
+  local head chunk first n=${#c} np off part=2 tab=$'\t'
+  head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${__cmdaudit_t}${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}"
   first=$((__cmdaudit_line_max - ${#head} - 16))
   ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
   ((first < 0)) && first=0
@@ -142,32 +148,31 @@ __cmdaudit_record() {
 }
 
 # The newest history entry into __cmdaudit_r and its number into __cmdaudit_n (0: history empty).
-# `history 1` is appended to the scratch file through one descriptor and read back through a
-# second one, which starts where the last read stopped: no fork, no open, no truncation.
+# `history 1` is appended to the scratch file through one descriptor (the callers make it
+# stdout, with stderr on /dev/null: one redirection for all) and read back through a second
+# one, which starts where the last read stopped: no fork, no open, no truncation.
 __cmdaudit_entry() {
   local h p sp
-  __cmdaudit_n=0
   [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
-  builtin history 1 >&"$__cmdaudit_w" || return 1
+  builtin history 1 || return 1 # stdout is the scratch file (the callers redirect it)
   IFS= read -r -d '' -u "$__cmdaudit_rd" h
   # Empty the scratch file every 512 entries, and after a long one.
   ((++__cmdaudit_scratch < 512 && ${#h} < 65536)) || __cmdaudit_scratch_reset
-  [[ -n $h ]] || return 0
   # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
   # then the entry as typed. While PROMPT_COMMAND runs, HISTCMD is that number plus one,
   # which spares parsing it (elsewhere, or if the user unset HISTCMD, it is parsed).
-  printf -v p '%5d' "$((HISTCMD - 1))"
+  __cmdaudit_n=$((HISTCMD - 1))
+  printf -v p '%5d' "$__cmdaudit_n"
   if [[ ${h:0:${#p}} != "$p" ]]; then
+    __cmdaudit_n=0
     p=${h:0:40}
     sp=${p%%[! ]*}
     p=${p:${#sp}}
-    p=$sp${p%%[!0-9]*}
-    [[ $p == *[0-9] ]] || return 0
+    p=${p%%[!0-9]*}
+    [[ -n $p ]] || return 0
+    __cmdaudit_n=$p p=$sp$p
   fi
-  h=${h:${#p}+2}
-  p=${p##* }
-  __cmdaudit_n=$p
-  __cmdaudit_r=${h%$'\n'}
+  __cmdaudit_r=${h:${#p}+2:${#h}-${#p}-3} # without the prefix and the final newline
 }
 
 # Empty the scratch file (it is unlinked: nobody else can).
@@ -176,42 +181,56 @@ __cmdaudit_scratch_reset() {
   __cmdaudit_scratch=0
 }
 
-# Record what was typed since the last call; called with stderr sent to /dev/null.
+# Record what was typed since the last call; called with stderr on /dev/null, stdout on the scratch file.
 __cmdaudit_collect() {
-  local st=$1 __cmdaudit_n
+  local __cmdaudit_n
   __cmdaudit_entry || return 0
+  if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
+    __cmdaudit_last=$__cmdaudit_n # the common case: one new command
+    __cmdaudit_write command "$1" "$__cmdaudit_r" || ((++__cmdaudit_failed))
+  elif ((__cmdaudit_n != __cmdaudit_last)); then
+    __cmdaudit_collect_other "$1"
+  fi
+  [[ :$SHELLOPTS: == *:history:* && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
+}
+__cmdaudit_collect_other() {
   if ((__cmdaudit_last < 0)); then
     __cmdaudit_last=$__cmdaudit_n # first prompt: what history holds now was not typed here
-  else
-    if ((__cmdaudit_n < __cmdaudit_last)); then
-      __cmdaudit_record loss "" "cmdaudit hook: the history list was cleared (history -c); the command that did it is not recorded"
-      __cmdaudit_last=0
-    fi
-    if ((__cmdaudit_n > __cmdaudit_last)); then
-      __cmdaudit_last=$__cmdaudit_n
-      __cmdaudit_record command "$st" "$__cmdaudit_r"
-    fi
+    return 0
   fi
-  # History cannot be switched back on from here (bash restores the option after
-  # PROMPT_COMMAND), so switching it off and on is recorded: the gap is visible.
+  if ((__cmdaudit_n < __cmdaudit_last)); then
+    __cmdaudit_record loss "" "cmdaudit hook: the history list was cleared (history -c); the command that did it is not recorded"
+    __cmdaudit_last=0
+  fi
+  if ((__cmdaudit_n > __cmdaudit_last)); then
+    __cmdaudit_last=$__cmdaudit_n
+    __cmdaudit_record command "$1" "$__cmdaudit_r"
+  fi
+}
+# History cannot be switched back on from PROMPT_COMMAND (bash restores the option after
+# it), so switching it off and on is recorded: the gap is visible.
+__cmdaudit_history_switched() {
   if [[ :$SHELLOPTS: != *:history:* ]]; then
     ((__cmdaudit_histoff)) || __cmdaudit_record loss "" "cmdaudit hook: history was turned off (set +o history); commands typed until it is turned on again are not recorded"
     __cmdaudit_histoff=1
-  elif ((__cmdaudit_histoff)); then
+  else
     __cmdaudit_histoff=0
     __cmdaudit_record loss "" "cmdaudit hook: history was turned on again"
   fi
 }
 
 # PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
+# HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take effect only until this prompt,
+# so they never hide the next command (set from ~/.bashrc, they are reset before the first).
 __cmdaudit_prompt() {
   local st=$?
-  __cmdaudit_collect "$st" 2>&"$__cmdaudit_null"
-  # HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take effect only until this prompt,
-  # so they never hide the next command (set from ~/.bashrc, they are reset before the first).
-  [[ -z ${HISTCONTROL-}${HISTIGNORE-} ]] || HISTCONTROL='' HISTIGNORE=''
-  [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
+  __cmdaudit_collect "$st" 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+  [[ -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_history_unfilter
   return "$st"
+}
+__cmdaudit_history_unfilter() {
+  HISTCONTROL='' HISTIGNORE=''
+  [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
 }
 
 __cmdaudit_exit() {
@@ -219,7 +238,7 @@ __cmdaudit_exit() {
   {
     __cmdaudit_collect "$st"
     __cmdaudit_record session_end "$st" ""
-  } 2>&"$__cmdaudit_null"
+  } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
 }
 
 # At the first top-level command after the startup files ran (FUNCNAME holds only this
@@ -232,7 +251,7 @@ __cmdaudit_guard() {
   __cmdaudit_hook_prompt
   ((__cmdaudit_last < 0)) || return 0
   local __cmdaudit_n
-  __cmdaudit_entry 2>&"$__cmdaudit_null" || return 0
+  __cmdaudit_entry 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w" || return 0
   # HISTCMD is the running command's number while a typed command runs (already in the
   # history: record it at the next prompt), and the next number while PROMPT_COMMAND runs.
   if [[ ${HISTCMD-} == "$__cmdaudit_n" ]]; then
@@ -316,7 +335,8 @@ __cmdaudit_init() {
 __cmdaudit_init
 readonly __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
-readonly -f __cmdaudit_esc __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
+readonly -f __cmdaudit_esc __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
+  __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_unfilter \
   __cmdaudit_collect __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist
 __cmdaudit_hook_prompt

@@ -107,20 +107,19 @@ __cmdaudit_write() {
   if ((!__cmdaudit_pwd_ascii)) || [[ $3 == *[![:ascii:]]* ]]; then
     local LC_ALL=C
   fi
-  local c=$3
   ((++__cmdaudit_seq))
   __cmdaudit_now
-  if [[ $c == *[$'\\\t\n\r']* ]]; then
-    __cmdaudit_esc "$c"
-    c=$__cmdaudit_r
+  if [[ $3 == *[$'\\\t\n\r']* ]]; then
+    __cmdaudit_esc "$3"
+    set -- "$1" "$2" "$__cmdaudit_r" # $3 is the escaped text from here on
   fi
   # The common case, one line well below the limit (the other head fields fit in the 200 spare).
-  if ((${#c} + ${#__cmdaudit_pwd_esc} + __cmdaudit_fixed_len + 200 < __cmdaudit_line_max)); then
+  if ((${#3} + ${#__cmdaudit_pwd_esc} + __cmdaudit_fixed_len + 200 < __cmdaudit_line_max)); then
     printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$__cmdaudit_t" \
-      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "${#c}" "$c" >>"$__cmdaudit_log"
+      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "${#3}" "$3" >>"$__cmdaudit_log"
     return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
-  local head chunk first n=${#c} np off part=2 tab=$'\t'
+  local c=$3 head chunk first n=${#3} np off part=2 tab=$'\t'
   head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${__cmdaudit_t}${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}"
   first=$((__cmdaudit_line_max - ${#head} - 16))
   ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk

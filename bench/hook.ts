@@ -31,6 +31,9 @@ function variants(dir: string): [string, string][] {
     ["bare prompt", rc("bare", "")],
     ["2018 seed hook", rc("seed", `. ${join(dir, "seed.sh")}`)],
     ["cmdaudit hook", rc("cmdaudit", `. ${join(dir, "cmdaudit.sh")}`)],
+    // The branches bash 4.2 (printf %(...)T) and 4.1 (date) take, forced on this bash.
+    ["cmdaudit, bash 4.2 clock", rc("cmdaudit-42", `CMDAUDIT_HOOK_CLOCK=printf . ${join(dir, "cmdaudit.sh")}`)],
+    ["cmdaudit, bash 4.1 clock", rc("cmdaudit-41", `CMDAUDIT_HOOK_CLOCK=date . ${join(dir, "cmdaudit.sh")}`)],
   ];
 }
 

@@ -160,6 +160,18 @@ describe("shells and settings around the hook", () => {
     ]);
   });
 
+  test("PROMPT_COMMAND emptied by hand: the commands it hid are counted as a gap at logout", async () => {
+    const root = hookRoot();
+    const r = await typeInto(rcFile(root), "echo seen\nPROMPT_COMMAND=\necho hidden1\necho hidden2\nexit\n");
+    expect(hookNoise(r.output)).toEqual([]);
+    const recs = readLog(root.log).records.filter((x) => x.kind === "command" || x.kind === "loss");
+    expect(recs.map((x) => [x.kind, text(x).replace(/\(history entries \d+-\d+\)/, "(history entries …)")])).toEqual([
+      ["command", "echo seen"],
+      ["loss", "cmdaudit hook: 3 command(s) were not recorded (history entries …); was PROMPT_COMMAND changed?"],
+      ["command", "exit"],
+    ]);
+  });
+
   test("a session id from the environment does not switch the hook off in a child shell", async () => {
     const root = hookRoot();
     const r = await typeInto(rcFile(root), "echo x\nexit\n", { env: { __cmdaudit_sid: "fake" } });

@@ -202,6 +202,11 @@ __cmdaudit_collect_other() {
     __cmdaudit_last=0
   fi
   if ((__cmdaudit_n > __cmdaudit_last)); then
+    # One prompt sees one new entry; more means this hook did not run in between
+    # (PROMPT_COMMAND was emptied or replaced by hand): only the newest can still be read.
+    if ((__cmdaudit_n > __cmdaudit_last + 1 && __cmdaudit_last > 0)); then
+      __cmdaudit_record loss "" "cmdaudit hook: $((__cmdaudit_n - __cmdaudit_last - 1)) command(s) were not recorded (history entries $((__cmdaudit_last + 1))-$((__cmdaudit_n - 1))); was PROMPT_COMMAND changed?"
+    fi
     __cmdaudit_last=$__cmdaudit_n
     __cmdaudit_record command "$1" "$__cmdaudit_r"
   fi

@@ -160,6 +160,17 @@ describe("shells and settings around the hook", () => {
     ]);
   });
 
+  test("a user's `set -u`, `set -e` and cd do not break recording or print anything", async () => {
+    const root = hookRoot();
+    const typed = "set -u\necho one\ncd /tmp\nset +u\nset -e\nfalse || true\necho two\nset +e\nexit\n";
+    const r = await typeInto(rcFile(root), typed);
+    expect(hookNoise(r.output)).toEqual([]);
+    expect(r.output).not.toContain("unbound variable");
+    const c = commands(readLog(root.log));
+    expect(c.map(text)).toEqual(typed.trimEnd().split("\n"));
+    expect(c.find((x) => text(x) === "set +u")!.cwd).toBe("/tmp");
+  });
+
   test("PROMPT_COMMAND emptied by hand: the commands it hid are counted as a gap at logout", async () => {
     const root = hookRoot();
     const r = await typeInto(rcFile(root), "echo seen\nPROMPT_COMMAND=\necho hidden1\necho hidden2\nexit\n");

@@ -26,6 +26,10 @@ __cmdaudit_failed=0
 __cmdaudit_histoff=0
 __cmdaudit_last=-1                             # history number of the last recorded entry; -1: not primed
 __cmdaudit_r=
+__cmdaudit_n=0
+__cmdaudit_h=
+__cmdaudit_p=
+__cmdaudit_sp=
 __cmdaudit_pwd=
 __cmdaudit_pwd_esc=
 __cmdaudit_pwd_ascii=1
@@ -56,7 +60,7 @@ fi
 # strftime (which stats the zone file) runs once a minute: a UTC offset changes only on a
 # minute boundary, so the seconds are added to the minute's "YYYY-MM-DDTHH:MM:" and offset.
 # One __cmdaudit_now per clock, chosen here; it sets __cmdaudit_t.
-__cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t=''
+__cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t='' __cmdaudit_e='' __cmdaudit_s=''
 __cmdaudit_minute() {
   local x
   printf -v x '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$1"
@@ -69,10 +73,10 @@ epochrealtime)
   # EPOCHREALTIME is "SSSSSSSSSS.UUUUUU" (a comma in some locales): fixed widths, so plain
   # substrings, which cost far less in bash than pattern removal.
   __cmdaudit_now() {
-    local e=$EPOCHREALTIME s
-    ((${e:0:10} - __cmdaudit_min < 60 && ${e:0:10} >= __cmdaudit_min)) || __cmdaudit_minute "${e:0:10}"
-    s=$((${e:0:10} - __cmdaudit_min + 100)) # 1SS: two digits after ${s:1}
-    __cmdaudit_t=$__cmdaudit_tpre${s:1}.${e:11}$__cmdaudit_tz
+    __cmdaudit_e=$EPOCHREALTIME # globals here: a `local` costs more than the assignment
+    ((${__cmdaudit_e:0:10} - __cmdaudit_min < 60 && ${__cmdaudit_e:0:10} >= __cmdaudit_min)) || __cmdaudit_minute "${__cmdaudit_e:0:10}"
+    __cmdaudit_s=$((${__cmdaudit_e:0:10} - __cmdaudit_min + 100)) # 1SS: two digits after ${s:1}
+    __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_e:11}$__cmdaudit_tz
   }
   ;;
 printf)
@@ -153,27 +157,26 @@ __cmdaudit_record() {
 # stdout, with stderr on /dev/null: one redirection for all) and read back through a second
 # one, which starts where the last read stopped: no fork, no open, no truncation.
 __cmdaudit_entry() {
-  local h p sp
   [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
   builtin history 1 || return 1 # stdout is the scratch file (the callers redirect it)
-  IFS= read -r -d '' -u "$__cmdaudit_rd" h
+  IFS= read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h
   # Empty the scratch file every 512 entries, and after a long one.
-  ((++__cmdaudit_scratch < 512 && ${#h} < 65536)) || __cmdaudit_scratch_reset
+  ((++__cmdaudit_scratch < 512 && ${#__cmdaudit_h} < 65536)) || __cmdaudit_scratch_reset
   # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
   # then the entry as typed. While PROMPT_COMMAND runs, HISTCMD is that number plus one,
   # which spares parsing it (elsewhere, or if the user unset HISTCMD, it is parsed).
   __cmdaudit_n=$((HISTCMD - 1))
-  printf -v p '%5d' "$__cmdaudit_n"
-  if [[ ${h:0:${#p}} != "$p" ]]; then
+  printf -v __cmdaudit_p '%5d' "$__cmdaudit_n"
+  if [[ ${__cmdaudit_h:0:${#__cmdaudit_p}} != "$__cmdaudit_p" ]]; then
     __cmdaudit_n=0
-    p=${h:0:40}
-    sp=${p%%[! ]*}
-    p=${p:${#sp}}
-    p=${p%%[!0-9]*}
-    [[ -n $p ]] || return 0
-    __cmdaudit_n=$p p=$sp$p
+    __cmdaudit_p=${__cmdaudit_h:0:40}
+    __cmdaudit_sp=${__cmdaudit_p%%[! ]*}
+    __cmdaudit_p=${__cmdaudit_p:${#__cmdaudit_sp}}
+    __cmdaudit_p=${__cmdaudit_p%%[!0-9]*}
+    [[ -n $__cmdaudit_p ]] || return 0
+    __cmdaudit_n=$__cmdaudit_p __cmdaudit_p=$__cmdaudit_sp$__cmdaudit_p
   fi
-  __cmdaudit_r=${h:${#p}+2:${#h}-${#p}-3} # without the prefix and the final newline
+  __cmdaudit_r=${__cmdaudit_h:${#__cmdaudit_p}+2:${#__cmdaudit_h}-${#__cmdaudit_p}-3} # without the prefix and the final newline
 }
 
 # Empty the scratch file (it is unlinked: nobody else can).
@@ -184,7 +187,6 @@ __cmdaudit_scratch_reset() {
 
 # Record what was typed since the last call; called with stderr on /dev/null, stdout on the scratch file.
 __cmdaudit_collect() {
-  local __cmdaudit_n
   __cmdaudit_entry || return 0
   if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
     __cmdaudit_last=$__cmdaudit_n # the common case: one new command
@@ -256,7 +258,6 @@ __cmdaudit_guard() {
   ((${#FUNCNAME[@]} == 1)) || return 1
   __cmdaudit_hook_prompt
   ((__cmdaudit_last < 0)) || return 0
-  local __cmdaudit_n
   __cmdaudit_entry 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w" || return 0
   # HISTCMD is the running command's number while a typed command runs (already in the
   # history: record it at the next prompt), and the next number while PROMPT_COMMAND runs.

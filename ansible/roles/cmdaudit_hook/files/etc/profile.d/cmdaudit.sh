@@ -26,6 +26,7 @@ __cmdaudit_failed=0
 __cmdaudit_histoff=0
 __cmdaudit_last=-1                             # history number of the last recorded entry; -1: not primed
 __cmdaudit_r=
+__cmdaudit_st=0
 __cmdaudit_n=0
 __cmdaudit_h=
 __cmdaudit_p=
@@ -185,17 +186,6 @@ __cmdaudit_scratch_reset() {
   __cmdaudit_scratch=0
 }
 
-# Record what was typed since the last call; called with stderr on /dev/null, stdout on the scratch file.
-__cmdaudit_collect() {
-  __cmdaudit_entry || return 0
-  if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
-    __cmdaudit_last=$__cmdaudit_n # the common case: one new command
-    __cmdaudit_write command "$1" "$__cmdaudit_r" || ((++__cmdaudit_failed))
-  elif ((__cmdaudit_n != __cmdaudit_last)); then
-    __cmdaudit_collect_other "$1"
-  fi
-  [[ :$SHELLOPTS: == *:history:* && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
-}
 __cmdaudit_collect_other() {
   if ((__cmdaudit_last < 0)); then
     __cmdaudit_last=$__cmdaudit_n # first prompt: what history holds now was not typed here
@@ -230,23 +220,33 @@ __cmdaudit_history_switched() {
 # PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
 # HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take effect only until this prompt,
 # so they never hide the next command (set from ~/.bashrc, they are reset before the first).
+# Everything it writes goes through one redirection: stderr to /dev/null (nothing ever
+# reaches the terminal), stdout to the scratch file (for `history 1`).
 __cmdaudit_prompt() {
-  local st=$?
-  __cmdaudit_collect "$st" 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+  __cmdaudit_st=$?
+  {
+    if __cmdaudit_entry; then
+      if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
+        __cmdaudit_last=$__cmdaudit_n # the common case: one new command
+        __cmdaudit_write command "$__cmdaudit_st" "$__cmdaudit_r" || ((++__cmdaudit_failed))
+      elif ((__cmdaudit_n != __cmdaudit_last)); then
+        __cmdaudit_collect_other "$__cmdaudit_st"
+      fi
+    fi
+    [[ :$SHELLOPTS: == *:history:* && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
+  } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
   [[ -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_history_unfilter
-  return "$st"
+  return "$__cmdaudit_st"
 }
 __cmdaudit_history_unfilter() {
   HISTCONTROL='' HISTIGNORE=''
   [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
 }
 
+# Collect the last command (`exit` itself, usually) as a prompt would, then close the session.
 __cmdaudit_exit() {
-  local st=$?
-  {
-    __cmdaudit_collect "$st"
-    __cmdaudit_record session_end "$st" ""
-  } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+  __cmdaudit_prompt
+  __cmdaudit_record session_end "$__cmdaudit_st" "" 2>&"$__cmdaudit_null"
 }
 
 # At the first top-level command after the startup files ran (FUNCNAME holds only this
@@ -344,7 +344,7 @@ readonly __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
 readonly -f __cmdaudit_esc __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_unfilter \
-  __cmdaudit_collect __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
+  __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist
 __cmdaudit_hook_prompt
 trap __cmdaudit_exit EXIT

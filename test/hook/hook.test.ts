@@ -3,7 +3,7 @@
  * log holds, byte for byte, parsed with the contract's own decoder.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { parseCommandTime } from "../../protocol/index.ts";
@@ -315,9 +315,12 @@ test("every log line, long commands included, is exactly one write() (atomic wit
   const root = hookRoot();
   const trace = join(root.dir, "strace.out");
   const big = `cat >/dev/null <<'END'\n${Array.from({ length: 60 }, (_, i) => `${i} ${"y".repeat(3000)}`).join("\n")}\nEND\n`;
+  // A cwd of ~2.8 KB in 3-byte characters: the one-line fast path must count its bytes, not characters.
+  const deep = join(root.dir, ...Array.from({ length: 11 }, () => "目".repeat(85)));
+  mkdirSync(deep, { recursive: true });
   const rc = rcFile(root);
   const p = Bun.spawn(["strace", "-f", "-qq", "-y", "-s", "0", "-e", "trace=write", "-o", trace, "script", "-qec", `bash --noediting --rcfile ${rc} -i`, "/dev/null"],
-    { stdin: Buffer.from(`echo short\n${big}exit\n`), stdout: "ignore", stderr: "ignore", cwd: root.dir, env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: root.dir, TERM: "dumb" } });
+    { stdin: Buffer.from(`echo short\n${big}cd '${deep}'\necho ${"z".repeat(1500)}\nexit\n`), stdout: "ignore", stderr: "ignore", cwd: root.dir, env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: root.dir, TERM: "dumb", LANG: "C.UTF-8" } });
   expect(await p.exited).toBe(0);
   // strace -y names each descriptor's file: write(1</path/log>, ...) = n.
   const sizes: number[] = [];

@@ -34,6 +34,7 @@ __cmdaudit_sp=
 __cmdaudit_pwd=
 __cmdaudit_pwd_esc=
 __cmdaudit_pwd_ascii=1
+__cmdaudit_room=0
 
 # Escape backslash, TAB, LF and CR (docs/log-format.md); result in __cmdaudit_r.
 __cmdaudit_esc() {
@@ -102,13 +103,19 @@ __cmdaudit_emit() {
   printf '%s\n' "$1" >>"$__cmdaudit_log"
 }
 
+# After a cd: the escaped cwd, whether it is ASCII, and how many command bytes still fit a
+# one-line record (the other head fields fit in 200).
+__cmdaudit_cwd() {
+  local LC_ALL=C # byte lengths
+  __cmdaudit_esc "$PWD"
+  __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r __cmdaudit_pwd_ascii=$__cmdaudit_fixed_ascii
+  [[ $PWD == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
+  __cmdaudit_room=$((__cmdaudit_line_max - __cmdaudit_fixed_len - 200 - ${#__cmdaudit_pwd_esc}))
+}
+
 # One record (kind, exit status, text): one line when it fits, else head and part lines.
 __cmdaudit_write() {
-  if [[ $PWD != "$__cmdaudit_pwd" ]]; then
-    __cmdaudit_esc "$PWD"
-    __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r __cmdaudit_pwd_ascii=$__cmdaudit_fixed_ascii
-    [[ $PWD == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
-  fi
+  [[ $PWD == "$__cmdaudit_pwd" ]] || __cmdaudit_cwd
   # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
   # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
   if ((!__cmdaudit_pwd_ascii)) || [[ $3 == *[![:ascii:]]* ]]; then
@@ -120,8 +127,8 @@ __cmdaudit_write() {
     __cmdaudit_esc "$3"
     set -- "$1" "$2" "$__cmdaudit_r" # $3 is the escaped text from here on
   fi
-  # The common case, one line well below the limit (the other head fields fit in the 200 spare).
-  if ((${#3} + ${#__cmdaudit_pwd_esc} + __cmdaudit_fixed_len + 200 < __cmdaudit_line_max)); then
+  # The common case: one line well below the limit.
+  if ((${#3} < __cmdaudit_room)); then
     printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$__cmdaudit_t" \
       "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "${#3}" "$3" >>"$__cmdaudit_log"
     return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
@@ -342,7 +349,7 @@ __cmdaudit_init() {
 __cmdaudit_init
 readonly __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
-readonly -f __cmdaudit_esc __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
+readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_unfilter \
   __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist

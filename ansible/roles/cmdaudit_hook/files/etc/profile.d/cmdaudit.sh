@@ -173,8 +173,7 @@ __cmdaudit_entry() {
   # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
   # then the entry as typed. While PROMPT_COMMAND runs, HISTCMD is that number plus one,
   # which spares parsing it (elsewhere, or if the user unset HISTCMD, it is parsed).
-  __cmdaudit_n=$((HISTCMD - 1))
-  printf -v __cmdaudit_p '%5d' "$__cmdaudit_n"
+  printf -v __cmdaudit_p '%5d' "$((__cmdaudit_n = HISTCMD - 1))"
   if [[ ${__cmdaudit_h:0:${#__cmdaudit_p}} != "$__cmdaudit_p" ]]; then
     __cmdaudit_n=0
     __cmdaudit_p=${__cmdaudit_h:0:40}

@@ -1,11 +1,12 @@
 /**
- * `bun run bench [ingest] [hook] [query]`: prints one table per benchmark.
+ * `bun run bench [ingest] [hook] [query] [parse]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
- * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS.
+ * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS.
  */
 import { benchIngest } from "./ingest.ts";
 import { benchHook } from "./hook.ts";
 import { benchQuery } from "./query.ts";
+import { benchParse } from "./parse.ts";
 
 const which = process.argv.slice(2);
 const all = which.length === 0;
@@ -19,4 +20,7 @@ if (all || which.includes("hook")) {
 }
 if (all || which.includes("query")) {
   await benchQuery({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_QUERY_SAMPLES", 200) });
+}
+if (all || which.includes("parse")) {
+  await benchParse({ mb: num("BENCH_PARSE_MB", 100), rounds: num("BENCH_PARSE_ROUNDS", 3) });
 }

@@ -1,0 +1,815 @@
+#!/bin/sh
+# cmdaudit-reporter.sh: the POSIX sh fallback reporter, for hosts that cannot run
+# the Bun-compiled one (CentOS 6: glibc 2.12, kernel 2.6.32).
+#
+# Ships the raw lines of the audit log to POST /api/v1/ingest/raw and advances
+# its checkpoint by exactly the bytes the server answers as `consumed`. Uses only
+# what CentOS 6 ships: POSIX sh, coreutils, grep, sed, awk, gzip, curl 7.19,
+# flock (util-linux-ng; a mkdir lock otherwise) and chattr (e2fsprogs).
+#
+#   cmdaudit-reporter.sh [-c FILE] [run|status|check]
+#
+# Config: /etc/cmdaudit/reporter.conf (or -c FILE, or $CMDAUDIT_REPORTER_CONF),
+# KEY=value lines, parsed, never sourced. See agent/sh/README.md.
+#
+# Exit codes: 0 ok, 1 internal error, 2 config error, 3 server unreachable /
+# 5xx / timeout after retries, 4 server refused (4xx), 5 another run holds the lock.
+
+set -u
+umask 077
+LC_ALL=C
+export LC_ALL
+
+PROG=cmdaudit-reporter
+TAB=$(printf '\t')
+CR=$(printf '\r')
+MAX_BATCH=33554432   # the server's default limits.max_body_bytes
+TMPD=
+LOCKDIR=
+
+say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+cleanup() {
+  [ -n "$TMPD" ] && rm -rf "$TMPD"
+  [ -n "$LOCKDIR" ] && rm -rf "$LOCKDIR"
+  TMPD=
+  LOCKDIR=
+}
+
+# die CODE MESSAGE: remember the error in the state (when there is one), say it, exit.
+die() {
+  die_code=$1
+  shift
+  say "$*"
+  if [ -n "${STATE:-}" ] && [ -n "${S_ID:-}" ] && [ "$die_code" != 2 ] && [ "$die_code" != 5 ]; then
+    S_LAST_ERR="$(date -u +%Y-%m-%dT%H:%M:%SZ) exit $die_code: $*"
+    state_save 2>/dev/null
+  fi
+  cleanup
+  exit "$die_code"
+}
+
+now_ms() {
+  now_ms_v=$(date +%s%N)
+  case $now_ms_v in
+    *N*|'') now_ms_v=$(( $(date +%s) * 1000 )) ;;
+    *) now_ms_v=$(( now_ms_v / 1000000 )) ;;
+  esac
+  echo "$now_ms_v"
+}
+
+# is_uint VALUE: decimal digits only, at most 18 of them (fits shell arithmetic).
+is_uint() {
+  case $1 in ''|*[!0-9]*) return 1 ;; esac
+  [ ${#1} -le 18 ]
+}
+
+# trim VALUE: TRIMMED is VALUE without leading and trailing blanks (no fork).
+trim() {
+  TRIMMED=$1
+  TRIMMED=${TRIMMED#"${TRIMMED%%[![:space:]]*}"}
+  TRIMMED=${TRIMMED%"${TRIMMED##*[![:space:]]}"}
+}
+
+# ---------------------------------------------------------------- config
+
+load_config() {
+  cf=$1
+  URL=
+  TOKEN_FILE=
+  CA_FILE=
+  LOG=/var/log/cmdaudit/commands.log
+  STATE_DIR=/var/lib/cmdaudit
+  ROTATE_BYTES=67108864
+  MAX_RETAINED_BYTES=536870912
+  BATCH_BYTES=1048576
+  TIMEOUT=20
+  BUDGET=50
+  ROTATE_GRACE=60
+  GZIP=1
+  if [ ! -f "$cf" ] || [ ! -r "$cf" ]; then say "config $cf: cannot read the file"; exit 2; fi
+  cf_errs=0
+  cf_n=0
+  while IFS= read -r cf_line || [ -n "$cf_line" ]; do
+    cf_n=$((cf_n + 1))
+    cf_line=${cf_line%"$CR"}
+    trim "$cf_line"
+    cf_line=$TRIMMED
+    case $cf_line in ''|'#'*) continue ;; esac
+    case $cf_line in
+      *=*) ;;
+      *) say "config $cf line $cf_n: not KEY=value"; cf_errs=$((cf_errs + 1)); continue ;;
+    esac
+    trim "${cf_line%%=*}"
+    cf_k=$TRIMMED
+    trim "${cf_line#*=}"
+    cf_v=$TRIMMED
+    case $cf_v in
+      \"*\") cf_v=${cf_v#\"}; cf_v=${cf_v%\"} ;;
+      \'*\') cf_v=${cf_v#\'}; cf_v=${cf_v%\'} ;;
+    esac
+    case $cf_k in
+      URL) URL=$cf_v ;;
+      TOKEN_FILE) TOKEN_FILE=$cf_v ;;
+      CA_FILE) CA_FILE=$cf_v ;;
+      LOG) LOG=$cf_v ;;
+      STATE_DIR) STATE_DIR=$cf_v ;;
+      ROTATE_BYTES) ROTATE_BYTES=$cf_v ;;
+      MAX_RETAINED_BYTES) MAX_RETAINED_BYTES=$cf_v ;;
+      BATCH_BYTES) BATCH_BYTES=$cf_v ;;
+      TIMEOUT) TIMEOUT=$cf_v ;;
+      BUDGET) BUDGET=$cf_v ;;
+      ROTATE_GRACE) ROTATE_GRACE=$cf_v ;;
+      GZIP) GZIP=$cf_v ;;
+      *) say "config $cf line $cf_n: unknown key $cf_k"; cf_errs=$((cf_errs + 1)) ;;
+    esac
+  done < "$cf"
+  cfbad() { say "config $cf: $1"; cf_errs=$((cf_errs + 1)); }
+  case $URL in
+    '') cfbad "URL is required" ;;
+    *[[:space:]\"\\]*) cfbad "URL must not hold blanks, quotes or backslashes" ;;
+    http://?*|https://?*) URL=${URL%/} ;;
+    *) cfbad "URL must start with http:// or https://" ;;
+  esac
+  TOKEN=
+  if [ -z "$TOKEN_FILE" ]; then
+    cfbad "TOKEN_FILE is required"
+  elif [ ! -f "$TOKEN_FILE" ] || [ ! -r "$TOKEN_FILE" ]; then
+    cfbad "TOKEN_FILE $TOKEN_FILE cannot be read"
+  else
+    IFS= read -r TOKEN < "$TOKEN_FILE" || [ -n "$TOKEN" ] || TOKEN=
+    TOKEN=${TOKEN%"$CR"}
+    trim "$TOKEN"
+    TOKEN=$TRIMMED
+    case $TOKEN in
+      '') cfbad "TOKEN_FILE $TOKEN_FILE holds no token" ;;
+    esac
+    if printf '%s' "$TOKEN" | grep -q '[^]!#-[^-~]'; then cfbad "TOKEN_FILE $TOKEN_FILE: the token holds a blank, quote, backslash or control byte"; fi
+  fi
+  if [ -n "$CA_FILE" ] && { [ ! -f "$CA_FILE" ] || [ ! -r "$CA_FILE" ]; }; then cfbad "CA_FILE $CA_FILE cannot be read"; fi
+  case $LOG in /?*) ;; *) cfbad "LOG must be an absolute path" ;; esac
+  case $LOG in */) cfbad "LOG must name a file" ;; esac
+  case $STATE_DIR in /?*) STATE_DIR=${STATE_DIR%/} ;; *) cfbad "STATE_DIR must be an absolute path" ;; esac
+  for cf_k in ROTATE_BYTES MAX_RETAINED_BYTES BATCH_BYTES TIMEOUT BUDGET; do
+    eval "cf_v=\$$cf_k"
+    if ! is_uint "$cf_v" || [ "$cf_v" -lt 1 ]; then cfbad "$cf_k must be a whole number of at least 1 (got \"$cf_v\")"; fi
+  done
+  is_uint "$ROTATE_GRACE" || cfbad "ROTATE_GRACE must be a whole number of seconds (got \"$ROTATE_GRACE\")"
+  case $GZIP in 0|1) ;; *) cfbad "GZIP must be 1 or 0 (got \"$GZIP\")" ;; esac
+  if is_uint "$BATCH_BYTES" && [ "$BATCH_BYTES" -gt "$MAX_BATCH" ]; then cfbad "BATCH_BYTES must be at most $MAX_BATCH"; fi
+  [ "$cf_errs" -eq 0 ] || exit 2
+  LOGDIR=${LOG%/*}
+  [ -n "$LOGDIR" ] || LOGDIR=/
+  STATE=$STATE_DIR/state
+  DEADDIR=$STATE_DIR/deadletter
+  LOSSDIR=$STATE_DIR/loss
+}
+
+# ---------------------------------------------------------------- state
+
+state_load() {
+  S_ID=
+  S_FILE=
+  S_OFF=0
+  S_LOSS_SEQ=0
+  S_LAST_OK=
+  S_LAST_ERR=
+  S_DROP_REC=0
+  S_DROP_BYTES=0
+  S_DROP_FILES=0
+  if [ -f "$STATE" ]; then
+    while IFS= read -r st_l; do
+      st_v=${st_l#*=}
+      case $st_l in
+        REPORTER_ID=*) S_ID=$st_v ;;
+        FILE=*) S_FILE=$st_v ;;
+        OFFSET=*) S_OFF=$st_v ;;
+        LOSS_SEQ=*) S_LOSS_SEQ=$st_v ;;
+        LAST_SUCCESS=*) S_LAST_OK=$st_v ;;
+        LAST_ERROR=*) S_LAST_ERR=$st_v ;;
+        DROPPED_RECORDS=*) S_DROP_REC=$st_v ;;
+        DROPPED_BYTES=*) S_DROP_BYTES=$st_v ;;
+        DROPPED_FILES=*) S_DROP_FILES=$st_v ;;
+      esac
+    done < "$STATE"
+  fi
+  for st_k in S_OFF S_LOSS_SEQ S_DROP_REC S_DROP_BYTES S_DROP_FILES; do
+    eval "st_v=\$$st_k"
+    is_uint "$st_v" || eval "$st_k=0"
+  done
+  case $S_FILE in [0-9]*/[0-9]*) ;; *) S_FILE= ; S_OFF=0 ;; esac
+  case $S_ID in
+    reporter.sh.*) case $S_ID in *[!A-Za-z0-9._:@-]*) S_ID= ;; esac ;;
+    *) S_ID= ;;
+  esac
+}
+
+state_save() {
+  st_tmp=$STATE.tmp.$$
+  {
+    printf 'REPORTER_ID=%s\n' "$S_ID"
+    printf 'FILE=%s\n' "$S_FILE"
+    printf 'OFFSET=%s\n' "$S_OFF"
+    printf 'LOSS_SEQ=%s\n' "$S_LOSS_SEQ"
+    printf 'LAST_SUCCESS=%s\n' "$S_LAST_OK"
+    printf 'LAST_ERROR=%s\n' "$(printf '%s' "$S_LAST_ERR" | tr '\n\r' '  ')"
+    printf 'DROPPED_RECORDS=%s\n' "$S_DROP_REC"
+    printf 'DROPPED_BYTES=%s\n' "$S_DROP_BYTES"
+    printf 'DROPPED_FILES=%s\n' "$S_DROP_FILES"
+  } > "$st_tmp" || st_bad=1
+  if [ -n "${st_bad:-}" ] || ! mv -f "$st_tmp" "$STATE"; then rm -f "$st_tmp"; say "cannot write $STATE"; cleanup; exit 1; fi
+}
+
+init_state_dir() {
+  mkdir -p "$STATE_DIR" "$DEADDIR" "$LOSSDIR" || die 1 "cannot create $STATE_DIR"
+  chmod 0700 "$STATE_DIR" "$DEADDIR" "$LOSSDIR" || die 1 "cannot chmod $STATE_DIR"
+}
+
+new_reporter_id() {
+  S_ID=reporter.sh.$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+  case $S_ID in reporter.sh.????????????????) ;; *) die 1 "cannot read /dev/urandom" ;; esac
+}
+
+# ---------------------------------------------------------------- lock
+
+take_lock() {
+  if command -v flock >/dev/null 2>&1 && [ -z "${CMDAUDIT_REPORTER_NO_FLOCK:-}" ]; then
+    exec 9>>"$STATE_DIR/reporter.lock" || die 1 "cannot open $STATE_DIR/reporter.lock"
+    flock -n 9 || { say "another run holds $STATE_DIR/reporter.lock"; exit 5; }
+    return 0
+  fi
+  lk=$STATE_DIR/reporter.lock.d
+  lk_try=0
+  while ! mkdir "$lk" 2>/dev/null; do
+    lk_try=$((lk_try + 1))
+    lk_pid=
+    [ -f "$lk/pid" ] && IFS= read -r lk_pid < "$lk/pid"
+    if [ -n "$lk_pid" ] && kill -0 "$lk_pid" 2>/dev/null; then
+      say "another run (pid $lk_pid) holds $lk"
+      exit 5
+    fi
+    if [ -z "$lk_pid" ] && [ "$lk_try" -lt 3 ]; then
+      sleep 1   # the holder may be between mkdir and writing its pid
+      continue
+    fi
+    [ "$lk_try" -gt 5 ] && { say "cannot take the lock $lk"; exit 5; }
+    rm -rf "$lk"
+  done
+  LOCKDIR=$lk
+  echo $$ > "$lk/pid"
+}
+
+# ---------------------------------------------------------------- files
+
+# fstat PATH: F_ID (dev/inode), F_SIZE, F_MTIME of PATH; fails when there is no such file.
+fstat() {
+  F_ID=
+  F_SIZE=
+  F_MTIME=
+  fs_v=$(stat -L -c '%d/%i %s %Y' -- "$1" 2>/dev/null) || return 1
+  F_ID=${fs_v%% *}
+  fs_v=${fs_v#* }
+  F_SIZE=${fs_v%% *}
+  F_MTIME=${fs_v#* }
+  [ -n "$F_MTIME" ]
+}
+
+# read_chunk PATH ID OFF N OUT: copy N bytes from OFF of PATH into OUT, only when
+# PATH is (still) the file ID; the identity is checked on the open descriptor.
+read_chunk() {
+  {
+    rc_id=$(stat -L -c '%d/%i' /dev/fd/3 2>/dev/null) || return 1
+    [ "$rc_id" = "$2" ] || return 1
+    tail -c +"$(($3 + 1))" <&3 | head -c "$4" > "$5"
+  } 3< "$1"
+}
+
+last_byte_is_lf() {
+  [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' \n')" = 0a ]
+}
+
+utc_offset() {
+  uo=$(date +%z)
+  case $uo in
+    [+-][0-9][0-9][0-9][0-9]) ;;
+    *) uo=+0000 ;;
+  esac
+  printf '%s:%s' "${uo%??}" "${uo#???}"
+}
+
+# create_log PATH: an empty audit log, root-owned, mode 0622 (append-only when the
+# file system allows it); made aside and moved into place.
+new_log_aside() {
+  nl_tmp=$LOGDIR/.${LOG##*/}.new.$$
+  rm -f "$nl_tmp"
+  : > "$nl_tmp" || return 1
+  chown 0:0 "$nl_tmp" 2>/dev/null
+  chmod 0622 "$nl_tmp" || { rm -f "$nl_tmp"; return 1; }
+  printf '%s' "$nl_tmp"
+}
+
+ensure_log() {
+  [ -e "$LOG" ] && return 0
+  [ -d "$LOGDIR" ] || die 1 "log directory $LOGDIR does not exist"
+  el=$(new_log_aside) || die 1 "cannot create $LOG"
+  # ln does not replace an existing file: a log made meanwhile wins.
+  ln "$el" "$LOG" 2>/dev/null
+  rm -f "$el"
+  chattr +a "$LOG" >/dev/null 2>&1
+  return 0
+}
+
+# rotate: LOG -> LOG.<epoch>.<inode>, a new empty LOG in its place with no
+# moment without a LOG (hard link, then rename over it).
+rotate_live() {
+  fstat "$LOG" || return 0
+  [ "$F_SIZE" -ge "$ROTATE_BYTES" ] || return 0
+  rl_ino=${F_ID#*/}
+  rl_to=$LOG.$(date +%s).$rl_ino
+  rl_new=$(new_log_aside) || die 1 "cannot create a new $LOG"
+  chattr -a "$LOG" >/dev/null 2>&1
+  if ln "$LOG" "$rl_to" 2>/dev/null; then
+    mv -f "$rl_new" "$LOG" || { rm -f "$rl_new" "$rl_to"; chattr +a "$LOG" >/dev/null 2>&1; die 1 "cannot rotate $LOG"; }
+  else
+    mv "$LOG" "$rl_to" || { rm -f "$rl_new"; chattr +a "$LOG" >/dev/null 2>&1; die 1 "cannot rotate $LOG"; }
+    ln "$rl_new" "$LOG" 2>/dev/null
+    rm -f "$rl_new"
+  fi
+  chattr +a "$LOG" >/dev/null 2>&1
+  return 0
+}
+
+# list_rotated: the files this reporter rotated (LOG.<digits>.<digits>), oldest first.
+list_rotated() {
+  for lr_f in "$LOG".*; do
+    [ -f "$lr_f" ] || continue
+    lr_n=${lr_f#"$LOG".}
+    lr_e=${lr_n%%.*}
+    lr_i=${lr_n#*.}
+    case $lr_e in ''|*[!0-9]*) continue ;; esac
+    case $lr_i in ''|*[!0-9]*) continue ;; esac
+    printf '%s %s %s\n' "$lr_e" "$lr_i" "$lr_f"
+  done | sort -n -k1,1 -k2,2 | cut -d' ' -f3-
+}
+
+# find_by_id ID: a file of the log directory that is the file ID (someone else's rotation).
+find_by_id() {
+  for fb_f in "$LOGDIR"/* "$LOGDIR"/.[!.]*; do
+    [ -f "$fb_f" ] || continue
+    [ "$(stat -c '%d/%i' -- "$fb_f" 2>/dev/null)" = "$1" ] && { printf '%s' "$fb_f"; return 0; }
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------- loss records
+
+escape_text() {
+  printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/$TAB/\\\\t/g" -e "s/$CR/\\\\r/g" | awk 'NR > 1 { printf "%s", "\\n" } { printf "%s", $0 }'
+}
+
+# new_loss KEY TEXT: a pending loss record (sent before any data, at the next contact).
+new_loss() {
+  nlo_f=$LOSSDIR/$(date +%s).$1
+  for nlo_o in "$LOSSDIR"/*."$1"; do
+    [ -f "$nlo_o" ] && nlo_f=$nlo_o
+  done
+  nlo_ct=$(date +%Y-%m-%dT%H:%M:%S)$(utc_offset)
+  {
+    printf 'ctime=%s\n' "$nlo_ct"
+    printf 'text=%s\n' "$(printf '%s' "$2" | tr '\n' ' ')"
+  } > "$nlo_f.tmp" || die 1 "cannot write $nlo_f"
+  mv -f "$nlo_f.tmp" "$nlo_f" || die 1 "cannot write $nlo_f"
+}
+
+# ---------------------------------------------------------------- HTTP
+
+write_curl_conf() {
+  CURLCONF=$TMPD/curl.conf
+  printf 'header = "AccessToken: %s"\n' "$TOKEN" > "$CURLCONF" || die 1 "cannot write $CURLCONF"
+  chmod 0600 "$CURLCONF"
+}
+
+# post_once BODY FINAL: one POST; sets HTTP (000 when there was no answer) and RESP.
+post_once() {
+  po_body=$1
+  po_url="$URL/api/v1/ingest/raw?utcOffset=$QOFF"
+  [ "$2" = 1 ] && po_url="$po_url&final=1"
+  po_mt=$TIMEOUT
+  po_left=$(( (DEADLINE - $(now_ms) + 999) / 1000 ))
+  [ "$po_left" -lt "$po_mt" ] && po_mt=$po_left
+  [ "$po_mt" -lt 1 ] && po_mt=1
+  RESP=$TMPD/resp
+  rm -f "$RESP"
+  set -- curl -s -S -K "$CURLCONF" -X POST -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+    --max-time "$po_mt" -o "$RESP" -w '%{http_code}'
+  if [ "$GZIP" = 1 ]; then
+    gzip -c -n < "$po_body" > "$TMPD/body.gz" || die 1 "gzip failed"
+    set -- "$@" -H 'Content-Encoding: gzip' --data-binary "@$TMPD/body.gz"
+  else
+    set -- "$@" --data-binary "@$po_body"
+  fi
+  [ -n "$CA_FILE" ] && set -- "$@" --cacert "$CA_FILE"
+  HTTP=$("$@" "$po_url" 2>"$TMPD/curl.err" </dev/null 9>&-)
+  case $HTTP in [0-9][0-9][0-9]) ;; *) HTTP=000 ;; esac
+  [ -f "$RESP" ] || : > "$RESP"
+}
+
+server_msg() {
+  sed -n 's/^{"code":[0-9]*,"msg":"\([^"]*\)".*/\1/p' "$RESP" | head -c 200
+}
+
+# send BODY FINAL: POST until the server answers 200 with a parsable answer, with
+# exponential backoff and jitter inside the run's budget. Sets CONSUMED, REJECTED.
+# Returns 1 when the budget was used up before the first attempt; exits 3 or 4.
+send() {
+  sd_try=0
+  while :; do
+    if [ "$(now_ms)" -ge "$DEADLINE" ]; then
+      [ "$sd_try" -eq 0 ] && return 1
+      die 3 "server unreachable: $SD_ERR (gave up at the end of the run's budget; resumes next run)"
+    fi
+    post_once "$1" "$2"
+    case $HTTP in
+      200)
+        CONSUMED=$(sed -n 's/.*"consumed":\([0-9][0-9]*\)}[[:space:]]*$/\1/p' "$RESP" | tail -n 1)
+        if [ -n "$CONSUMED" ] && grep -q '^{"code":0,' "$RESP"; then
+          if grep -q '^{"code":0,"msg":"ok",' "$RESP"; then REJECTED=0; else REJECTED=1; fi
+          return 0
+        fi
+        SD_ERR="HTTP 200 without a cmdaudit answer"
+        ;;
+      000) SD_ERR="no answer ($(tr '\n' ' ' < "$TMPD/curl.err" | head -c 200))" ;;
+      413) SD_ERR="HTTP 413 $(server_msg)"; return 2 ;;
+      408|429|5[0-9][0-9]) SD_ERR="HTTP $HTTP $(server_msg)" ;;
+      4[0-9][0-9]) die 4 "server refused: HTTP $HTTP $(server_msg)" ;;
+      *) SD_ERR="HTTP $HTTP $(server_msg)" ;;
+    esac
+    sd_try=$((sd_try + 1))
+    sd_exp=$sd_try
+    [ "$sd_exp" -gt 6 ] && sd_exp=6
+    sd_base=$(( 250 * (1 << sd_exp) ))
+    sd_rand=$(od -An -N2 -tu2 /dev/urandom | tr -d ' \n')
+    sd_delay=$(( sd_base / 2 + sd_rand % (sd_base / 2 + 1) ))
+    if [ $(( $(now_ms) + sd_delay )) -ge "$DEADLINE" ]; then
+      die 3 "server unreachable: $SD_ERR (gave up at the end of the run's budget; resumes next run)"
+    fi
+    sleep "$((sd_delay / 1000)).$(printf '%03d' $((sd_delay % 1000)))" 9>&-
+  done
+}
+
+# dead_letter NAME BODY: keep a body the server rejected lines of, with its answer.
+dead_letter() {
+  dl=$DEADDIR/$1
+  if ! { cp "$2" "$dl.body.tmp" && cp "$RESP" "$dl.answer.tmp" && mv -f "$dl.body.tmp" "$dl.body" && mv -f "$dl.answer.tmp" "$dl.answer"; }; then
+    die 1 "cannot write dead letter $dl"
+  fi
+  chmod 0600 "$dl.body" "$dl.answer"
+}
+
+send_losses() {
+  for sl_f in "$LOSSDIR"/*; do
+    [ -f "$sl_f" ] || continue
+    case $sl_f in *.tmp) continue ;; esac
+    sl_ct=$(sed -n 's/^ctime=//p' "$sl_f")
+    sl_text=$(sed -n 's/^text=//p' "$sl_f")
+    sl_seq=$(sed -n 's/^seq=//p' "$sl_f")
+    if ! is_uint "$sl_seq"; then
+      # The seq is fixed before the first attempt: a resend after a crash is the same record.
+      sl_seq=$S_LOSS_SEQ
+      { grep -v '^seq=' "$sl_f"; printf 'seq=%s\n' "$sl_seq"; } > "$sl_f.tmp" || die 1 "cannot write $sl_f"
+      mv -f "$sl_f.tmp" "$sl_f" || die 1 "cannot write $sl_f"
+    fi
+    sl_esc=$(escape_text "$sl_text")
+    sl_len=$(printf '%s' "$sl_esc" | wc -c | tr -d ' ')
+    printf 'CA1\tR\t%s\t%s\tloss\t%s\t%s\t\troot\troot\t\t\t/\t\t1\t%s\t%s\n' \
+      "$S_ID" "$sl_seq" "$sl_ct" "$(escape_text "$HOST")" "$sl_len" "$sl_esc" > "$TMPD/loss.body"
+    send "$TMPD/loss.body" 1
+    case $? in
+      1) return 1 ;;
+      2) die 4 "server refused a loss record: $SD_ERR" ;;
+    esac
+    [ "$REJECTED" = 1 ] && dead_letter "loss.${sl_f##*/}" "$TMPD/loss.body"
+    [ $((sl_seq + 1)) -gt "$S_LOSS_SEQ" ] && S_LOSS_SEQ=$((sl_seq + 1))
+    S_LAST_OK=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    state_save
+    rm -f "$sl_f"
+  done
+  return 0
+}
+
+# ---------------------------------------------------------------- draining
+
+# drain PATH ID KIND: send PATH (the file ID) from S_OFF on. KIND is live, rotated
+# (ours: deleted when done) or foreign (someone else's rotation: kept).
+# Returns 0 when a rotated file is finished (its end acknowledged with final=1),
+# 1 when the run should stop here (live file caught up, partial record waiting,
+# rotated file still inside ROTATE_GRACE, file gone).
+drain() {
+  dr_path=$1
+  dr_id=$2
+  dr_kind=$3
+  dr_batch=$BATCH_BYTES
+  while :; do
+    fstat "$dr_path" && [ "$F_ID" = "$dr_id" ] || return 1
+    dr_size=$F_SIZE
+    dr_mtime=$F_MTIME
+    dr_final=0
+    if [ "$dr_kind" != live ] && [ $(( $(date +%s) - dr_mtime )) -ge "$ROTATE_GRACE" ]; then dr_final=1; fi
+    if [ "$S_OFF" -ge "$dr_size" ]; then
+      # Everything up to the end is settled; a rotated file still ends with a final=1 request
+      # (an empty one when the end was reached before), so nothing is held back for good.
+      [ "$dr_kind" = live ] && return 1
+      [ "$dr_final" = 1 ] && [ "$S_OFF" -eq "$dr_size" ] && return 0
+      return 1
+    fi
+    dr_n=$((dr_size - S_OFF))
+    [ "$dr_n" -gt "$dr_batch" ] && dr_n=$dr_batch
+    dr_end=$((S_OFF + dr_n))
+    dr_body=$TMPD/body
+    read_chunk "$dr_path" "$dr_id" "$S_OFF" "$dr_n" "$dr_body" || return 1
+    dr_got=$(wc -c < "$dr_body" | tr -d ' ')
+    [ "$dr_got" -eq "$dr_n" ] || return 1
+    dr_isfinal=0
+    if [ "$dr_final" = 1 ] && [ "$dr_end" -eq "$dr_size" ]; then
+      dr_isfinal=1
+      # The last line of a file that will not grow has no LF: end it, so it is settled (as a
+      # damaged or foreign line) instead of held back forever.
+      last_byte_is_lf "$dr_body" || printf '\n' >> "$dr_body"
+    fi
+    send "$dr_body" "$dr_isfinal"
+    case $? in
+      1) return 1 ;;
+      2)
+        [ "$dr_n" -le 4096 ] && die 4 "server refused: $SD_ERR"
+        dr_batch=$((dr_n / 2))
+        continue
+        ;;
+    esac
+    [ "$CONSUMED" -gt "$dr_n" ] && CONSUMED=$dr_n
+    if [ "$REJECTED" = 1 ]; then
+      dead_letter "$(printf '%s' "$dr_id" | tr / _).$S_OFF.$(cksum < "$dr_body" | cut -d' ' -f1)" "$dr_body"
+    fi
+    S_OFF=$((S_OFF + CONSUMED))
+    S_LAST_OK=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    S_LAST_ERR=
+    state_save
+    if [ "$CONSUMED" -eq 0 ]; then
+      # Nothing settled: one record is larger than the batch. Send more at once.
+      if [ "$dr_end" -lt "$dr_size" ] && [ "$dr_batch" -lt "$MAX_BATCH" ]; then
+        dr_batch=$((dr_batch * 2))
+        [ "$dr_batch" -gt "$MAX_BATCH" ] && dr_batch=$MAX_BATCH
+        continue
+      fi
+      [ "$dr_end" -lt "$dr_size" ] && die 1 "the server settles nothing of a $dr_n-byte body at offset $S_OFF of $dr_path"
+      return 1
+    fi
+    # The end of the data was sent and a rest is held back (a partial line or record): wait.
+    [ "$dr_end" -ge "$dr_size" ] && [ "$CONSUMED" -lt "$dr_n" ] && [ "$dr_isfinal" = 0 ] && return 1
+    dr_batch=$BATCH_BYTES
+  done
+}
+
+# ---------------------------------------------------------------- run
+
+# The files to send, oldest first, as "KIND ID PATH" lines in $TMPD/queue; drops
+# the oldest of our rotated files while the unsent bytes are over MAX_RETAINED_BYTES.
+build_queue() {
+  bq=$TMPD/queue
+  : > "$bq"
+  list_rotated > "$TMPD/rotated"
+  bq_live=
+  fstat "$LOG" && bq_live=$F_ID
+  bq_found=0
+  [ -n "$S_FILE" ] && [ "$S_FILE" = "$bq_live" ] && bq_found=1
+  while IFS= read -r bq_f; do
+    fstat "$bq_f" || continue
+    if [ -n "$S_FILE" ] && [ "$F_ID" = "$S_FILE" ]; then bq_found=1; fi
+    printf 'rotated %s %s\n' "$F_ID" "$bq_f" >> "$bq"
+  done < "$TMPD/rotated"
+  if [ -n "$S_FILE" ] && [ "$bq_found" = 0 ]; then
+    if bq_p=$(find_by_id "$S_FILE"); then
+      { printf 'foreign %s %s\n' "$S_FILE" "$bq_p"; cat "$bq"; } > "$bq.tmp" && mv -f "$bq.tmp" "$bq"
+    else
+      new_loss "gone.$(printf '%s' "$S_FILE" | tr / _)" "cmdaudit reporter: lost track of $LOG (file $S_FILE, acknowledged up to byte $S_OFF): it was rotated away and removed or compressed by another tool before it was read to its end; its unsent records are lost"
+      S_FILE=
+      S_OFF=0
+    fi
+  fi
+  [ -n "$bq_live" ] && printf 'live %s %s\n' "$bq_live" "$LOG" >> "$bq"
+  # Rotated files before the tracked one were finished (deleted after the state was saved).
+  if [ -n "$S_FILE" ]; then
+    : > "$bq.tmp"
+    bq_seen=0
+    while IFS= read -r bq_l; do
+      bq_k=${bq_l%% *}
+      bq_r=${bq_l#* }
+      bq_i=${bq_r%% *}
+      if [ "$bq_seen" = 0 ] && [ "$bq_i" != "$S_FILE" ]; then
+        [ "$bq_k" = rotated ] && rm -f "${bq_r#* }"
+        continue
+      fi
+      bq_seen=1
+      printf '%s\n' "$bq_l" >> "$bq.tmp"
+    done < "$bq"
+    mv -f "$bq.tmp" "$bq"
+  fi
+  # The tracked file shrank below what was acknowledged: copytruncate or `: > log`.
+  if [ -n "$S_FILE" ] && IFS= read -r bq_l < "$bq"; then
+    bq_r=${bq_l#* }
+    if fstat "${bq_r#* }" && [ "$F_SIZE" -lt "$S_OFF" ]; then
+      new_loss "trunc.$(date +%s)" "cmdaudit reporter: $LOG was truncated (file $S_FILE is $F_SIZE bytes, $S_OFF were acknowledged); records written between the last run and the truncation may be lost"
+      S_OFF=0
+    fi
+  fi
+  # Bounded disk use.
+  while :; do
+    bq_total=0
+    bq_first=1
+    while IFS= read -r bq_l; do
+      bq_r=${bq_l#* }
+      fstat "${bq_r#* }" || continue
+      if [ "$bq_first" = 1 ] && [ "$F_ID" = "$S_FILE" ]; then bq_total=$((bq_total + F_SIZE - S_OFF)); else bq_total=$((bq_total + F_SIZE)); fi
+      bq_first=0
+    done < "$bq"
+    [ "$bq_total" -gt "$MAX_RETAINED_BYTES" ] || break
+    bq_drop=$(grep '^rotated ' "$bq" | head -n 1)
+    [ -n "$bq_drop" ] || break
+    bq_r=${bq_drop#* }
+    bq_i=${bq_r%% *}
+    bq_p=${bq_r#* }
+    bq_from=0
+    IFS= read -r bq_l < "$bq"
+    [ "$bq_l" = "$bq_drop" ] && [ "$bq_i" = "$S_FILE" ] && bq_from=$S_OFF
+    fstat "$bq_p" || break
+    bq_bytes=$((F_SIZE - bq_from))
+    bq_recs=$(tail -c +"$((bq_from + 1))" "$bq_p" | grep -a -c -e "^CA1${TAB}R${TAB}" -e '^\[')
+    new_loss "drop.${bq_p##*/}" "cmdaudit reporter: dropped $bq_recs record(s) ($bq_bytes bytes) of ${bq_p##*/} (retained log over MAX_RETAINED_BYTES while the server was unreachable)"
+    grep -v -x -F -e "$bq_drop" "$bq" > "$bq.tmp"
+    mv -f "$bq.tmp" "$bq"
+    if [ "$bq_i" = "$S_FILE" ]; then
+      S_FILE=
+      S_OFF=0
+      if IFS= read -r bq_l < "$bq"; then bq_r=${bq_l#* }; S_FILE=${bq_r%% *}; fi
+    fi
+    S_DROP_REC=$((S_DROP_REC + bq_recs))
+    S_DROP_BYTES=$((S_DROP_BYTES + bq_bytes))
+    S_DROP_FILES=$((S_DROP_FILES + 1))
+    state_save
+    rm -f "$bq_p"
+  done
+  state_save
+}
+
+cmd_run() {
+  START=$(now_ms)
+  DEADLINE=$((START + BUDGET * 1000))
+  QOFF=$(utc_offset | sed -e 's/+/%2B/' -e 's/:/%3A/')
+  HOST=$(hostname 2>/dev/null || uname -n)
+  write_curl_conf
+  ensure_log
+  rotate_live
+  build_queue
+  send_losses || { cleanup; exit 0; }
+  rq_n=$(wc -l < "$TMPD/queue" | tr -d ' ')
+  rq_i=1
+  while [ "$rq_i" -le "$rq_n" ]; do
+    rq_l=$(sed -n "${rq_i}p" "$TMPD/queue")
+    rq_k=${rq_l%% *}
+    rq_r=${rq_l#* }
+    rq_id=${rq_r%% *}
+    rq_p=${rq_r#* }
+    if [ "$rq_id" != "$S_FILE" ]; then
+      S_FILE=$rq_id
+      S_OFF=0
+      state_save
+    fi
+    drain "$rq_p" "$rq_id" "$rq_k" || break
+    # Finished (a rotated file, read to its end with final=1): the checkpoint moves to
+    # the next file first, then ours is deleted.
+    rq_i=$((rq_i + 1))
+    rq_l=$(sed -n "${rq_i}p" "$TMPD/queue")
+    rq_r=${rq_l#* }
+    S_FILE=${rq_r%% *}
+    S_OFF=0
+    state_save
+    [ "$rq_k" = rotated ] && rm -f "$rq_p"
+  done
+  state_save
+  cleanup
+  exit 0
+}
+
+cmd_status() {
+  st_bl=$( { list_rotated; printf '%s\n' "$LOG"; } | {
+    st_backlog=0
+    st_files=0
+    while IFS= read -r st_f; do
+      fstat "$st_f" || continue
+      st_files=$((st_files + 1))
+      if [ "$F_ID" = "$S_FILE" ]; then st_backlog=$((st_backlog + F_SIZE - S_OFF)); else st_backlog=$((st_backlog + F_SIZE)); fi
+    done
+    echo "$st_backlog $st_files"
+  })
+  st_backlog=${st_bl% *}
+  st_files=${st_bl#* }
+  st_dead=0
+  for st_f in "$DEADDIR"/*.answer; do [ -f "$st_f" ] && st_dead=$((st_dead + 1)); done
+  st_loss=0
+  for st_f in "$LOSSDIR"/*; do
+    case $st_f in *.tmp) continue ;; esac
+    [ -f "$st_f" ] && st_loss=$((st_loss + 1))
+  done
+  printf 'reporter_id: %s\n' "${S_ID:-none yet}"
+  printf 'log: %s\n' "$LOG"
+  printf 'backlog_bytes: %s\n' "$st_backlog"
+  printf 'backlog_files: %s\n' "$st_files"
+  printf 'last_success: %s\n' "${S_LAST_OK:-never}"
+  printf 'last_error: %s\n' "${S_LAST_ERR:-none}"
+  printf 'dead_letters: %s\n' "$st_dead"
+  printf 'pending_loss_records: %s\n' "$st_loss"
+  printf 'dropped_records: %s\n' "$S_DROP_REC"
+  printf 'dropped_bytes: %s\n' "$S_DROP_BYTES"
+  printf 'dropped_files: %s\n' "$S_DROP_FILES"
+  exit 0
+}
+
+cmd_check() {
+  ck_rc=0
+  echo "config: ok ($CONF)"
+  if [ ! -f "$LOG" ]; then
+    echo "log: $LOG does not exist"
+    ck_rc=1
+  else
+    ck_mode=$(stat -c '%a' -- "$LOG")
+    if [ "$ck_mode" = 622 ]; then echo "log: ok ($LOG, mode 0622)"; else echo "log: $LOG has mode 0$ck_mode, not 0622"; ck_rc=1; fi
+  fi
+  DEADLINE=$(( $(now_ms) + TIMEOUT * 1000 ))
+  QOFF=$(utc_offset | sed -e 's/+/%2B/' -e 's/:/%3A/')
+  TMPD=$(mktemp -d "${TMPDIR:-/tmp}/cmdaudit-reporter.XXXXXX") || die 1 "mktemp failed"
+  write_curl_conf
+  : > "$TMPD/empty"
+  GZIP=0
+  post_once "$TMPD/empty" 0
+  case $HTTP in
+    200)
+      if grep -q '^{"code":0,' "$RESP"; then echo "server: ok ($URL accepts the token)"; else echo "server: HTTP 200 without a cmdaudit answer from $URL"; ck_rc=3; fi
+      ;;
+    000) echo "server: no answer from $URL ($(tr '\n' ' ' < "$TMPD/curl.err" | head -c 200))"; ck_rc=3 ;;
+    4[0-9][0-9]) echo "server: $URL refused: HTTP $HTTP $(server_msg)"; ck_rc=4 ;;
+    *) echo "server: $URL answered HTTP $HTTP $(server_msg)"; ck_rc=3 ;;
+  esac
+  cleanup
+  exit "$ck_rc"
+}
+
+usage() {
+  echo "usage: $0 [-c FILE] [run|status|check]" >&2
+  exit 2
+}
+
+CONF=${CMDAUDIT_REPORTER_CONF:-/etc/cmdaudit/reporter.conf}
+while [ $# -gt 0 ]; do
+  case $1 in
+    -c) [ $# -ge 2 ] || usage; CONF=$2; shift 2 ;;
+    -h|--help) echo "usage: $0 [-c FILE] [run|status|check]"; exit 0 ;;
+    -*) usage ;;
+    *) break ;;
+  esac
+done
+CMD=${1:-run}
+[ $# -le 1 ] || usage
+case $CMD in run|status|check) ;; *) usage ;; esac
+
+load_config "$CONF"
+trap 'cleanup' EXIT
+trap 'cleanup; exit 1' HUP INT TERM
+
+case $CMD in
+  status)
+    [ -d "$STATE_DIR" ] || { S_FILE=; S_OFF=0; S_ID=; S_LAST_OK=; S_LAST_ERR=; S_DROP_REC=0; S_DROP_BYTES=0; S_DROP_FILES=0; DEADDIR=/nonexistent; LOSSDIR=/nonexistent; cmd_status; }
+    state_load
+    cmd_status
+    ;;
+  check)
+    cmd_check
+    ;;
+esac
+
+init_state_dir
+take_lock
+state_load
+TMPD=$STATE_DIR/tmp.$$
+rm -rf "$TMPD"
+mkdir "$TMPD" || die 1 "cannot create $TMPD"
+# Leftovers of runs killed before they cleaned up.
+for old in "$STATE_DIR"/tmp.*; do
+  [ "$old" = "$TMPD" ] && continue
+  op=${old##*.}
+  case $op in ''|*[!0-9]*) continue ;; esac
+  kill -0 "$op" 2>/dev/null || rm -rf "$old"
+done
+if [ -z "$S_ID" ]; then
+  new_reporter_id
+  state_save
+fi
+cmd_run

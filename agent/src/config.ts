@@ -1,0 +1,92 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+export const DEFAULT_CONFIG_PATH = "/etc/cmdaudit/reporter.yml";
+
+const MiB = 1024 * 1024;
+const bytes = (min: number) => z.number().int().min(min);
+
+export const reporterConfigSchema = z.strictObject({
+  server: z.strictObject({
+    /** Base URL of the ingest server, e.g. https://audit.example.com:8443 */
+    url: z.string().refine((s) => /^https?:\/\/[^/\s]+/.test(s), { error: "must be an http:// or https:// URL" }),
+    /** The ingest token, inline (the file is root's, mode 0600) … */
+    token: z.string().min(16, { error: "a token is at least 16 characters" }).optional(),
+    /** … or in a file of its own. */
+    token_file: z.string().min(1).optional(),
+    /** PEM file of the CA that signed the server's certificate. */
+    ca_file: z.string().min(1).optional(),
+    timeout_seconds: z.number().positive().max(600).default(20),
+  }),
+  log: z.strictObject({
+    path: z.string().min(1).default("/var/log/cmdaudit/commands.log"),
+    /** Older logs to drain read-only (e.g. the 2018 hook's /tmp/XingkaOpsCmdHist.log); never rotated or deleted. */
+    extra_paths: z.array(z.string().min(1)).default([]),
+    rotate_bytes: bytes(64 * 1024).default(64 * MiB),
+    max_retained_bytes: bytes(128 * 1024).default(512 * MiB),
+    /** A rotated file is deleted only once drained and untouched this long (a shell may still be writing to it). */
+    rotate_grace_seconds: z.number().min(0).default(60),
+    /** Offset of the host's clock for the seed's zone-less lines; default: the host's current offset. */
+    legacy_utc_offset: z.string().regex(/^[+-]\d\d:\d\d$/, { error: "must be ±HH:MM" }).optional(),
+  }).prefault({}),
+  state_dir: z.string().min(1).default("/var/lib/cmdaudit"),
+  batch: z.strictObject({
+    bytes: bytes(64 * 1024).default(MiB),
+    /** A record larger than `bytes` (a 4 MiB command) is sent in one body of up to this size. */
+    max_bytes: bytes(64 * 1024).default(16 * MiB),
+    gzip: z.boolean().default(true),
+  }).prefault({}),
+  run: z.strictObject({
+    /** A cron run stops sending after this long, so it ends before the next one starts. */
+    budget_seconds: z.number().positive().default(50),
+    /** Tries per request before the run gives up (exit 3). */
+    attempts: z.number().int().min(1).max(20).default(5),
+    backoff_ms: z.number().int().min(0).default(500),
+  }).prefault({}),
+}).superRefine((c, ctx) => {
+  if (!c.server.token === !c.server.token_file) ctx.addIssue({ code: "custom", path: ["server"], message: "set exactly one of server.token and server.token_file" });
+  if (c.log.rotate_bytes >= c.log.max_retained_bytes) ctx.addIssue({ code: "custom", path: ["log", "rotate_bytes"], message: "must be smaller than log.max_retained_bytes" });
+  if (c.batch.bytes > c.batch.max_bytes) ctx.addIssue({ code: "custom", path: ["batch", "bytes"], message: "must not exceed batch.max_bytes" });
+});
+export type ReporterConfig = z.infer<typeof reporterConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parse and validate; every problem names its key; the token never appears in a message. */
+export function loadReporterConfig(path: string): ReporterConfig & { tokenValue: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
+  const parsed = reporterConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const key = i.path.join(".") || "(top level)";
+      if (i.code === "unrecognized_keys") return `unknown key(s) ${i.keys.map((k) => (i.path.length ? `${key}.${k}` : k)).join(", ")}`;
+      return `${key}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration (${path}):\n  ${problems.join("\n  ")}`);
+  }
+  const c = parsed.data;
+  let tokenValue = c.server.token ?? "";
+  if (c.server.token_file) {
+    try {
+      tokenValue = readFileSync(c.server.token_file, "utf8").trim();
+    } catch (e) {
+      throw new ConfigError(`server.token_file: cannot read ${c.server.token_file}: ${(e as NodeJS.ErrnoException).code ?? "error"}`);
+    }
+    if (tokenValue.length < 16) throw new ConfigError(`server.token_file: ${c.server.token_file} does not hold a token of at least 16 characters`);
+  }
+  if (/[\r\n]/.test(tokenValue)) throw new ConfigError("server.token: must be one line");
+  return { ...c, tokenValue };
+}

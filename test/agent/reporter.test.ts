@@ -1,0 +1,353 @@
+/**
+ * The compiled reporter against the real server on MariaDB, under real faults.
+ * Every test compares what the query API returns with what was written to the
+ * log: nothing lost, nothing stored twice, commands byte for byte.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, copyFileSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { INGEST_TOKEN } from "../support/config.ts";
+import { type Backend, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, storedFor } from "./support.ts";
+
+let be: Backend;
+beforeAll(async () => {
+  await reporterBinary();
+  be = await startBackend();
+}, 120_000);
+afterAll(async () => {
+  await be?.stop();
+});
+
+const state = (dir: string) => JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
+
+describe("delivery", () => {
+  test("ships every record once; an idle run sends nothing; the checkpoint is the end of the last line", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(500);
+    const r = await runReporter(h);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("");
+    expect(r.code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const s = state(h.stateDir);
+    expect(s.files[0].offset).toBe(statSync(h.log).size);
+    const proxy = startProxy(be.server.url);
+    h.configure(proxy.url);
+    expect((await runReporter(h)).code).toBe(0);
+    expect(proxy.requests()).toBe(0);
+    proxy.stop();
+  });
+
+  test("server down for the whole run: exit 3, nothing lost; once it is back everything arrives once", async () => {
+    const h = makeHost();
+    h.configure("http://127.0.0.1:9", { run: { attempts: 2, backoff_ms: 10 } });
+    h.write(300);
+    const r = await runReporter(h);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("cannot reach");
+    expect(r.stderr).not.toContain(INGEST_TOKEN);
+    const st = await runReporter(h, ["status", "--json"]);
+    const status = JSON.parse(st.stdout);
+    expect(status.backlogBytes).toBe(statSync(h.log).size);
+    expect(status.lastError).toContain("cannot reach");
+    h.configure(be.server.url);
+    h.write(10);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(JSON.parse((await runReporter(h, ["status", "--json"])).stdout).backlogBytes).toBe(0);
+  });
+
+  test("HTTP 500 on the middle batch: retried, stored once", async () => {
+    const h = makeHost();
+    h.write(1500); // about 4 batches of 64 KiB
+    let failed = 0;
+    const proxy = startProxy(be.server.url, (n) => (n === 2 && !failed++ ? new Response('{"code":1,"msg":"boom"}', { status: 500 }) : "forward"));
+    h.configure(proxy.url);
+    const r = await runReporter(h);
+    expect(r.code).toBe(0);
+    expect(failed).toBe(1);
+    expect(proxy.requests()).toBeGreaterThanOrEqual(4);
+    await expectExactlyStored(be.server, h);
+    proxy.stop();
+  });
+
+  test("a slow server past the timeout: the request is retried; the late commit and the resend are stored once", async () => {
+    const h = makeHost();
+    h.write(200);
+    const proxy = startProxy(be.server.url, (n) => (n === 1 ? { after: async (res) => { await Bun.sleep(2500); return res; } } : "forward"));
+    h.configure(proxy.url, { server: { timeout_seconds: 1 } });
+    const r = await runReporter(h);
+    expect(r.code).toBe(0);
+    expect(proxy.requests()).toBeGreaterThanOrEqual(2);
+    await expectExactlyStored(be.server, h);
+    proxy.stop();
+  });
+
+  test("the same batch delivered twice (a retry after a lost answer) is stored once", async () => {
+    const h = makeHost();
+    h.write(100);
+    let dropped = 0;
+    // The server commits the first request; its answer never reaches the reporter.
+    const proxy = startProxy(be.server.url, (n) => (n === 1 ? { after: async () => { dropped++; return new Response("", { status: 502 }); } } : "forward"));
+    h.configure(proxy.url);
+    expect((await runReporter(h)).code).toBe(0);
+    expect(dropped).toBe(1);
+    await expectExactlyStored(be.server, h);
+  });
+
+  test("kill -9 between sending and checkpointing: the rerun resends, stored once", async () => {
+    const h = makeHost();
+    h.write(1200);
+    let proc: Bun.Subprocess | undefined;
+    // Committed by the server, then the reporter dies before it can save the checkpoint.
+    const proxy = startProxy(be.server.url, (n) => (n === 2 ? { after: async (res) => { proc!.kill("SIGKILL"); await proc!.exited; return res; } } : "forward"));
+    h.configure(proxy.url);
+    const r = await runReporter(h, ["run"], { onSpawn: (p) => (proc = p) });
+    expect(proc!.signalCode).toBe("SIGKILL");
+    expect(r.code).not.toBe(0);
+    const before = state(h.stateDir).files[0].offset;
+    expect(before).toBeLessThan(statSync(h.log).size);
+    h.configure(be.server.url);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    proxy.stop();
+  });
+
+  test("two runs at once: the second finds the lock taken and exits 5", async () => {
+    const h = makeHost();
+    h.write(50);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const proxy = startProxy(be.server.url, async (n) => { if (n === 1) await held; return "forward" as const; });
+    h.configure(proxy.url);
+    const first = runReporter(h);
+    while (proxy.requests() === 0) await Bun.sleep(20);
+    const second = await runReporter(h);
+    expect(second.code).toBe(5);
+    expect(second.stderr).toContain("lock");
+    release();
+    expect((await first).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    proxy.stop();
+  });
+
+  test("a partial last line waits for the next run and is then stored whole", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(20);
+    const log = readFileSync(h.log);
+    truncateSync(h.log, 0);
+    const cut = log.length - 30;
+    writeFileSync(h.log, log.subarray(0, cut));
+    expect((await runReporter(h)).code).toBe(0);
+    expect((await storedFor(be.server, h.hostname)).length).toBe(19);
+    expect(state(h.stateDir).files[0].offset).toBe(log.lastIndexOf(0x0a, cut - 1) + 1);
+    h.append(log.subarray(cut));
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+  });
+
+  test("non-UTF-8 bytes and a 1 MiB command arrive byte for byte", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    const big = Buffer.alloc(1024 * 1024, "a");
+    big.write("\t\\n\n\r", 1000);
+    h.write(3, (i) => ({ command: i === 0 ? new Uint8Array([0x6c, 0x73, 0x20, 0xff, 0xfe, 0x80]) : i === 1 ? big : "after" }));
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+  });
+
+  test("records the server rejects go to the dead-letter file with the reason and the raw line; status counts them", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(5);
+    h.write(1, () => ({ ctime: "2026-02-30T10:00:00+08:00" }));
+    h.written.pop(); // not stored: rejected
+    h.append("CA1\tR\tdamaged\n");
+    h.append("#1700000000\nls -la\n"); // raw bash history: ignored, never an event
+    h.write(5);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const letters = readFileSync(join(h.stateDir, "deadletter.ndjson"), "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(letters.length).toBe(2);
+    expect(letters[0].reason).toContain("2026-02-30");
+    expect(letters[0].raw).toContain("2026-02-30T10:00:00+08:00");
+    expect(letters[1].raw).toBe("CA1\tR\tdamaged");
+    expect(letters[1].reason).toContain("damaged");
+    expect(statSync(join(h.stateDir, "deadletter.ndjson")).mode & 0o777).toBe(0o600);
+    const st = await runReporter(h, ["status"]);
+    expect(st.stdout).toContain("dead letters:  2");
+  });
+
+  test("seed-format lines from the 2018 hook's log are shipped; its raw history lines are not", async () => {
+    const h = makeHost();
+    const seedLog = join(h.dir, "XingkaOpsCmdHist.log");
+    writeFileSync(seedLog, `[2018-12-11 10:00:01] [(root) alice pts/0 10.0.0.9] [${h.hostname}@10.0.0.4] ls -la\n#1544500000\nls -la\n[2018-12-11 10:00:02] [(root) alice pts/0 10.0.0.9] [${h.hostname}@10.0.0.4] cat a] [b\n`);
+    h.configure(be.server.url, { log: { extra_paths: [seedLog], legacy_utc_offset: "+08:00" } });
+    expect((await runReporter(h)).code).toBe(0);
+    const rows = await storedFor(be.server, h.hostname);
+    expect(rows.map((r) => r.command).sort()).toEqual(["cat a] [b", "ls -la"]);
+    expect(rows.every((r) => r.time?.endsWith("+08:00"))).toBe(true);
+    expect(readFileSync(seedLog, "utf8")).toContain("ls -la"); // never truncated
+  });
+});
+
+describe("rotation", () => {
+  test("by the reporter at rotate_bytes: append-only cleared, renamed, a fresh 0622 log; the rotated file is drained then deleted", async () => {
+    const h = makeHost();
+    h.configure(be.server.url, { log: { rotate_bytes: 64 * 1024 } });
+    h.write(600);
+    expect((await runReporter(h)).code).toBe(0);
+    const st = statSync(h.log);
+    expect(st.size).toBe(0);
+    expect(st.mode & 0o777).toBe(0o622);
+    expect(readdirSync(join(h.dir, "log"))).toEqual(["commands.log"]);
+    h.write(50);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+  });
+
+  test("a rotated file is kept until the grace period has passed (a shell may still append to it)", async () => {
+    const h = makeHost();
+    h.configure(be.server.url, { log: { rotate_bytes: 64 * 1024, rotate_grace_seconds: 3600 } });
+    h.write(600);
+    expect((await runReporter(h)).code).toBe(0);
+    const rotated = readdirSync(join(h.dir, "log")).filter((n) => n !== "commands.log");
+    expect(rotated.length).toBe(1);
+    // A late write by a shell that opened the old file before the rename.
+    h.write(1, () => ({}), join(h.dir, "log", rotated[0]!));
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(readdirSync(join(h.dir, "log")).length).toBe(2);
+  });
+
+  test("by someone else with mv in the middle of a read: the old inode is drained, the new file read from 0", async () => {
+    const h = makeHost();
+    h.write(1000);
+    const proxy = startProxy(be.server.url, (n) => {
+      if (n === 2) {
+        renameSync(h.log, h.log + ".1");
+        writeFileSync(h.log, "", { mode: 0o622 });
+        h.write(100);
+      }
+      return "forward";
+    });
+    h.configure(proxy.url);
+    expect((await runReporter(h)).code).toBe(0);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(existsSync(h.log + ".1")).toBe(true); // not ours to delete
+    proxy.stop();
+  });
+
+  test("by logrotate copytruncate in the middle of a read: the rest is read from the copy, then the new content", async () => {
+    const h = makeHost();
+    h.write(1000);
+    const proxy = startProxy(be.server.url, (n) => {
+      if (n === 2) {
+        copyFileSync(h.log, h.log + ".1");
+        truncateSync(h.log, 0);
+        h.write(100);
+      }
+      return "forward";
+    });
+    h.configure(proxy.url);
+    expect((await runReporter(h)).code).toBe(0);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    proxy.stop();
+  });
+});
+
+describe("bounded disk use", () => {
+  test("server away, backlog over max_retained_bytes: the oldest rotated file is dropped, counted exactly, and reported as a loss record", async () => {
+    const h = makeHost();
+    // Each 600-record file is about 120 KiB: two fit under the cap, three do not.
+    const cfg = { log: { rotate_bytes: 64 * 1024, max_retained_bytes: 300 * 1024 }, run: { attempts: 1 } };
+    h.configure("http://127.0.0.1:9", cfg);
+    const first = h.write(600); // > 64 KiB: rotated on the first run
+    expect((await runReporter(h)).code).toBe(3);
+    h.write(600);
+    expect((await runReporter(h)).code).toBe(3);
+    h.write(600); // third file: the first one must go
+    expect((await runReporter(h)).code).toBe(3);
+    const s = state(h.stateDir);
+    expect(s.counters.droppedRecords).toBe(first.length);
+    expect(s.pendingLoss.length).toBe(1);
+    h.written = h.written.slice(first.length);
+    h.configure(be.server.url, cfg);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const loss = await storedFor(be.server, { session: s.reporterId });
+    expect(loss.length).toBe(1);
+    expect(loss[0]!.command).toContain(`dropped ${first.length} record(s)`);
+    const st = JSON.parse((await runReporter(h, ["status", "--json"])).stdout);
+    expect(st.dropped.records).toBe(first.length);
+    expect(st.pendingLossReports).toBe(0);
+  });
+
+  test("the log filling a small tmpfs: everything written before ENOSPC is shipped, rotation frees the space", async () => {
+    const h = makeHost();
+    const mnt = join(h.dir, "log");
+    const m = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs", mnt]);
+    expect(m.exitCode).toBe(0);
+    try {
+      writeFileSync(h.log, "", { mode: 0o622 });
+      h.configure(be.server.url, { log: { rotate_bytes: 64 * 1024, max_retained_bytes: 1024 * 1024 } });
+      let full = false;
+      for (let i = 0; i < 10_000 && !full; i++) {
+        try {
+          h.write(1);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+          full = true; // the record was not written whole: write() does not count it
+
+        }
+      }
+      expect(full).toBe(true);
+      expect((await runReporter(h)).code).toBe(0);
+      expect(readdirSync(mnt)).toEqual(["commands.log"]);
+      h.write(100); // room again
+      expect((await runReporter(h)).code).toBe(0);
+      await expectExactlyStored(be.server, h);
+    } finally {
+      Bun.spawnSync(["umount", "-l", mnt]);
+    }
+  });
+});
+
+describe("cli", () => {
+  test("a config with an unknown key: exit 2, the key named, the token never printed", async () => {
+    const h = makeHost();
+    writeFileSync(h.configPath, `server:\n  url: http://127.0.0.1:9\n  token: ${INGEST_TOKEN}\n  tiemout: 3\nlog:\n  rotate_bytes: 12\n`);
+    const r = await runReporter(h);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("server.tiemout");
+    expect(r.stderr).toContain("log.rotate_bytes");
+    expect(r.stderr + r.stdout).not.toContain(INGEST_TOKEN);
+  });
+
+  test("check: config, log mode and append-only flag, server and token", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    const bad = await runReporter(h, ["check"]);
+    // makeHost's log is root's and mode 0622 but not append-only.
+    expect(bad.stdout).toContain("not append-only");
+    expect(bad.code).toBe(6);
+    Bun.spawnSync(["chattr", "+a", h.log]);
+    try {
+      const good = await runReporter(h, ["check"]);
+      expect(good.stdout).toContain("accepts the ingest token");
+      expect(good.code).toBe(0);
+      h.configure(be.server.url, { server: { token: "wrong-token-0123456789" } });
+      const refused = await runReporter(h, ["check"]);
+      expect(refused.code).toBe(4);
+      expect(refused.stdout).toContain("refused the token");
+      expect(refused.stdout).not.toContain("wrong-token-0123456789");
+    } finally {
+      Bun.spawnSync(["chattr", "-a", h.log]);
+    }
+  });
+});
+

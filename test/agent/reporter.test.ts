@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, copyFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { INGEST_TOKEN } from "../support/config.ts";
+import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 import { type Backend, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, storedFor } from "./support.ts";
 
 let be: Backend;
@@ -202,6 +202,9 @@ describe("rotation", () => {
     const st = statSync(h.log);
     expect(st.size).toBe(0);
     expect(st.mode & 0o777).toBe(0o622);
+    expect(st.uid).toBe(0);
+    const attrs = Bun.spawnSync(["lsattr", "-d", h.log], { stdout: "pipe" }).stdout.toString().split(" ")[0]!;
+    expect(attrs).toContain("a"); // append-only: users can add lines, not truncate or delete
     expect(readdirSync(join(h.dir, "log"))).toEqual(["commands.log"]);
     h.write(50);
     expect((await runReporter(h)).code).toBe(0);
@@ -315,6 +318,32 @@ describe("bounded disk use", () => {
       Bun.spawnSync(["umount", "-l", mnt]);
     }
   });
+});
+
+describe("https", () => {
+  test("with the server's CA in server.ca_file: shipped over TLS; without it the certificate is refused (exit 3)", async () => {
+    const h = makeHost();
+    const cert = join(h.dir, "cert.pem");
+    const key = join(h.dir, "key.pem");
+    const gen = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdout: "pipe", stderr: "pipe" });
+    expect(gen.exitCode).toBe(0);
+    const tls = await startBackend({ CMDAUDIT_TLS_CERT_FILE: cert, CMDAUDIT_TLS_KEY_FILE: key });
+    try {
+      expect(tls.server.url).toStartWith("https://");
+      h.write(20);
+      h.configure(tls.server.url, { run: { attempts: 1 } });
+      const refused = await runReporter(h);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain("cannot reach");
+      h.configure(tls.server.url, { server: { ca_file: cert } });
+      expect((await runReporter(h)).code).toBe(0);
+      const rows = await fetch(`${tls.server.url}/api/v1/commands?host=${h.hostname}`, { headers: { AccessToken: READ_TOKEN }, tls: { ca: readFileSync(cert, "utf8") } });
+      expect(((await rows.json()) as { items: unknown[] }).items.length).toBe(20);
+    } finally {
+      await tls.stop();
+    }
+  }, 60_000);
 });
 
 describe("cli", () => {

@@ -24,11 +24,11 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
-export async function startBackend(): Promise<Backend> {
+export async function startBackend(env: Record<string, string> = {}): Promise<Backend> {
   const db = await createTestDatabase("rep");
   const server = await startServer({
     CMDAUDIT_DATABASE_URL: db.url, CMDAUDIT_INGEST_TOKENS: INGEST_TOKEN, CMDAUDIT_READ_TOKENS: READ_TOKEN,
-    CMDAUDIT_DATA_DIR: mkdtempSync(join(tmpdir(), "cmdaudit-srv-")), CMDAUDIT_LOG_LEVEL: "info",
+    CMDAUDIT_DATA_DIR: mkdtempSync(join(tmpdir(), "cmdaudit-srv-")), CMDAUDIT_LOG_LEVEL: "info", ...env,
   });
   return {
     server,

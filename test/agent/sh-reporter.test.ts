@@ -1,0 +1,391 @@
+/**
+ * The POSIX sh fallback reporter (agent/sh/cmdaudit-reporter.sh), run by real
+ * dash and bash --posix against the real server process on MariaDB, with real
+ * faults: a closed port, injected 500s, a slow answer, kill -9, rotations,
+ * truncation. What the server stores is read back through the query API and
+ * compared with what was written: nothing lost, nothing twice.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, appendFileSync, copyFileSync, chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createTestDatabase } from "../support/mysql.ts";
+import { type RunningServer, startServer } from "../support/server.ts";
+import {
+  appendOnlySupported, Case, cleanupCases, closedPort, FaultProxy, INGEST, isAppendOnly, READ, rowKeys, SCRIPT, stored, writtenKeys,
+} from "./sh-support.ts";
+
+const SHELLS: { name: string; argv: string[] }[] = [
+  { name: "dash", argv: ["dash"] },
+  { name: "bash-posix", argv: ["bash", "--posix"] },
+];
+const TOOLS = ["dash", "bash", "curl", "gzip", "flock", "chattr", "lsattr", "shellcheck", "od", "stat"];
+const missing = TOOLS.filter((t) => Bun.which(t) === null);
+// In CI a missing prerequisite fails the run; on a developer machine the cases are skipped.
+const runIt = missing.length === 0 || process.env.CI === "true";
+
+test("prerequisites of the sh reporter tests are installed", () => {
+  if (process.env.CI === "true") expect(missing).toEqual([]);
+  else if (missing.length) console.warn(`sh reporter tests skipped, missing: ${missing.join(", ")}`);
+});
+
+test.skipIf(!runIt)("shellcheck -s sh finds nothing in the reporter", () => {
+  const p = Bun.spawnSync(["shellcheck", "-s", "sh", SCRIPT]);
+  expect(p.stdout.toString() + p.stderr.toString()).toBe("");
+  expect(p.exitCode).toBe(0);
+});
+
+let db: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+let srv: RunningServer | undefined;
+let dataDir: Case | undefined;
+
+beforeAll(async () => {
+  if (!runIt) return;
+  db = await createTestDatabase("shrep");
+  dataDir = new Case(["true"], "data", "http://unused");
+  srv = await startServer({
+    CMDAUDIT_DATABASE_URL: db.url, CMDAUDIT_INGEST_TOKENS: INGEST, CMDAUDIT_READ_TOKENS: READ,
+    CMDAUDIT_DATA_DIR: dataDir.dir, CMDAUDIT_LOG_LEVEL: "info",
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (srv && srv.proc.exitCode === null) await srv.stop();
+  await db?.drop();
+  cleanupCases();
+}, 30_000);
+
+const server = () => {
+  if (!srv) throw new Error("server not started");
+  return srv.url;
+};
+
+/** Everything the case wrote is stored, once; nothing else of its host. */
+async function expectStored(c: Case): Promise<void> {
+  const rows = await stored(server(), { host: c.host });
+  expect(rowKeys(rows)).toEqual(writtenKeys(c.written));
+}
+
+/** The loss records this case's reporter sent. */
+async function lossRows(c: Case) {
+  return stored(server(), { session: c.state().REPORTER_ID ?? "none", kind: "loss" });
+}
+
+const deadLetters = (c: Case) => readdirSync(join(c.stateDir, "deadletter"));
+
+describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
+  let n = 0;
+  const mk = (conf: Record<string, string> = {}, url?: string) => new Case(argv, `${name}-${++n}`, url ?? server(), conf);
+
+  test.skipIf(!runIt)("ships seed lines, CA1 records, foreign lines in several batches; silent; a rerun sends nothing new", async () => {
+    const c = mk();
+    c.some(60, "basic");
+    appendFileSync(c.log, "#1544500000\nls -la\n\n");
+    c.record("multi\nline\there-doc\\n" + "x".repeat(7000));
+    c.record(new Uint8Array([0x63, 0x61, 0x74, 0x20, 0xff, 0xfe, 0x0a, 0xc3]));
+    c.record("", { kind: "session_end" });
+    expect(statSync(c.log).size).toBeGreaterThan(3 * 4096);
+    const r = await c.run();
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    expect(Number(c.state().OFFSET)).toBe(statSync(c.log).size);
+    expect(c.state().REPORTER_ID).toMatch(/^reporter\.sh\.[0-9a-f]{16}$/);
+    expect(statSync(c.stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(c.stateDir, "state")).mode & 0o777).toBe(0o600);
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    const st = await c.run("status");
+    expect(st.code).toBe(0);
+    expect(st.stdout).toContain("backlog_bytes: 0\n");
+    expect(st.stdout).toContain("dead_letters: 0\n");
+    expect(st.stdout).toContain("last_error: none\n");
+    expect(st.stdout).not.toContain("last_success: never");
+  });
+
+  test.skipIf(!runIt)("a 1 MiB command and non-UTF-8 bytes, batches smaller than one record, without gzip", async () => {
+    const c = mk({ GZIP: "0" });
+    const big = new Uint8Array(1 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251 === 0 ? 0x0a : i % 97 === 0 ? 0x5c : i % 89 === 0 ? 0xff : 0x61 + (i % 26);
+    c.some(5, "before");
+    c.record(big);
+    c.some(5, "after");
+    const r = await c.run();
+    expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+  });
+
+  test.skipIf(!runIt)("a partial last line is held back and sent once it is finished", async () => {
+    const c = mk();
+    c.some(4, "p");
+    const before = statSync(c.log).size;
+    const full = c.record("echo finished later", { file: join(c.dir, "scratch") });
+    appendFileSync(c.log, full.subarray(0, 30));
+    const pending = c.written.pop()!;
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+    expect(Number(c.state().OFFSET)).toBe(before);
+    appendFileSync(c.log, full.subarray(30));
+    c.written.push(pending);
+    c.some(3, "p2");
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+    expect(Number(c.state().OFFSET)).toBe(statSync(c.log).size);
+  });
+
+  test.skipIf(!runIt)("server down for the whole run: exit 3, nothing advanced; back: everything, once", async () => {
+    const c = mk({ BUDGET: "2" }, closedPort());
+    c.some(20, "down");
+    const t0 = Date.now();
+    const r = await c.run();
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("server unreachable");
+    expect(Date.now() - t0).toBeLessThan(6000);
+    expect(c.state().OFFSET).toBe("0");
+    expect((await c.run("status")).stdout).toMatch(/last_error: .*exit 3/);
+    expect(await stored(server(), { host: c.host })).toEqual([]);
+    c.conf({});
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    expect((await c.run("status")).stdout).toContain("last_error: none\n");
+  });
+
+  test.skipIf(!runIt)("HTTP 500 on the middle batch: retried, everything once", async () => {
+    const proxy = new FaultProxy(server(), (k) => (k === 3 ? "fail" : "pass"));
+    try {
+      const c = mk({ BATCH_BYTES: "2048" }, proxy.url);
+      c.some(40, "five");
+      expect((await c.run()).code).toBe(0);
+      await expectStored(c);
+      expect(proxy.requests).toBeGreaterThan(4);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test.skipIf(!runIt)("a server slower than TIMEOUT: retried, stored once; the token is in no process's argv", async () => {
+    const proxy = new FaultProxy(server(), (k) => (k === 1 ? 2500 : "pass"));
+    try {
+      const c = mk({ TIMEOUT: "1" }, proxy.url);
+      c.some(10, "slow");
+      const p = c.spawn();
+      await Bun.sleep(500);
+      const argvs: string[] = [];
+      for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        try {
+          argvs.push(readFileSync(`/proc/${pid}/cmdline`, "latin1"));
+        } catch { /* gone */ }
+      }
+      expect(argvs.some((a) => a.includes("curl"))).toBe(true);
+      expect(argvs.filter((a) => a.includes(INGEST))).toEqual([]);
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      expect({ code, out, err }).toEqual({ code: 0, out: "", err: "" });
+      expect(proxy.requests).toBeGreaterThan(1);
+      await expectStored(c);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test.skipIf(!runIt)("kill -9 of the reporter mid-run, then a rerun: everything, once", async () => {
+    const proxy = new FaultProxy(server(), () => 120);
+    try {
+      const c = mk({ BATCH_BYTES: "1024" }, proxy.url);
+      c.some(60, "kill");
+      const p = c.spawn();
+      while (proxy.requests < 3) await Bun.sleep(20);
+      p.kill("SIGKILL");
+      await p.exited;
+      expect(Number(c.state().OFFSET)).toBeLessThan(statSync(c.log).size);
+      proxy.plan = () => "pass";
+      expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+      await expectStored(c);
+      expect(readdirSync(c.stateDir).filter((f) => f.startsWith("tmp."))).toEqual([]);
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  test.skipIf(!runIt)("rotation by the reporter: new log 0622 (append-only), rotated file drained then deleted", async () => {
+    const c = mk({ ROTATE_BYTES: "3000" });
+    c.some(40, "rot");
+    const ino = statSync(c.log).ino;
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    const st = statSync(c.log);
+    expect(st.ino).not.toBe(ino);
+    expect(st.size).toBe(0);
+    expect(st.mode & 0o777).toBe(0o622);
+    expect(st.uid).toBe(0);
+    if (appendOnlySupported(c.dir)) expect(isAppendOnly(c.log)).toBe(true);
+    expect(readdirSync(c.logDir)).toEqual(["commands.log"]);
+    c.some(10, "rot2");
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+  });
+
+  test.skipIf(!runIt)("a rotated file inside ROTATE_GRACE is sent but kept; after the grace it is finished and deleted", async () => {
+    const c = mk({ ROTATE_BYTES: "1000", ROTATE_GRACE: "3600" });
+    c.some(12, "grace");
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+    const rotated = readdirSync(c.logDir).filter((f) => /^commands\.log\.\d+\.\d+$/.test(f));
+    expect(rotated.length).toBe(1);
+    c.some(3, "grace2");
+    expect((await c.run()).code).toBe(0);
+    c.conf({ ROTATE_BYTES: "1000", ROTATE_GRACE: "0" });
+    expect((await c.run()).code).toBe(0);
+    expect(readdirSync(c.logDir)).toEqual(["commands.log"]);
+    await expectStored(c);
+  });
+
+  test.skipIf(!runIt)("rotation by someone else (mv): the old file is found by inode and drained, the new one read from 0", async () => {
+    const c = mk({ GZIP: "0" });
+    c.some(10, "mv1");
+    expect((await c.run()).code).toBe(0);
+    c.some(5, "mv2");
+    const old = join(c.logDir, "commands.log.1");
+    renameSync(c.log, old);
+    writeFileSync(c.log, "");
+    chmodSync(c.log, 0o622);
+    c.some(5, "mv3");
+    c.some(2, "late", old);
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    expect(existsSync(old)).toBe(true);
+    expect(Number(c.state().OFFSET)).toBe(statSync(c.log).size);
+    c.some(3, "mv4");
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+  });
+
+  test.skipIf(!runIt)("copytruncate between runs: the new content from 0 and a stored loss record", async () => {
+    const c = mk();
+    c.some(20, "ct1");
+    expect((await c.run()).code).toBe(0);
+    copyFileSync(c.log, join(c.logDir, "commands.log.1"));
+    truncateSync(c.log, 0);
+    c.some(3, "ct2");
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+    const loss = await lossRows(c);
+    expect(loss.length).toBe(1);
+    expect(loss[0]!.command).toContain("was truncated");
+    expect(loss[0]!.seq).toBe(0);
+  });
+
+  test.skipIf(!runIt)("retained log over MAX_RETAINED_BYTES while the server is down: oldest rotated file dropped, exact count in a stored loss record", async () => {
+    const c = mk({ BUDGET: "1", ROTATE_BYTES: "2000", MAX_RETAINED_BYTES: "5000" }, closedPort());
+    const sizes: number[] = [];
+    const counts: number[] = [];
+    for (const tag of ["cap1", "cap2", "cap3"]) {
+      const before = c.written.length;
+      sizes.push(c.some(tag === "cap1" ? 27 : 25, tag));
+      counts.push(c.written.length - before);
+      expect((await c.run()).code).toBe(3);
+    }
+    expect(sizes[0]! + sizes[1]! + sizes[2]!).toBeGreaterThan(5000);
+    expect(sizes[1]! + sizes[2]!).toBeLessThanOrEqual(5000);
+    const st = await c.run("status");
+    expect(st.stdout).toContain(`dropped_records: ${counts[0]}\n`);
+    expect(st.stdout).toContain(`dropped_bytes: ${sizes[0]}\n`);
+    expect(st.stdout).toContain("pending_loss_records: 1\n");
+    const dropped = c.written.splice(0, counts[0]!);
+    expect(dropped.length).toBe(counts[0]!);
+    c.conf({ BUDGET: "10", ROTATE_BYTES: "2000", MAX_RETAINED_BYTES: "5000" });
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    const loss = await lossRows(c);
+    expect(loss.length).toBe(1);
+    expect(loss[0]!.command).toMatch(new RegExp(`^cmdaudit reporter: dropped ${counts[0]} record\\(s\\) \\(${sizes[0]} bytes\\) of commands\\.log\\.\\d+\\.\\d+ \\(retained log over MAX_RETAINED_BYTES while the server was unreachable\\)$`));
+    expect(loss[0]!.ctime).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    expect((await c.run("status")).stdout).toContain("pending_loss_records: 0\n");
+  });
+
+  test.skipIf(!runIt)("records the server rejects go to a dead letter (body and answer, 0600); the rest is stored", async () => {
+    const c = mk();
+    c.some(3, "dl1");
+    c.record("bad date", { ctime: "2024-02-30T10:00:00+08:00", expect: false });
+    appendFileSync(c.log, "CA1\tR\tbroken\n");
+    c.some(3, "dl2");
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    const dl = deadLetters(c).sort();
+    expect(dl.length).toBe(2);
+    const answer = readFileSync(join(c.stateDir, "deadletter", dl.find((f) => f.endsWith(".answer"))!), "utf8");
+    expect(answer).toContain('"line":4');
+    expect(answer).toContain('"line":5');
+    const body = readFileSync(join(c.stateDir, "deadletter", dl.find((f) => f.endsWith(".body"))!), "latin1");
+    expect(body).toContain("bad date");
+    for (const f of dl) expect(statSync(join(c.stateDir, "deadletter", f)).mode & 0o777).toBe(0o600);
+    expect((await c.run("status")).stdout).toContain("dead_letters: 1\n");
+  });
+
+  test.skipIf(!runIt)("a lock held by another run: exit 5 (flock, and the mkdir fallback with stale-pid detection)", async () => {
+    const c = mk();
+    c.some(3, "lock");
+    mkdirSync(c.stateDir, { recursive: true, mode: 0o700 });
+    const holder = Bun.spawn(["flock", join(c.stateDir, "reporter.lock"), "sleep", "30"], { stdout: "ignore", stderr: "ignore" });
+    try {
+      while (!existsSync(join(c.stateDir, "reporter.lock"))) await Bun.sleep(10);
+      await Bun.sleep(100);
+      const r = await c.run();
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain("another run");
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+    const env = { CMDAUDIT_REPORTER_NO_FLOCK: "1" };
+    const lockDir = join(c.stateDir, "reporter.lock.d");
+    mkdirSync(lockDir);
+    writeFileSync(join(lockDir, "pid"), `${process.pid}\n`);
+    expect((await c.run("run", env)).code).toBe(5);
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    writeFileSync(join(lockDir, "pid"), `${dead.pid}\n`);
+    expect(await c.run("run", env)).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(existsSync(lockDir)).toBe(false);
+    await expectStored(c);
+  });
+
+  test.skipIf(!runIt)("config errors exit 2 and name the key; the token is never printed", async () => {
+    const c = mk();
+    writeFileSync(c.confFile, readFileSync(c.confFile, "utf8") + "COLOUR=blue\nGZIP=2\n");
+    const r = await c.run();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown key COLOUR");
+    expect(r.stderr).toContain("GZIP");
+    c.conf({ URL: "" });
+    const r2 = await c.run("check");
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain("URL");
+    c.conf({});
+    writeFileSync(c.tokenFile, "not the token 0123456789\n");
+    const r3 = await c.run("check");
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain("TOKEN_FILE");
+    expect(r3.stderr + r3.stdout).not.toContain("not the token");
+    const wrong = "wrong-token-0123456789abcdef";
+    writeFileSync(c.tokenFile, wrong + "\n");
+    c.some(2, "cfg");
+    const outs: string[] = [];
+    for (const cmd of ["check", "run", "status"]) {
+      const x = await c.run(cmd);
+      outs.push(x.stdout + x.stderr);
+      if (cmd !== "status") expect(x.code).toBe(4);
+    }
+    for (const o of outs) expect(o).not.toContain(wrong);
+    for (const f of readdirSync(c.stateDir)) {
+      const p = join(c.stateDir, f);
+      if (statSync(p).isFile()) expect(readFileSync(p, "latin1")).not.toContain(wrong);
+    }
+    writeFileSync(c.tokenFile, INGEST + "\n");
+    const ok = await c.run("check");
+    expect(ok.stdout).toContain("server: ok");
+    expect(ok.stdout).toContain("log: ok");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout + ok.stderr).not.toContain(INGEST);
+    chmodSync(c.log, 0o644);
+    expect((await c.run("check")).code).toBe(1);
+  });
+});

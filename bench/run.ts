@@ -1,12 +1,14 @@
 /**
- * `bun run bench [ingest] [hook] [query] [parse]`: prints one table per benchmark.
+ * `bun run bench [ingest] [hook] [query] [parse] [reporter]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
- * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS.
+ * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS,
+ * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS.
  */
 import { benchIngest } from "./ingest.ts";
 import { benchHook } from "./hook.ts";
 import { benchQuery } from "./query.ts";
 import { benchParse } from "./parse.ts";
+import { benchReporter } from "./reporter.ts";
 
 const which = process.argv.slice(2);
 const all = which.length === 0;
@@ -23,4 +25,7 @@ if (all || which.includes("query")) {
 }
 if (all || which.includes("parse")) {
   await benchParse({ mb: num("BENCH_PARSE_MB", 100), rounds: num("BENCH_PARSE_ROUNDS", 3) });
+}
+if (all || which.includes("reporter")) {
+  await benchReporter({ mb: num("BENCH_CATCHUP_MB", 1024), idleRuns: num("BENCH_IDLE_RUNS", 5) });
 }

@@ -30,6 +30,7 @@ export async function buildReporter(outfile = resolve(root, "dist/cmdaudit-repor
     },
     define: { "process.env.CMDAUDIT_REPORTER_VERSION": JSON.stringify(pkg.version) },
     minify: true,
+    bytecode: true,
   });
   if (!result.success) throw new AggregateError(result.logs, "reporter build failed");
   return outfile;

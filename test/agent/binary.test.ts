@@ -28,13 +28,13 @@ describe("cmdaudit-reporter binary", () => {
     expect(versions.length).toBeGreaterThan(0);
     const newest = versions.sort((a, b) => versionKey(a) - versionKey(b)).at(-1)!;
     expect(versionKey(newest)).toBeLessThanOrEqual(versionKey("2.17"));
-  });
+  }, 60_000);
 
   test("links only libc, libpthread, libdl, libm, librt (and the loader)", async () => {
     const needed = [...tool(["readelf", "-d", await reporterBinary()]).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
     expect(needed.length).toBeGreaterThan(0);
     expect(needed.filter((l) => !ALLOWED_LIBS.has(l))).toEqual([]);
-  });
+  }, 60_000);
 
   test("prints its embedded version; ignores .env and bunfig.toml in the directory it runs in", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cmdaudit-cwd-"));
@@ -50,7 +50,7 @@ describe("cmdaudit-reporter binary", () => {
     expect(s.stderr.toString()).toContain("/etc/cmdaudit/reporter.yml");
     expect(s.stderr.toString()).not.toContain("from-dotenv");
     expect(existsSync(join(dir, "pwned"))).toBe(false);
-  });
+  }, 60_000);
 
   test("builds byte-identically from the locked runtime (same output path)", async () => {
     const out = join(mkdtempSync(join(tmpdir(), "cmdaudit-repro-")), "cmdaudit-reporter");

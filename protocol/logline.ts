@@ -7,6 +7,7 @@ import { escapeBytes, unescapeBytes } from "./escape.ts";
 import { LOG_CHUNK_BYTES, MAX_LOG_LINE_BYTES, MAX_LOG_PARTS, MAX_COMMAND_BYTES } from "./limits.ts";
 import { commandFromBytes, RECORD_KINDS, type RecordKind, type WireRecord } from "./record.ts";
 import { formatUtcOffset } from "./time.ts";
+import { isAscii } from "node:buffer";
 
 export const LOG_MAGIC = "CA1";
 const HEAD_FIELDS = 17;
@@ -56,24 +57,17 @@ interface Pending {
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const te = new TextEncoder();
 const KIND_SET = new Set<string>(RECORD_KINDS);
-const SESSION_ID = /^[A-Za-z0-9._:@-]{1,64}$/;
-const UINT = /^(0|[1-9][0-9]{0,15})$/;
 const LEGACY = /^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[\(([^()\]]*)\) ?([^\]]*)\] \[([^\]@]*)@([^\]]*)\] /;
+const LEGACY_SCAN_BYTES = 2048;
+const MAX_SESSION_ID = 64;
+/** Longest canonical number: 16 digits, enough for 2^53−1. */
+const MAX_DIGITS = 16;
 
-function splitTabs(line: Uint8Array, n: number): Uint8Array[] | null {
-  const out: Uint8Array[] = [];
-  let start = 0;
-  for (let i = 0; i < n - 1; i++) {
-    const t = line.indexOf(0x09, start);
-    if (t < 0) return null;
-    out.push(line.subarray(start, t));
-    start = t + 1;
-  }
-  const last = line.subarray(start);
-  if (last.indexOf(0x09) >= 0) return null;
-  out.push(last);
-  return out;
-}
+/** Bytes allowed in a session id: `A-Z a-z 0-9 . _ : @ -`. */
+const SESSION_ID_BYTE = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-") SESSION_ID_BYTE[c.charCodeAt(0)] = 1;
+
+class DamagedLine extends Error {}
 
 function text(b: Uint8Array, name: string): string {
   const u = unescapeBytes(b);
@@ -81,13 +75,94 @@ function text(b: Uint8Array, name: string): string {
   return utf8.decode(u);
 }
 
-function uint(b: Uint8Array, name: string, max: number): number {
-  const s = bin(b);
-  if (!UINT.test(s) || Number(s) > max) throw new DamagedLine(`${name} ${JSON.stringify(s.slice(0, 20))} is not a number`);
-  return Number(s);
-}
+/**
+ * A CA1 line cut at its TABs. The fields before the chunk are decoded to one string
+ * once, and every field but the chunk is a slice of it: when that part of the line is
+ * ASCII, a text field without a backslash is its own unescaped UTF-8 text.
+ */
+class Fields {
+  /** tabs[i] is the TAB after field i. */
+  private readonly tabs: number[];
+  /** Fields 0 … n−2, one char per byte. */
+  private readonly str: string;
+  /** True when `str` holds no byte ≥ 0x80 and no backslash: text fields need no decoding. */
+  private readonly plain: boolean;
 
-class DamagedLine extends Error {}
+  private constructor(private readonly line: Uint8Array, tabs: number[]) {
+    this.tabs = tabs;
+    const head = line.subarray(0, tabs[tabs.length - 1]);
+    const ascii = isAscii(head);
+    this.str = ascii ? utf8.decode(head) : bin(head);
+    this.plain = ascii && this.str.indexOf("\\") < 0;
+  }
+
+  /** The line's n fields, or null when it has another number of fields (the last one holds no TAB). */
+  static split(line: Uint8Array, n: number): Fields | null {
+    const tabs: number[] = [];
+    const len = line.length;
+    for (let i = 0; i < len && tabs.length < n - 1; i++) if (line[i] === 0x09) tabs.push(i);
+    if (tabs.length < n - 1 || line.indexOf(0x09, tabs[n - 2]! + 1) >= 0) return null;
+    return new Fields(line, tabs);
+  }
+
+  private start(i: number): number {
+    return i === 0 ? 0 : this.tabs[i - 1]! + 1;
+  }
+
+  private end(i: number): number {
+    return i < this.tabs.length ? this.tabs[i]! : this.line.length;
+  }
+
+  length(i: number): number {
+    return this.end(i) - this.start(i);
+  }
+
+  bytes(i: number): Uint8Array {
+    return this.line.subarray(this.start(i), this.end(i));
+  }
+
+  /** Field i (not the chunk) as one char per byte. */
+  bin(i: number): string {
+    return this.str.slice(this.start(i), this.tabs[i]);
+  }
+
+  /** Field i (not the chunk), unescaped, as UTF-8 text. */
+  text(i: number, name: string): string {
+    return this.plain ? this.bin(i) : text(this.bytes(i), name);
+  }
+
+  /** A canonical decimal (`0|[1-9][0-9]{0,15}`) of at most `max`. */
+  uint(i: number, name: string, max: number): number {
+    const a = this.start(i), b = this.end(i);
+    const line = this.line;
+    let ok = b > a && b - a <= MAX_DIGITS && !(line[a] === 0x30 && b - a > 1);
+    let v = 0;
+    for (let k = a; ok && k < b; k++) {
+      const d = line[k]! - 0x30;
+      if (d < 0 || d > 9) ok = false;
+      else v = v * 10 + d;
+    }
+    // Above 2^53 v may be rounded, but then it is still above any max we use.
+    if (!ok || v > max) throw new DamagedLine(`${name} ${JSON.stringify(bin(this.bytes(i)).slice(0, 20))} is not a number`);
+    return v;
+  }
+
+  sessionId(i: number): string {
+    const a = this.start(i), b = this.end(i);
+    let ok = b > a && b - a <= MAX_SESSION_ID;
+    for (let k = a; ok && k < b; k++) ok = SESSION_ID_BYTE[this.line[k]!] === 1;
+    if (!ok) throw new DamagedLine("bad session id");
+    return this.bin(i);
+  }
+
+  /** The last field, checked against the declared length in field `lenField`. */
+  chunk(lenField: number): Uint8Array {
+    const len = this.uint(lenField, "len", MAX_LOG_LINE_BYTES);
+    const chunk = this.line.subarray(this.tabs[this.tabs.length - 1]! + 1);
+    if (len !== chunk.length) throw new DamagedLine(`chunk is ${chunk.length} bytes, header says ${len}`);
+    return chunk;
+  }
+}
 
 /**
  * Streaming decoder: push each complete line (without its "\n") with its byte
@@ -96,17 +171,20 @@ class DamagedLine extends Error {}
  * the events a call returns may share bytes with that call's `line`.
  */
 export class LogDecoder {
+  /** Records waiting for parts, by `sessionId TAB seq` (a TAB cannot occur in either). */
   private pending = new Map<string, Pending>();
   private readonly maxPendingSpan: number;
+  private readonly legacyUtcOffset: string;
   /** `maxPendingSpan`: bytes after a record's head by which all its parts must have come (a shell writes them back to back). */
-  constructor(private readonly opts: { legacyUtcOffset: number; maxPendingSpan?: number }) {
+  constructor(opts: { legacyUtcOffset: number; maxPendingSpan?: number }) {
     this.maxPendingSpan = opts.maxPendingSpan ?? MAX_PENDING_SPAN;
+    this.legacyUtcOffset = formatUtcOffset(opts.legacyUtcOffset);
   }
 
   push(line: Uint8Array, offset: number): DecodeEvent[] {
     const end = offset + line.length + 1;
     const out: DecodeEvent[] = [];
-    this.expire(offset, out);
+    if (this.pending.size > 0) this.expire(offset, out);
     if (line.length > MAX_LOG_LINE_BYTES) {
       out.push({ type: "damaged", reason: `line longer than ${MAX_LOG_LINE_BYTES} bytes`, raw: line, offset });
       return out;
@@ -120,7 +198,7 @@ export class LogDecoder {
       }
       return out;
     }
-    const legacy = this.legacy(line);
+    const legacy = line[0] === 0x5b /* [ */ ? this.legacy(line) : null;
     // The seed's `echo $y` split the command on IFS whitespace, so it never wrote a TAB: a seed-looking
     // line with one is a truncated seed line merged with a CA1 line, whose fields it would swallow.
     if (legacy && line.indexOf(0x09) >= 0) out.push({ type: "damaged", reason: "seed line with a TAB", raw: line, offset });
@@ -159,105 +237,103 @@ export class LogDecoder {
 
   private pushV1(line: Uint8Array, offset: number, end: number, out: DecodeEvent[]): void {
     const type = line[4];
-    if (type === 0x52 /* R */) {
-      const f = splitTabs(line, HEAD_FIELDS);
-      if (!f || f[1]!.length !== 1) throw new DamagedLine(`head line does not have ${HEAD_FIELDS} fields`);
-      const sessionId = bin(f[2]!);
-      if (!SESSION_ID.test(sessionId)) throw new DamagedLine("bad session id");
-      const seq = uint(f[3]!, "seq", Number.MAX_SAFE_INTEGER);
-      const kind = bin(f[4]!);
-      if (!KIND_SET.has(kind)) throw new DamagedLine(`unknown kind ${JSON.stringify(kind.slice(0, 20))}`);
-      const exitField = f[13]!;
-      const nparts = uint(f[14]!, "nparts", MAX_LOG_PARTS);
-      if (nparts < 1) throw new DamagedLine("nparts is 0");
-      const chunk = this.chunk(f[15]!, f[16]!);
-      const head: Omit<LogRecord, "command"> = {
-        kind: kind as RecordKind,
-        ctime: bin(f[5]!),
-        hostname: text(f[6]!, "hostname"),
-        serverIps: text(f[7]!, "serverIps"),
-        suser: text(f[8]!, "suser"),
-        luser: text(f[9]!, "luser"),
-        terminal: text(f[10]!, "terminal"),
-        clientIp: text(f[11]!, "clientIp"),
-        sessionId,
-        seq,
-        cwd: text(f[12]!, "cwd"),
-        exitStatus: exitField.length ? uint(exitField, "exit", 255) : null,
-        legacy: false,
-      };
-      const key = `${sessionId}\0${seq}`;
+    if (type === 0x52 /* R */) this.pushHead(line, offset, end, out);
+    else if (type === 0x50 /* P */) this.pushPart(line, offset, end, out);
+    else throw new DamagedLine("unknown line type");
+  }
+
+  private pushHead(line: Uint8Array, offset: number, end: number, out: DecodeEvent[]): void {
+    const f = Fields.split(line, HEAD_FIELDS);
+    if (!f || f.length(1) !== 1) throw new DamagedLine(`head line does not have ${HEAD_FIELDS} fields`);
+    const sessionId = f.sessionId(2);
+    const seq = f.uint(3, "seq", Number.MAX_SAFE_INTEGER);
+    const kind = f.bin(4);
+    if (!KIND_SET.has(kind)) throw new DamagedLine(`unknown kind ${JSON.stringify(kind.slice(0, 20))}`);
+    const nparts = f.uint(14, "nparts", MAX_LOG_PARTS);
+    if (nparts < 1) throw new DamagedLine("nparts is 0");
+    const chunk = f.chunk(15);
+    const head: Omit<LogRecord, "command"> = {
+      kind: kind as RecordKind,
+      ctime: f.bin(5),
+      hostname: f.text(6, "hostname"),
+      serverIps: f.text(7, "serverIps"),
+      suser: f.text(8, "suser"),
+      luser: f.text(9, "luser"),
+      terminal: f.text(10, "terminal"),
+      clientIp: f.text(11, "clientIp"),
+      sessionId,
+      seq,
+      cwd: f.text(12, "cwd"),
+      exitStatus: f.length(13) ? f.uint(13, "exit", 255) : null,
+      legacy: false,
+    };
+    if (this.pending.size > 0) {
       for (const [k, p] of this.pending) {
         // A shell writes a record's parts back to back: a newer record of the same session means the old one was cut.
         if (p.head.sessionId === sessionId) this.abandon(k, p, "record parts missing", out);
       }
-      if (nparts === 1) {
-        this.complete({ head, nparts, chunks: [chunk], bytes: chunk.length, offset, last: offset, lines: [line] }, end, out);
-      } else {
-        const own = line.slice(); // kept past this call: the caller may reuse its buffer
-        this.pending.set(key, { head, nparts, chunks: [own.subarray(own.length - chunk.length)], bytes: chunk.length, offset, last: offset, lines: [own] });
-      }
-      return;
     }
-    if (type === 0x50 /* P */) {
-      const f = splitTabs(line, PART_FIELDS);
-      if (!f || f[1]!.length !== 1) throw new DamagedLine(`part line does not have ${PART_FIELDS} fields`);
-      const key = `${bin(f[2]!)}\0${bin(f[3]!)}`;
-      const p = this.pending.get(key);
-      if (!p) throw new DamagedLine("part line without its head line");
-      const part = uint(f[4]!, "part", MAX_LOG_PARTS);
-      if (part !== p.chunks.length + 1) {
-        this.abandon(key, p, `part ${part} out of order`, out);
-        throw new DamagedLine(`part ${part} out of order`);
-      }
-      const chunk = this.chunk(f[5]!, f[6]!);
-      const own = line.slice(); // kept past this call; the chunk is the line's last field
-      p.chunks.push(own.subarray(own.length - chunk.length));
-      p.lines.push(own);
-      p.last = offset;
-      p.bytes += chunk.length;
-      if (p.bytes > MAX_COMMAND_BYTES * 2 + LOG_CHUNK_BYTES) {
-        this.abandon(key, p, "record too long", out);
-        return;
-      }
-      if (p.chunks.length === p.nparts) {
-        this.pending.delete(key);
-        this.complete(p, end, out);
-      }
-      return;
+    if (nparts === 1) {
+      this.complete(head, chunk, [line], offset, end, out);
+    } else {
+      const own = line.slice(); // kept past this call: the caller may reuse its buffer
+      const key = `${sessionId}\t${seq}`;
+      this.pending.set(key, { head, nparts, chunks: [own.subarray(own.length - chunk.length)], bytes: chunk.length, offset, last: offset, lines: [own] });
     }
-    throw new DamagedLine("unknown line type");
   }
 
-  private chunk(lenField: Uint8Array, chunk: Uint8Array): Uint8Array {
-    const len = uint(lenField, "len", MAX_LOG_LINE_BYTES);
-    if (len !== chunk.length) throw new DamagedLine(`chunk is ${chunk.length} bytes, header says ${len}`);
-    return chunk;
+  private pushPart(line: Uint8Array, offset: number, end: number, out: DecodeEvent[]): void {
+    const f = Fields.split(line, PART_FIELDS);
+    if (!f || f.length(1) !== 1) throw new DamagedLine(`part line does not have ${PART_FIELDS} fields`);
+    const key = `${f.bin(2)}\t${f.bin(3)}`;
+    const p = this.pending.get(key);
+    if (!p) throw new DamagedLine("part line without its head line");
+    const part = f.uint(4, "part", MAX_LOG_PARTS);
+    if (part !== p.chunks.length + 1) {
+      this.abandon(key, p, `part ${part} out of order`, out);
+      throw new DamagedLine(`part ${part} out of order`);
+    }
+    const chunk = f.chunk(5);
+    const own = line.slice(); // kept past this call; the chunk is the line's last field
+    p.chunks.push(own.subarray(own.length - chunk.length));
+    p.lines.push(own);
+    p.last = offset;
+    p.bytes += chunk.length;
+    if (p.bytes > MAX_COMMAND_BYTES * 2 + LOG_CHUNK_BYTES) {
+      this.abandon(key, p, "record too long", out);
+      return;
+    }
+    if (p.chunks.length === p.nparts) {
+      this.pending.delete(key);
+      this.complete(p.head, Buffer.concat(p.chunks), p.lines, p.offset, end, out);
+    }
   }
 
-  private complete(p: Pending, end: number, out: DecodeEvent[]): void {
-    const escaped = p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks);
+  private complete(head: Omit<LogRecord, "command">, escaped: Uint8Array, lines: Uint8Array[], offset: number, end: number, out: DecodeEvent[]): void {
     const command = unescapeBytes(escaped);
     if (typeof command === "string") {
-      out.push({ type: "damaged", reason: `command: ${command}`, raw: Buffer.concat(p.lines.flatMap((l) => [l, NL])), offset: p.offset });
+      out.push({ type: "damaged", reason: `command: ${command}`, raw: Buffer.concat(lines.flatMap((l) => [l, NL])), offset });
       return;
     }
-    out.push({ type: "record", record: { ...p.head, command }, offset: p.offset, end });
+    out.push({ type: "record", record: { ...head, command }, offset, end });
   }
 
   private legacy(line: Uint8Array): LogRecord | null {
-    // latin1 keeps one char per byte, so the match length is the byte offset of the command.
-    const s = bin(line.subarray(0, Math.min(line.length, 2048)));
-    const m = LEGACY.exec(s);
+    const prefix = line.subarray(0, Math.min(line.length, LEGACY_SCAN_BYTES));
+    // An ASCII prefix is its own UTF-8 text. Otherwise latin1 keeps one char per byte, so the
+    // match length is the byte offset of the command, and the fields are decoded afterwards.
+    const ascii = isAscii(prefix);
+    const m = LEGACY.exec(ascii ? utf8.decode(prefix) : bin(prefix));
     if (!m) return null;
-    const who = Buffer.from(m[3]!, "latin1").toString("utf8").trim().split(/ +/);
+    const str = ascii ? (s: string) => s : (s: string) => Buffer.from(s, "latin1").toString("utf8");
+    const who = str(m[3]!).trim().split(/ +/);
     return {
       kind: "command",
       ctime: m[1]!,
-      utcOffset: formatUtcOffset(this.opts.legacyUtcOffset),
-      hostname: Buffer.from(m[4]!, "latin1").toString("utf8"),
+      utcOffset: this.legacyUtcOffset,
+      hostname: str(m[4]!),
       serverIps: m[5]!,
-      suser: Buffer.from(m[2]!, "latin1").toString("utf8"),
+      suser: str(m[2]!),
       luser: who[0] ?? "",
       terminal: who[1] ?? "",
       clientIp: who[2] ?? "",

@@ -22,10 +22,13 @@ export LC_ALL
 
 PROG=cmdaudit-reporter
 TAB=$(printf '\t')
+NL='
+'
 CR=$(printf '\r')
 MAX_BATCH=33554432   # the server's default limits.max_body_bytes
 TMPD=
 LOCKDIR=
+ATTEMPTED=0
 
 say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 
@@ -42,20 +45,20 @@ die() {
   shift
   say "$*"
   if [ -n "${STATE:-}" ] && [ -n "${S_ID:-}" ] && [ "$die_code" != 2 ] && [ "$die_code" != 5 ]; then
-    S_LAST_ERR="$(date -u +%Y-%m-%dT%H:%M:%SZ) exit $die_code: $*"
+    S_LAST_ERR="$(date -u +%Y-%m-%dT%H:%M:%SZ) exit $die_code: $(printf '%s' "$*" | tr '\n\r' '  ')"
     state_save 2>/dev/null
   fi
   cleanup
   exit "$die_code"
 }
 
-now_ms() {
-  now_ms_v=$(date +%s%N)
-  case $now_ms_v in
-    *N*|'') now_ms_v=$(( $(date +%s) * 1000 )) ;;
-    *) now_ms_v=$(( now_ms_v / 1000000 )) ;;
+# now: NOW is the time in milliseconds since the epoch (one fork).
+now() {
+  NOW=$(date +%s%N)
+  case $NOW in
+    *N*|'') NOW=$(( $(date +%s) * 1000 )) ;;
+    *) NOW=$(( NOW / 1000000 )) ;;
   esac
-  echo "$now_ms_v"
 }
 
 # is_uint VALUE: decimal digits only, at most 18 of them (fits shell arithmetic).
@@ -144,7 +147,9 @@ load_config() {
     case $TOKEN in
       '') cfbad "TOKEN_FILE $TOKEN_FILE holds no token" ;;
     esac
-    if printf '%s' "$TOKEN" | grep -q '[^]!#-[^-~]'; then cfbad "TOKEN_FILE $TOKEN_FILE: the token holds a blank, quote, backslash or control byte"; fi
+    case $TOKEN in
+      *[!\ -~]*|*[\"\\\ ]*) cfbad "TOKEN_FILE $TOKEN_FILE: the token holds a blank, quote, backslash, control or non-ASCII byte" ;;
+    esac
   fi
   if [ -n "$CA_FILE" ] && { [ ! -f "$CA_FILE" ] || [ ! -r "$CA_FILE" ]; }; then cfbad "CA_FILE $CA_FILE cannot be read"; fi
   case $LOG in /?*) ;; *) cfbad "LOG must be an absolute path" ;; esac
@@ -212,7 +217,7 @@ state_save() {
     printf 'OFFSET=%s\n' "$S_OFF"
     printf 'LOSS_SEQ=%s\n' "$S_LOSS_SEQ"
     printf 'LAST_SUCCESS=%s\n' "$S_LAST_OK"
-    printf 'LAST_ERROR=%s\n' "$(printf '%s' "$S_LAST_ERR" | tr '\n\r' '  ')"
+    printf 'LAST_ERROR=%s\n' "$S_LAST_ERR"
     printf 'DROPPED_RECORDS=%s\n' "$S_DROP_REC"
     printf 'DROPPED_BYTES=%s\n' "$S_DROP_BYTES"
     printf 'DROPPED_FILES=%s\n' "$S_DROP_FILES"
@@ -285,7 +290,14 @@ read_chunk() {
 }
 
 last_byte_is_lf() {
-  [ "$(tail -c 1 "$1" | od -An -tx1 | tr -d ' \n')" = 0a ]
+  [ "$(( $(tail -c 1 "$1" | od -An -tu1) ))" = 10 ]
+}
+
+# qoff: QOFF is the host's UTC offset for the query string (%2B, %3A).
+qoff() {
+  QOFF=$(utc_offset)
+  case $QOFF in +*) QOFF=%2B${QOFF#+} ;; esac
+  QOFF=${QOFF%%:*}%3A${QOFF#*:}
 }
 
 utc_offset() {
@@ -344,6 +356,7 @@ list_rotated() {
   for lr_f in "$LOG".*; do
     [ -f "$lr_f" ] || continue
     lr_n=${lr_f#"$LOG".}
+    case $lr_n in *.*) ;; *) continue ;; esac
     lr_e=${lr_n%%.*}
     lr_i=${lr_n#*.}
     case $lr_e in ''|*[!0-9]*) continue ;; esac
@@ -385,23 +398,21 @@ new_loss() {
 
 write_curl_conf() {
   CURLCONF=$TMPD/curl.conf
+  # umask 077: the file is 0600 from the start. curl reads the token from here, never from argv.
   printf 'header = "AccessToken: %s"\n' "$TOKEN" > "$CURLCONF" || die 1 "cannot write $CURLCONF"
-  chmod 0600 "$CURLCONF"
 }
 
-# post_once BODY FINAL: one POST; sets HTTP (000 when there was no answer) and RESP.
+# post_once BODY FINAL: one POST; sets HTTP (000 when there was no answer) and ANSWER (the body).
 post_once() {
   po_body=$1
   po_url="$URL/api/v1/ingest/raw?utcOffset=$QOFF"
   [ "$2" = 1 ] && po_url="$po_url&final=1"
   po_mt=$TIMEOUT
-  po_left=$(( (DEADLINE - $(now_ms) + 999) / 1000 ))
+  po_left=$(( (DEADLINE - NOW + 999) / 1000 ))
   [ "$po_left" -lt "$po_mt" ] && po_mt=$po_left
   [ "$po_mt" -lt 1 ] && po_mt=1
-  RESP=$TMPD/resp
-  rm -f "$RESP"
   set -- curl -s -S -K "$CURLCONF" -X POST -H 'Expect:' -H 'Content-Type: application/octet-stream' \
-    --max-time "$po_mt" -o "$RESP" -w '%{http_code}'
+    --max-time "$po_mt" -w '\n%{http_code}'
   if [ "$GZIP" = 1 ]; then
     gzip -c -n < "$po_body" > "$TMPD/body.gz" || die 1 "gzip failed"
     set -- "$@" -H 'Content-Encoding: gzip' --data-binary "@$TMPD/body.gz"
@@ -409,13 +420,21 @@ post_once() {
     set -- "$@" --data-binary "@$po_body"
   fi
   [ -n "$CA_FILE" ] && set -- "$@" --cacert "$CA_FILE"
-  HTTP=$("$@" "$po_url" 2>"$TMPD/curl.err" </dev/null 9>&-)
+  # The answer and, on its own last line, the status: one fork, no files to parse.
+  ANSWER=$("$@" "$po_url" 2>"$TMPD/curl.err" </dev/null 9>&-)
+  HTTP=${ANSWER##*"$NL"}
+  case $ANSWER in *"$NL"*) ANSWER=${ANSWER%"$NL"*} ;; *) ANSWER= ;; esac
   case $HTTP in [0-9][0-9][0-9]) ;; *) HTTP=000 ;; esac
-  [ -f "$RESP" ] || : > "$RESP"
+  [ "$HTTP" = 000 ] && ANSWER=
 }
 
+# server_msg: the "msg" of the server's answer (at most 200 bytes).
 server_msg() {
-  sed -n 's/^{"code":[0-9]*,"msg":"\([^"]*\)".*/\1/p' "$RESP" | head -c 200
+  case $ANSWER in
+    '{"code":'*',"msg":"'*) sm=${ANSWER#*,\"msg\":\"}; sm=${sm%%\"*} ;;
+    *) sm= ;;
+  esac
+  printf '%.200s' "$sm"
 }
 
 # send BODY FINAL: POST until the server answers 200 with a parsable answer, with
@@ -424,18 +443,27 @@ server_msg() {
 send() {
   sd_try=0
   while :; do
-    if [ "$(now_ms)" -ge "$DEADLINE" ]; then
+    now
+    # The budget is looked at before each request, but every run makes at least one.
+    if [ "$NOW" -ge "$DEADLINE" ] && [ "$ATTEMPTED" = 1 ]; then
       [ "$sd_try" -eq 0 ] && return 1
       die 3 "server unreachable: $SD_ERR (gave up at the end of the run's budget; resumes next run)"
     fi
     post_once "$1" "$2"
+    ATTEMPTED=1
     case $HTTP in
       200)
-        CONSUMED=$(sed -n 's/.*"consumed":\([0-9][0-9]*\)}[[:space:]]*$/\1/p' "$RESP" | tail -n 1)
-        if [ -n "$CONSUMED" ] && grep -q '^{"code":0,' "$RESP"; then
-          if grep -q '^{"code":0,"msg":"ok",' "$RESP"; then REJECTED=0; else REJECTED=1; fi
-          return 0
-        fi
+        # `consumed` is the answer's last key: take the number before the final brace.
+        CONSUMED=${ANSWER%\}}
+        CONSUMED=${CONSUMED##*\"consumed\":}
+        case $ANSWER in
+          '{"code":0,'*'"consumed":'*'}')
+            if is_uint "$CONSUMED"; then
+              case $ANSWER in '{"code":0,"msg":"ok",'*) REJECTED=0 ;; *) REJECTED=1 ;; esac
+              return 0
+            fi
+            ;;
+        esac
         SD_ERR="HTTP 200 without a cmdaudit answer"
         ;;
       000) SD_ERR="no answer ($(tr '\n' ' ' < "$TMPD/curl.err" | head -c 200))" ;;
@@ -448,9 +476,10 @@ send() {
     sd_exp=$sd_try
     [ "$sd_exp" -gt 6 ] && sd_exp=6
     sd_base=$(( 250 * (1 << sd_exp) ))
-    sd_rand=$(od -An -N2 -tu2 /dev/urandom | tr -d ' \n')
+    sd_rand=$(( $(od -An -N2 -tu2 /dev/urandom) ))
     sd_delay=$(( sd_base / 2 + sd_rand % (sd_base / 2 + 1) ))
-    if [ $(( $(now_ms) + sd_delay )) -ge "$DEADLINE" ]; then
+    now
+    if [ $((NOW + sd_delay)) -ge "$DEADLINE" ]; then
       die 3 "server unreachable: $SD_ERR (gave up at the end of the run's budget; resumes next run)"
     fi
     sleep "$((sd_delay / 1000)).$(printf '%03d' $((sd_delay % 1000)))" 9>&-
@@ -460,7 +489,7 @@ send() {
 # dead_letter NAME BODY: keep a body the server rejected lines of, with its answer.
 dead_letter() {
   dl=$DEADDIR/$1
-  if ! { cp "$2" "$dl.body.tmp" && cp "$RESP" "$dl.answer.tmp" && mv -f "$dl.body.tmp" "$dl.body" && mv -f "$dl.answer.tmp" "$dl.answer"; }; then
+  if ! { cp "$2" "$dl.body.tmp" && printf '%s\n' "$ANSWER" > "$dl.answer.tmp" && mv -f "$dl.body.tmp" "$dl.body" && mv -f "$dl.answer.tmp" "$dl.answer"; }; then
     die 1 "cannot write dead letter $dl"
   fi
   chmod 0600 "$dl.body" "$dl.answer"
@@ -480,7 +509,7 @@ send_losses() {
       mv -f "$sl_f.tmp" "$sl_f" || die 1 "cannot write $sl_f"
     fi
     sl_esc=$(escape_text "$sl_text")
-    sl_len=$(printf '%s' "$sl_esc" | wc -c | tr -d ' ')
+    sl_len=$(( $(printf '%s' "$sl_esc" | wc -c) ))
     printf 'CA1\tR\t%s\t%s\tloss\t%s\t%s\t\troot\troot\t\t\t/\t\t1\t%s\t%s\n' \
       "$S_ID" "$sl_seq" "$sl_ct" "$(escape_text "$HOST")" "$sl_len" "$sl_esc" > "$TMPD/loss.body"
     send "$TMPD/loss.body" 1
@@ -490,7 +519,7 @@ send_losses() {
     esac
     [ "$REJECTED" = 1 ] && dead_letter "loss.${sl_f##*/}" "$TMPD/loss.body"
     [ $((sl_seq + 1)) -gt "$S_LOSS_SEQ" ] && S_LOSS_SEQ=$((sl_seq + 1))
-    S_LAST_OK=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    S_LAST_OK=$((NOW / 1000))
     state_save
     rm -f "$sl_f"
   done
@@ -527,7 +556,7 @@ drain() {
     dr_end=$((S_OFF + dr_n))
     dr_body=$TMPD/body
     read_chunk "$dr_path" "$dr_id" "$S_OFF" "$dr_n" "$dr_body" || return 1
-    dr_got=$(wc -c < "$dr_body" | tr -d ' ')
+    dr_got=$(( $(wc -c < "$dr_body") ))
     [ "$dr_got" -eq "$dr_n" ] || return 1
     dr_isfinal=0
     if [ "$dr_final" = 1 ] && [ "$dr_end" -eq "$dr_size" ]; then
@@ -547,10 +576,11 @@ drain() {
     esac
     [ "$CONSUMED" -gt "$dr_n" ] && CONSUMED=$dr_n
     if [ "$REJECTED" = 1 ]; then
-      dead_letter "$(printf '%s' "$dr_id" | tr / _).$S_OFF.$(cksum < "$dr_body" | cut -d' ' -f1)" "$dr_body"
+      dr_ck=$(cksum < "$dr_body")
+      dead_letter "${dr_id%%/*}_${dr_id#*/}.$S_OFF.${dr_ck%% *}" "$dr_body"
     fi
     S_OFF=$((S_OFF + CONSUMED))
-    S_LAST_OK=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    S_LAST_OK=$((NOW / 1000))
     S_LAST_ERR=
     state_save
     if [ "$CONSUMED" -eq 0 ]; then
@@ -661,16 +691,16 @@ build_queue() {
 }
 
 cmd_run() {
-  START=$(now_ms)
-  DEADLINE=$((START + BUDGET * 1000))
-  QOFF=$(utc_offset | sed -e 's/+/%2B/' -e 's/:/%3A/')
+  now
+  DEADLINE=$((NOW + BUDGET * 1000))
+  qoff
   HOST=$(hostname 2>/dev/null || uname -n)
   write_curl_conf
   ensure_log
   rotate_live
   build_queue
   send_losses || { cleanup; exit 0; }
-  rq_n=$(wc -l < "$TMPD/queue" | tr -d ' ')
+  rq_n=$(( $(wc -l < "$TMPD/queue") ))
   rq_i=1
   while [ "$rq_i" -le "$rq_n" ]; do
     rq_l=$(sed -n "${rq_i}p" "$TMPD/queue")
@@ -723,7 +753,11 @@ cmd_status() {
   printf 'log: %s\n' "$LOG"
   printf 'backlog_bytes: %s\n' "$st_backlog"
   printf 'backlog_files: %s\n' "$st_files"
-  printf 'last_success: %s\n' "${S_LAST_OK:-never}"
+  if is_uint "$S_LAST_OK"; then
+    printf 'last_success: %s\n' "$(date -u -d "@$S_LAST_OK" +%Y-%m-%dT%H:%M:%SZ)"
+  else
+    printf 'last_success: %s\n' "${S_LAST_OK:-never}"
+  fi
   printf 'last_error: %s\n' "${S_LAST_ERR:-none}"
   printf 'dead_letters: %s\n' "$st_dead"
   printf 'pending_loss_records: %s\n' "$st_loss"
@@ -743,8 +777,9 @@ cmd_check() {
     ck_mode=$(stat -c '%a' -- "$LOG")
     if [ "$ck_mode" = 622 ]; then echo "log: ok ($LOG, mode 0622)"; else echo "log: $LOG has mode 0$ck_mode, not 0622"; ck_rc=1; fi
   fi
-  DEADLINE=$(( $(now_ms) + TIMEOUT * 1000 ))
-  QOFF=$(utc_offset | sed -e 's/+/%2B/' -e 's/:/%3A/')
+  now
+  DEADLINE=$((NOW + TIMEOUT * 1000))
+  qoff
   TMPD=$(mktemp -d "${TMPDIR:-/tmp}/cmdaudit-reporter.XXXXXX") || die 1 "mktemp failed"
   write_curl_conf
   : > "$TMPD/empty"
@@ -752,7 +787,7 @@ cmd_check() {
   post_once "$TMPD/empty" 0
   case $HTTP in
     200)
-      if grep -q '^{"code":0,' "$RESP"; then echo "server: ok ($URL accepts the token)"; else echo "server: HTTP 200 without a cmdaudit answer from $URL"; ck_rc=3; fi
+      if case $ANSWER in '{"code":0,'*) true ;; *) false ;; esac; then echo "server: ok ($URL accepts the token)"; else echo "server: HTTP 200 without a cmdaudit answer from $URL"; ck_rc=3; fi
       ;;
     000) echo "server: no answer from $URL ($(tr '\n' ' ' < "$TMPD/curl.err" | head -c 200))"; ck_rc=3 ;;
     4[0-9][0-9]) echo "server: $URL refused: HTTP $HTTP $(server_msg)"; ck_rc=4 ;;

@@ -14,6 +14,8 @@ import {
   appendOnlySupported, Case, cleanupCases, closedPort, FaultProxy, INGEST, isAppendOnly, READ, rowKeys, SCRIPT, stored, writtenKeys,
 } from "./sh-support.ts";
 
+const T = 30_000;
+
 const SHELLS: { name: string; argv: string[] }[] = [
   { name: "dash", argv: ["dash"] },
   { name: "bash-posix", argv: ["bash", "--posix"] },
@@ -99,10 +101,10 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(st.stdout).toContain("dead_letters: 0\n");
     expect(st.stdout).toContain("last_error: none\n");
     expect(st.stdout).not.toContain("last_success: never");
-  });
+  }, T);
 
   test.skipIf(!runIt)("a 1 MiB command and non-UTF-8 bytes, batches smaller than one record, without gzip", async () => {
-    const c = mk({ GZIP: "0" });
+    const c = mk({ GZIP: "0", BATCH_BYTES: "65536" });
     const big = new Uint8Array(1 << 20);
     for (let i = 0; i < big.length; i++) big[i] = i % 251 === 0 ? 0x0a : i % 97 === 0 ? 0x5c : i % 89 === 0 ? 0xff : 0x61 + (i % 26);
     c.some(5, "before");
@@ -111,7 +113,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     const r = await c.run();
     expect(r).toEqual({ code: 0, stdout: "", stderr: "" });
     await expectStored(c);
-  });
+  }, T);
 
   test.skipIf(!runIt)("a partial last line is held back and sent once it is finished", async () => {
     const c = mk();
@@ -129,7 +131,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect((await c.run()).code).toBe(0);
     await expectStored(c);
     expect(Number(c.state().OFFSET)).toBe(statSync(c.log).size);
-  });
+  }, T);
 
   test.skipIf(!runIt)("server down for the whole run: exit 3, nothing advanced; back: everything, once", async () => {
     const c = mk({ BUDGET: "2" }, closedPort());
@@ -143,11 +145,11 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(c.state().OFFSET).toBe("0");
     expect((await c.run("status")).stdout).toMatch(/last_error: .*exit 3/);
     expect(await stored(server(), { host: c.host })).toEqual([]);
-    c.conf({});
+    c.conf({ URL: server() });
     expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
     await expectStored(c);
     expect((await c.run("status")).stdout).toContain("last_error: none\n");
-  });
+  }, T);
 
   test.skipIf(!runIt)("HTTP 500 on the middle batch: retried, everything once", async () => {
     const proxy = new FaultProxy(server(), (k) => (k === 3 ? "fail" : "pass"));
@@ -156,11 +158,12 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
       c.some(40, "five");
       expect((await c.run()).code).toBe(0);
       await expectStored(c);
-      expect(proxy.requests).toBeGreaterThan(4);
+      // Three batches at least, the third request failed, the one after it repeated it.
+      expect(proxy.requests).toBeGreaterThanOrEqual(4);
     } finally {
       proxy.stop();
     }
-  });
+  }, T);
 
   test.skipIf(!runIt)("a server slower than TIMEOUT: retried, stored once; the token is in no process's argv", async () => {
     const proxy = new FaultProxy(server(), (k) => (k === 1 ? 2500 : "pass"));
@@ -168,7 +171,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
       const c = mk({ TIMEOUT: "1" }, proxy.url);
       c.some(10, "slow");
       const p = c.spawn();
-      await Bun.sleep(500);
+      while (proxy.requests < 1) await Bun.sleep(20);
       const argvs: string[] = [];
       for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
         try {
@@ -184,13 +187,13 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     } finally {
       proxy.stop();
     }
-  });
+  }, T);
 
   test.skipIf(!runIt)("kill -9 of the reporter mid-run, then a rerun: everything, once", async () => {
-    const proxy = new FaultProxy(server(), () => 120);
+    const proxy = new FaultProxy(server(), () => 100);
     try {
       const c = mk({ BATCH_BYTES: "1024" }, proxy.url);
-      c.some(60, "kill");
+      c.some(30, "kill");
       const p = c.spawn();
       while (proxy.requests < 3) await Bun.sleep(20);
       p.kill("SIGKILL");
@@ -203,7 +206,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     } finally {
       proxy.stop();
     }
-  });
+  }, T);
 
   test.skipIf(!runIt)("rotation by the reporter: new log 0622 (append-only), rotated file drained then deleted", async () => {
     const c = mk({ ROTATE_BYTES: "3000" });
@@ -221,7 +224,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     c.some(10, "rot2");
     expect((await c.run()).code).toBe(0);
     await expectStored(c);
-  });
+  }, T);
 
   test.skipIf(!runIt)("a rotated file inside ROTATE_GRACE is sent but kept; after the grace it is finished and deleted", async () => {
     const c = mk({ ROTATE_BYTES: "1000", ROTATE_GRACE: "3600" });
@@ -236,7 +239,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect((await c.run()).code).toBe(0);
     expect(readdirSync(c.logDir)).toEqual(["commands.log"]);
     await expectStored(c);
-  });
+  }, T);
 
   test.skipIf(!runIt)("rotation by someone else (mv): the old file is found by inode and drained, the new one read from 0", async () => {
     const c = mk({ GZIP: "0" });
@@ -256,7 +259,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     c.some(3, "mv4");
     expect((await c.run()).code).toBe(0);
     await expectStored(c);
-  });
+  }, T);
 
   test.skipIf(!runIt)("copytruncate between runs: the new content from 0 and a stored loss record", async () => {
     const c = mk();
@@ -271,7 +274,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(loss.length).toBe(1);
     expect(loss[0]!.command).toContain("was truncated");
     expect(loss[0]!.seq).toBe(0);
-  });
+  }, T);
 
   test.skipIf(!runIt)("retained log over MAX_RETAINED_BYTES while the server is down: oldest rotated file dropped, exact count in a stored loss record", async () => {
     const c = mk({ BUDGET: "1", ROTATE_BYTES: "2000", MAX_RETAINED_BYTES: "5000" }, closedPort());
@@ -291,7 +294,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(st.stdout).toContain("pending_loss_records: 1\n");
     const dropped = c.written.splice(0, counts[0]!);
     expect(dropped.length).toBe(counts[0]!);
-    c.conf({ BUDGET: "10", ROTATE_BYTES: "2000", MAX_RETAINED_BYTES: "5000" });
+    c.conf({ URL: server(), BUDGET: "10", ROTATE_BYTES: "2000", MAX_RETAINED_BYTES: "5000" });
     expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
     await expectStored(c);
     const loss = await lossRows(c);
@@ -299,7 +302,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(loss[0]!.command).toMatch(new RegExp(`^cmdaudit reporter: dropped ${counts[0]} record\\(s\\) \\(${sizes[0]} bytes\\) of commands\\.log\\.\\d+\\.\\d+ \\(retained log over MAX_RETAINED_BYTES while the server was unreachable\\)$`));
     expect(loss[0]!.ctime).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
     expect((await c.run("status")).stdout).toContain("pending_loss_records: 0\n");
-  });
+  }, T);
 
   test.skipIf(!runIt)("records the server rejects go to a dead letter (body and answer, 0600); the rest is stored", async () => {
     const c = mk();
@@ -318,7 +321,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(body).toContain("bad date");
     for (const f of dl) expect(statSync(join(c.stateDir, "deadletter", f)).mode & 0o777).toBe(0o600);
     expect((await c.run("status")).stdout).toContain("dead_letters: 1\n");
-  });
+  }, T);
 
   test.skipIf(!runIt)("a lock held by another run: exit 5 (flock, and the mkdir fallback with stale-pid detection)", async () => {
     const c = mk();
@@ -346,7 +349,7 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(await c.run("run", env)).toEqual({ code: 0, stdout: "", stderr: "" });
     expect(existsSync(lockDir)).toBe(false);
     await expectStored(c);
-  });
+  }, T);
 
   test.skipIf(!runIt)("config errors exit 2 and name the key; the token is never printed", async () => {
     const c = mk();
@@ -387,5 +390,5 @@ describe.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
     expect(ok.stdout + ok.stderr).not.toContain(INGEST);
     chmodSync(c.log, 0o644);
     expect((await c.run("check")).code).toBe(1);
-  });
+  }, T);
 });

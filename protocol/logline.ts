@@ -43,7 +43,8 @@ export type DecodeEvent =
   | { type: "foreign"; raw: Uint8Array; offset: number };
 
 interface Pending {
-  head: Omit<LogRecord, "command">;
+  /** The record, `command` set once all the chunks are in. */
+  head: LogRecord;
   nparts: number;
   chunks: Uint8Array[];
   bytes: number;
@@ -252,7 +253,7 @@ export class LogDecoder {
     const nparts = f.uint(14, "nparts", MAX_LOG_PARTS);
     if (nparts < 1) throw new DamagedLine("nparts is 0");
     const chunk = f.chunk(15);
-    const head: Omit<LogRecord, "command"> = {
+    const head: LogRecord = {
       kind: kind as RecordKind,
       ctime: f.bin(5),
       hostname: f.text(6, "hostname"),
@@ -266,6 +267,7 @@ export class LogDecoder {
       cwd: f.text(12, "cwd"),
       exitStatus: f.length(13) ? f.uint(13, "exit", 255) : null,
       legacy: false,
+      command: NO_BYTES, // set by complete(), last as before: JSON of a record keeps its key order
     };
     if (this.pending.size > 0) {
       for (const [k, p] of this.pending) {
@@ -309,13 +311,14 @@ export class LogDecoder {
     }
   }
 
-  private complete(head: Omit<LogRecord, "command">, escaped: Uint8Array, lines: Uint8Array[], offset: number, end: number, out: DecodeEvent[]): void {
+  private complete(record: LogRecord, escaped: Uint8Array, lines: Uint8Array[], offset: number, end: number, out: DecodeEvent[]): void {
     const command = unescapeBytes(escaped);
     if (typeof command === "string") {
       out.push({ type: "damaged", reason: `command: ${command}`, raw: Buffer.concat(lines.flatMap((l) => [l, NL])), offset });
       return;
     }
-    out.push({ type: "record", record: { ...head, command }, offset, end });
+    record.command = command;
+    out.push({ type: "record", record, offset, end });
   }
 
   private legacy(line: Uint8Array): LogRecord | null {
@@ -344,6 +347,7 @@ export class LogDecoder {
 }
 
 const NL = new Uint8Array([0x0a]);
+const NO_BYTES = new Uint8Array(0);
 
 /** Split a buffer into complete lines; bytes after the last "\n" are left for later. */
 export function* lines(buf: Uint8Array, base = 0): Generator<{ line: Uint8Array; offset: number }> {

@@ -223,6 +223,24 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     }
   });
 
+  it("BUDGET used up mid-backlog: exit 0 with the progress saved; the next run goes on from there", async () => {
+    const proxy = new FaultProxy(server(), () => 400);
+    try {
+      const c = mk({ BATCH_BYTES: "1024", BUDGET: "1" }, proxy.url);
+      c.some(30, "budget");
+      expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+      const off = Number(c.state().OFFSET);
+      expect(off).toBeGreaterThan(0);
+      expect(off).toBeLessThan(statSync(c.log).size);
+      proxy.plan = () => "pass";
+      c.conf({ BATCH_BYTES: "1024", URL: server() });
+      expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+      await expectStored(c);
+    } finally {
+      proxy.stop();
+    }
+  });
+
   it("rotation by the reporter: new log 0622 (append-only), rotated file drained then deleted", async () => {
     const c = mk({ ROTATE_BYTES: "3000" });
     c.some(40, "rot");
@@ -267,6 +285,9 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     chmodSync(c.log, 0o622);
     c.some(5, "mv3");
     c.some(2, "late", old);
+    // A writer cut off mid-line in a file that will not grow: sent with final=1 and an LF added, not held back forever.
+    const cut = c.seed("echo no newline at the end", { file: join(c.dir, "scratch") });
+    appendFileSync(old, cut.subarray(0, cut.length - 1));
     expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
     await expectStored(c);
     expect(existsSync(old)).toBe(true);

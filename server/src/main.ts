@@ -33,6 +33,10 @@ async function main(): Promise<void> {
   // The database and token files hold the audit trail and secrets: owner-only from the start.
   process.umask(0o077);
   const args = process.argv.slice(2);
+  if (args.includes("--version")) {
+    process.stdout.write(`cmdaudit-server ${process.env.CMDAUDIT_SERVER_VERSION ?? "dev"}\n`);
+    return;
+  }
   const i = args.indexOf("--config");
   const path = i >= 0 ? args[i + 1] : process.env.CMDAUDIT_CONFIG;
   let config: Config;
@@ -76,7 +80,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", stop);
 }
 
-await main().catch((e: Error) => {
+void main().catch((e: Error) => {
   process.stderr.write(`cmdaudit-server: cannot start: ${e.message.split("\n")[0]}\n`);
   process.exit(1);
 });

@@ -1,10 +1,16 @@
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { openMysqlStore } from "./mysql/store.ts";
 import { openSqliteStore } from "./sqlite/store.ts";
 import type { Store } from "./store.ts";
 
-const migrations = (dialect: string) => fileURLToPath(new URL(`../../drizzle/${dialect}`, import.meta.url));
+/** The committed migrations; the compiled server (server/build.ts) carries them next to its entry point. */
+function migrations(dialect: string): string {
+  const embedded = join(import.meta.dir, "drizzle", dialect);
+  if (existsSync(join(embedded, "meta/_journal.json"))) return embedded;
+  return fileURLToPath(new URL(`../../drizzle/${dialect}`, import.meta.url));
+}
 
 /** `mysql://user:pass@host:port/db` or `sqlite:path`; none → `<dataDir>/cmdaudit.db`. */
 export async function openStore(url: string | undefined, opts: { dataDir: string; legacyUtcOffset: number }): Promise<Store> {

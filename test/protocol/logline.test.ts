@@ -442,6 +442,25 @@ describe("damaged lines", () => {
     expect(reason(raw("CA1", "X", "s-1"))).toBe("unknown line type");
   });
 
+  test("an ASCII head, one with a byte ≥ 0x80 and one with an escape give the same reasons and fields", () => {
+    // The decoder takes the fields of an ASCII head without a backslash from one decoded string,
+    // and decodes each field on its own otherwise. (raw() writes each char as one latin1 byte.)
+    for (const host of ["web01", "w\xe9b01", "web\\\\01"]) {
+      expect(reason(headLine({ host, seq: "01" }))).toBe('seq "01" is not a number');
+      expect(reason(headLine({ host, seq: "12345678901234567" }))).toBe('seq "12345678901234567" is not a number');
+      expect(reason(headLine({ host, sid: "s\xe9" }))).toBe("bad session id");
+      expect(reason(headLine({ host, kind: "l\xe9gin" }))).toBe('unknown kind "l\xe9gin"');
+      expect(reason(headLine({ host, exit: "2\xe9" }))).toBe('exit "2\xe9" is not a number');
+      expect(reason(headLine({ host, len: "\xe92" }))).toBe('len "\xe92" is not a number');
+      expect(reason(headLine({ host, chunk: "a\\qb" }))).toBe("command: unknown escape \\q");
+      const e = one(headLine({ host, chunk: "\xe9\\\\" }));
+      if (e.type !== "record") throw new Error(`expected a record, got ${e.type}`);
+      expect(e.record.hostname).toBe({ web01: "web01", "w\xe9b01": "w\ufffdb01" }[host] ?? "web\\01");
+      expect([e.record.serverIps, e.record.luser, e.record.cwd, e.record.seq, e.record.exitStatus]).toEqual(["10.0.0.1", "alice", "/root", 1, 0]);
+      expect(latin1(e.record.command)).toBe("\xe9\\");
+    }
+  });
+
   test("an over-long line is damaged without being parsed", () => {
     const long = bytes("CA1\tR\t", "x".repeat(MAX_LOG_LINE_BYTES));
     expect(reason(long)).toBe(`line longer than ${MAX_LOG_LINE_BYTES} bytes`);

@@ -6,7 +6,7 @@
  * compared with what was written: nothing lost, nothing twice.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, appendFileSync, copyFileSync, chmodSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, appendFileSync, copyFileSync, chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createTestDatabase } from "../support/mysql.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
@@ -297,6 +297,25 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     await expectStored(c);
   });
 
+  it("a tracked file rotated away and removed before it was read to its end: a stored loss record, the new log from 0", async () => {
+    const c = mk();
+    c.some(6, "gone1");
+    expect((await c.run()).code).toBe(0);
+    const old = join(c.logDir, "commands.log.1");
+    renameSync(c.log, old);
+    writeFileSync(c.log, "");
+    chmodSync(c.log, 0o622);
+    c.some(3, "gone-lost", old);
+    c.written.splice(-3);
+    rmSync(old);
+    c.some(4, "gone2");
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    const loss = await lossRows(c);
+    expect(loss.length).toBe(1);
+    expect(loss[0]!.command).toContain("lost track of");
+  });
+
   it("copytruncate between runs: the new content from 0 and a stored loss record", async () => {
     const c = mk();
     c.some(20, "ct1");
@@ -429,5 +448,10 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     expect(ok.stdout + ok.stderr).not.toContain(INGEST);
     chmodSync(c.log, 0o644);
     expect((await c.run("check")).code).toBe(1);
+    chmodSync(c.log, 0o622);
+    c.conf({ URL: closedPort() });
+    const down = await c.run("check");
+    expect(down.code).toBe(3);
+    expect(down.stdout).toContain("server: no answer");
   });
 });

@@ -182,6 +182,9 @@ state_load() {
   S_DROP_REC=0
   S_DROP_BYTES=0
   S_DROP_FILES=0
+  S_FP_FILE=
+  S_FP_LEN=0
+  S_FP=
   if [ -f "$STATE" ]; then
     while IFS= read -r st_l; do
       st_v=${st_l#*=}
@@ -195,10 +198,13 @@ state_load() {
         DROPPED_RECORDS=*) S_DROP_REC=$st_v ;;
         DROPPED_BYTES=*) S_DROP_BYTES=$st_v ;;
         DROPPED_FILES=*) S_DROP_FILES=$st_v ;;
+        HEAD_FILE=*) S_FP_FILE=$st_v ;;
+        HEAD_BYTES=*) S_FP_LEN=$st_v ;;
+        HEAD_CKSUM=*) S_FP=$st_v ;;
       esac
     done < "$STATE"
   fi
-  for st_k in S_OFF S_LOSS_SEQ S_DROP_REC S_DROP_BYTES S_DROP_FILES; do
+  for st_k in S_OFF S_LOSS_SEQ S_DROP_REC S_DROP_BYTES S_DROP_FILES S_FP_LEN; do
     eval "st_v=\$$st_k"
     is_uint "$st_v" || eval "$st_k=0"
   done
@@ -221,6 +227,9 @@ state_save() {
     printf 'DROPPED_RECORDS=%s\n' "$S_DROP_REC"
     printf 'DROPPED_BYTES=%s\n' "$S_DROP_BYTES"
     printf 'DROPPED_FILES=%s\n' "$S_DROP_FILES"
+    printf 'HEAD_FILE=%s\n' "$S_FP_FILE"
+    printf 'HEAD_BYTES=%s\n' "$S_FP_LEN"
+    printf 'HEAD_CKSUM=%s\n' "$S_FP"
   } > "$st_tmp" || st_bad=1
   if [ -n "${st_bad:-}" ] || ! mv -f "$st_tmp" "$STATE"; then rm -f "$st_tmp"; say "cannot write $STATE"; cleanup; exit 1; fi
 }
@@ -287,6 +296,33 @@ read_chunk() {
     [ "$rc_id" = "$2" ] || return 1
     tail -c +"$(($3 + 1))" <&3 | head -c "$4" > "$5"
   } 3< "$1"
+}
+
+# head_sum PATH N: HEAD_SUM is the cksum of the first N bytes of PATH (the file's fingerprint:
+# bytes once written never change in a log that is only appended to).
+head_sum() {
+  hs_v=$(head -c "$2" -- "$1" 2>/dev/null | cksum)
+  HEAD_SUM=${hs_v%% *}
+}
+
+# find_copy: a file of the log directory that starts with the tracked file's fingerprint and
+# holds at least the acknowledged bytes (what logrotate's copytruncate left). COPY_ID, COPY_PATH.
+find_copy() {
+  COPY_ID=
+  COPY_PATH=
+  [ "$S_FP_FILE" = "$S_FILE" ] && [ "$S_FP_LEN" -gt 0 ] || return 1
+  for fc_f in "$LOGDIR"/* "$LOGDIR"/.[!.]*; do
+    [ -f "$fc_f" ] || continue
+    fstat "$fc_f" || continue
+    if [ "$F_ID" = "$S_FILE" ] || [ "$F_SIZE" -lt "$S_OFF" ] || [ "$F_SIZE" -lt "$S_FP_LEN" ]; then continue; fi
+    head_sum "$fc_f" "$S_FP_LEN"
+    if [ "$HEAD_SUM" = "$S_FP" ]; then
+      COPY_ID=$F_ID
+      COPY_PATH=$fc_f
+      return 0
+    fi
+  done
+  return 1
 }
 
 last_byte_is_lf() {
@@ -643,12 +679,32 @@ build_queue() {
     done < "$bq"
     mv -f "$bq.tmp" "$bq"
   fi
-  # The tracked file shrank below what was acknowledged: copytruncate or `: > log`.
-  if [ -n "$S_FILE" ] && IFS= read -r bq_l < "$bq"; then
+  # The tracked file was truncated in place (copytruncate, `: > log`): it is shorter than what
+  # was acknowledged, or no longer starts with the bytes it started with.
+  if [ -n "$S_FILE" ] && [ "$S_OFF" -gt 0 ] && IFS= read -r bq_l < "$bq"; then
     bq_r=${bq_l#* }
-    if fstat "${bq_r#* }" && [ "$F_SIZE" -lt "$S_OFF" ]; then
-      new_loss "trunc.$(date +%s)" "cmdaudit reporter: $LOG was truncated (file $S_FILE is $F_SIZE bytes, $S_OFF were acknowledged); records written between the last run and the truncation may be lost"
-      S_OFF=0
+    bq_p=${bq_r#* }
+    bq_trunc=0
+    if fstat "$bq_p"; then
+      if [ "$F_SIZE" -lt "$S_OFF" ]; then
+        bq_trunc=1
+      elif [ "$S_FP_FILE" = "$S_FILE" ] && [ "$S_FP_LEN" -gt 0 ]; then
+        head_sum "$bq_p" "$S_FP_LEN"
+        [ "$HEAD_SUM" = "$S_FP" ] || bq_trunc=1
+      fi
+    fi
+    if [ "$bq_trunc" = 1 ]; then
+      if find_copy; then
+        # Finish the copy from the checkpoint first, then the truncated file from 0.
+        new_loss "trunc.$(date +%s)" "cmdaudit reporter: $LOG was truncated in place after $S_OFF bytes were acknowledged; the rest was read from its copy ${COPY_PATH##*/}; records written between the copy and the truncation, if any, are lost"
+        { printf 'foreign %s %s\n' "$COPY_ID" "$COPY_PATH"; cat "$bq"; } > "$bq.tmp" && mv -f "$bq.tmp" "$bq"
+        S_FILE=$COPY_ID
+        S_FP_FILE=$COPY_ID
+      else
+        new_loss "trunc.$(date +%s)" "cmdaudit reporter: $LOG was truncated in place after $S_OFF bytes were acknowledged and no copy of it was found; records written between the last run and the truncation may be lost"
+        S_OFF=0
+        S_FP_FILE=
+      fi
     fi
   fi
   # Bounded disk use.
@@ -712,6 +768,18 @@ cmd_run() {
       S_FILE=$rq_id
       S_OFF=0
       state_save
+    fi
+    # The fingerprint of the file being read, while it is intact: its first 64 bytes.
+    if { [ "$S_FP_FILE" != "$S_FILE" ] || [ "$S_FP_LEN" -lt 64 ]; } && fstat "$rq_p" && [ "$F_ID" = "$rq_id" ]; then
+      rq_fl=$F_SIZE
+      [ "$rq_fl" -gt 64 ] && rq_fl=64
+      if [ "$S_FP_FILE" != "$S_FILE" ] || [ "$rq_fl" -gt "$S_FP_LEN" ]; then
+        head_sum "$rq_p" "$rq_fl"
+        S_FP_FILE=$S_FILE
+        S_FP_LEN=$rq_fl
+        S_FP=$HEAD_SUM
+        state_save
+      fi
     fi
     drain "$rq_p" "$rq_id" "$rq_k" || break
     # Finished (a rotated file, read to its end with final=1): the checkpoint moves to

@@ -316,19 +316,36 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     expect(loss[0]!.command).toContain("lost track of");
   });
 
-  it("copytruncate between runs: the new content from 0 and a stored loss record", async () => {
+  it("copytruncate between runs: the rest from the copy, the new content from 0, a stored loss record", async () => {
     const c = mk();
     c.some(20, "ct1");
     expect((await c.run()).code).toBe(0);
+    c.some(4, "ct1b"); // only in the copy once the log is truncated
     copyFileSync(c.log, join(c.logDir, "commands.log.1"));
     truncateSync(c.log, 0);
-    c.some(3, "ct2");
+    c.some(30, "ct2"); // longer than before: only the fingerprint of the first bytes shows the truncation
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    const loss = await lossRows(c);
+    expect(loss.length).toBe(1);
+    expect(loss[0]!.command).toContain("the rest was read from its copy commands.log.1");
+    expect(loss[0]!.seq).toBe(0);
+    c.some(2, "ct3");
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+  });
+
+  it("`: > log` between runs, no copy: the new content from 0 and a stored loss record", async () => {
+    const c = mk();
+    c.some(20, "tr1");
+    expect((await c.run()).code).toBe(0);
+    truncateSync(c.log, 0);
+    c.some(3, "tr2");
     expect((await c.run()).code).toBe(0);
     await expectStored(c);
     const loss = await lossRows(c);
     expect(loss.length).toBe(1);
-    expect(loss[0]!.command).toContain("was truncated");
-    expect(loss[0]!.seq).toBe(0);
+    expect(loss[0]!.command).toContain("no copy of it was found");
   });
 
   it("retained log over MAX_RETAINED_BYTES while the server is down: oldest rotated file dropped, exact count in a stored loss record", async () => {

@@ -393,8 +393,11 @@ export interface EncodableRecord {
   command: Uint8Array | string;
 }
 
+/** ASCII text that escaping leaves as it is: no backslash, TAB, LF or CR. */
+const NO_ESCAPE = /^[\x00-\x08\x0b\x0c\x0e-\x5b\x5d-\x7f]*$/;
+
 export function encodeRecord(r: EncodableRecord, chunkBytes = LOG_CHUNK_BYTES): Uint8Array {
-  const e = (s: string) => bin(escapeBytes(te.encode(s)));
+  const e = (s: string) => (NO_ESCAPE.test(s) ? s : bin(escapeBytes(te.encode(s))));
   const cmd = escapeBytes(typeof r.command === "string" ? te.encode(r.command) : r.command);
   const nparts = Math.max(1, Math.ceil(cmd.length / chunkBytes));
   const parts: Uint8Array[] = [];

@@ -85,12 +85,17 @@ class Lane {
   }
 }
 
-// The two shells run side by side, each shell's cases one after the other: the cases are
-// independent (own directories, hosts, proxies) and spend most of their time in fork/exec.
+// LANES cases per shell run side by side, and both shells at once: the cases are independent
+// (own directories, hosts, proxies) and spend their time in fork/exec and waiting on the network.
+const LANES = 2;
 describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => {
   let n = 0;
-  const lane = new Lane();
-  const it = (label: string, fn: () => Promise<void>) => test.skipIf(!runIt)(label, () => lane.run(fn), LANE_TIMEOUT);
+  const lanes = Array.from({ length: LANES }, () => new Lane());
+  let next = 0;
+  const it = (label: string, fn: () => Promise<void>) => {
+    const lane = lanes[next++ % LANES]!;
+    test.skipIf(!runIt)(label, () => lane.run(fn), LANE_TIMEOUT);
+  };
   const mk = (conf: Record<string, string> = {}, url?: string) => new Case(argv, `${name}-${++n}`, url ?? server(), conf);
 
   it("ships seed lines, CA1 records, foreign lines in several batches; silent; a rerun sends nothing new", async () => {

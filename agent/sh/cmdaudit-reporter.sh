@@ -418,10 +418,12 @@ escape_text() {
 
 # new_loss KEY TEXT: a pending loss record (sent before any data, at the next contact).
 new_loss() {
-  nlo_f=$LOSSDIR/$(date +%s).$1
+  # The same loss found again (a run killed before it finished dropping a file): keep the
+  # pending record as it is, with its time and maybe its seq.
   for nlo_o in "$LOSSDIR"/*."$1"; do
-    [ -f "$nlo_o" ] && nlo_f=$nlo_o
+    [ -f "$nlo_o" ] && return 0
   done
+  nlo_f=$LOSSDIR/$(date +%s).$1
   nlo_ct=$(date +%Y-%m-%dT%H:%M:%S)$(utc_offset)
   {
     printf 'ctime=%s\n' "$nlo_ct"
@@ -457,7 +459,10 @@ post_once() {
   fi
   [ -n "$CA_FILE" ] && set -- "$@" --cacert "$CA_FILE"
   # The answer and, on its own last line, the status: one fork, no files to parse.
-  ANSWER=$("$@" "$po_url" 2>"$TMPD/curl.err" </dev/null 9>&-)
+  # curl must not hold the lock descriptor: a kill -9 of this script then frees the lock at
+  # once. (bash runs a command substitution with redirections in a subshell of its own: the
+  # descriptor is closed there, and curl replaces that subshell.)
+  ANSWER=$(exec 9>&- 2>"$TMPD/curl.err" </dev/null; exec "$@" "$po_url")
   HTTP=${ANSWER##*"$NL"}
   case $ANSWER in *"$NL"*) ANSWER=${ANSWER%"$NL"*} ;; *) ANSWER= ;; esac
   case $HTTP in [0-9][0-9][0-9]) ;; *) HTTP=000 ;; esac

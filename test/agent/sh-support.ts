@@ -180,6 +180,7 @@ export type Action = "pass" | "fail" | number;
 /** A tiny HTTP proxy in front of the real server: `plan(n)` says what to do with the n-th request (1-based). */
 export class FaultProxy {
   requests = 0;
+  upstreamErrors = 0;
   private server: ReturnType<typeof Bun.serve>;
   constructor(upstream: string, public plan: (n: number) => Action = () => "pass") {
     this.server = Bun.serve({
@@ -194,8 +195,16 @@ export class FaultProxy {
           const v = req.headers.get(h);
           if (v !== null) headers.set(h, v);
         }
-        const res = await fetch(upstream + u.pathname + u.search, { method: req.method, headers, body: await req.arrayBuffer() });
-        const text = await res.text();
+        let res: Response;
+        let text: string;
+        try {
+          res = await fetch(upstream + u.pathname + u.search, { method: req.method, headers, body: await req.arrayBuffer() });
+          text = await res.text();
+        } catch (e) {
+          // A reused upstream connection the server had closed: a 502, which the reporter retries.
+          this.upstreamErrors++;
+          return new Response(JSON.stringify({ code: 502, msg: String(e) }), { status: 502, headers: { "content-type": "application/json" } });
+        }
         if (typeof action === "number") await Bun.sleep(action);
         return new Response(text, { status: res.status, headers: { "content-type": "application/json" } });
       },

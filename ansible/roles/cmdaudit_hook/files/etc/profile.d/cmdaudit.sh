@@ -62,16 +62,18 @@ fi
 # strftime (which stats the zone file) runs once a minute: a UTC offset changes only on a
 # minute boundary, so the seconds are added to the minute's "YYYY-MM-DDTHH:MM:" and offset.
 # One __cmdaudit_now per clock, chosen here; it sets __cmdaudit_t.
-__cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t='' __cmdaudit_e='' __cmdaudit_s=''
+__cmdaudit_fast=0 __cmdaudit_dot='' __cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t='' __cmdaudit_e='' __cmdaudit_s=''
 __cmdaudit_minute() {
   local x
   printf -v x '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$1"
   __cmdaudit_tpre=${x%%|*} __cmdaudit_tz=${x##*|}
   x=${x#*|}
   __cmdaudit_min=$(($1 - 10#${x%|*}))
+  __cmdaudit_s=$(($1 - __cmdaudit_min))
 }
 case $__cmdaudit_clock in
 epochrealtime)
+  __cmdaudit_fast=1 __cmdaudit_dot=. # the prompt's inline path
   # EPOCHREALTIME is "SSSSSSSSSS.UUUUUU" (a comma in some locales): fixed widths, so plain
   # substrings, which cost far less in bash than pattern removal.
   __cmdaudit_now() {
@@ -82,6 +84,7 @@ epochrealtime)
   }
   ;;
 printf)
+  __cmdaudit_fast=2 # the prompt's inline path, without microseconds
   __cmdaudit_now() {
     local s
     printf -v s '%(%s)T' -1
@@ -168,6 +171,10 @@ __cmdaudit_entry() {
   [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
   builtin history 1 || return 1 # stdout is the scratch file (the callers redirect it)
   IFS= read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h
+  __cmdaudit_parse
+}
+# The entry read into __cmdaudit_h: its number into __cmdaudit_n, its text into __cmdaudit_r.
+__cmdaudit_parse() {
   # Empty the scratch file every 512 entries, and after a long one.
   ((++__cmdaudit_scratch < 512 && ${#__cmdaudit_h} < 65536)) || __cmdaudit_scratch_reset
   # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
@@ -231,20 +238,44 @@ __cmdaudit_history_switched() {
 __cmdaudit_prompt() {
   __cmdaudit_st=$?
   {
-    if __cmdaudit_entry; then
-      if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
-        __cmdaudit_last=$__cmdaudit_n # the common case: one new command
-        __cmdaudit_write command "$__cmdaudit_st" "$__cmdaudit_r" || ((++__cmdaudit_failed))
-      elif ((__cmdaudit_n != __cmdaudit_last)); then
-        __cmdaudit_collect_other "$__cmdaudit_st"
+    [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
+    # stdout is the scratch file; `read -d ''` reads to its end and returns 1 there
+    if builtin history 1 && ! IFS= read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h; then
+      # The common case inline: "%5d%c %s\n" with the number HISTCMD - 1 (HISTCMD is the
+      # next number while PROMPT_COMMAND runs), one new command, the same cwd, short ASCII
+      # text with nothing to escape, a clock without a fork. Anything else: __cmdaudit_slow.
+      __cmdaudit_r=${__cmdaudit_h:7:${#__cmdaudit_h}>8?${#__cmdaudit_h}-8:0}
+      if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  && $PWD == "$__cmdaudit_pwd" &&
+        $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
+        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && __cmdaudit_last >= 0 && !__cmdaudit_failed && __cmdaudit_fast &&
+          ${#__cmdaudit_r} < __cmdaudit_room && ++__cmdaudit_scratch < 512 && (__cmdaudit_last = __cmdaudit_n) && ++__cmdaudit_seq)); then
+        if ((__cmdaudit_fast == 1)); then __cmdaudit_e=$EPOCHREALTIME; else printf -v __cmdaudit_e '%(%s)T' -1; fi
+        ((__cmdaudit_s = ${__cmdaudit_e:0:10} - __cmdaudit_min, __cmdaudit_s < 60 && __cmdaudit_s >= 0)) || __cmdaudit_minute "${__cmdaudit_e:0:10}"
+        printf 'CA1\tR\t%s\t%s\tcommand\t%s%02d%s%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$__cmdaudit_tpre" "$__cmdaudit_s" "$__cmdaudit_dot${__cmdaudit_e:11}" "$__cmdaudit_tz" \
+          "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$__cmdaudit_st" "${#__cmdaudit_r}" "$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+      else
+        __cmdaudit_slow || : # `|| :`: a user's `set -e` does not apply inside
       fi
     fi
-    [[ :$SHELLOPTS: == *:history:* && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
+    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_history_checks || :
   } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-  [[ -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_history_unfilter
   return "$__cmdaudit_st"
 }
-__cmdaudit_history_unfilter() {
+# The other cases, with the entry in __cmdaudit_h.
+__cmdaudit_slow() {
+  __cmdaudit_parse
+  if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
+    __cmdaudit_last=$__cmdaudit_n # one new command
+    __cmdaudit_write command "$__cmdaudit_st" "$__cmdaudit_r" || ((++__cmdaudit_failed))
+  elif ((__cmdaudit_n != __cmdaudit_last)); then
+    __cmdaudit_collect_other "$__cmdaudit_st"
+  fi
+}
+# History switched off or on, or filtered (HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take
+# effect only until this prompt, so they never hide the next command; set from ~/.bashrc,
+# they are reset before the first).
+__cmdaudit_history_checks() {
+  [[ -o history && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
   HISTCONTROL='' HISTIGNORE=''
   [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
 }
@@ -346,10 +377,10 @@ __cmdaudit_init() {
 }
 
 __cmdaudit_init
-readonly __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
+readonly __cmdaudit_fast __cmdaudit_dot __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
-readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_scratch_reset \
-  __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_unfilter \
+readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_parse __cmdaudit_slow __cmdaudit_scratch_reset \
+  __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_checks \
   __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist
 __cmdaudit_hook_prompt

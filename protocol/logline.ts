@@ -78,8 +78,9 @@ function text(b: Uint8Array, name: string): string {
 
 /**
  * A CA1 line cut at its TABs. The fields before the chunk are decoded to one string
- * once, and every field but the chunk is a slice of it: when that part of the line is
- * ASCII, a text field without a backslash is its own unescaped UTF-8 text.
+ * once, and every field but the chunk is a slice of it. When that part of the line is
+ * ASCII without a backslash (the usual case), a text field is also its own unescaped
+ * UTF-8 text; otherwise text fields are unescaped and decoded from their bytes.
  */
 class Fields {
   /** tabs[i] is the TAB after field i. */
@@ -328,15 +329,15 @@ export class LogDecoder {
     const ascii = isAscii(prefix);
     const m = LEGACY.exec(ascii ? utf8.decode(prefix) : bin(prefix));
     if (!m) return null;
-    const str = ascii ? (s: string) => s : (s: string) => Buffer.from(s, "latin1").toString("utf8");
-    const who = str(m[3]!).trim().split(/ +/);
+    const decode = ascii ? (s: string) => s : (s: string) => Buffer.from(s, "latin1").toString("utf8");
+    const who = decode(m[3]!).trim().split(/ +/);
     return {
       kind: "command",
       ctime: m[1]!,
       utcOffset: this.legacyUtcOffset,
-      hostname: str(m[4]!),
+      hostname: decode(m[4]!),
       serverIps: m[5]!,
-      suser: str(m[2]!),
+      suser: decode(m[2]!),
       luser: who[0] ?? "",
       terminal: who[1] ?? "",
       clientIp: who[2] ?? "",

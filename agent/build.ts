@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { compile, ROOT } from "../scripts/compile.ts";
 
 export function buildReporter(outfile = resolve(ROOT, "dist/cmdaudit-reporter")): Promise<string> {
-  return compile({ entry: "agent/src/main.ts", outfile, versionVar: "CMDAUDIT_REPORTER_VERSION" });
+  return compile({ entry: "agent/src/main.ts", outfile, versionVar: "CMDAUDIT_REPORTER_VERSION", bytecode: true });
 }
 
 if (import.meta.main) {

@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { compile, ROOT } from "../scripts/compile.ts";
 
 export function buildServer(outfile = resolve(ROOT, "dist/cmdaudit-server")): Promise<string> {
-  return compile({ entry: "server/src/main.ts", outfile, versionVar: "CMDAUDIT_SERVER_VERSION", assets: ["server/drizzle"] });
+  return compile({ entry: "server/src/main.ts", outfile, versionVar: "CMDAUDIT_SERVER_VERSION", assets: ["server/drizzle"], bytecode: false });
 }
 
 if (import.meta.main) {

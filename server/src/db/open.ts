@@ -1,14 +1,15 @@
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { openMysqlStore } from "./mysql/store.ts";
 import { openSqliteStore } from "./sqlite/store.ts";
 import type { Store } from "./store.ts";
 
-/** The committed migrations; the compiled server (server/build.ts) carries them next to its entry point. */
+/**
+ * The committed migrations. The compiled server (server/build.ts, which defines the version) carries
+ * them as embedded files next to its entry point, and never looks for a source tree.
+ */
 function migrations(dialect: string): string {
-  const embedded = join(import.meta.dir, "drizzle", dialect);
-  if (existsSync(join(embedded, "meta/_journal.json"))) return embedded;
+  if (process.env.CMDAUDIT_SERVER_VERSION !== undefined) return join(import.meta.dir, "drizzle", dialect);
   return fileURLToPath(new URL(`../../drizzle/${dialect}`, import.meta.url));
 }
 

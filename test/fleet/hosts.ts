@@ -450,7 +450,8 @@ export async function createFleet(spec: FleetHostSpec[]): Promise<Fleet> {
     const etcHosts = `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${controllerIp}\tcontroller\n${hosts.map((h) => `${h.ip}\t${h.name}`).join("\n")}\n`;
     const hostKeys = new Map<string, string>();
 
-    await Promise.all(hosts.map(async (h, i) => {
+    // allSettled: when one host fails, the others finish their steps before destroy() runs.
+    const started = await Promise.allSettled(hosts.map(async (h, i) => {
       const hdir = join(dir, "hosts", h.name);
       for (const d of ["upper", "work", "root"]) mkdirSync(join(hdir, d), { recursive: true, mode: 0o755 });
       chmodSync(join(hdir, "upper"), 0o755);
@@ -501,6 +502,8 @@ export async function createFleet(spec: FleetHostSpec[]): Promise<Fleet> {
       if (!p1) throw new Error(`${h.name}: cannot find the host's PID 1`);
       pid1.set(h.name, p1);
     }));
+    const failed = started.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed.length) throw failed.length === 1 ? failed[0]!.reason : new AggregateError(failed.map((f) => f.reason), failed.map((f) => String(f.reason)).join("\n"));
 
     writeFile(knownHosts, hosts.map((h) => `${h.name},${h.ip} ${hostKeys.get(h.name)}\n`).join(""), 0o644);
   } catch (e) {

@@ -123,6 +123,17 @@ test.skipIf(!runIt)("the legacy host has no Python at all; the modern hosts have
   }
 }, 60_000);
 
+test.skipIf(!runIt)("what the roles rely on: append-only files (chattr +a), cron, iproute2, curl, sudo", async () => {
+  for (const h of F().hosts) {
+    const out = await ok(h.name, "root", [
+      "f=/var/log/fleet-test.log; : > $f; chmod 0622 $f; chattr +a $f; lsattr -d $f | cut -c6",
+      "echo one >> $f; if echo two > $f 2>/dev/null; then echo truncated; fi; cat $f",
+      "for c in cron crontab ip curl sudo chattr lsattr setfacl less ps; do command -v $c >/dev/null || echo \"missing $c\"; done",
+    ].join("; "));
+    expect(out).toBe("a\none\n");
+  }
+}, 60_000);
+
 test.skipIf(!runIt)("hosts reach a server on the controller's bridge address", async () => {
   const f = F();
   const server = Bun.serve({ hostname: f.controllerIp, port: 0, fetch: (req) => new Response(`hello ${new URL(req.url).pathname}`) });

@@ -7,7 +7,7 @@
 // instead of building it twice. The .debs of the first build are kept in
 // CACHE_DIR/debs and handed to the next build, so the second kind downloads nothing.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { must } from "./run.ts";
 
@@ -136,4 +136,17 @@ fi`;
     timeoutMs: 20 * 60_000,
   });
   if (!ready(b)) throw new Error(`rootfs build for ${kind} finished without ${b.dir}`);
+  pruneOld(b);
+}
+
+/** Drop this kind's cache entries of other keys (an older package list), unless a live host still uses one. */
+function pruneOld(b: BaseRootfs): void {
+  const current = `${b.kind}-${SUITE}-${b.key}`;
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+  for (const e of readdirSync(CACHE_DIR)) {
+    const m = new RegExp(`^(${b.kind}-[a-z]+-[0-9a-f]{16})(\\.tar)?$`).exec(e);
+    if (!m || m[1] === current) continue;
+    if (mounts.includes(`lowerdir=${join(CACHE_DIR, m[1]!)},`)) continue;
+    rmSync(join(CACHE_DIR, e), { recursive: true, force: true });
+  }
 }

@@ -24,7 +24,7 @@ if (all || which.includes("query")) {
   await benchQuery({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_QUERY_SAMPLES", 200) });
 }
 if (all || which.includes("parse")) {
-  await benchParse({ mb: num("BENCH_PARSE_MB", 100), rounds: num("BENCH_PARSE_ROUNDS", 3) });
+  await benchParse({ mb: num("BENCH_PARSE_MB", 64), rounds: num("BENCH_PARSE_ROUNDS", 3) });
 }
 if (all || which.includes("reporter")) {
   await benchReporter({ mb: num("BENCH_CATCHUP_MB", 1024), idleRuns: num("BENCH_IDLE_RUNS", 5) });

@@ -1,0 +1,272 @@
+/**
+ * From a keystroke to a MySQL row, on real hosts: `ansible-playbook site.yml` rolls cmdaudit out to
+ * a fleet made on this machine (Debian roots in their own network namespaces, real sshd), a user
+ * logs in over SSH on a pty, types, `sudo -i`, types more, logs out; the reporter runs the way cron
+ * runs it; the server (installed by the role on web1, writing to this machine's MariaDB) answers
+ * the query API with exactly what was typed.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Socket, TCPSocketListener } from "bun";
+import { parse as parseYaml, stringify } from "yaml";
+import { buildReporter } from "../../agent/build.ts";
+import { buildServer } from "../../server/build.ts";
+import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
+import { createTestDatabase } from "../support/mysql.ts";
+import { createFleet, type Fleet, type FleetHost, fleetUnavailable } from "./hosts.ts";
+
+const ANSIBLE_DIR = join(import.meta.dir, "../../ansible");
+const unavailable = fleetUnavailable() ?? (Bun.which("ansible-playbook") ? undefined : "ansible-playbook is not installed");
+if (unavailable && process.env.CI === "true") throw new Error(`the fleet end-to-end test cannot run: ${unavailable}`);
+const maybe = unavailable ? describe.skip : describe;
+
+let fleet: Fleet;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let forwarder: TCPSocketListener<{ peer?: Socket<unknown>; pending: Uint8Array[] }> | undefined;
+let inventory: string;
+let extraVarsFile: string;
+let serverUrl: string;
+const timings: Record<string, number> = {};
+
+/** MariaDB listens on 127.0.0.1 only: a TCP relay on the fleet bridge lets web1's server reach it. */
+function relayMysql(host: string): TCPSocketListener<{ peer?: Socket<unknown>; pending: Uint8Array[] }> {
+  return Bun.listen<{ peer?: Socket<unknown>; pending: Uint8Array[] }>({
+    hostname: host, port: 0,
+    socket: {
+      open(client) {
+        client.data = { pending: [] };
+        Bun.connect<undefined>({
+          hostname: "127.0.0.1", port: 3306,
+          socket: {
+            open(up) {
+              client.data.peer = up as Socket<unknown>;
+              for (const p of client.data.pending) up.write(p);
+              client.data.pending = [];
+            },
+            data(_up, chunk) { client.write(chunk); },
+            close() { client.end(); },
+            error() { client.end(); },
+          },
+        }).catch(() => client.end());
+      },
+      data(client, chunk) {
+        if (client.data.peer) client.data.peer.write(chunk);
+        else client.data.pending.push(new Uint8Array(chunk));
+      },
+      close(client) { client.data.peer?.end(); },
+      error(client) { client.data.peer?.end(); },
+    },
+  });
+}
+
+async function playbook(args: string[] = []): Promise<{ code: number; out: string }> {
+  const proc = Bun.spawn(["ansible-playbook", "-i", inventory, "-e", `@${extraVarsFile}`, ...args, "site.yml"], {
+    cwd: ANSIBLE_DIR, stdout: "pipe", stderr: "pipe",
+    env: { ...process.env, ...fleet.ansibleEnv(), ANSIBLE_CONFIG: join(ANSIBLE_DIR, "ansible.cfg"), ANSIBLE_NOCOLOR: "1", ANSIBLE_FORCE_COLOR: "0",
+      ANSIBLE_CALLBACKS_ENABLED: "ansible.posix.profile_tasks" },
+  });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, out: out + err };
+}
+
+/** PLAY RECAP counts per host. */
+function recap(out: string): Record<string, Record<string, number>> {
+  const res: Record<string, Record<string, number>> = {};
+  const at = out.lastIndexOf("PLAY RECAP");
+  for (const line of out.slice(at).split("\n").slice(1)) {
+    const m = /^(\S+)\s+:\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    res[m[1]!] = Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\d+)/g)].map((x) => [x[1]!, Number(x[2])]));
+  }
+  return res;
+}
+
+/** "TASK name → host" for every task that reported a change. */
+function changedTasks(out: string): string[] {
+  const res: string[] = [];
+  let task = "";
+  for (const line of out.split("\n")) {
+    const t = /^TASK \[(.*)\]/.exec(line) ?? /^RUNNING HANDLER \[(.*)\]/.exec(line);
+    if (t) task = t[1]!;
+    const c = /^changed: \[([^\]]+)\]/.exec(line);
+    if (c) res.push(`${task} → ${c[1]}`);
+  }
+  return res;
+}
+
+/** Log in over SSH on a pty and type; chunks go 0.6 s apart (a prompt in between). */
+async function typeOverSsh(host: FleetHost, chunks: (string | Uint8Array)[]): Promise<string> {
+  const ssh = fleet.sshArgv(host, fleet.user, { tty: true }).map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const proc = Bun.spawn(["script", "-qec", ssh, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "dumb", LANG: "C.UTF-8" } });
+  const out = new Response(proc.stdout).text();
+  await Bun.sleep(1500); // the login: motd, profile, the hook's session_start
+  for (const c of chunks) {
+    proc.stdin.write(typeof c === "string" ? Buffer.from(c) : c);
+    await proc.stdin.flush();
+    await Bun.sleep(600);
+  }
+  proc.stdin.end();
+  const killer = setTimeout(() => proc.kill(), 30_000);
+  await proc.exited;
+  clearTimeout(killer);
+  return out;
+}
+
+/** The reporter run exactly as its cron line runs it (minus cron itself). */
+async function runCronLine(host: FleetHost): Promise<void> {
+  const cron = readFileSync(join(host.root, "etc/cron.d/cmdaudit-reporter"), "utf8");
+  const line = cron.split("\n").find((l) => l.startsWith("* * * * * root "));
+  expect(line).toBeDefined();
+  const r = await fleet.exec(host, `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; ${line!.slice("* * * * * root ".length)}`, { timeoutMs: 90_000 });
+  expect(r.code).toBe(0);
+}
+
+interface Row {
+  kind: string; hostname: string; serverIps: string; luser: string; suser: string; terminal: string; clientIp: string;
+  sessionId: string; seq: number; cwd: string | null; exitStatus: number | null; command: string; commandB64?: string;
+}
+
+async function rowsOf(host: string): Promise<Row[]> {
+  const res = await fetch(`${serverUrl}/api/v1/commands?host=${host}&format=ndjson`, { headers: { AccessToken: READ_TOKEN } });
+  expect(res.status).toBe(200);
+  const rows = (await res.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row);
+  return rows.sort((a, b) => a.sessionId.localeCompare(b.sessionId) || a.seq - b.seq);
+}
+
+const bytesOf = (r: Row) => (r.commandB64 ? Buffer.from(r.commandB64, "base64") : Buffer.from(r.command));
+
+maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () => {
+  beforeAll(async () => {
+    let t = performance.now();
+    const dist = mkdtempSync(join(tmpdir(), "cmdaudit-dist-"));
+    const [reporter, server] = await Promise.all([buildReporter(join(dist, "cmdaudit-reporter")), buildServer(join(dist, "cmdaudit-server"))]);
+    db = await createTestDatabase("e2e");
+    timings.build = performance.now() - t;
+    t = performance.now();
+    fleet = await createFleet([{ name: "web1", kind: "modern" }, { name: "web2", kind: "modern" }, { name: "legacy1", kind: "legacy" }]);
+    timings.fleet = performance.now() - t;
+    forwarder = relayMysql(fleet.controllerIp);
+    const dbUrl = new URL(db.url);
+    dbUrl.hostname = fleet.controllerIp;
+    dbUrl.port = String(forwarder.port);
+    serverUrl = `http://${fleet.host("web1").ip}:8080`;
+    // The fleet's inventory, with the groups site.yml uses.
+    const inv = parseYaml(readFileSync(fleet.inventory(), "utf8")) as { all: { children?: Record<string, unknown> } };
+    inv.all.children = {
+      ...inv.all.children,
+      cmdaudit_servers: { hosts: { web1: null } },
+      cmdaudit_audited: { hosts: { web1: null, web2: null, legacy1: null } },
+    };
+    inventory = join(fleet.dir, "site-inventory.yml");
+    writeFileSync(inventory, stringify(inv));
+    extraVarsFile = join(fleet.dir, "extra-vars.yml");
+    writeFileSync(extraVarsFile, stringify({
+      vault_cmdaudit_ingest_token: INGEST_TOKEN,
+      vault_cmdaudit_read_token: READ_TOKEN,
+      cmdaudit_server_binary_src: server,
+      cmdaudit_server_database_url: dbUrl.toString(),
+      cmdaudit_reporter_binary_src: reporter,
+      cmdaudit_reporter_server_url: serverUrl,
+      cmdaudit_reporter_cron_splay_seconds: 2,
+    }), { mode: 0o600 });
+  }, 600_000);
+
+  afterAll(async () => {
+    forwarder?.stop(true);
+    await fleet?.destroy();
+    await db?.drop();
+    console.log(`fleet e2e timings (s): ${Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(", ")}`);
+  }, 120_000);
+
+  test("the first run changes every host; the second changes nothing; --check --diff then reports nothing to change", async () => {
+    let t = performance.now();
+    const first = await playbook();
+    timings.playbook1 = performance.now() - t;
+    console.log(first.out.slice(first.out.lastIndexOf("PLAY RECAP")));
+    expect(first.code).toBe(0);
+    const r1 = recap(first.out);
+    for (const h of ["web1", "web2", "legacy1"]) expect(r1[h]?.changed).toBeGreaterThan(0);
+    expect(first.out).not.toContain(INGEST_TOKEN);
+    expect(first.out).not.toContain(READ_TOKEN);
+
+    t = performance.now();
+    const second = await playbook();
+    timings.playbook2 = performance.now() - t;
+    if (second.code !== 0) console.log(second.out.slice(-6000));
+    expect(second.code).toBe(0);
+    expect(changedTasks(second.out)).toEqual([]);
+    const r2 = recap(second.out);
+    for (const h of ["web1", "web2", "legacy1"]) {
+      expect({ host: h, changed: r2[h]?.changed, failed: r2[h]?.failed }).toEqual({ host: h, changed: 0, failed: 0 });
+    }
+
+    const check = await playbook(["--check", "--diff"]);
+    if (check.code !== 0) console.log(check.out.slice(-6000));
+    expect(check.code).toBe(0);
+    expect(changedTasks(check.out)).toEqual([]);
+    for (const h of ["web1", "web2", "legacy1"]) expect(recap(check.out)[h]?.changed).toBe(0);
+
+    // What the roles put in place.
+    const web2 = fleet.host("web2");
+    const legacy = fleet.host("legacy1");
+    const attrs = await fleet.exec(web2, "stat -c '%a %U' /var/log/cmdaudit/commands.log; lsattr -d /var/log/cmdaudit/commands.log | cut -c1-22; stat -c %a /etc/cmdaudit/reporter.yml");
+    expect(attrs.stdout).toMatch(/^622 root\n\S*a\S* ?\n600\n$/);
+    expect((await fleet.exec(legacy, "head -1 /usr/local/sbin/cmdaudit-reporter; stat -c %a /etc/cmdaudit/reporter.conf /etc/cmdaudit/reporter.token")).stdout).toBe("#!/bin/sh\n600\n600\n");
+    expect((await fetch(`${serverUrl}/readyz`)).status).toBe(200);
+  }, 900_000);
+
+  const typed = (host: string) => [
+    "set +o emacs\n", // no line editing: bytes go in as typed (a TAB stays a TAB, 0xff stays 0xff)
+    `echo "hello from ${host}"\n`,
+    "for i in 1 2; do\n  echo \"$i\"\ndone\n",
+    " echo 'typed with a leading space'\n",
+    "echo 'a] [b' \"] [(root) mallory pts/9 6.6.6.6] [evil@1.1.1.1]\"\n",
+    Buffer.concat([Buffer.from("echo raw-"), Buffer.from([0xff, 0xfe]), Buffer.from("-bytes\n")]),
+    "sudo -i\n",
+    "cd /tmp\n",
+    "false\n",
+    "whoami\n",
+    "exit\n",
+    "exit\n",
+  ];
+  const expectedAlice = (host: string) => [
+    "set +o emacs", `echo "hello from ${host}"`, "for i in 1 2; do\n  echo \"$i\"\ndone", " echo 'typed with a leading space'",
+    "echo 'a] [b' \"] [(root) mallory pts/9 6.6.6.6] [evil@1.1.1.1]\"",
+  ];
+
+  test.each(["web2", "legacy1"])("%s: an SSH session with sudo -i arrives exactly, in order, with who, where and how", async (name) => {
+    const host = fleet.host(name);
+    const t = performance.now();
+    await typeOverSsh(host, typed(name));
+    await runCronLine(host);
+    timings[`session+report ${name}`] = performance.now() - t;
+
+    const rows = await rowsOf(name);
+    const sessions = [...new Set(rows.map((r) => r.sessionId))];
+    expect(sessions.length).toBe(2); // alice's login shell and root's after sudo -i
+    const alice = rows.filter((r) => r.suser === "alice");
+    const root = rows.filter((r) => r.suser === "root");
+    for (const r of rows) {
+      expect(r.hostname).toBe(name);
+      expect(r.luser).toBe("alice"); // the login user, also after sudo -i
+      expect(r.clientIp).toBe(fleet.controllerIp);
+      expect(r.serverIps.split(",")).toContain(host.ip);
+      expect(r.terminal).toMatch(/^pts\/\d+$/);
+    }
+    expect(alice.map((r) => r.kind)).toEqual(["session_start", ...Array(8).fill("command"), "session_end"]);
+    const aliceCommands = alice.filter((r) => r.kind === "command");
+    expect(aliceCommands.slice(0, 5).map((r) => r.command)).toEqual(expectedAlice(name));
+    expect(bytesOf(aliceCommands[5]!)).toEqual(Buffer.concat([Buffer.from("echo raw-"), Buffer.from([0xff, 0xfe]), Buffer.from("-bytes")]));
+    expect(aliceCommands.slice(6).map((r) => r.command)).toEqual(["sudo -i", "exit"]);
+    expect(aliceCommands.every((r) => r.cwd === "/home/alice" && r.exitStatus === 0)).toBe(true);
+
+    expect(root.map((r) => r.kind)).toEqual(["session_start", "command", "command", "command", "command", "session_end"]);
+    const rootCommands = root.filter((r) => r.kind === "command");
+    expect(rootCommands.map((r) => [r.command, r.cwd, r.exitStatus])).toEqual([
+      ["cd /tmp", "/tmp", 0], ["false", "/tmp", 1], ["whoami", "/tmp", 0], ["exit", "/tmp", 0],
+    ]);
+    expect(rows.filter((r) => r.kind === "loss")).toEqual([]);
+  }, 300_000);
+});

@@ -4,7 +4,7 @@
  * live log itself and keeps the retained backlog under a cap, turning anything it
  * must drop into a counted `loss` record.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync, fchmodSync, renameSync, type Stats } from "node:fs";
+import { closeSync, existsSync, fchmodSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ReporterConfig } from "./config.ts";
 import { setAppendOnly } from "./libc.ts";
@@ -182,15 +182,31 @@ export function rotateIfDue(cfg: ReporterConfig, state: State, nowMs: number, ev
     closeSync(fd);
   }
   const to = ownRotationName(f.path, st, nowMs);
+  const live = f.path;
+  // Link the old file to its rotated name, then rename a fresh file over the live name: a shell
+  // opening the log always finds one (with a plain rename there would be a moment without).
+  const fresh = `${live}.cmdaudit-new`;
   try {
-    renameSync(f.path, to);
+    linkSync(live, to);
+    rmSync(fresh, { force: true });
+    const nfd = openSync(fresh, "wx", LOG_MODE);
+    try {
+      fchmodSync(nfd, LOG_MODE); // the process umask (077) narrowed the create mode
+    } finally {
+      closeSync(nfd);
+    }
+    renameSync(fresh, live); // an append-only file cannot be renamed: the flag is set once it is in place
   } catch (e) {
-    ev.warn(`cannot rotate ${f.path}: ${(e as NodeJS.ErrnoException).code}`);
+    ev.warn(`cannot rotate ${live}: ${(e as NodeJS.ErrnoException).code}`);
     return false;
   }
-  const live = f.path;
+  const lfd = openSync(live, "r");
+  try {
+    setAppendOnly(lfd, true);
+  } finally {
+    closeSync(lfd);
+  }
   Object.assign(f, { path: to, role: "rotated", ownRotation: true, size: st.size });
-  createLiveLog(live);
   const nst = statSync(live);
   state.files.push(track(live, nst, "live"));
   return true;
@@ -277,10 +293,15 @@ export function retireDrained(cfg: ReporterConfig, state: State, nowMs: number, 
   state.files = state.files.filter((f) => {
     if (f.role !== "rotated" || f.offset < f.size || !isQuiet(cfg, f, nowMs)) return true;
     if (f.ownRotation) {
-      try {
-        unlinkSync(f.path);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "ENOENT") { ev.warn(`cannot delete ${f.path}: ${(e as NodeJS.ErrnoException).code}`); return true; }
+      // A run that died between link and rename left the same inode under an older rotated name too.
+      const names = [f.path, ...readdirSync(dirname(f.path)).map((n) => join(dirname(f.path), n))
+        .filter((p) => p !== f.path && isOwnRotationName(cfg.log.path, p) && statOrNull(p)?.ino === f.ino)];
+      for (const p of names) {
+        try {
+          unlinkSync(p);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOENT") { ev.warn(`cannot delete ${p}: ${(e as NodeJS.ErrnoException).code}`); return true; }
+        }
       }
     }
     return false;

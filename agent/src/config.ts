@@ -35,6 +35,8 @@ export const reporterConfigSchema = z.strictObject({
     bytes: bytes(64 * 1024).default(MiB),
     /** A record larger than `bytes` (a 4 MiB command) is sent in one body of up to this size. */
     max_bytes: bytes(64 * 1024).default(16 * MiB),
+    /** Lines per body at most: the server takes 10,000 records per request by default. */
+    max_lines: z.number().int().min(100).default(5000),
     gzip: z.boolean().default(true),
   }).prefault({}),
   run: z.strictObject({

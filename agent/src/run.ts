@@ -129,6 +129,7 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
     if (st.ino !== f.ino || st.dev !== f.dev) return; // replaced since reconcile: the next run follows it
     const final = f.role === "rotated" && isQuiet(cfg, f, ctx.now());
     let batch = cfg.batch.bytes;
+    let maxLines = cfg.batch.max_lines;
     while (ctx.now() < ctx.deadline) {
       st = fstatSync(fd);
       f.size = st.size;
@@ -153,7 +154,7 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
         }
         break; // the live log's partial last line: finished by a later write, read by a later run
       }
-      const body = chunk.subarray(0, lastNl + 1);
+      const body = chunk.subarray(0, cutAtLine(chunk, lastNl, maxLines));
       const toEnd = f.offset + body.length >= st.size;
       let answer;
       try {
@@ -167,7 +168,11 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
       state.counters.deadLetters += letters.length;
       if (answer.consumed === 0) {
         // A record longer than the batch: send a bigger body. At the end of the live log: its parts are still being written.
-        if (!toEnd && batch < cfg.batch.max_bytes) { batch = Math.min(batch * 2, cfg.batch.max_bytes); continue; }
+        if (!toEnd && (batch < cfg.batch.max_bytes || body.length < chunk.length)) {
+          batch = Math.min(batch * 2, cfg.batch.max_bytes);
+          maxLines *= 2;
+          continue;
+        }
         if (!toEnd) ctx.warn(`${f.path}: the server settled nothing of ${body.length} bytes at offset ${f.offset}; retrying next run`);
         break;
       }
@@ -178,6 +183,7 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
       rememberHead(f);
       ctx.save();
       batch = cfg.batch.bytes;
+      maxLines = cfg.batch.max_lines;
     }
   } finally {
     closeSync(fd);
@@ -205,4 +211,14 @@ function skipOverlongLine(cfg: Config, state: State, f: TrackedFile, fd: number,
   // No end yet: wait for it (a later run), without resending what cannot be a record.
   ctx.warn(`${f.path}: a line at offset ${f.offset} is longer than batch.max_bytes and not finished yet`);
   return false;
+}
+
+/** Body length: up to the last complete line, and at most `maxLines` lines (the server caps records per body). */
+function cutAtLine(chunk: Uint8Array, lastNl: number, maxLines: number): number {
+  let nl = -1;
+  for (let n = 0; n < maxLines; n++) {
+    nl = chunk.indexOf(0x0a, nl + 1);
+    if (nl < 0 || nl >= lastNl) return lastNl + 1;
+  }
+  return nl + 1;
 }

@@ -158,6 +158,19 @@ describe("delivery", () => {
     await expectExactlyStored(be.server, h);
   });
 
+  test("bodies of at most batch.max_lines lines; a record with more parts than that still goes whole", async () => {
+    const h = makeHost();
+    h.write(250);
+    h.write(1, () => ({ command: Buffer.alloc(1024 * 1024, "b") })); // about 350 part lines
+    h.write(250);
+    const proxy = startProxy(be.server.url);
+    h.configure(proxy.url, { batch: { max_lines: 100 } });
+    expect((await runReporter(h)).code).toBe(0);
+    expect(proxy.requests()).toBeGreaterThanOrEqual(6);
+    await expectExactlyStored(be.server, h);
+    proxy.stop();
+  });
+
   test("records the server rejects go to the dead-letter file with the reason and the raw line; status counts them", async () => {
     const h = makeHost();
     h.configure(be.server.url);

@@ -239,8 +239,15 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
   test.each(["web2", "legacy1"])("%s: an SSH session with sudo -i arrives exactly, in order, with who, where and how", async (name) => {
     const host = fleet.host(name);
     const t = performance.now();
-    await typeOverSsh(host, typed(name));
+    const screen = await typeOverSsh(host, typed(name));
+    expect(screen).toContain(`hello from ${name}`);
+    const log = await fleet.exec(host, "wc -c < /var/log/cmdaudit/commands.log");
+    expect(Number(log.stdout.trim())).toBeGreaterThan(0);
     await runCronLine(host);
+    // The cron line pipes into logger: the reporter's own account says whether it caught up.
+    const conf = name === "legacy1" ? "/etc/cmdaudit/reporter.conf" : "/etc/cmdaudit/reporter.yml";
+    const status = await fleet.exec(host, `/usr/local/sbin/cmdaudit-reporter -c ${conf} status`);
+    expect(status.stdout).toMatch(/^backlog(_bytes)?:\s+0\b/m);
     timings[`session+report ${name}`] = performance.now() - t;
 
     const rows = await rowsOf(name);

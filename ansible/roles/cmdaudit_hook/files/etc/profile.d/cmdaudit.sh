@@ -69,7 +69,7 @@ __cmdaudit_minute() {
   __cmdaudit_tpre=${x%%|*} __cmdaudit_tz=${x##*|}
   x=${x#*|}
   __cmdaudit_min=$(($1 - 10#${x%|*}))
-  __cmdaudit_s=$(($1 - __cmdaudit_min))
+  __cmdaudit_s=$(($1 - __cmdaudit_min + 100))
 }
 case $__cmdaudit_clock in
 epochrealtime)
@@ -247,12 +247,13 @@ __cmdaudit_prompt() {
       __cmdaudit_r=${__cmdaudit_h:7:${#__cmdaudit_h}>8?${#__cmdaudit_h}-8:0}
       if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  && $PWD == "$__cmdaudit_pwd" &&
         $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
-        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && __cmdaudit_last >= 0 && !__cmdaudit_failed && __cmdaudit_fast &&
+        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && !__cmdaudit_failed && __cmdaudit_fast &&
           ${#__cmdaudit_r} < __cmdaudit_room && ++__cmdaudit_scratch < 512 && (__cmdaudit_last = __cmdaudit_n) && ++__cmdaudit_seq)); then
         if ((__cmdaudit_fast == 1)); then __cmdaudit_e=$EPOCHREALTIME; else printf -v __cmdaudit_e '%(%s)T' -1; fi
-        ((__cmdaudit_s = ${__cmdaudit_e:0:10} - __cmdaudit_min, __cmdaudit_s < 60 && __cmdaudit_s >= 0)) || __cmdaudit_minute "${__cmdaudit_e:0:10}"
-        printf 'CA1\tR\t%s\t%s\tcommand\t%s%02d%s%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$__cmdaudit_tpre" "$__cmdaudit_s" "$__cmdaudit_dot${__cmdaudit_e:11}" "$__cmdaudit_tz" \
-          "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$__cmdaudit_st" "${#__cmdaudit_r}" "$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        ((__cmdaudit_s = ${__cmdaudit_e:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_e:0:10}"
+        # One word with literal TABs between the fields: far cheaper in bash than printf
+        # formatting each field (1SS: the seconds as two digits after ${s:1}).
+        printf '%s\n' "CA1	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}$__cmdaudit_dot${__cmdaudit_e:11}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	1	${#__cmdaudit_r}	$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
       else
         __cmdaudit_slow || : # `|| :`: a user's `set -e` does not apply inside
       fi

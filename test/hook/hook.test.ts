@@ -3,7 +3,7 @@
  * log holds, byte for byte, parsed with the contract's own decoder.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { parseCommandTime } from "../../protocol/index.ts";
@@ -223,6 +223,45 @@ describe("the log cannot be written", () => {
     expect(text(recs[0]!)).toBe("cmdaudit hook: 2 record(s) could not be written to the log");
     expect(recs[0]!.seq).toBe(3);
     expect(commands(readLog(log)).map(text)).toEqual([`mkdir ${dir}`, "echo kept", "exit"]);
+  });
+
+  test("a full disk: the write it cut short is ended and dropped as damaged, the loss is counted, later records are intact", async () => {
+    const root = hookRoot();
+    const mnt = join(root.dir, "var/log/cmdaudit");
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", mnt]).exitCode).toBe(0);
+    try {
+      // The log's page has 50 bytes left and the filesystem no other page: the next record is written in part.
+      writeFileSync(root.log, "#".repeat(4045) + "\n", { mode: 0o622 });
+      const filler = join(mnt, "filler");
+      try {
+        for (;;) appendFileSync(filler, Buffer.alloc(4096));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe("ENOSPC");
+      }
+      const r = await typeInto(rcFile(root), `rm -f ${filler}\necho after\nexit\n`);
+      expect(hookNoise(r.output)).toEqual([]);
+      const log = readLog(root.log);
+      expect(log.damaged.length).toBe(1); // the cut session_start, ended by the hook before its next record
+      expect(Buffer.from((log.damaged[0] as { raw: Uint8Array }).raw).toString().startsWith("CA1\tR\t")).toBe(true);
+      expect(log.records[0]!.kind).toBe("loss");
+      expect(text(log.records[0]!)).toBe("cmdaudit hook: 1 record(s) could not be written to the log");
+      expect(commands(log).map(text)).toEqual([`rm -f ${filler}`, "echo after", "exit"]);
+    } finally {
+      Bun.spawnSync(["umount", "-l", mnt]);
+    }
+  });
+
+  test("EPOCHREALTIME cannot be unset and set to fake the records' time", async () => {
+    const root = hookRoot();
+    const r = await typeInto(rcFile(root), "unset EPOCHREALTIME; EPOCHREALTIME=1000000000.000000; echo typed\nexit\n");
+    expect(r.output).toContain("readonly variable");
+    const recs = commands(readLog(root.log));
+    expect(recs.map(text)).toEqual(["unset EPOCHREALTIME; EPOCHREALTIME=1000000000.000000; echo typed", "exit"]);
+    for (const rec of recs) {
+      const t = parseCommandTime(rec.ctime);
+      if (typeof t === "string") throw new Error(t);
+      expect(Math.abs(t.tsUs / 1000 - Date.now())).toBeLessThan(120_000);
+    }
   });
 
   test("a log the user may not write (root-owned 0644): nothing printed, the session goes on", async () => {

@@ -74,6 +74,8 @@ __cmdaudit_minute() {
 case $__cmdaudit_clock in
 epochrealtime)
   __cmdaudit_fast=1 __cmdaudit_dot=. # the prompt's inline path
+  # Readonly keeps it dynamic, but a user can no longer unset it and then set the records' time.
+  readonly EPOCHREALTIME 2>/dev/null
   # EPOCHREALTIME is "SSSSSSSSSS.UUUUUU" (a comma in some locales): fixed widths, so plain
   # substrings, which cost far less in bash than pattern removal.
   __cmdaudit_now() {
@@ -157,6 +159,9 @@ __cmdaudit_record() {
   local lost=$__cmdaudit_failed
   if ((lost > 0)); then
     __cmdaudit_failed=0
+    # A write cut short by a full disk leaves a line without its end: end it, so that it cannot
+    # swallow the next record (the reader drops it as damaged; the loss record below counts it).
+    printf '\n' >>"$__cmdaudit_log"
     __cmdaudit_write loss "" "cmdaudit hook: $lost record(s) could not be written to the log" ||
       { __cmdaudit_failed=$((lost + 1)) && return 1; }
   fi

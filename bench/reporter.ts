@@ -77,7 +77,9 @@ async function runReporter(bin: string, config: string) {
   let done = false;
   const exited = proc.exited.then((c) => { done = true; return c; });
   while (!done) {
-    last = sample(proc.pid) ?? last;
+    // A zombie still has its CPU times but no memory lines: keep the largest peak seen.
+    const s = sample(proc.pid);
+    if (s) last = { hwmKb: Math.max(last.hwmKb, s.hwmKb), cpu: Math.max(last.cpu, s.cpu) };
     await Bun.sleep(2);
   }
   const [code, stderr] = await Promise.all([exited, new Response(proc.stderr).text()]);

@@ -171,6 +171,32 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     expect((await c.run("status")).stdout).toContain("last_error: none\n");
   });
 
+  it("the log filling a small tmpfs: everything written before ENOSPC is shipped; rotation frees the space", async () => {
+    const c = mk({ ROTATE_BYTES: "65536", MAX_RETAINED_BYTES: "1048576", BATCH_BYTES: "65536" });
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", c.logDir]).exitCode).toBe(0);
+    try {
+      writeFileSync(c.log, "");
+      chmodSync(c.log, 0o622);
+      let full = false;
+      for (let i = 0; i < 100_000 && !full; i++) {
+        try {
+          c.record(`echo fill ${i}`); // counted as written only once appended whole
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+          full = true;
+        }
+      }
+      expect(full).toBe(true);
+      expect((await c.run()).code).toBe(0);
+      expect(readdirSync(c.logDir)).toEqual(["commands.log"]);
+      c.some(20, "room again");
+      expect((await c.run()).code).toBe(0);
+      await expectStored(c);
+    } finally {
+      Bun.spawnSync(["umount", "-l", c.logDir]);
+    }
+  });
+
   it("HTTP 500 on the middle batch: retried, everything once", async () => {
     const proxy = new FaultProxy(server(), (k) => (k === 3 ? "fail" : "pass"));
     try {

@@ -276,4 +276,21 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     ]);
     expect(rows.filter((r) => r.kind === "loss")).toEqual([]);
   }, 300_000);
+
+  test("rollback: state absent removes the hook, the reporter and its cron entry on every audited host, keeps the log; a second run changes nothing", async () => {
+    const absent = ["-e", "cmdaudit_hook_state=absent", "-e", "cmdaudit_reporter_state=absent"];
+    const t = performance.now();
+    const first = await playbook(absent);
+    timings.rollback = performance.now() - t;
+    if (first.code !== 0) console.log(first.out.slice(-6000));
+    expect(first.code).toBe(0);
+    for (const h of ["web1", "web2", "legacy1"]) {
+      const r = await fleet.exec(h, "for f in /etc/profile.d/cmdaudit.sh /etc/cron.d/cmdaudit-reporter /usr/local/sbin/cmdaudit-reporter /etc/cmdaudit/reporter.yml /etc/cmdaudit/reporter.conf /etc/cmdaudit/reporter.token; do [ -e $f ] && echo left $f; done; [ -f /var/log/cmdaudit/commands.log ] && echo log kept");
+      expect({ host: h, out: r.stdout }).toEqual({ host: h, out: "log kept\n" });
+    }
+    const again = await playbook(absent);
+    expect(again.code).toBe(0);
+    expect(changedTasks(again.out)).toEqual([]);
+    expect((await fetch(`${serverUrl}/readyz`)).status).toBe(200); // the server is not part of it
+  }, 600_000);
 });

@@ -117,6 +117,26 @@ describe("shells and settings around the hook", () => {
     expect(readLog(root.log).records.filter((x) => x.kind === "session_start")).toHaveLength(1);
   });
 
+  test("an EXIT trap set before the hook (another profile.d script) still runs, after the session end is recorded", async () => {
+    const root = hookRoot();
+    const mark = join(root.dir, "exit-mark");
+    const r = await typeInto(rcFile(root, { before: `trap 'echo bye > ${mark}' EXIT` }), "echo one\nexit\n");
+    expect(readFileSync(mark, "utf8")).toBe("bye\n");
+    const log = readLog(root.log);
+    expect(commands(log).map(text)).toEqual(["echo one", "exit"]);
+    expect(log.records.at(-1)!.kind).toBe("session_end");
+    expect(hookNoise(r.output)).toEqual([]);
+  });
+
+  test("a DEBUG trap installed after the hook (bash-preexec from ~/.bashrc) does not stop recording", async () => {
+    const root = hookRoot();
+    const after = `__other=0; trap '((++__other))' DEBUG; __bp_precmd() { :; }; PROMPT_COMMAND="__bp_precmd; $PROMPT_COMMAND"`;
+    await typeInto(rcFile(root, { after }), "echo one\necho two\nexit\n");
+    const log = readLog(root.log);
+    expect(commands(log).map(text)).toEqual(["echo one", "echo two", "exit"]);
+    expect(log.records.map((x) => x.kind)).toEqual(["session_start", "command", "command", "command", "session_end"]);
+  });
+
   test("an existing PROMPT_COMMAND keeps running and sees the command's exit status", async () => {
     const root = hookRoot();
     const rc = rcFile(root, { before: "PROMPT_COMMAND='echo \"[pc $?]\"'" });

@@ -390,5 +390,13 @@ readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmd
   __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
 shopt -s cmdhist lithist
 __cmdaudit_hook_prompt
-trap __cmdaudit_exit EXIT
+# An EXIT trap set before this file (another profile.d script) keeps running, after ours.
+# `trap -p` prints "trap -- 'command' EXIT", quoted for eval; one fork, at login. (A DEBUG trap
+# cannot be kept: bash hides it while it sources a file, so the guard's trap replaces it.)
+__cmdaudit_trap_cmd() { __cmdaudit_x=$2; }
+__cmdaudit_x=$(trap -p EXIT) && [[ -n $__cmdaudit_x ]] && eval "__cmdaudit_trap_cmd ${__cmdaudit_x#trap }"
+# shellcheck disable=SC2064 # the other trap's command is copied in now, on purpose
+trap "__cmdaudit_exit${__cmdaudit_x:+$'\n'$__cmdaudit_x}" EXIT
+__cmdaudit_x=''
+unset -f __cmdaudit_trap_cmd
 trap '__cmdaudit_guard && trap - DEBUG' DEBUG

@@ -11,9 +11,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeRecord, lines, LogDecoder, toWireRecord, type EncodableRecord } from "../protocol/logline.ts";
+import { lines, LogDecoder, toWireRecord } from "../protocol/logline.ts";
 import type { WireRecord } from "../protocol/index.ts";
-import { benchRecord } from "./fixtures.ts";
+import { benchRecord, encodeBenchRecord } from "./fixtures.ts";
 import { fmt, printTable } from "./table.ts";
 
 const SEED_PARSER = join(import.meta.dir, "seed", "parse_seed.py");
@@ -31,10 +31,6 @@ function seedLine(r: WireRecord): string {
   return `[${time}] [(${r.suser}) ${r.luser} ${r.terminal} ${r.clientIp}] [${r.hostname}@${r.serverIps}] ${r.command}\n`;
 }
 
-function ca1Line(r: WireRecord): Uint8Array {
-  return encodeRecord({ ...r, command: r.command ?? "" } as EncodableRecord);
-}
-
 /** The same records in both formats, until the seed log reaches `bytes`. */
 function generate(bytes: number): { seed: Buffer; ca1: Buffer; records: number } {
   const seed: string[] = [];
@@ -46,7 +42,7 @@ function generate(bytes: number): { seed: Buffer; ca1: Buffer; records: number }
     const s = seedLine(r);
     seed.push(s);
     size += Buffer.byteLength(s);
-    ca1.push(ca1Line(r));
+    ca1.push(encodeBenchRecord(r));
   }
   return { seed: Buffer.from(seed.join(""), "utf8"), ca1: Buffer.concat(ca1), records: i };
 }

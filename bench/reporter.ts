@@ -14,10 +14,9 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { stringify } from "yaml";
 import { buildReporter } from "../agent/build.ts";
-import { encodeRecord } from "../protocol/index.ts";
 import { createTestDatabase } from "../test/support/mysql.ts";
 import { startServer } from "../test/support/server.ts";
-import { benchRecord } from "./fixtures.ts";
+import { benchRecord, encodeBenchRecord } from "./fixtures.ts";
 import { fmt, printTable } from "./table.ts";
 
 const TOKEN = "bench-ingest-token-0123456789";
@@ -46,8 +45,7 @@ function writeBacklog(path: string, mb: number): number {
     while (bytes < target) {
       const parts: Uint8Array[] = [];
       for (let i = 0; i < 10_000; i++) {
-        const w = benchRecord(n++);
-        parts.push(encodeRecord({ ...w, kind: "command", sessionId: w.sessionId!, seq: w.seq!, cwd: w.cwd!, exitStatus: w.exitStatus ?? null, command: w.command!, serverIps: String(w.serverIps), suser: w.suser!, terminal: w.terminal!, clientIp: w.clientIp! }));
+        parts.push(encodeBenchRecord(benchRecord(n++)));
       }
       const buf = Buffer.concat(parts);
       writeSync(fd, buf);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeRecord, type RecordKind } from "../../protocol/index.ts";
+import { commandBytes, exportRows } from "../support/query.ts";
 
 export const SCRIPT = fileURLToPath(new URL("../../agent/sh/cmdaudit-reporter.sh", import.meta.url));
 export const INGEST = "sh-ingest-token-0123456789abcdef";
@@ -153,11 +154,8 @@ export interface Row {
   ctime: string;
 }
 
-export async function stored(serverUrl: string, filter: Record<string, string>): Promise<Row[]> {
-  const q = new URLSearchParams({ ...filter, format: "ndjson" });
-  const res = await fetch(`${serverUrl}/api/v1/commands?${q}`, { headers: { Authorization: `Bearer ${READ}` } });
-  if (res.status !== 200) throw new Error(`query answered ${res.status}: ${await res.text()}`);
-  return (await res.text()).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Row);
+export function stored(serverUrl: string, filter: Record<string, string>): Promise<Row[]> {
+  return exportRows<Row>(serverUrl, filter, READ);
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
@@ -165,7 +163,7 @@ const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 /** Rows as comparable strings: key, kind, command bytes (sorted). */
 export function rowKeys(rows: Row[]): string[] {
   return rows.map((r) => {
-    const bytes = r.commandB64 !== undefined ? Buffer.from(r.commandB64, "base64") : Buffer.from(r.command, "utf8");
+    const bytes = commandBytes(r);
     const key = r.sessionId === null ? `seed:${r.command}` : `${r.sessionId}:${r.seq}`;
     return `${key} ${r.kind} ${b64(bytes)}`;
   }).sort();

@@ -11,6 +11,7 @@ import { buildReporter } from "../../agent/build.ts";
 import { encodeRecord, type EncodableRecord } from "../../protocol/index.ts";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 import { createTestDatabase } from "../support/mysql.ts";
+import { commandBytes, exportRows } from "../support/query.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
 let binary: Promise<string> | undefined;
@@ -166,17 +167,9 @@ export interface Stored {
   time: string | null;
 }
 
-/** Every stored record of a host, through the query API (NDJSON export). */
-export async function storedFor(server: RunningServer, filter: string | Record<string, string>): Promise<Stored[]> {
-  const q = new URLSearchParams(typeof filter === "string" ? { host: filter } : filter);
-  q.set("format", "ndjson");
-  const res = await fetch(`${server.url}/api/v1/commands?${q}`, { headers: { AccessToken: READ_TOKEN } });
-  if (res.status !== 200) throw new Error(`query failed: ${res.status} ${await res.text()}`);
-  return (await res.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l) as Stored);
-}
-
-export function commandBytes(s: Stored): Buffer {
-  return s.commandB64 !== undefined ? Buffer.from(s.commandB64, "base64") : Buffer.from(s.command, "utf8");
+/** Every stored record of a host (or matching a filter), through the query API. */
+export function storedFor(server: RunningServer, filter: string | Record<string, string>): Promise<Stored[]> {
+  return exportRows<Stored>(server.url, typeof filter === "string" ? { host: filter } : filter, READ_TOKEN);
 }
 
 /** Stored rows equal the written records: same keys, each once, commands byte for byte. */

@@ -15,6 +15,7 @@ import { buildReporter } from "../../agent/build.ts";
 import { buildServer } from "../../server/build.ts";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 import { createTestDatabase } from "../support/mysql.ts";
+import { commandBytes, exportRows } from "../support/query.ts";
 import { createFleet, type Fleet, type FleetHost, fleetUnavailable } from "./hosts.ts";
 
 const ANSIBLE_DIR = join(import.meta.dir, "../../ansible");
@@ -128,14 +129,11 @@ interface Row {
   sessionId: string; seq: number; cwd: string | null; exitStatus: number | null; command: string; commandB64?: string;
 }
 
+/** A host's rows in session and seq order. */
 async function rowsOf(host: string): Promise<Row[]> {
-  const res = await fetch(`${serverUrl}/api/v1/commands?host=${host}&format=ndjson`, { headers: { AccessToken: READ_TOKEN } });
-  expect(res.status).toBe(200);
-  const rows = (await res.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row);
+  const rows = await exportRows<Row>(serverUrl, { host }, READ_TOKEN);
   return rows.sort((a, b) => a.sessionId.localeCompare(b.sessionId) || a.seq - b.seq);
 }
-
-const bytesOf = (r: Row) => (r.commandB64 ? Buffer.from(r.commandB64, "base64") : Buffer.from(r.command));
 
 maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () => {
   beforeAll(async () => {
@@ -269,7 +267,7 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     expect(alice.map((r) => r.kind)).toEqual(["session_start", ...Array(8).fill("command"), "session_end"]);
     const aliceCommands = alice.filter((r) => r.kind === "command");
     expect(aliceCommands.slice(0, 5).map((r) => r.command)).toEqual(expectedAlice(name));
-    expect(bytesOf(aliceCommands[5]!)).toEqual(Buffer.concat([Buffer.from("echo raw-"), Buffer.from([0xff, 0xfe]), Buffer.from("-bytes")]));
+    expect(commandBytes(aliceCommands[5]!)).toEqual(Buffer.concat([Buffer.from("echo raw-"), Buffer.from([0xff, 0xfe]), Buffer.from("-bytes")]));
     expect(aliceCommands.slice(6).map((r) => r.command)).toEqual(["sudo -i", "exit"]);
     expect(aliceCommands.every((r) => r.cwd === "/home/alice" && r.exitStatus === 0)).toBe(true);
 

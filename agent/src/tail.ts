@@ -143,7 +143,7 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
       continue;
     }
     // Renamed away (`mv`, logrotate without copytruncate, our own rotation before a crash) or removed.
-    const moved = findByInode(dirname(f.path), f.dev, f.ino) ?? (f.role !== "rotated" ? null : findByInode(dirname(live), f.dev, f.ino));
+    const moved = findByInode(dirname(f.path), f.dev, f.ino);
     if (moved) {
       const mst = statSync(moved);
       next.push({ ...f, path: moved, size: mst.size, role: f.role === "extra" ? "extra" : "rotated", ownRotation: f.ownRotation || isOwnRotationName(live, moved) });

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmt, percentile, printTable } from "./table.ts";
 
-const HOOK = fileURLToPath(new URL("../ansible/roles/cmdaudit_hook/files/etc/profile.d/cmdaudit.sh", import.meta.url));
+const HOOK = fileURLToPath(new URL("../ansible/roles/cmdaudit_hook/files/etc/profile.d/00-cmdaudit.sh", import.meta.url));
 const SEED = fileURLToPath(new URL("./seed/cmdhistLog.sh", import.meta.url));
 
 function variants(dir: string): [string, string][] {

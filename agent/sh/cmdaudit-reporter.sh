@@ -373,7 +373,14 @@ rotate_live() {
   fstat "$LOG" || return 0
   [ "$F_SIZE" -ge "$ROTATE_BYTES" ] || return 0
   rl_ino=${F_ID#*/}
-  rl_to=$LOG.$(date +%s).$rl_ino
+  # Rotated files are read oldest first by the <epoch> in their name: two rotations in one
+  # second must not leave the order to the inode numbers, so the epoch only ever grows.
+  rl_e=$(date +%s)
+  rl_last=$(list_rotated | tail -n 1)
+  rl_last=${rl_last#"$LOG".}
+  rl_last=${rl_last%%.*}
+  case $rl_last in ''|*[!0-9]*) ;; *) [ "$rl_e" -gt "$rl_last" ] || rl_e=$((rl_last + 1)) ;; esac
+  rl_to=$LOG.$rl_e.$rl_ino
   rl_new=$(new_log_aside) || die 1 "cannot create a new $LOG"
   chattr -a "$LOG" >/dev/null 2>&1
   if ln "$LOG" "$rl_to" 2>/dev/null; then

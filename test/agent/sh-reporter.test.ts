@@ -410,6 +410,25 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     expect((await c.run("status")).stdout).toContain("pending_loss_records: 0\n");
   });
 
+  it("a new rotation sorts after every earlier one, even when the clock stepped back: older files are read first, none is skipped", async () => {
+    const down = closedPort();
+    const c = mk({ URL: down, BUDGET: "1", ROTATE_BYTES: "2000" });
+    // Rotated an hour "later" than now: the clock has since been set back.
+    const earlier = `${c.log}.${Math.floor(Date.now() / 1000) + 3600}.1`;
+    c.some(17, "rotated-before-the-clock-step", earlier);
+    c.some(17, "live");
+    expect((await c.run()).code).toBe(3);
+    const order = (name: string) => name.slice(c.log.length + 1).split(".").map(Number);
+    const rotated = readdirSync(c.logDir).map((f) => join(c.logDir, f)).filter((f) => /\.\d+\.\d+$/.test(f))
+      .sort((a, b) => order(a)[0]! - order(b)[0]! || order(a)[1]! - order(b)[1]!);
+    expect(rotated.length).toBe(2);
+    expect(rotated[0]).toBe(earlier);
+    expect(readFileSync(rotated[1]!, "latin1")).toContain("echo live 0");
+    c.conf({ URL: server() });
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+  });
+
   it("records the server rejects go to a dead letter (body and answer, 0600); the rest is stored", async () => {
     const c = mk();
     c.some(3, "dl1");

@@ -226,6 +226,9 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     " echo 'typed with a leading space'\n",
     "echo 'a] [b' \"] [(root) mallory pts/9 6.6.6.6] [evil@1.1.1.1]\"\n",
     Buffer.concat([Buffer.from("echo raw-"), Buffer.from([0xff, 0xfe]), Buffer.from("-bytes\n")]),
+    "bash\n", // a non-login shell: Debian reads /etc/bash.bashrc, not /etc/profile.d
+    "echo in a child shell\n",
+    "exit\n",
     "sudo -i\n",
     "cd /tmp\n",
     "false\n",
@@ -238,7 +241,7 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     "echo 'a] [b' \"] [(root) mallory pts/9 6.6.6.6] [evil@1.1.1.1]\"",
   ];
 
-  test.each(["web2", "legacy1"])("%s: an SSH session with sudo -i arrives exactly, in order, with who, where and how", async (name) => {
+  test.each(["web2", "legacy1"])("%s: an SSH session with a child shell and sudo -i arrives exactly, in order, with who, where and how", async (name) => {
     const host = fleet.host(name);
     const t = performance.now();
     const screen = await typeOverSsh(host, typed(name));
@@ -254,8 +257,10 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
 
     const rows = await rowsOf(name);
     const sessions = [...new Set(rows.map((r) => r.sessionId))];
-    expect(sessions.length).toBe(2); // alice's login shell and root's after sudo -i
-    const alice = rows.filter((r) => r.suser === "alice");
+    expect(sessions.length).toBe(3); // alice's login shell, her child shell, and root's after sudo -i
+    const login = rows.find((r) => r.command === "set +o emacs")!.sessionId;
+    const alice = rows.filter((r) => r.sessionId === login);
+    const child = rows.filter((r) => r.suser === "alice" && r.sessionId !== login);
     const root = rows.filter((r) => r.suser === "root");
     for (const r of rows) {
       expect(r.hostname).toBe(name);
@@ -264,12 +269,15 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
       expect(r.serverIps.split(",")).toContain(host.ip);
       expect(r.terminal).toMatch(/^pts\/\d+$/);
     }
-    expect(alice.map((r) => r.kind)).toEqual(["session_start", ...Array(8).fill("command"), "session_end"]);
+    expect(alice.map((r) => r.kind)).toEqual(["session_start", ...Array(9).fill("command"), "session_end"]);
     const aliceCommands = alice.filter((r) => r.kind === "command");
     expect(aliceCommands.slice(0, 5).map((r) => r.command)).toEqual(expectedAlice(name));
     expect(commandBytes(aliceCommands[5]!)).toEqual(Buffer.concat([Buffer.from("echo raw-"), Buffer.from([0xff, 0xfe]), Buffer.from("-bytes")]));
-    expect(aliceCommands.slice(6).map((r) => r.command)).toEqual(["sudo -i", "exit"]);
+    expect(aliceCommands.slice(6).map((r) => r.command)).toEqual(["bash", "sudo -i", "exit"]);
     expect(aliceCommands.every((r) => r.cwd === "/home/alice" && r.exitStatus === 0)).toBe(true);
+    expect(child.map((r) => [r.kind, r.command, r.cwd])).toEqual([
+      ["session_start", "", "/home/alice"], ["command", "echo in a child shell", "/home/alice"], ["command", "exit", "/home/alice"], ["session_end", "", "/home/alice"],
+    ]);
 
     expect(root.map((r) => r.kind)).toEqual(["session_start", "command", "command", "command", "command", "session_end"]);
     const rootCommands = root.filter((r) => r.kind === "command");
@@ -279,7 +287,7 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     expect(rows.filter((r) => r.kind === "loss")).toEqual([]);
   }, 300_000);
 
-  test("rollback: state absent removes the hook, the reporter and its cron entry on every audited host, keeps the log; a second run changes nothing", async () => {
+  test("rollback: state absent removes the hook (and its bash.bashrc line), the reporter and its cron entry on every audited host, keeps the log; a second run changes nothing", async () => {
     const absent = ["-e", "cmdaudit_hook_state=absent", "-e", "cmdaudit_reporter_state=absent"];
     const t = performance.now();
     const first = await playbook(absent);
@@ -287,7 +295,7 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     if (first.code !== 0) console.log(first.out.slice(-6000));
     expect(first.code).toBe(0);
     for (const h of ["web1", "web2", "legacy1"]) {
-      const r = await fleet.exec(h, "for f in /etc/profile.d/cmdaudit.sh /etc/cron.d/cmdaudit-reporter /usr/local/sbin/cmdaudit-reporter /etc/cmdaudit/reporter.yml /etc/cmdaudit/reporter.conf /etc/cmdaudit/reporter.token; do [ -e $f ] && echo left $f; done; [ -f /var/log/cmdaudit/commands.log ] && echo log kept");
+      const r = await fleet.exec(h, "for f in /etc/profile.d/00-cmdaudit.sh /etc/cron.d/cmdaudit-reporter /usr/local/sbin/cmdaudit-reporter /etc/cmdaudit/reporter.yml /etc/cmdaudit/reporter.conf /etc/cmdaudit/reporter.token; do [ -e $f ] && echo left $f; done; grep -l cmdaudit /etc/bash.bashrc; [ -f /var/log/cmdaudit/commands.log ] && echo log kept");
       expect({ host: h, out: r.stdout }).toEqual({ host: h, out: "log kept\n" });
     }
     const again = await playbook(absent);

@@ -228,6 +228,75 @@ describe("shells and settings around the hook", () => {
   });
 });
 
+describe("what a user can change in their own shell does not forge or hide records", () => {
+  test("functions named like the builtins the hook calls (printf, read, history, local, return, ...) hide and alter nothing", async () => {
+    const root = hookRoot();
+    const typed = [
+      "printf() { :; }; read() { builtin return 0; }; history() { :; }; local() { :; }; return() { :; }; declare() { :; }; unset() { :; }; trap() { :; }; shopt() { :; }",
+      "echo after\tthe  functions \\ *",
+      "cd /tmp",
+      "false",
+      "exit",
+    ];
+    const r = await typeInto(rcFile(root), typed.join("\n") + "\n");
+    expect(hookNoise(r.output)).toEqual([]);
+    const log = readLog(root.log);
+    expect(log.damaged).toEqual([]);
+    expect(commands(log).map(text)).toEqual(typed);
+    const home = process.env.HOME ?? "/root";
+    // `exit` without a number exits with the status of the command before it.
+    expect(commands(log).map((x) => [x.cwd, x.exitStatus])).toEqual([[home, 0], [home, 0], ["/tmp", 0], ["/tmp", 1], ["/tmp", 1]]);
+    expect(log.records.map((x) => x.seq)).toEqual(log.records.map((_, i) => i + 1));
+    expect(log.records.at(-1)!.kind).toBe("session_end");
+  });
+
+  test("HOSTNAME, PATH with fake tools, and functions from the environment do not change host, users, terminal, addresses or time", async () => {
+    const root = hookRoot();
+    const fake = join(root.dir, "fakebin");
+    mkdirSync(fake);
+    const tools: Record<string, string> = {
+      id: "echo forged", who: "echo 'forged pts/0 2026-01-01 00:00 (6.6.6.6)'", getent: "echo forged:x:0:0::/:/bin/sh",
+      tty: "echo /dev/pts/99", uname: "echo forgedhost", ip: "echo '2: eth0 inet 6.6.6.6/8 scope global eth0'",
+      date: "echo 2001-01-01T00:00:00+0000; echo 978307200", mktemp: "exit 1",
+    };
+    for (const [name, body] of Object.entries(tools)) writeFileSync(join(fake, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    const r = await typeInto(rcFile(root), "echo one\nexit\n", {
+      loginuid: uid(USERS[0]),
+      env: {
+        PATH: `${fake}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`, HOSTNAME: "forgedhost", CMDAUDIT_HOOK_CLOCK: "date",
+        "BASH_FUNC_printf%%": "() { :; }", "BASH_FUNC_read%%": "() { builtin return 0; }", "BASH_FUNC_getent%%": "() { echo forged:x:0:0::/:/bin/sh; }",
+      },
+    });
+    expect(hookNoise(r.output)).toEqual([]);
+    const log = readLog(root.log);
+    expect(commands(log).map(text)).toEqual(["echo one", "exit"]);
+    expect(log.records.length).toBe(4);
+    for (const x of log.records) {
+      expect(x.hostname).toBe(hostname());
+      expect([x.suser, x.luser]).toEqual(["root", USERS[0]]);
+      expect(x.terminal).toMatch(/^pts\/\d+$/);
+      expect(x.terminal).not.toBe("pts/99");
+      expect(x.clientIp).toBe("");
+      expect(x.serverIps).not.toContain("6.6.6.6");
+      const t = parseCommandTime(x.ctime);
+      if (typeof t === "string") throw new Error(t);
+      expect(Math.abs(t.tsUs / 1000 - Date.now())).toBeLessThan(120_000);
+    }
+  });
+
+  test("PWD assigned by hand: records name the directory the shell is really in", async () => {
+    const root = hookRoot();
+    const typed = ["cd /tmp", "PWD=/forged", "echo here", "cd /usr", "echo usr", "PWD=/etc", "cd /", "echo root", "exit"];
+    const r = await typeInto(rcFile(root), typed.join("\n") + "\n");
+    expect(hookNoise(r.output)).toEqual([]);
+    const c = commands(readLog(root.log));
+    expect(c.map((x) => [text(x), x.cwd])).toEqual([
+      ["cd /tmp", "/tmp"], ["PWD=/forged", "/tmp"], ["echo here", "/tmp"], ["cd /usr", "/usr"], ["echo usr", "/usr"],
+      ["PWD=/etc", "/usr"], ["cd /", "/"], ["echo root", "/"], ["exit", "/"],
+    ]);
+  });
+});
+
 describe("the log cannot be written", () => {
   test("missing directory, then created: nothing printed, and the loss is counted in the log", async () => {
     const root = hookRoot();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DecodeEvent, LogDecoder, lines, type LogRecord } from "../../protocol/index.ts";
 
-export const HOOK = fileURLToPath(new URL("../../ansible/roles/cmdaudit_hook/files/etc/profile.d/cmdaudit.sh", import.meta.url));
+export const HOOK = fileURLToPath(new URL("../../ansible/roles/cmdaudit_hook/files/etc/profile.d/00-cmdaudit.sh", import.meta.url));
 
 /** A temporary root: the hook as installed, with its log path moved under the root. */
 export interface HookRoot {
@@ -22,7 +22,7 @@ export function hookRoot(opts: { log?: string } = {}): HookRoot {
   const src = readFileSync(HOOK, "utf8");
   const line = /^__cmdaudit_log=\/var\/log\/cmdaudit\/commands\.log .*$/m;
   if (!line.test(src)) throw new Error("hook has no `__cmdaudit_log=` line to point at the test root");
-  const hook = join(dir, "etc/profile.d/cmdaudit.sh");
+  const hook = join(dir, "etc/profile.d/00-cmdaudit.sh");
   writeFileSync(hook, src.replace(line, `__cmdaudit_log=${log}`), { mode: 0o644 });
   return { dir, hook, log };
 }

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # cmdaudit: records every interactive bash command, and session start and end,
 # as lines of docs/log-format.md appended to the audit log. Installed as
-# /etc/profile.d/cmdaudit.sh. Interactive bash only, once per shell, bash >= 4.1;
+# /etc/profile.d/00-cmdaudit.sh. Interactive bash only, once per shell, bash >= 4.1;
 # it never prints to the user's terminal: write failures are counted and
 # reported in the log as a `loss` record once writing works again.
 
@@ -14,8 +14,8 @@ case $- in *i*) ;; *) { return 0 2>/dev/null || exit 0; } ;; esac
 # Loaded already (CentOS /etc/bashrc sources profile.d again)? Only our own readonly
 # session id counts: one imported from the environment must not switch the hook off.
 if [ -n "${__cmdaudit_sid+x}" ]; then
-  case $(declare -p __cmdaudit_sid 2>/dev/null) in "declare -r"*) return 0 ;; esac
-  unset __cmdaudit_sid 2>/dev/null || return 0
+  case $(builtin declare -p __cmdaudit_sid 2>/dev/null) in "declare -r"*) builtin return 0 ;; esac
+  builtin unset __cmdaudit_sid 2>/dev/null || builtin return 0
 fi
 
 __cmdaudit_log=/var/log/cmdaudit/commands.log # cmdaudit:log (the Ansible role sets this path)
@@ -35,10 +35,11 @@ __cmdaudit_pwd=
 __cmdaudit_pwd_esc=
 __cmdaudit_pwd_ascii=1
 __cmdaudit_room=0
+__cmdaudit_room_fast=-1
 
 # Escape backslash, TAB, LF and CR (docs/log-format.md); result in __cmdaudit_r.
 __cmdaudit_esc() {
-  local s=$1
+  builtin local s="$1" # quoted: after `builtin`, local is no declaration and its words are split
   if [[ $s == *[$'\\\t\n\r']* ]]; then
     s=${s//\\/\\\\}
     s=${s//$'\t'/\\t}
@@ -64,8 +65,8 @@ fi
 # One __cmdaudit_now per clock, chosen here; it sets __cmdaudit_t.
 __cmdaudit_fast=0 __cmdaudit_dot='' __cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t='' __cmdaudit_e='' __cmdaudit_s=''
 __cmdaudit_minute() {
-  local x
-  printf -v x '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$1"
+  builtin local x
+  builtin printf -v x '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$1"
   __cmdaudit_tpre=${x%%|*} __cmdaudit_tz=${x##*|}
   x=${x#*|}
   __cmdaudit_min=$(($1 - 10#${x%|*}))
@@ -75,7 +76,7 @@ case $__cmdaudit_clock in
 epochrealtime)
   __cmdaudit_fast=1 __cmdaudit_dot=. # the prompt's inline path
   # Readonly keeps it dynamic, but a user can no longer unset it and then set the records' time.
-  readonly EPOCHREALTIME 2>/dev/null
+  builtin readonly EPOCHREALTIME 2>/dev/null
   # EPOCHREALTIME is "SSSSSSSSSS.UUUUUU" (a comma in some locales): fixed widths, so plain
   # substrings, which cost far less in bash than pattern removal.
   __cmdaudit_now() {
@@ -88,8 +89,8 @@ epochrealtime)
 printf)
   __cmdaudit_fast=2 # the prompt's inline path, without microseconds
   __cmdaudit_now() {
-    local s
-    printf -v s '%(%s)T' -1
+    builtin local s
+    builtin printf -v s '%(%s)T' -1
     ((s - __cmdaudit_min < 60 && s >= __cmdaudit_min)) || __cmdaudit_minute "$s"
     s=$((s - __cmdaudit_min + 100))
     __cmdaudit_t=$__cmdaudit_tpre${s:1}$__cmdaudit_tz
@@ -97,7 +98,7 @@ printf)
   ;;
 *)
   __cmdaudit_now() {
-    __cmdaudit_t=$(date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork per record
+    __cmdaudit_t=$(PATH=/usr/bin:/bin builtin exec date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork (and exec) per record
   }
   ;;
 esac
@@ -105,26 +106,36 @@ esac
 # Append one line; 1 if it could not be written. The callers send stderr to /dev/null
 # once around all of this, so no failure ever reaches the terminal.
 __cmdaudit_emit() {
-  printf '%s\n' "$1" >>"$__cmdaudit_log"
+  builtin printf '%s\n' "$1" >>"$__cmdaudit_log"
 }
 
 # After a cd: the escaped cwd, whether it is ASCII, and how many command bytes still fit a
-# one-line record (the other head fields fit in 200).
+# one-line record (the other head fields fit in 200). PWD is a variable a user may assign
+# (`PWD=/tmp`) without leaving the directory: when it does not name the directory the shell is
+# in, the real one is recorded, and __cmdaudit_room_fast keeps the prompt's inline path off
+# (so this check runs again at every prompt) until a cd makes PWD true again.
 __cmdaudit_cwd() {
-  local LC_ALL=C # byte lengths
-  __cmdaudit_esc "$PWD"
+  builtin local LC_ALL=C d="$PWD" # byte lengths
+  __cmdaudit_room_fast=-1
+  if [[ . -ef $PWD ]]; then
+    __cmdaudit_room_fast=0
+  else
+    d=$(builtin pwd -P 2>/dev/null) || d=$PWD # a fork, only while PWD is false
+  fi
+  __cmdaudit_esc "$d"
   __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r __cmdaudit_pwd_ascii=$__cmdaudit_fixed_ascii
-  [[ $PWD == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
+  [[ $d == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
   __cmdaudit_room=$((__cmdaudit_line_max - __cmdaudit_fixed_len - 200 - ${#__cmdaudit_pwd_esc}))
+  ((__cmdaudit_room_fast)) || __cmdaudit_room_fast=$__cmdaudit_room
 }
 
 # One record (kind, exit status, text): one line when it fits, else head and part lines.
 __cmdaudit_write() {
-  [[ $PWD == "$__cmdaudit_pwd" ]] || __cmdaudit_cwd
+  [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
   # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
   # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
   if ((!__cmdaudit_pwd_ascii)) || [[ $3 == *[![:ascii:]]* ]]; then
-    local LC_ALL=C
+    builtin local LC_ALL=C
   fi
   ((++__cmdaudit_seq))
   __cmdaudit_now
@@ -134,11 +145,11 @@ __cmdaudit_write() {
   fi
   # The common case: one line well below the limit.
   if ((${#3} < __cmdaudit_room)); then
-    printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$__cmdaudit_t" \
+    builtin printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$__cmdaudit_t" \
       "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "${#3}" "$3" >>"$__cmdaudit_log"
-    return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
+    builtin return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
-  local c=$3 head chunk first n=${#3} np off part=2 tab=$'\t'
+  builtin local c="$3" head chunk first n="${#3}" np off part=2 tab=$'\t'
   head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${__cmdaudit_t}${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}"
   first=$((__cmdaudit_line_max - ${#head} - 16))
   ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
@@ -146,24 +157,24 @@ __cmdaudit_write() {
   np=1
   ((n > first)) && np=$((1 + (n - first + __cmdaudit_chunk - 1) / __cmdaudit_chunk))
   chunk=${c:0:first}
-  __cmdaudit_emit "${head}${np}${tab}${#chunk}${tab}${chunk}" || return 1
+  __cmdaudit_emit "${head}${np}${tab}${#chunk}${tab}${chunk}" || builtin return 1
   for ((off = first; off < n; off += __cmdaudit_chunk)); do
     chunk=${c:off:__cmdaudit_chunk}
-    __cmdaudit_emit "CA1${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}${part}${tab}${#chunk}${tab}${chunk}" || return 1
+    __cmdaudit_emit "CA1${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}${part}${tab}${#chunk}${tab}${chunk}" || builtin return 1
     part=$((part + 1))
   done
 }
 
 # A record, preceded by a `loss` record when earlier ones could not be written.
 __cmdaudit_record() {
-  local lost=$__cmdaudit_failed
+  builtin local lost="$__cmdaudit_failed"
   if ((lost > 0)); then
     __cmdaudit_failed=0
     # A write cut short by a full disk leaves a line without its end: end it, so that it cannot
     # swallow the next record (the reader drops it as damaged; the loss record below counts it).
-    printf '\n' >>"$__cmdaudit_log"
+    builtin printf '\n' >>"$__cmdaudit_log"
     __cmdaudit_write loss "" "cmdaudit hook: $lost record(s) could not be written to the log" ||
-      { __cmdaudit_failed=$((lost + 1)) && return 1; }
+      { __cmdaudit_failed=$((lost + 1)) && builtin return 1; }
   fi
   __cmdaudit_write "$@" || __cmdaudit_failed=$((__cmdaudit_failed + 1))
 }
@@ -173,9 +184,9 @@ __cmdaudit_record() {
 # stdout, with stderr on /dev/null: one redirection for all) and read back through a second
 # one, which starts where the last read stopped: no fork, no open, no truncation.
 __cmdaudit_entry() {
-  [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
-  builtin history 1 || return 1 # stdout is the scratch file (the callers redirect it)
-  IFS= read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h
+  [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT=''
+  builtin history 1 || builtin return 1 # stdout is the scratch file (the callers redirect it)
+  IFS= builtin read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h
   __cmdaudit_parse
 }
 # The entry read into __cmdaudit_h: its number into __cmdaudit_n, its text into __cmdaudit_r.
@@ -185,29 +196,30 @@ __cmdaudit_parse() {
   # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
   # then the entry as typed. While PROMPT_COMMAND runs, HISTCMD is that number plus one,
   # which spares parsing it (elsewhere, or if the user unset HISTCMD, it is parsed).
-  printf -v __cmdaudit_p '%5d' "$((__cmdaudit_n = HISTCMD - 1))"
+  builtin printf -v __cmdaudit_p '%5d' "$((__cmdaudit_n = HISTCMD - 1))"
   if [[ ${__cmdaudit_h:0:${#__cmdaudit_p}} != "$__cmdaudit_p" ]]; then
     __cmdaudit_n=0
     __cmdaudit_p=${__cmdaudit_h:0:40}
     __cmdaudit_sp=${__cmdaudit_p%%[! ]*}
     __cmdaudit_p=${__cmdaudit_p:${#__cmdaudit_sp}}
     __cmdaudit_p=${__cmdaudit_p%%[!0-9]*}
-    [[ -n $__cmdaudit_p ]] || return 0
+    [[ -n $__cmdaudit_p ]] || builtin return 0
     __cmdaudit_n=$__cmdaudit_p __cmdaudit_p=$__cmdaudit_sp$__cmdaudit_p
   fi
   __cmdaudit_r=${__cmdaudit_h:${#__cmdaudit_p}+2:${#__cmdaudit_h}-${#__cmdaudit_p}-3} # without the prefix and the final newline
 }
 
-# Empty the scratch file (it is unlinked: nobody else can).
+# Empty the scratch file (it is unlinked: nobody else can). A plain `exec`: as `builtin exec`
+# its redirections would last only for that command.
 __cmdaudit_scratch_reset() {
-  : >"/dev/fd/$__cmdaudit_w" && exec {__cmdaudit_rd}<&- {__cmdaudit_rd}<"/dev/fd/$__cmdaudit_w"
+  builtin : >"/dev/fd/$__cmdaudit_w" && exec {__cmdaudit_rd}<&- {__cmdaudit_rd}<"/dev/fd/$__cmdaudit_w"
   __cmdaudit_scratch=0
 }
 
 __cmdaudit_collect_other() {
   if ((__cmdaudit_last < 0)); then
     __cmdaudit_last=$__cmdaudit_n # first prompt: what history holds now was not typed here
-    return 0
+    builtin return 0
   fi
   if ((__cmdaudit_n < __cmdaudit_last)); then
     __cmdaudit_record loss "" "cmdaudit hook: the history list was cleared (history -c); the command that did it is not recorded"
@@ -243,9 +255,9 @@ __cmdaudit_history_switched() {
 __cmdaudit_prompt() {
   __cmdaudit_st=$?
   {
-    [[ -z ${HISTTIMEFORMAT-} ]] || local HISTTIMEFORMAT=''
+    [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT=''
     # stdout is the scratch file; `read -d ''` reads to its end and returns 1 there
-    if builtin history 1 && ! IFS= read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h; then
+    if builtin history 1 && ! IFS= builtin read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h; then
       # The common case inline: "%5d%c %s\n" with the number HISTCMD - 1 (HISTCMD is the
       # next number while PROMPT_COMMAND runs), one new command, the same cwd, short ASCII
       # text with nothing to escape, a clock without a fork. Anything else: __cmdaudit_slow.
@@ -253,19 +265,19 @@ __cmdaudit_prompt() {
       if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  && $PWD == "$__cmdaudit_pwd" &&
         $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
         ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && !__cmdaudit_failed && __cmdaudit_fast &&
-          ${#__cmdaudit_r} < __cmdaudit_room && ++__cmdaudit_scratch < 512 && (__cmdaudit_last = __cmdaudit_n) && ++__cmdaudit_seq)); then
-        if ((__cmdaudit_fast == 1)); then __cmdaudit_e=$EPOCHREALTIME; else printf -v __cmdaudit_e '%(%s)T' -1; fi
+          ${#__cmdaudit_r} < __cmdaudit_room_fast && ++__cmdaudit_scratch < 512 && (__cmdaudit_last = __cmdaudit_n) && ++__cmdaudit_seq)); then
+        if ((__cmdaudit_fast == 1)); then __cmdaudit_e=$EPOCHREALTIME; else builtin printf -v __cmdaudit_e '%(%s)T' -1; fi
         ((__cmdaudit_s = ${__cmdaudit_e:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_e:0:10}"
         # One word with literal TABs between the fields: far cheaper in bash than printf
         # formatting each field (1SS: the seconds as two digits after ${s:1}).
-        printf '%s\n' "CA1	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}$__cmdaudit_dot${__cmdaudit_e:11}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	1	${#__cmdaudit_r}	$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        builtin printf '%s\n' "CA1	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}$__cmdaudit_dot${__cmdaudit_e:11}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	1	${#__cmdaudit_r}	$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
       else
-        __cmdaudit_slow || : # `|| :`: a user's `set -e` does not apply inside
+        __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
     fi
-    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_history_checks || :
+    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_history_checks || builtin :
   } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-  return "$__cmdaudit_st"
+  builtin return "$__cmdaudit_st"
 }
 # The other cases, with the entry in __cmdaudit_h.
 __cmdaudit_slow() {
@@ -298,10 +310,10 @@ __cmdaudit_exit() {
 # Returns 0 once it has run, and the trap string then removes the trap: `trap - DEBUG`
 # inside a function would be undone when the function returns.
 __cmdaudit_guard() {
-  ((${#FUNCNAME[@]} == 1)) || return 1
+  ((${#FUNCNAME[@]} == 1)) || builtin return 1
   __cmdaudit_hook_prompt
-  ((__cmdaudit_last < 0)) || return 0
-  __cmdaudit_entry 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w" || return 0
+  ((__cmdaudit_last < 0)) || builtin return 0
+  __cmdaudit_entry 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w" || builtin return 0
   # HISTCMD is the running command's number while a typed command runs (already in the
   # history: record it at the next prompt), and the next number while PROMPT_COMMAND runs.
   if [[ ${HISTCMD-} == "$__cmdaudit_n" ]]; then
@@ -311,9 +323,9 @@ __cmdaudit_guard() {
   fi
 }
 __cmdaudit_hook_prompt() {
-  local pc
+  builtin local pc
   for pc in "${PROMPT_COMMAND[@]}"; do
-    [[ $pc == *__cmdaudit_prompt* ]] && return 0
+    [[ $pc == *__cmdaudit_prompt* ]] && builtin return 0
   done
   if ((${#PROMPT_COMMAND[@]} > 1)); then
     PROMPT_COMMAND=(__cmdaudit_prompt "${PROMPT_COMMAND[@]}") # bash >= 5.1 arrays
@@ -325,27 +337,30 @@ __cmdaudit_hook_prompt() {
 
 # What cannot change within the session, computed once at login.
 __cmdaudit_init() {
-  local LC_ALL=C line ip ips='' host suser luser='' tty='' client='' who='' boot='' epoch uid f d
+  # The system's own tools, not a user's: PATH and functions (even ones imported from the
+  # environment) must not choose what is recorded. HOSTNAME comes from the environment too.
+  builtin local LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin line ip ips='' host='' suser luser='' tty='' client='' who='' boot='' epoch uid f d
   exec {__cmdaudit_null}>/dev/null
-  host=${HOSTNAME:-$(uname -n 2>/dev/null)}
+  builtin read -r host </proc/sys/kernel/hostname 2>/dev/null
+  [[ -n $host ]] || host=$(builtin command uname -n 2>/dev/null)
   # Every address that is not loopback, IPv4 and IPv6 (`ip -o addr`: "N: dev inet ADDR/LEN ... scope S").
-  while read -r line; do
+  while builtin read -r line; do
     [[ $line == *" scope host"* ]] && continue
     [[ $line =~ \ inet6?\ ([0-9A-Fa-f.:]+)/ ]] || continue
     ip=${BASH_REMATCH[1]}
     ips=${ips:+$ips,}$ip
-  done < <(PATH=/sbin:/usr/sbin:/bin:/usr/bin ip -o addr show 2>/dev/null)
-  suser=$(id -un 2>/dev/null) || suser=${USER-}
-  tty=$(tty 2>/dev/null) && tty=${tty#/dev/} || tty=
+  done < <(builtin command ip -o addr show 2>/dev/null)
+  suser=$(builtin command id -un 2>/dev/null) || suser=${USER-}
+  tty=$(builtin command tty 2>/dev/null) && tty=${tty#/dev/} || tty=
   # utmp for this terminal: "user tty date time (host)", written by root, not by the user.
-  who=$(who -m 2>/dev/null)
+  who=$(builtin command who -m 2>/dev/null)
   if [[ $who =~ \(([0-9A-Fa-f.:%]+)\)[[:space:]]*$ ]]; then
     client=${BASH_REMATCH[1]}
   fi
   # The real login user: the kernel's audit loginuid survives su and sudo; then utmp, sudo, ourselves.
-  read -r uid </proc/self/loginuid 2>/dev/null # no trailing newline: read fails but sets uid
+  builtin read -r uid </proc/self/loginuid 2>/dev/null # no trailing newline: read fails but sets uid
   if [[ $uid =~ ^[0-9]+$ ]] && ((uid != 4294967295)); then
-    luser=$(getent passwd "$uid" 2>/dev/null) && luser=${luser%%:*}
+    luser=$(builtin command getent passwd "$uid" 2>/dev/null) && luser=${luser%%:*}
     [[ -n $luser ]] || luser=$uid
   fi
   [[ -n $luser ]] || { [[ $who =~ ^([^[:space:]]+) ]] && luser=${BASH_REMATCH[1]}; }
@@ -355,11 +370,11 @@ __cmdaudit_init() {
   fi
   # Only a numeric address is a client IP: never a login time or an X display.
   [[ $client =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ || $client =~ ^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*(%[A-Za-z0-9_.-]+)?$ ]] || client=
-  read -r boot </proc/sys/kernel/random/boot_id 2>/dev/null
+  builtin read -r boot </proc/sys/kernel/random/boot_id 2>/dev/null
   boot=${boot//-/}
-  if [[ $__cmdaudit_clock == date ]]; then epoch=$(date +%s); else printf -v epoch '%(%s)T' -1; fi
+  if [[ $__cmdaudit_clock == date ]]; then epoch=$(builtin command date +%s); else builtin printf -v epoch '%(%s)T' -1; fi
   __cmdaudit_sid=${boot:0:8}.$epoch.$$.$RANDOM
-  local fixed="" v
+  builtin local fixed="" v
   for v in "$host" "$ips" "$suser" "$luser" "$tty" "$client"; do
     __cmdaudit_esc "$v"
     fixed=${fixed:+$fixed$'\t'}$__cmdaudit_r
@@ -373,30 +388,30 @@ __cmdaudit_init() {
   __cmdaudit_w='' __cmdaudit_rd='' __cmdaudit_scratch=0
   for d in /dev/shm "${TMPDIR:-/tmp}"; do
     [[ -d $d && -w $d ]] || continue
-    f=$(mktemp "$d/.cmdaudit.XXXXXXXXXX" 2>/dev/null) || continue
+    f=$(builtin command mktemp "$d/.cmdaudit.XXXXXXXXXX" 2>/dev/null) || continue
     # shellcheck disable=SC2094 # both ends of the same file, on purpose
     exec {__cmdaudit_w}>>"$f" {__cmdaudit_rd}<"$f"
-    rm -f "$f"
+    builtin command rm -f "$f"
     break
   done
   __cmdaudit_record session_start "" "" 2>&"$__cmdaudit_null"
 }
 
 __cmdaudit_init
-readonly __cmdaudit_fast __cmdaudit_dot __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
+builtin readonly __cmdaudit_fast __cmdaudit_dot __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
-readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_parse __cmdaudit_slow __cmdaudit_scratch_reset \
+builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_parse __cmdaudit_slow __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_checks \
   __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
-shopt -s cmdhist lithist
+builtin shopt -s cmdhist lithist
 __cmdaudit_hook_prompt
 # An EXIT trap set before this file (another profile.d script) keeps running, after ours.
 # `trap -p` prints "trap -- 'command' EXIT", quoted for eval; one fork, at login. (A DEBUG trap
 # cannot be kept: bash hides it while it sources a file, so the guard's trap replaces it.)
 __cmdaudit_trap_cmd() { __cmdaudit_x=$2; }
-__cmdaudit_x=$(trap -p EXIT) && [[ -n $__cmdaudit_x ]] && eval "__cmdaudit_trap_cmd ${__cmdaudit_x#trap }"
+__cmdaudit_x=$(builtin trap -p EXIT) && [[ -n $__cmdaudit_x ]] && builtin eval "__cmdaudit_trap_cmd ${__cmdaudit_x#trap }"
 # shellcheck disable=SC2064 # the other trap's command is copied in now, on purpose
-trap "__cmdaudit_exit${__cmdaudit_x:+$'\n'$__cmdaudit_x}" EXIT
+builtin trap "__cmdaudit_exit${__cmdaudit_x:+$'\n'$__cmdaudit_x}" EXIT
 __cmdaudit_x=''
-unset -f __cmdaudit_trap_cmd
-trap '__cmdaudit_guard && trap - DEBUG' DEBUG
+builtin unset -f __cmdaudit_trap_cmd
+builtin trap '__cmdaudit_guard && builtin trap - DEBUG' DEBUG

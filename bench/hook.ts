@@ -9,6 +9,9 @@
  * its large run is shorter (BENCH_HOOK_SEED_LARGE, default min(large, 1200)): on a loaded
  * machine its forks wait for a CPU and 4,000 commands take a quarter of an hour of wall time,
  * while 1,000 already give seconds of CPU time against the 10 ms resolution of `times`.
+ * CPU time moves by a few percent from run to run; where valgrind is installed, the
+ * user-space instructions bash itself executes per prompt (callgrind, the same slope between
+ * two runs) are added: a count, the same in every run of the same bash and hook.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -40,10 +43,14 @@ function variants(dir: string): [string, string][] {
   ];
 }
 
-/** CPU seconds (user+sys of the shell and its children) for n typed commands; or, with strace, just run. */
-async function run(dir: string, rc: string, n: number, strace?: string): Promise<number> {
+/**
+ * CPU seconds (user+sys of the shell and its children) for n typed commands; or, with strace
+ * or callgrind, just run (their output goes to the file named).
+ */
+async function run(dir: string, rc: string, n: number, strace?: string, callgrind?: string): Promise<number> {
   const out = join(dir, "times.out");
-  let argv = ["script", "-qec", `bash --noediting --rcfile ${rc} -i`, "/dev/null"];
+  const bash = `bash --noediting --rcfile ${rc} -i`;
+  let argv = ["script", "-qec", callgrind ? `valgrind -q --tool=callgrind --callgrind-out-file=${callgrind} ${bash}` : bash, "/dev/null"];
   if (strace) argv = ["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork,execve", "-o", strace, ...argv];
   const typed = ":\n".repeat(n) + `times >${out}\nexit\n`;
   const p = Bun.spawn(argv, { stdin: Buffer.from(typed), stdout: "ignore", stderr: "ignore", env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: tmpdir(), TERM: "dumb" } });
@@ -52,6 +59,13 @@ async function run(dir: string, rc: string, n: number, strace?: string): Promise
   const secs = [...readFileSync(out, "utf8").matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
   if (secs.length !== 4) throw new Error(`unexpected \`times\` output from ${rc}`);
   return secs.reduce((a, b) => a + b, 0);
+}
+
+/** Instructions in a callgrind output file ("summary: N" or "totals: N"). */
+function instructions(file: string): number {
+  const m = /^(?:summary|totals): (\d+)/m.exec(readFileSync(file, "utf8"));
+  if (!m) throw new Error(`no instruction count in ${file}`);
+  return Number(m[1]);
 }
 
 function countCalls(file: string): { forks: number; execs: number } {
@@ -79,6 +93,7 @@ export async function benchHook(opts: { small: number; large: number; rounds: nu
   const med = (name: string) => percentile([...perPrompt.get(name)!].sort((x, y) => x - y), 50);
   const bare = med("bare prompt");
   const rows: (string | number)[][] = [];
+  const valgrind = Bun.which("valgrind") !== null;
   for (const [name, rc] of vs) {
     const f1 = join(dir, `${name}-a.strace`);
     const f2 = join(dir, `${name}-b.strace`);
@@ -87,11 +102,17 @@ export async function benchHook(opts: { small: number; large: number; rounds: nu
     const c1 = countCalls(f1);
     const c2 = countCalls(f2);
     const us = med(name);
-    rows.push([name, fmt(us, 0), name === "bare prompt" ? "—" : fmt(us - bare, 0), fmt((c2.forks - c1.forks) / 100, 2), fmt((c2.execs - c1.execs) / 100, 2)]);
+    let ir = "n/a";
+    if (valgrind) {
+      await run(dir, rc, 100, undefined, join(dir, `${name}-a.callgrind`));
+      await run(dir, rc, 600, undefined, join(dir, `${name}-b.callgrind`));
+      ir = fmt((instructions(join(dir, `${name}-b.callgrind`)) - instructions(join(dir, `${name}-a.callgrind`))) / 500, 0);
+    }
+    rows.push([name, fmt(us, 0), name === "bare prompt" ? "—" : fmt(us - bare, 0), fmt((c2.forks - c1.forks) / 100, 2), fmt((c2.execs - c1.execs) / 100, 2), ir]);
   }
   const seedAdded = med("2018 seed hook") - bare;
   const oursAdded = med("cmdaudit hook") - bare;
   printTable(`Hook cost per prompt: bash ${Bun.spawnSync(["bash", "-c", "echo $BASH_VERSION"]).stdout.toString().trim()} on a pty, CPU time, median of ${opts.rounds} rounds of ${opts.large}−${opts.small} commands (seed ${seedLarge}−${opts.small}); seed/cmdaudit added-cost ratio ${fmt(seedAdded / Math.max(oursAdded, 0.001), 0)}×`,
-    ["variant", "CPU µs per prompt", "µs added", "forks per command", "execs per command"], rows);
+    ["variant", "CPU µs per prompt", "µs added", "forks per command", "execs per command", "bash instructions per prompt"], rows);
   return { bare, seedAdded, oursAdded };
 }

@@ -27,6 +27,18 @@ export function ownRotationName(live: string, st: { ino: number }, nowMs: number
 function isOwnRotationName(live: string, path: string): boolean {
   return dirname(path) === dirname(live) && new RegExp(`^${escapeRe(basename(live))}\\.\\d+\\.\\d+$`).test(basename(path));
 }
+/** `<log>.<epoch>.<inode>` files in the log's directory, oldest rotation first. */
+function ownRotatedFiles(live: string): string[] {
+  const key = (p: string) => basename(p).slice(basename(live).length + 1).split(".").map(Number) as [number, number];
+  let names: string[];
+  try {
+    names = readdirSync(dirname(live));
+  } catch {
+    return [];
+  }
+  return names.map((n) => join(dirname(live), n)).filter((p) => isOwnRotationName(live, p))
+    .sort((a, b) => key(a)[0] - key(b)[0] || key(a)[1] - key(b)[1]);
+}
 function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
@@ -151,7 +163,15 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
       lost(f, "was removed");
     }
   }
-  state.files = next;
+  // Files we rotated that the state does not know (it was moved away to start over): older than
+  // anything tracked, so read first, in the order they were rotated. Never dropped unread.
+  const orphans: TrackedFile[] = [];
+  for (const p of ownRotatedFiles(live)) {
+    const st = statOrNull(p);
+    const known = (f: TrackedFile) => st !== null && f.dev === st.dev && f.ino === st.ino;
+    if (st?.isFile() && !next.some(known) && !orphans.some(known)) orphans.push({ ...track(p, st, "rotated"), ownRotation: true });
+  }
+  state.files = [...orphans, ...next];
 
   const liveSt = statOrNull(live);
   if (liveSt && !state.files.some((f) => f.role === "live" && f.dev === liveSt.dev && f.ino === liveSt.ino)) {

@@ -224,6 +224,22 @@ describe("rotation", () => {
     await expectExactlyStored(be.server, h);
   });
 
+  test("state moved away to start over: the files it had rotated but not sent are read again, stored once, then deleted", async () => {
+    const h = makeHost();
+    h.configure("http://127.0.0.1:9", { log: { rotate_bytes: 64 * 1024 }, run: { attempts: 1 } });
+    for (let i = 0; i < 3; i++) {
+      h.write(600);
+      expect((await runReporter(h)).code).toBe(3); // rotated, nothing sent
+    }
+    expect(readdirSync(join(h.dir, "log")).filter((n) => n !== "commands.log").length).toBe(3);
+    renameSync(h.stateDir, `${h.stateDir}.old`);
+    h.write(5);
+    h.configure(be.server.url, { log: { rotate_bytes: 64 * 1024 } });
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(readdirSync(join(h.dir, "log"))).toEqual(["commands.log"]);
+  });
+
   test("a rotated file is kept until the grace period has passed (a shell may still append to it)", async () => {
     const h = makeHost();
     h.configure(be.server.url, { log: { rotate_bytes: 64 * 1024, rotate_grace_seconds: 3600 } });

@@ -104,9 +104,10 @@ export async function benchHook(opts: { small: number; large: number; rounds: nu
     const us = med(name);
     let ir = "n/a";
     if (valgrind) {
-      await run(dir, rc, 100, undefined, join(dir, `${name}-a.callgrind`));
-      await run(dir, rc, 600, undefined, join(dir, `${name}-b.callgrind`));
-      ir = fmt((instructions(join(dir, `${name}-b.callgrind`)) - instructions(join(dir, `${name}-a.callgrind`))) / 500, 0);
+      const out = (n: number) => join(dir, `${name.replace(/[^A-Za-z0-9.]+/g, "-")}-${n}.callgrind`); // inside `script -c`: no blanks
+      await run(dir, rc, 100, undefined, out(100));
+      await run(dir, rc, 600, undefined, out(600));
+      ir = fmt((instructions(out(600)) - instructions(out(100))) / 500, 0);
     }
     rows.push([name, fmt(us, 0), name === "bare prompt" ? "—" : fmt(us - bare, 0), fmt((c2.forks - c1.forks) / 100, 2), fmt((c2.execs - c1.execs) / 100, 2), ir]);
   }

@@ -137,6 +137,28 @@ describe("shells and settings around the hook", () => {
     expect(log.records.map((x) => x.kind)).toEqual(["session_start", "command", "command", "command", "session_end"]);
   });
 
+  test("installed as /etc/profile.d/00-cmdaudit.sh it sorts first: a DEBUG trap from a later profile.d script (bash-preexec) keeps running", async () => {
+    const root = hookRoot();
+    const d = join(root.dir, "etc/profile.d");
+    const mark = join(root.dir, "preexec-count");
+    // What bash-preexec does when installed system-wide: a DEBUG trap, and its precmd in front of
+    // PROMPT_COMMAND, handing the command's status on.
+    writeFileSync(join(d, "bash-preexec.sh"), [
+      "__pre_n=0",
+      "trap '((++__pre_n))' DEBUG",
+      "__pre_precmd() { local s=$?; return $s; }",
+      'PROMPT_COMMAND="__pre_precmd"$\'\\n\'"$PROMPT_COMMAND"',
+    ].join("\n") + "\n");
+    const rc = join(root.dir, "profile");
+    writeFileSync(rc, `for i in ${d}/*.sh; do . "$i"; done\nPS1='$ '\n`);
+    const r = await typeInto(rc, `echo one\nfalse\n{ trap -p DEBUG; echo "$__pre_n"; } > ${mark}\nexit\n`);
+    expect(hookNoise(r.output)).toEqual([]);
+    const [trap, count] = readFileSync(mark, "utf8").split("\n");
+    expect(trap).toBe("trap -- '((++__pre_n))' DEBUG");
+    expect(Number(count)).toBeGreaterThanOrEqual(3); // it ran for each command typed so far
+    expect(commands(readLog(root.log)).map((x) => [text(x), x.exitStatus])).toEqual([["echo one", 0], ["false", 1], [`{ trap -p DEBUG; echo "$__pre_n"; } > ${mark}`, 0], ["exit", 0]]);
+  });
+
   test("an existing PROMPT_COMMAND keeps running and sees the command's exit status", async () => {
     const root = hookRoot();
     const rc = rcFile(root, { before: "PROMPT_COMMAND='echo \"[pc $?]\"'" });

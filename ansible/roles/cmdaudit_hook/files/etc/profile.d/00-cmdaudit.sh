@@ -36,6 +36,7 @@ __cmdaudit_pwd_esc=
 __cmdaudit_pwd_ascii=1
 __cmdaudit_room=0
 __cmdaudit_room_fast=-1
+__cmdaudit_to_eof=1073741824                   # read -N: more characters than any history entry
 
 # Escape backslash, TAB, LF and CR (docs/log-format.md); result in __cmdaudit_r.
 __cmdaudit_esc() {
@@ -186,7 +187,7 @@ __cmdaudit_record() {
 __cmdaudit_entry() {
   [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT=''
   builtin history 1 || builtin return 1 # stdout is the scratch file (the callers redirect it)
-  IFS= builtin read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h
+  builtin read -r -N "$__cmdaudit_to_eof" -u "$__cmdaudit_rd" __cmdaudit_h
   __cmdaudit_parse
 }
 # The entry read into __cmdaudit_h: its number into __cmdaudit_n, its text into __cmdaudit_r.
@@ -256,8 +257,10 @@ __cmdaudit_prompt() {
   __cmdaudit_st=$?
   {
     [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT=''
-    # stdout is the scratch file; `read -d ''` reads to its end and returns 1 there
-    if builtin history 1 && ! IFS= builtin read -r -d '' -u "$__cmdaudit_rd" __cmdaudit_h; then
+    # stdout is the scratch file; `read -N <more than it holds>` reads to its end and returns 1
+    # there, keeping every byte (-N splits nothing on IFS: no `IFS=`, which through `builtin` costs
+    # more than the rest of the read)
+    if builtin history 1 && ! builtin read -r -N "$__cmdaudit_to_eof" -u "$__cmdaudit_rd" __cmdaudit_h; then
       # The common case inline: "%5d%c %s\n" with the number HISTCMD - 1 (HISTCMD is the
       # next number while PROMPT_COMMAND runs), one new command, the same cwd, short ASCII
       # text with nothing to escape, a clock without a fork. Anything else: __cmdaudit_slow.
@@ -398,7 +401,7 @@ __cmdaudit_init() {
 }
 
 __cmdaudit_init
-builtin readonly __cmdaudit_fast __cmdaudit_dot __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
+builtin readonly __cmdaudit_to_eof __cmdaudit_fast __cmdaudit_dot __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
 builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_parse __cmdaudit_slow __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_checks \

@@ -410,7 +410,9 @@ builtin shopt -s cmdhist lithist
 __cmdaudit_hook_prompt
 # An EXIT trap set before this file (another profile.d script) keeps running, after ours.
 # `trap -p` prints "trap -- 'command' EXIT", quoted for eval; one fork, at login. (A DEBUG trap
-# cannot be kept: bash hides it while it sources a file, so the guard's trap replaces it.)
+# set before this file cannot be kept: bash hides it while it sources a file, so the guard's trap
+# replaces it. Hence the name 00-cmdaudit.sh: first in /etc/profile.d, and a later script's DEBUG
+# trap replaces the guard instead.)
 __cmdaudit_trap_cmd() { __cmdaudit_x=$2; }
 __cmdaudit_x=$(builtin trap -p EXIT) && [[ -n $__cmdaudit_x ]] && builtin eval "__cmdaudit_trap_cmd ${__cmdaudit_x#trap }"
 # shellcheck disable=SC2064 # the other trap's command is copied in now, on purpose

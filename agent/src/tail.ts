@@ -314,8 +314,7 @@ export function retireDrained(cfg: ReporterConfig, state: State, nowMs: number, 
     if (f.role !== "rotated" || f.offset < f.size || !isQuiet(cfg, f, nowMs)) return true;
     if (f.ownRotation) {
       // A run that died between link and rename left the same inode under an older rotated name too.
-      const names = [f.path, ...readdirSync(dirname(f.path)).map((n) => join(dirname(f.path), n))
-        .filter((p) => p !== f.path && isOwnRotationName(cfg.log.path, p) && statOrNull(p)?.ino === f.ino)];
+      const names = [f.path, ...ownRotatedFiles(cfg.log.path).filter((p) => p !== f.path && statOrNull(p)?.ino === f.ino)];
       for (const p of names) {
         try {
           unlinkSync(p);

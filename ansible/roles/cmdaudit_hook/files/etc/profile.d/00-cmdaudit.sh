@@ -113,21 +113,19 @@ __cmdaudit_emit() {
 # After a cd: the escaped cwd, whether it is ASCII, and how many command bytes still fit a
 # one-line record (the other head fields fit in 200). PWD is a variable a user may assign
 # (`PWD=/tmp`) without leaving the directory: when it does not name the directory the shell is
-# in, the real one is recorded, and __cmdaudit_room_fast keeps the prompt's inline path off
+# in, the real one is recorded, and __cmdaudit_room_fast (-1) keeps the prompt's inline path off
 # (so this check runs again at every prompt) until a cd makes PWD true again.
 __cmdaudit_cwd() {
-  builtin local LC_ALL=C d="$PWD" # byte lengths
-  __cmdaudit_room_fast=-1
-  if [[ . -ef $PWD ]]; then
-    __cmdaudit_room_fast=0
-  else
+  builtin local LC_ALL=C d="$PWD" true_pwd=1 # byte lengths
+  if [[ ! . -ef $PWD ]]; then
+    true_pwd=0
     d=$(builtin pwd -P 2>/dev/null) || d=$PWD # a fork, only while PWD is false
   fi
   __cmdaudit_esc "$d"
   __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r __cmdaudit_pwd_ascii=$__cmdaudit_fixed_ascii
   [[ $d == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
   __cmdaudit_room=$((__cmdaudit_line_max - __cmdaudit_fixed_len - 200 - ${#__cmdaudit_pwd_esc}))
-  ((__cmdaudit_room_fast)) || __cmdaudit_room_fast=$__cmdaudit_room
+  __cmdaudit_room_fast=$((true_pwd ? __cmdaudit_room : -1))
 }
 
 # One record (kind, exit status, text): one line when it fits, else head and part lines.

@@ -4,4 +4,5 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 process.env.HOME = mkdtempSync(join(tmpdir(), "cmdaudit-test-home-"));
-for (const k of Object.keys(process.env)) if (k.startsWith("CMDAUDIT_")) delete process.env[k];
+// CMDAUDIT_BASH_DIR / CMDAUDIT_BASH_VERSIONS choose the test's bash builds (test/support/bashes.ts), not a setting.
+for (const k of Object.keys(process.env)) if (k.startsWith("CMDAUDIT_") && !k.startsWith("CMDAUDIT_BASH_")) delete process.env[k];

@@ -3,6 +3,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type DecodeEvent, LogDecoder, lines, type LogRecord } from "../../protocol/index.ts";
+import { BASHES, type Bash } from "../support/bashes.ts";
+
+export { atLeast, BASHES, type Bash } from "../support/bashes.ts";
+
+/**
+ * `argv` run with `bash` bind-mounted over /usr/bin/bash and /bin/bash in a private mount namespace
+ * (`su -`, `script -c bash` and login shells then start this version; nothing outside changes).
+ */
+export function asSystemBash(bash: Bash, argv: string[]): string[] {
+  if (bash.version === "system") return argv;
+  const binds = ["/usr/bin/bash", "/bin/bash"].map((t) => `[ -e ${t} ] && mount --bind ${bash.path} ${t}`).join("; ");
+  return ["unshare", "-m", "--propagation", "private", "sh", "-c", `${binds}; exec "$@"`, "sh", ...argv];
+}
 
 export const HOOK = fileURLToPath(new URL("../../ansible/roles/cmdaudit_hook/files/etc/profile.d/00-cmdaudit.sh", import.meta.url));
 
@@ -44,9 +57,16 @@ export interface Typed {
  * user would. `--noediting` so TABs are characters, not completion; each typed
  * line must stay below the tty's 4095-byte canonical line limit.
  */
-export async function typeInto(rc: string, input: string | Uint8Array | (string | Uint8Array)[], opts: { env?: Record<string, string>; loginuid?: number; asUser?: string; timeoutMs?: number; cwd?: string } = {}): Promise<Typed> {
-  let argv = ["script", "-qec", `bash --noediting --rcfile ${rc} -i`, "/dev/null"];
+export async function typeInto(
+  rc: string,
+  input: string | Uint8Array | (string | Uint8Array)[],
+  opts: { bash?: Bash; env?: Record<string, string>; loginuid?: number; asUser?: string; timeoutMs?: number; cwd?: string; byName?: boolean } = {},
+): Promise<Typed> {
+  const bash = opts.bash ?? BASHES.at(-1)!;
+  let argv = ["script", "-qec", `${opts.byName ? "bash" : bash.path} --noediting --rcfile ${rc} -i`, "/dev/null"];
   if (opts.asUser) argv = ["runuser", "-u", opts.asUser, "--", ...argv];
+  // Code that runs `bash` by name (`su -`, a login shell) gets this version through a private mount namespace.
+  if (opts.byName) argv = asSystemBash(bash, argv);
   // A login sets the kernel's audit loginuid (pam_loginuid); root may set it once for a fresh process.
   if (opts.loginuid !== undefined) argv = ["sh", "-c", `echo ${opts.loginuid} > /proc/self/loginuid && exec "$@"`, "sh", ...argv];
   // Several chunks are typed 0.5 s apart: the tty applies its settings (stty) when input arrives.

@@ -740,7 +740,7 @@ build_queue() {
     [ "$bq_l" = "$bq_drop" ] && [ "$bq_i" = "$S_FILE" ] && bq_from=$S_OFF
     fstat "$bq_p" || break
     bq_bytes=$((F_SIZE - bq_from))
-    bq_recs=$(tail -c +"$((bq_from + 1))" "$bq_p" | grep -a -c -e "^CA1${TAB}R${TAB}" -e '^\[')
+    bq_recs=$(tail -c +"$((bq_from + 1))" "$bq_p" | grep -a -c -e "^CA[12]${TAB}R${TAB}" -e '^\[')
     new_loss "drop.${bq_p##*/}" "cmdaudit reporter: dropped $bq_recs record(s) ($bq_bytes bytes) of ${bq_p##*/} (retained log over MAX_RETAINED_BYTES while the server was unreachable)"
     grep -v -x -F -e "$bq_drop" "$bq" > "$bq.tmp"
     mv -f "$bq.tmp" "$bq"

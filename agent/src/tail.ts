@@ -232,7 +232,7 @@ export function rotateIfDue(cfg: ReporterConfig, state: State, nowMs: number, ev
   return true;
 }
 
-/** Count the records in a byte range without keeping it in memory: CA1 head lines and seed lines. */
+/** Count the records in a byte range without keeping it in memory: CA2 and CA1 head lines, and seed lines. */
 export function countRecords(path: string, from: number, to: number): number {
   const fd = openSync(path, "r");
   const buf = Buffer.alloc(1024 * 1024);
@@ -276,8 +276,8 @@ export function countRecords(path: string, from: number, to: number): number {
 }
 
 function isRecordStart(b: Buffer, i: number): boolean {
-  // "CA1\tR\t" or a seed line "[2"
-  if (b[i] === 0x43) return b[i + 1] === 0x41 && b[i + 2] === 0x31 && b[i + 3] === 0x09 && b[i + 4] === 0x52 && b[i + 5] === 0x09;
+  // "CA2\tR\t", "CA1\tR\t" or a seed line "[2"
+  if (b[i] === 0x43) return b[i + 1] === 0x41 && (b[i + 2] === 0x32 || b[i + 2] === 0x31) && b[i + 3] === 0x09 && b[i + 4] === 0x52 && b[i + 5] === 0x09;
   return b[i] === 0x5b && b[i + 1] !== undefined && b[i + 1]! >= 0x30 && b[i + 1]! <= 0x39;
 }
 

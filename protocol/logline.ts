@@ -9,8 +9,11 @@ import { commandFromBytes, RECORD_KINDS, type RecordKind, type WireRecord } from
 import { formatUtcOffset } from "./time.ts";
 import { isAscii } from "node:buffer";
 
-export const LOG_MAGIC = "CA1";
-const HEAD_FIELDS = 17;
+/** The magic `encodeRecord` writes. The decoder also reads `CA1` heads (no durationMs field). */
+export const LOG_MAGIC = "CA2";
+const HEAD_FIELDS_V1 = 17;
+/** CA2 heads: CA1's fields with durationMs inserted after the exit status. */
+const HEAD_FIELDS_V2 = 18;
 const PART_FIELDS = 7;
 /** By default a record whose parts are still missing this many bytes later is declared damaged. */
 const MAX_PENDING_SPAN = 16 * 1024 * 1024;
@@ -31,6 +34,8 @@ export interface LogRecord {
   seq?: number;
   cwd?: string;
   exitStatus?: number | null;
+  /** Milliseconds from the command's start to the prompt after it; null on CA1 lines and when not measured. */
+  durationMs?: number | null;
   command: Uint8Array;
   legacy: boolean;
 }
@@ -77,7 +82,7 @@ function text(b: Uint8Array, name: string): string {
 }
 
 /**
- * A CA1 line cut at its TABs. The fields before the chunk are decoded to one string
+ * A CA1/CA2 line cut at its TABs. The fields before the chunk are decoded to one string
  * once, and every field but the chunk is a slice of it. When that part of the line is
  * ASCII without a backslash (the usual case), a text field is also its own unescaped
  * UTF-8 text; otherwise text fields are unescaped and decoded from their bytes.
@@ -191,9 +196,10 @@ export class LogDecoder {
       out.push({ type: "damaged", reason: `line longer than ${MAX_LOG_LINE_BYTES} bytes`, raw: line, offset });
       return out;
     }
-    if (line[0] === 0x43 && line[1] === 0x41 && line[2] === 0x31 && line[3] === 0x09) {
+    // "CA1\t" or "CA2\t"
+    if (line[0] === 0x43 && line[1] === 0x41 && (line[2] === 0x32 || line[2] === 0x31) && line[3] === 0x09) {
       try {
-        this.pushV1(line, offset, end, out);
+        this.pushCa(line, offset, end, out);
       } catch (e) {
         if (!(e instanceof DamagedLine)) throw e;
         out.push({ type: "damaged", reason: e.message, raw: line, offset });
@@ -202,7 +208,7 @@ export class LogDecoder {
     }
     const legacy = line[0] === 0x5b /* [ */ ? this.legacy(line) : null;
     // The seed's `echo $y` split the command on IFS whitespace, so it never wrote a TAB: a seed-looking
-    // line with one is a truncated seed line merged with a CA1 line, whose fields it would swallow.
+    // line with one is a truncated seed line merged with a CA1/CA2 line, whose fields it would swallow.
     if (legacy && line.indexOf(0x09) >= 0) out.push({ type: "damaged", reason: "seed line with a TAB", raw: line, offset });
     else if (legacy) out.push({ type: "record", record: legacy, offset, end });
     else out.push({ type: "foreign", raw: line, offset });
@@ -237,23 +243,27 @@ export class LogDecoder {
     out.push({ type: "damaged", reason: `${reason} (${p.chunks.length} of ${p.nparts})`, raw, offset: p.offset });
   }
 
-  private pushV1(line: Uint8Array, offset: number, end: number, out: DecodeEvent[]): void {
+  private pushCa(line: Uint8Array, offset: number, end: number, out: DecodeEvent[]): void {
     const type = line[4];
-    if (type === 0x52 /* R */) this.pushHead(line, offset, end, out);
+    if (type === 0x52 /* R */) this.pushHead(line, line[2] === 0x32, offset, end, out);
+    // Part lines are the same in CA1 and CA2: a part matches its head by session id and seq, whatever the magic.
     else if (type === 0x50 /* P */) this.pushPart(line, offset, end, out);
     else throw new DamagedLine("unknown line type");
   }
 
-  private pushHead(line: Uint8Array, offset: number, end: number, out: DecodeEvent[]): void {
-    const f = Fields.split(line, HEAD_FIELDS);
-    if (!f || f.length(1) !== 1) throw new DamagedLine(`head line does not have ${HEAD_FIELDS} fields`);
+  private pushHead(line: Uint8Array, v2: boolean, offset: number, end: number, out: DecodeEvent[]): void {
+    const fields = v2 ? HEAD_FIELDS_V2 : HEAD_FIELDS_V1;
+    const f = Fields.split(line, fields);
+    if (!f || f.length(1) !== 1) throw new DamagedLine(`head line does not have ${fields} fields`);
     const sessionId = f.sessionId(2);
     const seq = f.uint(3, "seq", Number.MAX_SAFE_INTEGER);
     const kind = f.bin(4);
     if (!KIND_SET.has(kind)) throw new DamagedLine(`unknown kind ${JSON.stringify(kind.slice(0, 20))}`);
-    const nparts = f.uint(14, "nparts", MAX_LOG_PARTS);
+    // CA2 has durationMs at 14, which moves nparts and len one field on.
+    const shift = v2 ? 1 : 0;
+    const nparts = f.uint(14 + shift, "nparts", MAX_LOG_PARTS);
     if (nparts < 1) throw new DamagedLine("nparts is 0");
-    const chunk = f.chunk(15);
+    const chunk = f.chunk(15 + shift);
     const head: LogRecord = {
       kind: kind as RecordKind,
       ctime: f.bin(5),
@@ -267,6 +277,7 @@ export class LogDecoder {
       seq,
       cwd: f.text(12, "cwd"),
       exitStatus: f.length(13) ? f.uint(13, "exit", 255) : null,
+      durationMs: v2 && f.length(14) ? f.uint(14, "durationMs", Number.MAX_SAFE_INTEGER) : null,
       legacy: false,
       command: NO_BYTES, // set by complete(), last as before: JSON of a record keeps its key order
     };
@@ -371,6 +382,7 @@ export function toWireRecord(r: LogRecord): WireRecord {
   if (r.sessionId !== undefined) { w.sessionId = r.sessionId; w.seq = r.seq; }
   if (r.cwd !== undefined) w.cwd = r.cwd;
   if (r.exitStatus !== undefined) w.exitStatus = r.exitStatus;
+  if (r.durationMs !== undefined) w.durationMs = r.durationMs;
   const { command, commandRaw } = commandFromBytes(r.command);
   if (commandRaw) w.commandB64 = Buffer.from(commandRaw).toString("base64");
   else w.command = command;
@@ -391,6 +403,8 @@ export interface EncodableRecord {
   seq: number;
   cwd: string;
   exitStatus: number | null;
+  /** Written as an empty field when absent or null. */
+  durationMs?: number | null;
   command: Uint8Array | string;
 }
 
@@ -405,7 +419,7 @@ export function encodeRecord(r: EncodableRecord, chunkBytes = LOG_CHUNK_BYTES): 
   const first = cmd.subarray(0, chunkBytes);
   const head = [LOG_MAGIC, "R", r.sessionId, String(r.seq), r.kind, r.ctime, e(r.hostname), e(r.serverIps), e(r.suser),
     e(r.luser), e(r.terminal), e(r.clientIp), e(r.cwd), r.exitStatus === null ? "" : String(r.exitStatus),
-    String(nparts), String(first.length), ""].join("\t");
+    r.durationMs == null ? "" : String(r.durationMs), String(nparts), String(first.length), ""].join("\t");
   parts.push(Buffer.from(head, "latin1"), first, NL);
   for (let i = 1; i < nparts; i++) {
     const c = cmd.subarray(i * chunkBytes, (i + 1) * chunkBytes);

@@ -30,6 +30,8 @@ export interface AuditRecord {
   seq: number | null;
   cwd: string | null;
   exitStatus: number | null;
+  /** Milliseconds from the command's start (`ctime`) to the prompt after it; null when not measured. */
+  durationMs: number | null;
 }
 
 // eslint-style guard: control characters never belong in identity fields (they would forge log layout or terminals).
@@ -65,6 +67,10 @@ export const wireRecordSchema = z.strictObject({
   cwd: z.string().max(MAX_CWD, { error: `cwd is longer than ${MAX_CWD} characters` }).optional(),
   exitStatus: z.number({ error: "exitStatus must be a number" }).int({ error: "exitStatus must be an integer" })
     .min(0, { error: "exitStatus must be 0-255" }).max(255, { error: "exitStatus must be 0-255" }).nullable().optional(),
+  // Bounds before int(): zod's int() also fails above 2^53-1, and the first issue is the one reported.
+  durationMs: z.number({ error: "durationMs must be a number" })
+    .min(0, { error: "durationMs must not be negative" }).max(Number.MAX_SAFE_INTEGER, { error: "durationMs is larger than 2^53-1" })
+    .int({ error: "durationMs must be an integer" }).nullable().optional(),
 });
 export type WireRecord = z.input<typeof wireRecordSchema>;
 
@@ -170,5 +176,6 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
     seq: r.seq ?? null,
     cwd: r.cwd ?? null,
     exitStatus: r.exitStatus ?? null,
+    durationMs: r.durationMs ?? null,
   };
 }

@@ -91,9 +91,25 @@ export function expected(r: EncodableRecord): LogRecord {
     seq: r.seq,
     cwd: r.cwd,
     exitStatus: r.exitStatus,
+    durationMs: r.durationMs ?? null,
     command: typeof r.command === "string" ? te.encode(r.command) : r.command,
     legacy: false,
   };
+}
+
+/**
+ * The same lines as the CA1 format the hook wrote before durationMs: each CA2 head loses field 14
+ * (durationMs) and every line the magic `CA1`. Done on the raw fields, not through the encoder.
+ */
+export function asCa1(encoded: Uint8Array): Uint8Array {
+  return bytes(...splitLines(encoded).map(({ line }) => {
+    const s = latin1(line);
+    if (!s.startsWith("CA2\t")) throw new Error(`not a CA2 line: ${s.slice(0, 40)}`);
+    const f = s.split("\t");
+    const ca1 = f[1] === "R" ? [...f.slice(0, 14), ...f.slice(15)] : f;
+    ca1[0] = "CA1";
+    return bytes(Buffer.from(ca1.join("\t"), "latin1"), "\n");
+  }));
 }
 
 /** Structural equality of two decoded records with exact byte comparison of `command`. */

@@ -17,6 +17,7 @@ import {
 } from "../../protocol/index.ts";
 import {
   Rng,
+  asCa1,
   bytes,
   classify,
   decodeAll,
@@ -39,16 +40,19 @@ function raw(...fields: string[]): Uint8Array {
   return Buffer.from(fields.join(SEP), "latin1");
 }
 
-/** A hand-made head line with the given command chunk; defaults match rec(). */
-function headLine(o: { sid?: string; seq?: string; kind?: string; nparts?: string; len?: string; chunk?: string; exit?: string; host?: string } = {}): Uint8Array {
+interface HeadOptions { magic?: "CA1" | "CA2"; sid?: string; seq?: string; kind?: string; nparts?: string; len?: string; chunk?: string; exit?: string; dur?: string; host?: string }
+
+/** A hand-made head line (CA2 unless `magic` says CA1, which has no durationMs field) with the given command chunk. */
+function headLine(o: HeadOptions = {}): Uint8Array {
   const chunk = o.chunk ?? "ls";
-  return raw(LOG_MAGIC, "R", o.sid ?? "s-1", o.seq ?? "1", o.kind ?? "command", "2024-03-01T12:34:56+08:00", o.host ?? "web01",
-    "10.0.0.1", "root", "alice", "pts/3", "192.168.1.20", "/root", o.exit ?? "0", o.nparts ?? "1",
-    o.len ?? String(Buffer.byteLength(chunk, "latin1")), chunk);
+  const magic = o.magic ?? "CA2";
+  return raw(magic, "R", o.sid ?? "s-1", o.seq ?? "1", o.kind ?? "command", "2024-03-01T12:34:56+08:00", o.host ?? "web01",
+    "10.0.0.1", "root", "alice", "pts/3", "192.168.1.20", "/root", o.exit ?? "0", ...(magic === "CA2" ? [o.dur ?? "1500"] : []),
+    o.nparts ?? "1", o.len ?? String(Buffer.byteLength(chunk, "latin1")), chunk);
 }
 
-function partLine(o: { sid?: string; seq?: string; part: string; len?: string; chunk: string }): Uint8Array {
-  return raw(LOG_MAGIC, "P", o.sid ?? "s-1", o.seq ?? "1", o.part, o.len ?? String(Buffer.byteLength(o.chunk, "latin1")), o.chunk);
+function partLine(o: { magic?: "CA1" | "CA2"; sid?: string; seq?: string; part: string; len?: string; chunk: string }): Uint8Array {
+  return raw(o.magic ?? LOG_MAGIC, "P", o.sid ?? "s-1", o.seq ?? "1", o.part, o.len ?? String(Buffer.byteLength(o.chunk, "latin1")), o.chunk);
 }
 
 function roundTrip(command: string | Uint8Array, chunkBytes?: number): LogRecord {
@@ -132,18 +136,80 @@ describe("encodeRecord → LogDecoder: exact round trip", () => {
     }
   });
 
-  test("a line holds exactly 17 (head) or 7 (part) TAB-separated fields and ends in LF", () => {
-    const enc = encodeRecord(rec({ command: "a\tb".repeat(3000) }));
+  test("a line holds exactly 18 (head) or 7 (part) TAB-separated fields and ends in LF", () => {
+    const enc = encodeRecord(rec({ command: "a\tb".repeat(3000), exitStatus: 2, durationMs: 1834 }));
     const ls = splitLines(enc);
     expect(ls.length).toBeGreaterThan(1);
     expect(enc[enc.length - 1]).toBe(0x0a);
-    expect(latin1(ls[0]!.line).split("\t").length).toBe(17);
-    expect(latin1(ls[0]!.line)).toStartWith("CA1\tR\ts-1\t1\tcommand\t");
+    expect(latin1(ls[0]!.line).split("\t").length).toBe(18);
+    expect(latin1(ls[0]!.line)).toStartWith("CA2\tR\ts-1\t1\tcommand\t");
+    expect(latin1(ls[0]!.line).split("\t").slice(13, 16)).toEqual(["2", "1834", String(ls.length)]);
     for (const { line } of ls.slice(1)) {
       expect(latin1(line).split("\t").length).toBe(7);
-      expect(latin1(line)).toStartWith("CA1\tP\ts-1\t1\t");
+      expect(latin1(line)).toStartWith("CA2\tP\ts-1\t1\t");
     }
   });
+
+  test("durationMs: absent or null is an empty field; 0 and 2^53-1 round-trip", () => {
+    const field = (r: ReturnType<typeof rec>) => latin1(splitLines(encodeRecord(r))[0]!.line).split("\t")[14];
+    expect(field(rec())).toBe("");
+    expect(field(rec({ durationMs: null }))).toBe("");
+    expect(field(rec({ durationMs: 0 }))).toBe("0");
+    for (const durationMs of [null, 0, 1, 999, 86_400_000, Number.MAX_SAFE_INTEGER]) {
+      const r = rec({ durationMs, command: "x".repeat(LOG_CHUNK_BYTES + 1) });
+      const d = decodeAll(encodeRecord(r));
+      expect(d.damaged).toEqual([]);
+      expect(d.records.map((x) => x.durationMs)).toEqual([durationMs]);
+      expect(sameRecord(d.records[0]!, expected(r))).toBe(true);
+    }
+  });
+});
+
+describe("CA1 lines (written before durationMs) are still read", () => {
+  test("a CA1 head gives the same record with durationMs null", () => {
+    for (const command of ["ls -la", "y".repeat(LOG_CHUNK_BYTES * 2 + 5)]) {
+      const r = rec({ command, durationMs: 1834 });
+      const ca1 = asCa1(encodeRecord(r));
+      expect(latin1(ca1)).toStartWith("CA1\tR\ts-1\t1\tcommand\t");
+      const d = decodeAll(ca1);
+      expect(d.damaged).toEqual([]);
+      expect(d.records.length).toBe(1);
+      expect(d.records[0]!.durationMs).toBeNull();
+      expect(sameRecord(d.records[0]!, expected({ ...r, durationMs: null }))).toBe(true);
+    }
+  });
+
+  test("the hand-made CA1 head of the spec: 17 fields, nparts at 14, len at 15", () => {
+    const d = decodeAll(bytes(headLine({ magic: "CA1", exit: "", chunk: "uptime" }), "\n"));
+    expect(d.damaged).toEqual([]);
+    expect(d.records.map((r) => [r.exitStatus, r.durationMs, latin1(r.command)])).toEqual([[null, null, "uptime"]]);
+  });
+
+  test("a part line matches its head by session and seq, whatever the magic of either", () => {
+    for (const head of ["CA1", "CA2"] as const) {
+      for (const parts of [["CA1", "CA1"], ["CA2", "CA2"], ["CA1", "CA2"], ["CA2", "CA1"]] as const) {
+        const buf = bytes(headLine({ magic: head, nparts: "3", chunk: "ab" }), "\n",
+          partLine({ magic: parts[0], part: "2", chunk: "c\\" }), "\n", partLine({ magic: parts[1], part: "3", chunk: "\\d" }), "\n");
+        const d = decodeAll(buf);
+        expect(d.damaged).toEqual([]);
+        expect(d.records.map((r) => [latin1(r.command), r.durationMs])).toEqual([["abc\\d", head === "CA2" ? 1500 : null]]);
+      }
+    }
+  });
+
+  test("a head's field count must be its magic's: a CA2 line is never read with CA1's layout, nor the other way", () => {
+    const ca2 = latin1(headLine({ dur: "7" }));
+    const ca1 = latin1(headLine({ magic: "CA1" }));
+    expect(ca2.split("\t").length).toBe(18);
+    expect(ca1.split("\t").length).toBe(17);
+    // What an old decoder (CA1 only) would get from a CA2 line relabelled CA1, and the reverse.
+    const d = decodeAll(bytes("CA1" + ca2.slice(3), "\n", "CA2" + ca1.slice(3), "\n"));
+    expect(d.records).toEqual([]);
+    expect(d.damaged.map((e) => e.reason)).toEqual(["head line does not have 17 fields", "head line does not have 18 fields"]);
+  });
+});
+
+describe("encodeRecord: CA2 layout", () => {
 });
 
 describe("the worked examples of docs/log-format.md", () => {
@@ -154,24 +220,35 @@ describe("the worked examples of docs/log-format.md", () => {
 
   test("one line: literal backslash-n, a real newline, a TAB", () => {
     const r = { ...base, ctime: "2024-03-01T12:34:56.123456+08:00", serverIps: "10.0.0.5,10.0.1.5", seq: 17, cwd: "/home/alice", exitStatus: 0,
-      command: "echo 'C:\\new'\nprintf 'a\\tb'\t# tab" };
+      durationMs: 1834, command: "echo 'C:\\new'\nprintf 'a\\tb'\t# tab" };
     // Written from the spec, field by field: the 37 escaped bytes are `echo 'C:\\new'\nprintf 'a\\tb'\t# tab`.
-    const want = ["CA1", "R", "web01:4242:1709267000", "17", "command", "2024-03-01T12:34:56.123456+08:00", "web01",
-      "10.0.0.5,10.0.1.5", "root", "alice", "pts/3", "192.168.1.20", "/home/alice", "0", "1", "37",
+    const want = ["CA2", "R", "web01:4242:1709267000", "17", "command", "2024-03-01T12:34:56.123456+08:00", "web01",
+      "10.0.0.5,10.0.1.5", "root", "alice", "pts/3", "192.168.1.20", "/home/alice", "0", "1834", "1", "37",
       "echo 'C:\\\\new'\\nprintf 'a\\\\tb'\\t# tab"].join("\t") + "\n";
     expect(latin1(encodeRecord(r))).toBe(want);
-    expect(encodeRecord(r).length).toBe(183);
+    expect(encodeRecord(r).length).toBe(188);
+    expect(sameRecord(decodeAll(Buffer.from(want, "latin1")).records[0]!, expected(r))).toBe(true);
+  });
+
+  test("the CA1 form of the first example (read, no longer written)", () => {
+    const line = ["CA1", "R", "web01:4242:1709267000", "17", "command", "2024-03-01T12:34:56.123456+08:00", "web01",
+      "10.0.0.5,10.0.1.5", "root", "alice", "pts/3", "192.168.1.20", "/home/alice", "0", "1", "37",
+      "echo 'C:\\\\new'\\nprintf 'a\\\\tb'\\t# tab"].join("\t") + "\n";
+    expect(line.length).toBe(183);
+    const r = { ...base, ctime: "2024-03-01T12:34:56.123456+08:00", serverIps: "10.0.0.5,10.0.1.5", seq: 17, cwd: "/home/alice", exitStatus: 0,
+      durationMs: null, command: "echo 'C:\\new'\nprintf 'a\\tb'\t# tab" };
+    expect(sameRecord(decodeAll(Buffer.from(line, "latin1")).records[0]!, expected(r))).toBe(true);
   });
 
   test("three lines: chunks of 9 bytes split a UTF-8 character and an escape", () => {
     const r = { ...base, ctime: "2024-03-01T12:34:57+08:00", serverIps: "10.0.0.5", seq: 18, cwd: "/tmp", exitStatus: null,
       command: "cat Grüße.txt\t\\" };
     const want = Buffer.concat([
-      Buffer.from("CA1\tR\tweb01:4242:1709267000\t18\tcommand\t2024-03-01T12:34:57+08:00\tweb01\t10.0.0.5\troot\talice\tpts/3\t192.168.1.20\t/tmp\t\t3\t9\tcat Gr", "latin1"),
+      Buffer.from("CA2\tR\tweb01:4242:1709267000\t18\tcommand\t2024-03-01T12:34:57+08:00\tweb01\t10.0.0.5\troot\talice\tpts/3\t192.168.1.20\t/tmp\t\t\t3\t9\tcat Gr", "latin1"),
       Buffer.from([0xc3, 0xbc, 0xc3, 0x0a]),
-      Buffer.from("CA1\tP\tweb01:4242:1709267000\t18\t2\t9\t", "latin1"),
+      Buffer.from("CA2\tP\tweb01:4242:1709267000\t18\t2\t9\t", "latin1"),
       Buffer.from([0x9f]),
-      Buffer.from("e.txt\\t\\\nCA1\tP\tweb01:4242:1709267000\t18\t3\t1\t\\\n", "latin1"),
+      Buffer.from("e.txt\\t\\\nCA2\tP\tweb01:4242:1709267000\t18\t3\t1\t\\\n", "latin1"),
     ]);
     expect(latin1(encodeRecord(r, 9))).toBe(latin1(want));
     expect(sameRecord(decodeAll(want).records[0]!, expected(r))).toBe(true);
@@ -188,7 +265,7 @@ describe("chunking", () => {
     const ls = splitLines(enc);
     const nparts = Math.ceil(escapedLen / LOG_CHUNK_BYTES);
     expect(ls.length).toBe(nparts);
-    expect(latin1(ls[0]!.line).split("\t")[14]).toBe(String(nparts));
+    expect(latin1(ls[0]!.line).split("\t")[15]).toBe(String(nparts));
     let total = 0;
     ls.forEach(({ line }, i) => {
       expect(line.length + 1).toBeLessThanOrEqual(PIPE_BUF);
@@ -225,7 +302,7 @@ describe("chunking", () => {
     expect(ls.length).toBe(2);
     // The head's chunk ends with the first byte of "\\\\", the part starts with the second.
     expect(ls[0]!.line[ls[0]!.line.length - 1]).toBe(0x5c);
-    expect(latin1(ls[1]!.line)).toBe("CA1\tP\ts-1\t1\t2\t4\t\\\\nb");
+    expect(latin1(ls[1]!.line)).toBe("CA2\tP\ts-1\t1\t2\t4\t\\\\nb");
     roundTrip(cmd);
   });
 
@@ -250,10 +327,10 @@ describe("chunking", () => {
 });
 
 describe("no forged records", () => {
-  test("a command holding a full fake CA1 line gives one record", () => {
+  test("a command holding a full fake CA2 or CA1 line gives one record", () => {
     const fake = latin1(encodeRecord(rec({ sessionId: "evil", seq: 99, luser: "root", command: "rm -rf /" })));
-    expect(fake).toStartWith("CA1\tR\t");
-    const r = rec({ command: `true\n${fake}echo done\n${fake}` });
+    expect(fake).toStartWith("CA2\tR\t");
+    const r = rec({ command: `true\n${fake}echo done\n${latin1(asCa1(Buffer.from(fake, "latin1")))}` });
     const d = decodeAll(encodeRecord(r));
     expect(d.events.length).toBe(1);
     expect(sameRecord(d.records[0]!, expected(r))).toBe(true);
@@ -391,8 +468,10 @@ describe("damaged lines", () => {
   test("a truncated line cut before the chunk has too few fields", () => {
     const l = splitLines(encodeRecord(rec()))[0]!.line;
     const cut = latin1(l).indexOf("/home/alice");
-    expect(reason(l.subarray(0, cut))).toBe("head line does not have 17 fields");
+    expect(reason(l.subarray(0, cut))).toBe("head line does not have 18 fields");
+    expect(reason(asCa1(bytes(l, "\n")).subarray(0, cut))).toBe("head line does not have 17 fields");
     expect(reason(raw("CA1", "P", "s-1", "1", "2", "3"))).toBe("part line does not have 7 fields");
+    expect(reason(raw("CA2", "P", "s-1", "1", "2", "3"))).toBe("part line does not have 7 fields");
   });
 
   test("length mismatch both ways", () => {
@@ -405,11 +484,14 @@ describe("damaged lines", () => {
 
   test("wrong field count", () => {
     // A raw TAB in the command (the writer forgot to escape it) adds a field.
-    expect(reason(headLine({ chunk: "a\tb", len: "3" }))).toBe("head line does not have 17 fields");
+    expect(reason(headLine({ chunk: "a\tb", len: "3" }))).toBe("head line does not have 18 fields");
+    expect(reason(headLine({ magic: "CA1", chunk: "a\tb", len: "3" }))).toBe("head line does not have 17 fields");
     expect(reason(raw("CA1", "R", "s-1"))).toBe("head line does not have 17 fields");
+    expect(reason(raw("CA2", "R", "s-1"))).toBe("head line does not have 18 fields");
     expect(reason(raw("CA1", "P", "s-1", "1", "2", "1", "x", "y"))).toBe("part line does not have 7 fields");
     // The type field must be exactly one character.
     expect(reason(raw("CA1", "RR", ...Array(15).fill("x")))).toBe("head line does not have 17 fields");
+    expect(reason(raw("CA2", "RR", ...Array(16).fill("x")))).toBe("head line does not have 18 fields");
   });
 
   test("bad escapes in a field or the command", () => {
@@ -437,9 +519,23 @@ describe("damaged lines", () => {
     expect(reason(headLine({ kind: "login" }))).toBe('unknown kind "login"');
     expect(reason(headLine({ exit: "256" }))).toBe('exit "256" is not a number');
     expect(reason(headLine({ exit: "-1" }))).toBe('exit "-1" is not a number');
+    expect(reason(headLine({ magic: "CA1", exit: "256" }))).toBe('exit "256" is not a number');
+    expect(reason(headLine({ magic: "CA1", nparts: "0" }))).toBe("nparts is 0");
     expect(reason(headLine({ nparts: "0" }))).toBe("nparts is 0");
     expect(reason(headLine({ nparts: String(MAX_LOG_PARTS + 1) }))).toBe(`nparts "${MAX_LOG_PARTS + 1}" is not a number`);
     expect(reason(raw("CA1", "X", "s-1"))).toBe("unknown line type");
+    expect(reason(raw("CA2", "X", "s-1"))).toBe("unknown line type");
+  });
+
+  test("durationMs: empty or a canonical decimal 0 … 2^53-1", () => {
+    for (const [dur, want] of [["", null], ["0", 0], ["1", 1], ["1834", 1834], ["9007199254740991", Number.MAX_SAFE_INTEGER]] as const) {
+      const e = one(headLine({ dur }));
+      if (e.type !== "record") throw new Error(`durationMs ${JSON.stringify(dur)}: ${e.type === "damaged" ? e.reason : e.type}`);
+      expect(e.record.durationMs).toBe(want);
+    }
+    for (const dur of ["01", "00", "-1", "+1", " 1", "1 ", "1.5", "1e3", "0x10", "9007199254740992", "12345678901234567", "\xe9", "NaN"]) {
+      expect(reason(headLine({ dur }))).toBe(`durationMs ${JSON.stringify(dur)} is not a number`);
+    }
   });
 
   test("an ASCII head, one with a byte ≥ 0x80 and one with an escape give the same reasons and fields", () => {
@@ -605,7 +701,9 @@ describe("foreign lines", () => {
     ["#1544500000", "a bash history timestamp"],
     ["ls -la", "a raw history command"],
     ["CA1 R s 1 command", "spaces instead of TABs"],
-    ["CA2\tR\ts\t1", "another magic"],
+    ["CA3\tR\ts\t1", "another magic"],
+    ["CA0\tR\ts\t1", "another magic below"],
+    ["CA2 R s 1 command", "CA2 with spaces instead of TABs"],
     ["ca1\tR\ts\t1", "lower-case magic"],
     ["CA1", "just the magic"],
     ["[2018-12-11 11:58:00] ls", "a half seed line"],
@@ -620,11 +718,13 @@ describe("foreign lines", () => {
     expect(latin1(d.foreign[0]!.raw)).toBe(line);
   });
 
-  test("a bash history file mixed with CA1 lines", () => {
-    const r = rec();
-    const d = decodeAll(bytes("#1544500000\nls -la\n", encodeRecord(r), "#1544500001\n\ncd /\n"));
-    expect(d.events.map((e) => e.type)).toEqual(["foreign", "foreign", "record", "foreign", "foreign", "foreign"]);
+  test("a bash history file mixed with CA2 and CA1 lines", () => {
+    const r = rec({ durationMs: 12 });
+    const old = rec({ seq: 2, command: "uptime" });
+    const d = decodeAll(bytes("#1544500000\nls -la\n", encodeRecord(r), "#1544500001\n\n", asCa1(encodeRecord(old)), "cd /\n"));
+    expect(d.events.map((e) => e.type)).toEqual(["foreign", "foreign", "record", "foreign", "foreign", "record", "foreign"]);
     expect(sameRecord(d.records[0]!, expected(r))).toBe(true);
+    expect(sameRecord(d.records[1]!, expected(old))).toBe(true);
   });
 });
 
@@ -784,14 +884,14 @@ describe("lines()", () => {
 });
 
 describe("toWireRecord", () => {
-  test("a CA1 record becomes a valid wire record that normalises to the same values", () => {
-    const r = rec({ command: "echo 'x'\n\tdone", exitStatus: 3, cwd: "/srv" });
+  test("a CA2 record becomes a valid wire record that normalises to the same values", () => {
+    const r = rec({ command: "echo 'x'\n\tdone", exitStatus: 3, cwd: "/srv", durationMs: 2500 });
     const got = decodeAll(encodeRecord(r)).records[0]!;
     const w = toWireRecord(got);
     expect(w).toEqual({
       kind: "command", ctime: r.ctime, hostname: r.hostname, serverIps: r.serverIps, suser: r.suser, luser: r.luser,
       terminal: r.terminal, clientIp: r.clientIp, sessionId: r.sessionId, seq: r.seq, cwd: "/srv", exitStatus: 3,
-      command: "echo 'x'\n\tdone",
+      durationMs: 2500, command: "echo 'x'\n\tdone",
     });
     expect(wireRecordSchema.safeParse(w).success).toBe(true);
     const n = normalizeRecord(w, { legacyUtcOffset: 0 });
@@ -799,6 +899,23 @@ describe("toWireRecord", () => {
     expect(n.command).toBe("echo 'x'\n\tdone");
     expect(n.sessionId).toBe(r.sessionId);
     expect(n.utcOffset).toBe(480);
+    expect(n.durationMs).toBe(2500);
+  });
+
+  test("a CA1 record and a CA2 record without a measured start: durationMs null; a seed record: no durationMs (null once normalised)", () => {
+    const r = rec({ durationMs: 2500 });
+    for (const line of [asCa1(encodeRecord(r)), encodeRecord({ ...r, durationMs: null })]) {
+      const w = toWireRecord(decodeAll(line).records[0]!);
+      expect(w.durationMs).toBeNull();
+      const n = normalizeRecord(w, { legacyUtcOffset: 0 });
+      if (typeof n === "string") throw new Error(n);
+      expect(n.durationMs).toBeNull();
+    }
+    const seed = toWireRecord(decodeAll(bytes("[2018-12-11 11:58:00] [(root) root pts/0 1.2.3.4] [h@1.1.1.1] ls\n")).records[0]!);
+    expect("durationMs" in seed).toBe(false);
+    const n = normalizeRecord(seed, { legacyUtcOffset: 0 });
+    if (typeof n === "string") throw new Error(n);
+    expect(n.durationMs).toBeNull();
   });
 
   test("non-UTF-8 commands go as commandB64 and come back byte-exact in commandRaw", () => {

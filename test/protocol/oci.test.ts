@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { LogDecoder, encodeRecord, legacyOci, normalizeRecord, sessionOci, toWireRecord, type AuditRecord } from "../../protocol/index.ts";
-import { bytes, decodeAll, pythonMd5, rec } from "./helpers.ts";
+import { asCa1, bytes, decodeAll, pythonMd5, rec } from "./helpers.ts";
 
 const opts = { legacyUtcOffset: 480 };
 
@@ -77,8 +77,9 @@ describe("oci through normalizeRecord", () => {
 
   test("a resend (same host, session, seq) is the same record, whatever else differs", () => {
     const a = ok(V2);
-    const b = ok({ ...V2, ctime: "2024-03-01T12:34:57.5+08:00", command: "make -j8", commandB64: undefined, exitStatus: 2 });
+    const b = ok({ ...V2, ctime: "2024-03-01T12:34:57.5+08:00", command: "make -j8", commandB64: undefined, exitStatus: 2, durationMs: 1834 });
     expect(b.oci).toBe(a.oci);
+    expect(ok({ ...V2, durationMs: 0 }).oci).toBe(a.oci);
     expect(a.oci).toBe(sessionOci("web01", "s-1", 1));
   });
 
@@ -103,7 +104,13 @@ describe("oci through normalizeRecord", () => {
     expect(n.oci).toBe(pythonMd5(["web01-2018-12-11 11:58:00-alice-root-systemctl restart nginx"])[0]!);
   });
 
-  test("a CA1 record read from the log gets the session key", () => {
+  test("durationMs is not part of any key: a resend that lost or gained it is the same record", () => {
+    const seed = { ctime: "2018-12-11 11:58:00", hostname: "web01", suser: "root", luser: "root", command: "ls -la" };
+    expect(ok({ ...seed, durationMs: 7 }).oci).toBe(ok(seed).oci);
+    expect(ok({ ...V2, durationMs: 7 }).oci).toBe(ok({ ...V2, durationMs: null }).oci);
+  });
+
+  test("a CA1 record read from the log gets the session key, and so does its CA2 form", () => {
     const r = rec({ hostname: "db1", sessionId: "db1:4242:1700000000", seq: 17 });
     const dec = new LogDecoder(opts);
     const enc = encodeRecord(r);
@@ -111,5 +118,8 @@ describe("oci through normalizeRecord", () => {
     expect(ev[0]!.type).toBe("record");
     const n = ok(toWireRecord((ev[0] as Extract<(typeof ev)[number], { type: "record" }>).record));
     expect(n.oci).toBe(pythonMd5(["cmdaudit2\0db1\0db1:4242:1700000000\x0017"])[0]!);
+    const ca1 = decodeAll(asCa1(encodeRecord({ ...r, durationMs: 40 }))).records[0]!;
+    expect(ca1.durationMs).toBeNull();
+    expect(ok(toWireRecord(ca1)).oci).toBe(n.oci);
   });
 });

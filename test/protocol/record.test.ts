@@ -77,6 +77,7 @@ describe("normalizeRecord: the seed's payload", () => {
       seq: null,
       cwd: null,
       exitStatus: null,
+      durationMs: null,
     });
   });
 
@@ -200,6 +201,23 @@ describe("normalizeRecord: session records", () => {
     expect(err({ ...V2, exitStatus: -1 })).toBe("exitStatus must be 0-255");
     expect(err({ ...V2, exitStatus: 1.5 })).toContain("exitStatus");
     expect(err({ ...V2, exitStatus: "0" })).toBe("exitStatus must be a number");
+  });
+
+  test("durationMs: absent or null is null; an integer 0 … 2^53-1; anything else names the field", () => {
+    expect(ok(V2).durationMs).toBeNull();
+    expect(ok({ ...V2, durationMs: null }).durationMs).toBeNull();
+    for (const d of [0, 1, 1834, 86_400_000, Number.MAX_SAFE_INTEGER]) expect(ok({ ...V2, durationMs: d }).durationMs).toBe(d);
+    expect(ok({ ...SEED, durationMs: 5 }).durationMs).toBe(5);
+    expect(ok({ ...V2, kind: "session_start", command: undefined }).durationMs).toBeNull();
+    expect(err({ ...V2, durationMs: -1 })).toBe("durationMs must not be negative");
+    expect(err({ ...V2, durationMs: 1.5 })).toBe("durationMs must be an integer");
+    expect(err({ ...V2, durationMs: Number.MAX_SAFE_INTEGER + 1 })).toBe("durationMs is larger than 2^53-1");
+    expect(err({ ...V2, durationMs: 1e300 })).toBe("durationMs is larger than 2^53-1");
+    for (const bad of ["1", "", true, [1], { ms: 1 }]) expect(err({ ...V2, durationMs: bad })).toBe("durationMs must be a number");
+    // JSON cannot carry NaN or Infinity, but a caller of normalizeRecord can.
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) expect(err({ ...V2, durationMs: bad })).toContain("durationMs");
+    const parsed = JSON.parse('{"durationMs": 1e3}') as { durationMs: number };
+    expect(ok({ ...V2, ...parsed }).durationMs).toBe(1000);
   });
 
   test("cwd", () => {

@@ -37,6 +37,6 @@ export function fromRow(r: RecordRow): StoredRecord {
     id: r.id, oci: r.oci, kind: r.kind as StoredRecord["kind"], ctime: r.ctime, tsUs: r.tsUs, utcOffset: r.utcOffset,
     hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
     clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ?? null, sessionId: r.sessionId, seq: r.seq,
-    cwd: r.cwd, exitStatus: r.exitStatus, receivedUs: r.receivedUs,
+    cwd: r.cwd, exitStatus: r.exitStatus, durationMs: null /* no column yet: accepted, not stored */, receivedUs: r.receivedUs,
   };
 }

@@ -36,7 +36,13 @@ __cmdaudit_pwd_esc=
 __cmdaudit_pwd_ascii=1
 __cmdaudit_room=0
 __cmdaudit_room_fast=-1
-__cmdaudit_to_eof=1073741824                   # read -N: more characters than any history entry
+__cmdaudit_a=()                                # the history entry's lines (mapfile)
+__cmdaudit_maxl=64                             # lines of an entry bash reads itself; longer ones go to awk
+__cmdaudit_big=8192                            # bytes of an entry bash escapes itself; longer ones go to awk
+__cmdaudit_t0=                                 # the command's start, set by PS0 (bash >= 5.0)
+__cmdaudit_ts=                                 # the start second of the entry, from history (set per entry)
+__cmdaudit_ct=                                 # the command's start as a ctime field
+__cmdaudit_d=                                  # its duration in ms, empty when unknown
 
 # Escape backslash, TAB, LF and CR (docs/log-format.md); result in __cmdaudit_r.
 __cmdaudit_esc() {
@@ -64,7 +70,7 @@ fi
 # strftime (which stats the zone file) runs once a minute: a UTC offset changes only on a
 # minute boundary, so the seconds are added to the minute's "YYYY-MM-DDTHH:MM:" and offset.
 # One __cmdaudit_now per clock, chosen here; it sets __cmdaudit_t.
-__cmdaudit_fast=0 __cmdaudit_dot='' __cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t='' __cmdaudit_e='' __cmdaudit_s=''
+__cmdaudit_fast=0 __cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t='' __cmdaudit_e='' __cmdaudit_s=''
 __cmdaudit_minute() {
   builtin local x
   builtin printf -v x '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$1"
@@ -75,7 +81,7 @@ __cmdaudit_minute() {
 }
 case $__cmdaudit_clock in
 epochrealtime)
-  __cmdaudit_fast=1 __cmdaudit_dot=. # the prompt's inline path
+  __cmdaudit_fast=1 # PS0 stamps commands to the microsecond
   # Readonly keeps it dynamic, but a user can no longer unset it and then set the records' time.
   builtin readonly EPOCHREALTIME 2>/dev/null
   # EPOCHREALTIME is "SSSSSSSSSS.UUUUUU" (a comma in some locales): fixed widths, so plain
@@ -88,7 +94,7 @@ epochrealtime)
   }
   ;;
 printf)
-  __cmdaudit_fast=2 # the prompt's inline path, without microseconds
+  __cmdaudit_fast=2
   __cmdaudit_now() {
     builtin local s
     builtin printf -v s '%(%s)T' -1
@@ -128,7 +134,8 @@ __cmdaudit_cwd() {
   __cmdaudit_room_fast=$((true_pwd ? __cmdaudit_room : -1))
 }
 
-# One record (kind, exit status, text): one line when it fits, else head and part lines.
+# One record (kind, exit status, text, ctime, duration in ms or empty): one line when it fits,
+# else head and part lines.
 __cmdaudit_write() {
   [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
   # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
@@ -137,19 +144,18 @@ __cmdaudit_write() {
     builtin local LC_ALL=C
   fi
   ((++__cmdaudit_seq))
-  __cmdaudit_now
   if [[ $3 == *[$'\\\t\n\r']* ]]; then
     __cmdaudit_esc "$3"
-    set -- "$1" "$2" "$__cmdaudit_r" # $3 is the escaped text from here on
+    set -- "$1" "$2" "$__cmdaudit_r" "$4" "$5" # $3 is the escaped text from here on
   fi
   # The common case: one line well below the limit.
   if ((${#3} < __cmdaudit_room)); then
-    builtin printf 'CA1\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$__cmdaudit_t" \
-      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "${#3}" "$3" >>"$__cmdaudit_log"
+    builtin printf 'CA2\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$4" \
+      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "$5" "${#3}" "$3" >>"$__cmdaudit_log"
     builtin return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
   builtin local c="$3" head chunk first n="${#3}" np off part=2 tab=$'\t'
-  head="CA1${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}${__cmdaudit_t}${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}"
+  head="CA2${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}$4${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}$5${tab}"
   first=$((__cmdaudit_line_max - ${#head} - 16))
   ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
   ((first < 0)) && first=0
@@ -159,53 +165,116 @@ __cmdaudit_write() {
   __cmdaudit_emit "${head}${np}${tab}${#chunk}${tab}${chunk}" || builtin return 1
   for ((off = first; off < n; off += __cmdaudit_chunk)); do
     chunk=${c:off:__cmdaudit_chunk}
-    __cmdaudit_emit "CA1${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}${part}${tab}${#chunk}${tab}${chunk}" || builtin return 1
+    __cmdaudit_emit "CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}${part}${tab}${#chunk}${tab}${chunk}" || builtin return 1
     part=$((part + 1))
   done
 }
 
-# A record, preceded by a `loss` record when earlier ones could not be written.
-__cmdaudit_record() {
-  builtin local lost="$__cmdaudit_failed"
-  if ((lost > 0)); then
-    __cmdaudit_failed=0
-    # A write cut short by a full disk leaves a line without its end: end it, so that it cannot
-    # swallow the next record (the reader drops it as damaged; the loss record below counts it).
-    builtin printf '\n' >>"$__cmdaudit_log"
-    __cmdaudit_write loss "" "cmdaudit hook: $lost record(s) could not be written to the log" ||
-      { __cmdaudit_failed=$((lost + 1)) && builtin return 1; }
-  fi
-  __cmdaudit_write "$@" || __cmdaudit_failed=$((__cmdaudit_failed + 1))
+# A long command, still in the scratch file after the __cmdaudit_pl bytes of its history prefix
+# (exit status, ctime, duration): awk escapes it and cuts it into the same lines as
+# __cmdaudit_write, one write() each, in time linear in its length (bash's own string
+# operations are not: seconds for a MiB). Run with an empty environment and a fixed locale: the
+# user's variables (AWKPATH, POSIXLY_CORRECT, LANG) must not change what it writes.
+# The last line of the entry is dropped when empty: the LF after a here-document's delimiter.
+# shellcheck disable=SC2016 # awk's program, not bash's
+__cmdaudit_awk_prog='
+NR == 1 { $0 = substr($0, skip + 1) }
+{ gsub(/\\/, "&&"); gsub(/\t/, "\\t"); gsub(/\r/, "\\r"); L[++n] = $0 }
+function out(c) {
+  printf "%s%d\t%d\t%s\n", (part == 1 ? ENVIRON["CMDAUDIT_HEAD"] np : ENVIRON["CMDAUDIT_PART"] part), length(c), c
+  fflush(); part++; need = chunk
+}
+END {
+  if (n > 1 && L[n] == "") n--
+  total = 2 * (n - 1); for (i = 1; i <= n; i++) total += length(L[i])
+  np = 1; if (total > first) np = 1 + int((total - first + chunk - 1) / chunk)
+  part = 1; need = first; buf = ""
+  for (i = 1; i <= n; i++) {
+    buf = buf (i > 1 ? "\\n" : "") L[i]; delete L[i]; pos = 1
+    while (length(buf) - pos + 1 > need) { out(substr(buf, pos, need)); pos += need }
+    buf = substr(buf, pos)
+  }
+  out(buf)
+  exit (part == np + 1 ? 0 : 1)
+}'
+__cmdaudit_write_long() {
+  [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
+  ((++__cmdaudit_seq))
+  builtin local tab=$'\t' head first
+  head="CA2${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}command${tab}$2${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$1${tab}$3${tab}"
+  first=$((__cmdaudit_line_max - ${#head} - 16))
+  ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
+  ((first < 0)) && first=0
+  # Read the entry again, from the start of an emptied scratch file.
+  __cmdaudit_scratch_reset
+  builtin history 1 || builtin return 1
+  builtin command "$__cmdaudit_env" -i LC_ALL=C "CMDAUDIT_HEAD=$head" "CMDAUDIT_PART=CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}" \
+    "$__cmdaudit_awk" -v "skip=$__cmdaudit_pl" -v "first=$first" -v "chunk=$__cmdaudit_chunk" "$__cmdaudit_awk_prog" <&"$__cmdaudit_rd" >>"$__cmdaudit_log"
 }
 
-# The newest history entry into __cmdaudit_r and its number into __cmdaudit_n (0: history empty).
-# `history 1` is appended to the scratch file through one descriptor (the callers make it
-# stdout, with stderr on /dev/null: one redirection for all) and read back through a second
-# one, which starts where the last read stopped: no fork, no open, no truncation.
+# The `loss` record of earlier records that could not be written, if any; 1 if it could not be
+# written either (the caller's record then counts as lost too).
+__cmdaudit_lost() {
+  builtin local lost="$__cmdaudit_failed"
+  ((lost > 0)) || builtin return 0
+  __cmdaudit_failed=0
+  # A write cut short by a full disk leaves a line without its end: end it, so that it cannot
+  # swallow the next record (the reader drops it as damaged; the loss record below counts it).
+  builtin printf '\n' >>"$__cmdaudit_log"
+  __cmdaudit_now
+  __cmdaudit_write loss "" "cmdaudit hook: $lost record(s) could not be written to the log" "$__cmdaudit_t" "" ||
+    { __cmdaudit_failed=$((lost + 1)) && builtin return 1; }
+}
+# A record, preceded by a `loss` record when earlier ones could not be written.
+# Arguments: kind, exit status, text; a command's ctime and duration (empty: now, unknown).
+__cmdaudit_record() {
+  __cmdaudit_lost || builtin return 1
+  builtin local t="${4-}"
+  [[ -n $t ]] || { __cmdaudit_now && t=$__cmdaudit_t; }
+  __cmdaudit_write "$1" "$2" "$3" "$t" "${5-}" || __cmdaudit_failed=$((__cmdaudit_failed + 1))
+}
+
+# The newest history entry: `history 1` appends it to the scratch file through one descriptor
+# (the callers make it stdout, with stderr on /dev/null: one redirection for all), and mapfile
+# reads it back through a second one, which starts where the last read stopped: no fork, no
+# open, no truncation. Its lines go to __cmdaudit_a (at most __cmdaudit_maxl of them).
+# mapfile, not `read`: read -N stops at byte 0xff on bash 4.1/4.2 and cuts or changes
+# non-ASCII characters on 4.3/4.4; mapfile reads bytes on every version.
+# HISTTIMEFORMAT (local to the callers) puts the second bash stamped the entry with before it.
+__cmdaudit_htf='%s %Y-%m-%dT%H:%M:%S%z '
+__cmdaudit_tpat='[1-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9] [0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][+-][0-9][0-9][0-9][0-9] '
 __cmdaudit_entry() {
-  [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT=''
+  builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
   builtin history 1 || builtin return 1 # stdout is the scratch file (the callers redirect it)
-  builtin read -r -N "$__cmdaudit_to_eof" -u "$__cmdaudit_rd" __cmdaudit_h
+  builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a
+  __cmdaudit_join
   __cmdaudit_parse
 }
-# The entry read into __cmdaudit_h: its number into __cmdaudit_n, its text into __cmdaudit_r.
+__cmdaudit_join() {
+  if ((${#__cmdaudit_a[@]} == 1)); then __cmdaudit_h=${__cmdaudit_a[0]}; else builtin printf -v __cmdaudit_h %s "${__cmdaudit_a[@]}"; fi
+}
+# The entry read into __cmdaudit_h ("%5d%c " HISTTIMEFORMAT text LF): its number into __cmdaudit_n,
+# the length of all that comes before its text into __cmdaudit_pl, its start second into
+# __cmdaudit_ts and as a ctime into __cmdaudit_ct (both empty if it has no time), its text into
+# __cmdaudit_r, without the LF bash keeps after a here-document's delimiter line.
 __cmdaudit_parse() {
   # Empty the scratch file every 512 entries, and after a long one.
   ((++__cmdaudit_scratch < 512 && ${#__cmdaudit_h} < 65536)) || __cmdaudit_scratch_reset
-  # "%5d%c %s\n": the number in at least 5 columns, '*' when modified or a space, a space,
-  # then the entry as typed. While PROMPT_COMMAND runs, HISTCMD is that number plus one,
-  # which spares parsing it (elsewhere, or if the user unset HISTCMD, it is parsed).
-  builtin printf -v __cmdaudit_p '%5d' "$((__cmdaudit_n = HISTCMD - 1))"
-  if [[ ${__cmdaudit_h:0:${#__cmdaudit_p}} != "$__cmdaudit_p" ]]; then
-    __cmdaudit_n=0
-    __cmdaudit_p=${__cmdaudit_h:0:40}
-    __cmdaudit_sp=${__cmdaudit_p%%[! ]*}
-    __cmdaudit_p=${__cmdaudit_p:${#__cmdaudit_sp}}
-    __cmdaudit_p=${__cmdaudit_p%%[!0-9]*}
-    [[ -n $__cmdaudit_p ]] || builtin return 0
-    __cmdaudit_n=$__cmdaudit_p __cmdaudit_p=$__cmdaudit_sp$__cmdaudit_p
+  builtin local p="${__cmdaudit_h:0:40}" sp
+  __cmdaudit_n=0 __cmdaudit_ts='' __cmdaudit_ct='' __cmdaudit_r=''
+  sp=${p%%[! ]*}
+  p=${p:${#sp}}
+  p=${p%%[!0-9]*}
+  [[ -n $p ]] || builtin return 0
+  __cmdaudit_n=$((10#$p)) __cmdaudit_pl=$((${#sp} + ${#p} + 2))
+  p=${__cmdaudit_h:__cmdaudit_pl}
+  # shellcheck disable=SC2053 # a pattern
+  if [[ ${p:0:36} == $__cmdaudit_tpat ]]; then
+    __cmdaudit_ts=${p:0:10} __cmdaudit_ct=${p:11:24} __cmdaudit_pl=$((__cmdaudit_pl + 36))
+    p=${p:36}
   fi
-  __cmdaudit_r=${__cmdaudit_h:${#__cmdaudit_p}+2:${#__cmdaudit_h}-${#__cmdaudit_p}-3} # without the prefix and the final newline
+  p=${p%$'\n'}
+  __cmdaudit_r=${p%$'\n'}
 }
 
 # Empty the scratch file (it is unlinked: nobody else can). A plain `exec`: as `builtin exec`
@@ -213,6 +282,24 @@ __cmdaudit_parse() {
 __cmdaudit_scratch_reset() {
   builtin : >"/dev/fd/$__cmdaudit_w" && exec {__cmdaudit_rd}<&- {__cmdaudit_rd}<"/dev/fd/$__cmdaudit_w"
   __cmdaudit_scratch=0
+}
+
+# When the command just parsed started, into __cmdaudit_t, and its duration into __cmdaudit_d.
+# bash >= 5.0: PS0 stamped the start to the microsecond (__cmdaudit_t0); a user can assign that
+# variable, so it counts only between the second bash stamped the entry with and now. Otherwise
+# the entry's own second, and no duration: bash < 5.0 has no clock finer than a second.
+__cmdaudit_when() {
+  __cmdaudit_d=''
+  if ((__cmdaudit_fast == 1)) && [[ $__cmdaudit_t0 == [1-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9] ]]; then
+    __cmdaudit_e=${EPOCHREALTIME/[.,]/}
+    if ((${__cmdaudit_t0:0:10} >= ${__cmdaudit_ts:-0} && __cmdaudit_t0 <= __cmdaudit_e)); then
+      ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
+      __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000)) __cmdaudit_t0=''
+      builtin return 0
+    fi
+  fi
+  __cmdaudit_t0=''
+  if [[ -n $__cmdaudit_ct ]]; then __cmdaudit_t=$__cmdaudit_ct; else __cmdaudit_now; fi
 }
 
 __cmdaudit_collect_other() {
@@ -231,8 +318,22 @@ __cmdaudit_collect_other() {
       __cmdaudit_record loss "" "cmdaudit hook: $((__cmdaudit_n - __cmdaudit_last - 1)) command(s) were not recorded (history entries $((__cmdaudit_last + 1))-$((__cmdaudit_n - 1))); was PROMPT_COMMAND changed?"
     fi
     __cmdaudit_last=$__cmdaudit_n
-    __cmdaudit_record command "$1" "$__cmdaudit_r"
+    __cmdaudit_command "$1"
   fi
+}
+# The command just parsed, with the exit status $1: a long one through awk, else in bash.
+__cmdaudit_command() {
+  __cmdaudit_when
+  if ((${#__cmdaudit_a[@]} >= __cmdaudit_maxl || ${#__cmdaudit_h} > __cmdaudit_big)); then
+    if [[ -n $__cmdaudit_awk ]]; then
+      __cmdaudit_lost || builtin return 0
+      __cmdaudit_write_long "$1" "$__cmdaudit_t" "$__cmdaudit_d" || ((++__cmdaudit_failed))
+      builtin return 0
+    fi
+    # No awk: bash reads the rest of a long entry itself, slowly.
+    ((${#__cmdaudit_a[@]} < __cmdaudit_maxl)) || { builtin mapfile -O "${#__cmdaudit_a[@]}" -u "$__cmdaudit_rd" __cmdaudit_a && __cmdaudit_join && __cmdaudit_parse; }
+  fi
+  __cmdaudit_record command "$1" "$__cmdaudit_r" "$__cmdaudit_t" "$__cmdaudit_d"
 }
 # History cannot be switched back on from PROMPT_COMMAND (bash restores the option after
 # it), so switching it off and on is recorded: the gap is visible.
@@ -247,56 +348,60 @@ __cmdaudit_history_switched() {
 }
 
 # PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
-# HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take effect only until this prompt,
-# so they never hide the next command (set from ~/.bashrc, they are reset before the first).
 # Everything it writes goes through one redirection: stderr to /dev/null (nothing ever
 # reaches the terminal), stdout to the scratch file (for `history 1`).
 __cmdaudit_prompt() {
   __cmdaudit_st=$?
   {
-    [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT=''
-    # stdout is the scratch file; `read -N <more than it holds>` reads to its end and returns 1
-    # there, keeping every byte (-N splits nothing on IFS: no `IFS=`, which through `builtin` costs
-    # more than the rest of the read)
-    if builtin history 1 && ! builtin read -r -N "$__cmdaudit_to_eof" -u "$__cmdaudit_rd" __cmdaudit_h; then
-      # The common case inline: "%5d%c %s\n" with the number HISTCMD - 1 (HISTCMD is the
-      # next number while PROMPT_COMMAND runs), one new command, the same cwd, short ASCII
-      # text with nothing to escape, a clock without a fork. Anything else: __cmdaudit_slow.
-      __cmdaudit_r=${__cmdaudit_h:7:${#__cmdaudit_h}>8?${#__cmdaudit_h}-8:0}
-      if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  && $PWD == "$__cmdaudit_pwd" &&
-        $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
-        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && !__cmdaudit_failed && __cmdaudit_fast &&
-          ${#__cmdaudit_r} < __cmdaudit_room_fast && ++__cmdaudit_scratch < 512 && (__cmdaudit_last = __cmdaudit_n) && ++__cmdaudit_seq)); then
-        if ((__cmdaudit_fast == 1)); then __cmdaudit_e=$EPOCHREALTIME; else builtin printf -v __cmdaudit_e '%(%s)T' -1; fi
-        ((__cmdaudit_s = ${__cmdaudit_e:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_e:0:10}"
+    builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
+    if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)); then
+      # The common case inline: "%5d%c " with the number HISTCMD - 1 (HISTCMD is the next
+      # number while PROMPT_COMMAND runs), the entry's time (36 bytes), one new one-line command,
+      # the same cwd, short ASCII text with nothing to escape, a clock without a fork.
+      # Anything else: __cmdaudit_slow.
+      __cmdaudit_h=${__cmdaudit_a[0]}
+      __cmdaudit_r=${__cmdaudit_h:43:${#__cmdaudit_h}>44?${#__cmdaudit_h}-44:0}
+      # shellcheck disable=SC2053 # __cmdaudit_tpat is a pattern
+      if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  && ${__cmdaudit_h:7:36} == $__cmdaudit_tpat &&
+        $PWD == "$__cmdaudit_pwd" && $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
+        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && !__cmdaudit_failed && ${#__cmdaudit_r} < __cmdaudit_room_fast &&
+          ++__cmdaudit_scratch < 512 && (__cmdaudit_last = __cmdaudit_n) && ++__cmdaudit_seq)); then
+        __cmdaudit_ts=${__cmdaudit_h:7:10} __cmdaudit_ct=${__cmdaudit_h:18:24}
+        __cmdaudit_when
         # One word with literal TABs between the fields: far cheaper in bash than printf
-        # formatting each field (1SS: the seconds as two digits after ${s:1}).
-        builtin printf '%s\n' "CA1	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}$__cmdaudit_dot${__cmdaudit_e:11}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	1	${#__cmdaudit_r}	$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        # formatting each field.
+        builtin printf '%s\n' "CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_t	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$__cmdaudit_d	1	${#__cmdaudit_r}	$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
       else
         __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
+    elif ((${#__cmdaudit_a[@]})); then
+      __cmdaudit_slow || builtin :
     fi
-    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_history_checks || builtin :
+    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* && ${PS0-} == "$__cmdaudit_ps0"* ]] || __cmdaudit_checks || builtin :
   } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
   builtin return "$__cmdaudit_st"
 }
-# The other cases, with the entry in __cmdaudit_h.
+# The other cases, with the entry's lines in __cmdaudit_a. Bytes, whatever the user's locale:
+# in GBK or Big5 the second byte of a character can be `\`, which must be escaped as a byte.
 __cmdaudit_slow() {
+  builtin local LC_ALL=C
+  __cmdaudit_join
   __cmdaudit_parse
   if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
     __cmdaudit_last=$__cmdaudit_n # one new command
-    __cmdaudit_write command "$__cmdaudit_st" "$__cmdaudit_r" || ((++__cmdaudit_failed))
+    __cmdaudit_command "$__cmdaudit_st"
   elif ((__cmdaudit_n != __cmdaudit_last)); then
     __cmdaudit_collect_other "$__cmdaudit_st"
   fi
 }
 # History switched off or on, or filtered (HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take
 # effect only until this prompt, so they never hide the next command; set from ~/.bashrc,
-# they are reset before the first).
-__cmdaudit_history_checks() {
+# they are reset before the first). A PS0 the user set keeps running, after the hook's.
+__cmdaudit_checks() {
   [[ -o history && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
   HISTCONTROL='' HISTIGNORE=''
   [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
+  [[ ${PS0-} == "$__cmdaudit_ps0"* ]] || PS0=$__cmdaudit_ps0${PS0-}
 }
 
 # Collect the last command (`exit` itself, usually) as a prompt would, then close the session.
@@ -306,34 +411,52 @@ __cmdaudit_exit() {
 }
 
 # At the first top-level command after the startup files ran (FUNCNAME holds only this
-# trap handler then): put the prompt hook back in front if ~/.bashrc replaced
-# PROMPT_COMMAND, prime it if it never ran, and remove this trap.
+# trap handler then): put the prompt hook (and PS0's stamp) back in front if ~/.bashrc replaced
+# them, prime it if it never ran, and remove this trap.
 # Returns 0 once it has run, and the trap string then removes the trap: `trap - DEBUG`
 # inside a function would be undone when the function returns.
 __cmdaudit_guard() {
   ((${#FUNCNAME[@]} == 1)) || builtin return 1
+  __cmdaudit_functrace_off
+  # Is the command about to run one the user typed (in the history already: record it at the
+  # next prompt), or one of PROMPT_COMMAND's at the first prompt? bash >= 5.1: HISTCMD is the
+  # running command's number when it was typed, the next number in PROMPT_COMMAND. Before 5.1
+  # HISTCMD is 1 in a trap: a PROMPT_COMMAND with a command in it ran at the first prompt, before
+  # anything was typed, so this trap fired there.
+  builtin local typed=0
+  if ((BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1))); then
+    typed=-1
+  elif [[ ${PROMPT_COMMAND-} != *[![:space:]]* ]]; then
+    typed=1
+  fi
   __cmdaudit_hook_prompt
+  [[ ${PS0-} == "$__cmdaudit_ps0"* ]] || PS0=$__cmdaudit_ps0${PS0-}
   ((__cmdaudit_last < 0)) || builtin return 0
   __cmdaudit_entry 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w" || builtin return 0
-  # HISTCMD is the running command's number while a typed command runs (already in the
-  # history: record it at the next prompt), and the next number while PROMPT_COMMAND runs.
-  if [[ ${HISTCMD-} == "$__cmdaudit_n" ]]; then
-    __cmdaudit_last=$((__cmdaudit_n - 1))
-  else
-    __cmdaudit_last=$__cmdaudit_n
-  fi
+  ((typed >= 0)) || { [[ ${HISTCMD-} == "$__cmdaudit_n" ]] && typed=1; }
+  __cmdaudit_last=$((__cmdaudit_n - (typed > 0)))
 }
 __cmdaudit_hook_prompt() {
   builtin local pc
   for pc in "${PROMPT_COMMAND[@]}"; do
     [[ $pc == *__cmdaudit_prompt* ]] && builtin return 0
   done
-  if ((${#PROMPT_COMMAND[@]} > 1)); then
-    PROMPT_COMMAND=(__cmdaudit_prompt "${PROMPT_COMMAND[@]}") # bash >= 5.1 arrays
+  if ((${#PROMPT_COMMAND[@]} > 1 && (BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)))); then
+    PROMPT_COMMAND=(__cmdaudit_prompt "${PROMPT_COMMAND[@]}") # bash >= 5.1 runs every element
   else
-    # shellcheck disable=SC2128,SC2178 # a string, or a one-element array used as its first element
+    # A string, or the first element of an array, the only one bash < 5.1 runs.
+    # shellcheck disable=SC2128,SC2178
     PROMPT_COMMAND="__cmdaudit_prompt${PROMPT_COMMAND:+$'\n'$PROMPT_COMMAND}"
   fi
+}
+# bash < 4.4 puts back the DEBUG trap a sourced file found when it ends, undoing one that the
+# file set (bash-preexec in a later /etc/profile.d script), unless functrace is on. So the hook
+# turns it on while the startup files run, and off at the first command or prompt.
+__cmdaudit_ft=0
+__cmdaudit_functrace_off() {
+  ((__cmdaudit_ft)) || builtin return 0
+  __cmdaudit_ft=0
+  builtin set +T
 }
 
 # What cannot change within the session, computed once at login.
@@ -341,6 +464,8 @@ __cmdaudit_init() {
   # The system's own tools, not a user's: PATH and functions (even ones imported from the
   # environment) must not choose what is recorded. HOSTNAME comes from the environment too.
   builtin local LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin line ip ips='' host='' suser luser='' tty='' client='' who='' boot='' epoch uid f d
+  # Set once, so that bash stamps every history entry from now on (history_comment_char).
+  builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
   exec {__cmdaudit_null}>/dev/null
   builtin read -r host </proc/sys/kernel/hostname 2>/dev/null
   [[ -n $host ]] || host=$(builtin command uname -n 2>/dev/null)
@@ -395,17 +520,37 @@ __cmdaudit_init() {
     builtin command rm -f "$f"
     break
   done
+  # awk, for long commands, run through env with an empty environment; without them, bash does it.
+  __cmdaudit_awk='' __cmdaudit_env=''
+  for f in /usr/bin/awk /bin/awk; do [[ -x $f ]] && { __cmdaudit_awk=$f && break; }; done
+  for f in /usr/bin/env /bin/env; do [[ -x $f ]] && { __cmdaudit_env=$f && break; }; done
+  [[ -n $__cmdaudit_env ]] || __cmdaudit_awk=''
+  # bash >= 5.0: PS0, expanded when a command has been read and is about to run, stamps its start
+  # (an array subscript assigns without printing anything, and needs no fork). A PS0 of the user's
+  # keeps running after it.
+  __cmdaudit_ps0=''
+  if ((__cmdaudit_fast == 1)); then
+    # shellcheck disable=SC2016 # expanded by bash each time PS0 is
+    __cmdaudit_ps0='${__cmdaudit_z[__cmdaudit_t0=${EPOCHREALTIME/[.,]/}]-}'
+    PS0=$__cmdaudit_ps0${PS0-}
+  fi
   __cmdaudit_record session_start "" "" 2>&"$__cmdaudit_null"
 }
 
 __cmdaudit_init
-builtin readonly __cmdaudit_to_eof __cmdaudit_fast __cmdaudit_dot __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
-  __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w
-builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_record __cmdaudit_entry __cmdaudit_parse __cmdaudit_slow __cmdaudit_scratch_reset \
-  __cmdaudit_collect_other __cmdaudit_history_switched __cmdaudit_history_checks \
-  __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_init
+builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
+  __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w __cmdaudit_maxl __cmdaudit_big \
+  __cmdaudit_htf __cmdaudit_tpat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
+builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_write_long \
+  __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_slow __cmdaudit_scratch_reset \
+  __cmdaudit_collect_other __cmdaudit_command __cmdaudit_history_switched __cmdaudit_checks \
+  __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_functrace_off __cmdaudit_init
 builtin shopt -s cmdhist lithist
 __cmdaudit_hook_prompt
+if ((BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4)) && [[ $- != *T* ]]; then
+  __cmdaudit_ft=1
+  builtin set -T
+fi
 # An EXIT trap set before this file (another profile.d script) keeps running, after ours.
 # `trap -p` prints "trap -- 'command' EXIT", quoted for eval; one fork, at login. (A DEBUG trap
 # set before this file cannot be kept: bash hides it while it sources a file, so the guard's trap

@@ -180,8 +180,9 @@ __cmdaudit_write() {
 __cmdaudit_awk_prog='
 NR == 1 { $0 = substr($0, skip + 1) }
 { gsub(/\\/, "&&"); gsub(/\t/, "\\t"); gsub(/\r/, "\\r"); L[++n] = $0 }
-function out(c) {
-  printf "%s%d\t%d\t%s\n", (part == 1 ? ENVIRON["CMDAUDIT_HEAD"] np : ENVIRON["CMDAUDIT_PART"] part), length(c), c
+function out(c,   pre) {
+  if (part == 1) pre = ENVIRON["CMDAUDIT_HEAD"] np; else pre = ENVIRON["CMDAUDIT_PART"] part
+  printf "%s\t%d\t%s\n", pre, length(c), c
   fflush(); part++; need = chunk
 }
 END {
@@ -374,8 +375,8 @@ __cmdaudit_prompt() {
       else
         __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
-    elif ((${#__cmdaudit_a[@]})); then
-      __cmdaudit_slow || builtin :
+    else
+      __cmdaudit_slow || builtin : # also an empty history: it primes the first prompt, or shows history -c
     fi
     [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* && ${PS0-} == "$__cmdaudit_ps0"* ]] || __cmdaudit_checks || builtin :
   } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"

@@ -480,6 +480,29 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(h?.serverIps).toBe(serverIps);
       });
 
+      test("durationMs: null, 0 and large values come back exactly; a resend that gained one stays the first row", async () => {
+        const t = (i: number) => BASE_US + i * SEC;
+        const values = [null, 0, 1, 1834, 86_400_000 * 400, 2 ** 32, Number.MAX_SAFE_INTEGER];
+        const recs = [
+          hookRecord(t(0)), // not sent
+          ...values.map((durationMs, i) => hookRecord(t(i + 1), { durationMs })),
+          hookRecord(t(20), { kind: "session_end", command: undefined, durationMs: null }),
+          legacyRecord(t(21), { command: "uptime" }),
+        ];
+        expect(recs.map((r) => r.durationMs)).toEqual([null, ...values, null, null]);
+        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0 });
+        const rows = await everything(s.store);
+        expectSameSet(rows, recs);
+        const byOci = new Map(rows.map((r) => [r.oci, r.durationMs]));
+        expect(recs.map((r) => byOci.get(r.oci))).toEqual([null, ...values, null, null]);
+        // durationMs is not in the oci: the resend of a record is a duplicate and the stored row is kept.
+        const first = recs[1]!;
+        const resent = hookRecord(t(1), { sessionId: first.sessionId!, seq: first.seq!, durationMs: 5 });
+        expect(resent.oci).toBe(first.oci);
+        expect(await s.store.insert([resent], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1 });
+        expect((await everything(s.store)).find((r) => r.oci === first.oci)!.durationMs).toBeNull();
+      });
+
       test("a link-local IPv6 client address with its zone (accepted by normalizeRecord) is stored", async () => {
         // sshd reports fe80:: peers with their zone; this is the uncompressed form with a predictable NIC name.
         const r = hookRecord(BASE_US, { clientIp: "fe80:0000:0000:0000:0a00:27ff:fe4e:66a1%enp0s31f6" });

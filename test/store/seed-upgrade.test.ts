@@ -23,6 +23,8 @@ const SEED_COLUMNS = ["id", "oci", "hostname", "serverIps", "ctime", "luser", "s
 const LEGACY_OFFSET = 480; // the seed fleet ran on China Standard Time
 const OPEN = { dataDir: "/nonexistent-data-dir", legacyUtcOffset: LEGACY_OFFSET };
 const SLOW = 30_000; // bun's default 5 s is tight for creating and upgrading databases on a slow CI host
+/** The committed MySQL migrations: each must be recorded as applied exactly once. */
+const MIGRATIONS = (JSON.parse(readFileSync(new URL("../../server/drizzle/mysql/meta/_journal.json", import.meta.url), "utf8")) as { entries: unknown[] }).entries.length;
 
 type TestDb = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -199,12 +201,12 @@ describe("opening the store on the 2018 seed's database", () => {
   });
 
   test("the old rows got their UTC time from ctime at +08:00 and nothing else new", async () => {
-    const got = await q<Row>(db.url, "SELECT id, ctime, ts_us, utc_offset, kind, session_id, seq, cwd, exit_status, command_raw, received_us FROM servercmdhist WHERE id <= ? ORDER BY id", [maxOldId]);
+    const got = await q<Row>(db.url, "SELECT id, ctime, ts_us, utc_offset, kind, session_id, seq, cwd, exit_status, duration_ms, command_raw, received_us FROM servercmdhist WHERE id <= ? ORDER BY id", [maxOldId]);
     expect(got.length).toBe(before.typed.length);
     for (const r of got) {
       expect({ id: r.id, ts: Number(r.ts_us) }).toEqual({ id: r.id, ts: cstToUs(r.ctime as string) });
-      expect([r.utc_offset, r.kind, r.session_id, r.seq, r.cwd, r.exit_status, r.command_raw, Number(r.received_us)])
-        .toEqual([null, "command", null, null, null, null, null, 0]);
+      expect([r.utc_offset, r.kind, r.session_id, r.seq, r.cwd, r.exit_status, r.duration_ms, r.command_raw, Number(r.received_us)])
+        .toEqual([null, "command", null, null, null, null, null, null, 0]);
     }
   });
 
@@ -308,7 +310,8 @@ describe("opening the store on the 2018 seed's database", () => {
       expect(sortHosts(await again.hosts())).toEqual(hostsBefore);
       expect(await all()).toEqual(rowsBefore);
       expect(await q<Row>(db.url, "SELECT * FROM __drizzle_migrations ORDER BY id")).toEqual(migrationsBefore);
-      expect(migrationsBefore.length).toBe(3);
+      expect(migrationsBefore.length).toBe(MIGRATIONS);
+      expect(MIGRATIONS).toBe(4); // seed baseline, utf8mb4, upgrade from seed, duration_ms
     } finally {
       await again.close();
     }
@@ -333,7 +336,7 @@ describe("upgrade edge cases", () => {
         const [{ n }] = await q<{ n: number }>(db.url, "SELECT COUNT(*) AS n FROM servercmdhist WHERE ts_us <= 0") as [{ n: number }];
         expect(n).toBe(0);
         const [{ m }] = await q<{ m: number }>(db.url, "SELECT COUNT(*) AS m FROM __drizzle_migrations") as [{ m: number }];
-        expect(m).toBe(3);
+        expect(m).toBe(MIGRATIONS);
       } finally {
         for (const s of stores) await s.close();
       }

@@ -20,6 +20,7 @@ export interface RecordRow {
   seq: number | null;
   cwd: string | null;
   exitStatus: number | null;
+  durationMs: number | null;
   commandRaw: Uint8Array | null;
   receivedUs: number;
 }
@@ -28,7 +29,8 @@ export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id">
   return {
     oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
     terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
-    sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, commandRaw: r.commandRaw, receivedUs,
+    sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, commandRaw: r.commandRaw,
+    receivedUs,
   };
 }
 
@@ -37,6 +39,6 @@ export function fromRow(r: RecordRow): StoredRecord {
     id: r.id, oci: r.oci, kind: r.kind as StoredRecord["kind"], ctime: r.ctime, tsUs: r.tsUs, utcOffset: r.utcOffset,
     hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
     clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ?? null, sessionId: r.sessionId, seq: r.seq,
-    cwd: r.cwd, exitStatus: r.exitStatus, durationMs: null /* no column yet: accepted, not stored */, receivedUs: r.receivedUs,
+    cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, receivedUs: r.receivedUs,
   };
 }

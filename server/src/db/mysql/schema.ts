@@ -33,6 +33,8 @@ export const servercmdhist = mysqlTable("servercmdhist", {
   seq: bigint("seq", { mode: "number", unsigned: true }),
   cwd: text("cwd"),
   exitStatus: smallint("exit_status"),
+  /** Milliseconds from the command's start to the next prompt; NULL when not measured (and on rows from before the column). */
+  durationMs: bigint("duration_ms", { mode: "number", unsigned: true }),
   commandRaw: mediumblob("command_raw"),
   receivedUs: bigint("received_us", { mode: "number" }).notNull().default(0),
 }, (t) => [

@@ -26,6 +26,7 @@ export const servercmdhist = sqliteTable("servercmdhist", {
   seq: integer("seq"),
   cwd: text("cwd"),
   exitStatus: integer("exit_status"),
+  durationMs: integer("duration_ms"),
   commandRaw: bytes("command_raw"),
   receivedUs: integer("received_us").notNull().default(0),
 }, (t) => [

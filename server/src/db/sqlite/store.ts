@@ -10,7 +10,7 @@ import { fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
 import { hosts, servercmdhist } from "./schema.ts";
 
-/** 19 bound values a row; SQLite allows 32766 per statement. */
+/** 20 bound values a row; SQLite allows 32766 per statement. */
 const ROWS_PER_INSERT = 1000;
 
 export function openSqliteStore(path: string, opts: { migrationsFolder: string }): Store {

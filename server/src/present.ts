@@ -19,6 +19,7 @@ export function presentRecord(r: StoredRecord) {
     seq: r.seq,
     cwd: r.cwd,
     exitStatus: r.exitStatus,
+    durationMs: r.durationMs,
     command: r.command,
     ...(r.commandRaw ? { commandB64: Buffer.from(r.commandRaw).toString("base64") } : {}),
     receivedAt: r.receivedUs > 0 ? formatCommandTime(r.receivedUs, null) : null,
@@ -34,8 +35,9 @@ export function decodeCursor(s: string): Cursor | undefined {
   return m ? { tsUs: Number(m[1]), id: Number(m[2]) } : undefined;
 }
 
+/** durationMs came later: it is last, so readers that take the columns by position still find the others. */
 export const CSV_COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp",
-  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64"] as const;
+  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs"] as const;
 
 function csvField(v: unknown): string {
   if (v === null || v === undefined) return "";

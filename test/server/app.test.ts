@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { encodeRecord, type EncodableRecord, normalizeRecord } from "../../protocol/index.ts";
+import { asCa1 } from "../protocol/helpers.ts";
 import type { Config } from "../../server/src/config.ts";
 import type { Store } from "../../server/src/db/store.ts";
 import { testConfig } from "../support/config.ts";
@@ -74,6 +75,43 @@ function v2(over: Record<string, unknown> = {}): Record<string, unknown> {
   } as Record<string, unknown> & { command?: string });
 }
 
+/** RFC 4180: fields separated by commas, records by CRLF, quoted fields may hold anything with "" for a quote. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let i = 0;
+  let atStart = true;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "\"" && field === "" && atStart) {
+      // Quoted field.
+      i++;
+      for (;;) {
+        if (i >= text.length) throw new Error("unterminated quoted field");
+        if (text[i] === "\"") {
+          if (text[i + 1] === "\"") { field += "\""; i += 2; continue; }
+          i++;
+          break;
+        }
+        field += text[i++];
+      }
+      const n = text[i];
+      if (n !== undefined && n !== "," && !(n === "\r" && text[i + 1] === "\n")) throw new Error(`junk after closing quote at ${i}`);
+      atStart = false;
+      continue;
+    }
+    if (c === ",") { row.push(field); field = ""; atStart = true; i++; continue; }
+    if (c === "\r" && text[i + 1] === "\n") { row.push(field); rows.push(row); row = []; field = ""; atStart = true; i += 2; continue; }
+    if (c === "\r" || c === "\n" || c === "\"") throw new Error(`bare ${JSON.stringify(c)} in an unquoted field at ${i}`);
+    field += c;
+    atStart = false;
+    i++;
+  }
+  if (!atStart || field !== "" || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
 // ---------------------------------------------------------------------------------------------
 describe("the 2018 seed reporter", () => {
   // Lines exactly as the seed's PROMPT_COMMAND echoes them, plus what its HISTFILE mix-up leaves behind.
@@ -107,7 +145,7 @@ describe("the 2018 seed reporter", () => {
 
     const rows = await t.all();
     expect(rows.length).toBe(3);
-    const base = { kind: "command", utcOffset: null, sessionId: null, seq: null, cwd: null, exitStatus: null };
+    const base = { kind: "command", utcOffset: null, sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null };
     // Newest first; zone-less ctime at the configured +08:00, shown in UTC.
     expect(rows.map(({ id: _id, receivedAt: _r, ...rest }) => rest)).toEqual([
       { ...base, time: "2018-12-11T04:00:00Z", ctime: "2018-12-11 12:00:00", hostname: "db01", serverIps: "10.0.1.5",
@@ -146,8 +184,8 @@ describe("POST /api/v1/commands", () => {
     const t = await newApp();
     const raw = Uint8Array.from([0x65, 0x63, 0x68, 0x6f, 0x20, 0xff, 0xfe, 0x0a, 0xc3, 0x28, 0x00]);
     const recs = [
-      v2({ sessionId: "ext.1", seq: 7, serverIps: ["10.0.0.7", "fe80::1"], clientIp: "2001:db8::5", cwd: "/home/alice/dir with space", exitStatus: 130 }),
-      v2({ sessionId: "ext.1", seq: 8, ctime: "2024-03-01T01:02:03-05:30", exitStatus: null, command: "echo ünïcødé 😀" }),
+      v2({ sessionId: "ext.1", seq: 7, serverIps: ["10.0.0.7", "fe80::1"], clientIp: "2001:db8::5", cwd: "/home/alice/dir with space", exitStatus: 130, durationMs: 61_250 }),
+      v2({ sessionId: "ext.1", seq: 8, ctime: "2024-03-01T01:02:03-05:30", exitStatus: null, durationMs: null, command: "echo ünïcødé 😀" }),
       v2({ sessionId: "ext.1", seq: 9, ctime: "2024-03-01T00:00:00Z", kind: "session_start", command: undefined, exitStatus: null, cwd: "/" }),
       v2({ sessionId: "ext:2@h", seq: 0, ctime: "2024-03-01T00:00:01.5+00:00", command: undefined, commandB64: Buffer.from(raw).toString("base64") }),
       v2({ sessionId: "ext:2@h", seq: 1, ctime: "2024-03-01T00:00:02+00:00", command: undefined, commandB64: Buffer.from("valid ütf8").toString("base64") }),
@@ -160,12 +198,12 @@ describe("POST /api/v1/commands", () => {
     const common = { hostname: "web02.example.com", suser: "root", luser: "alice", terminal: "pts/3" };
     expect(by.get("ext.1/7")).toMatchObject({
       ...common, kind: "command", time: "2024-03-01T12:34:56.123456+08:00", ctime: "2024-03-01 12:34:56", utcOffset: "+08:00",
-      serverIps: "10.0.0.7,fe80::1", clientIp: "2001:db8::5", cwd: "/home/alice/dir with space", exitStatus: 130, command: "make -j8",
+      serverIps: "10.0.0.7,fe80::1", clientIp: "2001:db8::5", cwd: "/home/alice/dir with space", exitStatus: 130, durationMs: 61_250, command: "make -j8",
     });
     expect(by.get("ext.1/8")).toMatchObject({
-      time: "2024-03-01T01:02:03-05:30", ctime: "2024-03-01 01:02:03", utcOffset: "-05:30", exitStatus: null, command: "echo ünïcødé 😀",
+      time: "2024-03-01T01:02:03-05:30", ctime: "2024-03-01 01:02:03", utcOffset: "-05:30", exitStatus: null, durationMs: null, command: "echo ünïcødé 😀",
     });
-    expect(by.get("ext.1/9")).toMatchObject({ kind: "session_start", time: "2024-03-01T00:00:00+00:00", utcOffset: "+00:00", command: "", cwd: "/" });
+    expect(by.get("ext.1/9")).toMatchObject({ kind: "session_start", time: "2024-03-01T00:00:00+00:00", utcOffset: "+00:00", command: "", cwd: "/", durationMs: null });
     const bin = by.get("ext:2@h/0")!;
     expect(bin.commandB64).toBe(Buffer.from(raw).toString("base64"));
     expect(bin.command).toBe("echo \uFFFD\uFFFD\n\uFFFD(\u0000");
@@ -200,10 +238,15 @@ describe("POST /api/v1/commands", () => {
       v2({ sessionId: "bad", seq: 13, luser: "\u001b[31mroot" }),
       v2({ sessionId: "bad", seq: 14, seq2: 1 }),
       v2({ sessionId: "ok", seq: 15 }),
+      v2({ sessionId: "bad", seq: 16, durationMs: -1 }),
+      v2({ sessionId: "bad", seq: 17, durationMs: 1.5 }),
+      v2({ sessionId: "bad", seq: 18, durationMs: "1834" }),
+      v2({ sessionId: "bad", seq: 19, durationMs: 2 ** 53 }),
     ];
     const wantField: Record<number, RegExp> = {
       1: /exitStatus/, 3: /luser/, 4: /hostname/, 5: /foo/, 6: /ctime/, 7: /clientIp/, 8: /seq/, 9: /record/,
       10: /command/, 11: /commandB64/, 12: /kind/, 13: /luser/, 14: /seq2/,
+      16: /^durationMs must not be negative$/, 17: /^durationMs must be an integer$/, 18: /^durationMs must be a number$/, 19: /^durationMs is larger than 2\^53-1$/,
     };
     const ans = await json<IngestAnswer>(await t.post(JSON.parse(JSON.stringify(batch))));
     expect(ans.code).toBe(0);
@@ -211,7 +254,7 @@ describe("POST /api/v1/commands", () => {
     expect(ans.duplicates).toBe(0);
     expect(ans.rejected.map((r) => r.index)).toEqual(Object.keys(wantField).map(Number));
     for (const r of ans.rejected) expect(r.error).toMatch(wantField[r.index!]!);
-    expect(ans.msg).toContain("13");
+    expect(ans.msg).toContain("17");
     const rows = await t.all();
     expect(rows.map((r) => `${r.sessionId}/${r.seq}`).sort()).toEqual(["ok/0", "ok/15", "ok/2"]);
 
@@ -658,42 +701,6 @@ describe("pagination and exports", () => {
     expect(outcome).toEqual(Object.fromEntries(times.map((c) => [c, "ok"])));
   });
 
-  /** RFC 4180: fields separated by commas, records by CRLF, quoted fields may hold anything with "" for a quote. */
-  function parseCsv(text: string): string[][] {
-    const rows: string[][] = [];
-    let row: string[] = [];
-    let field = "";
-    let i = 0;
-    let atStart = true;
-    while (i < text.length) {
-      const c = text[i]!;
-      if (c === "\"" && field === "" && atStart) {
-        // Quoted field.
-        i++;
-        for (;;) {
-          if (i >= text.length) throw new Error("unterminated quoted field");
-          if (text[i] === "\"") {
-            if (text[i + 1] === "\"") { field += "\""; i += 2; continue; }
-            i++;
-            break;
-          }
-          field += text[i++];
-        }
-        const n = text[i];
-        if (n !== undefined && n !== "," && !(n === "\r" && text[i + 1] === "\n")) throw new Error(`junk after closing quote at ${i}`);
-        atStart = false;
-        continue;
-      }
-      if (c === ",") { row.push(field); field = ""; atStart = true; i++; continue; }
-      if (c === "\r" && text[i + 1] === "\n") { row.push(field); rows.push(row); row = []; field = ""; atStart = true; i += 2; continue; }
-      if (c === "\r" || c === "\n" || c === "\"") throw new Error(`bare ${JSON.stringify(c)} in an unquoted field at ${i}`);
-      field += c;
-      atStart = false;
-      i++;
-    }
-    if (!atStart || field !== "" || row.length) { row.push(field); rows.push(row); }
-    return rows;
-  }
 
   test("the CSV parser of this test is itself right", () => {
     expect(parseCsv("a,\"b,\"\"c\"\"\",\r\n\"x\r\ny\",,z\r\n")).toEqual([["a", "b,\"c\"", ""], ["x\r\ny", "", "z"]]);
@@ -701,13 +708,14 @@ describe("pagination and exports", () => {
     expect(() => parseCsv("\"a\"b\r\n")).toThrow();
   });
 
-  const COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp", "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64"];
+  const COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp", "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs"];
 
   test("ndjson and csv exports hold every row exactly once; CSV parses back with commands intact", async () => {
     const t = await newApp();
     const N = 2600; // more than two of the exporter's 1000-row pages, with equal timestamps across page ends
     const srcs = Array.from({ length: N }, (_, i) => {
-      const base = { sessionId: `ex-${i % 13}`, seq: i, hostname: i % 2 ? "exp-a" : "exp-b", ctime: isoAt(Date.UTC(2024, 1, 1, 0, 0, i % 5), 60), exitStatus: i % 3 === 0 ? null : i % 256 };
+      const base = { sessionId: `ex-${i % 13}`, seq: i, hostname: i % 2 ? "exp-a" : "exp-b", ctime: isoAt(Date.UTC(2024, 1, 1, 0, 0, i % 5), 60), exitStatus: i % 3 === 0 ? null : i % 256,
+        ...(i % 4 === 0 ? {} : { durationMs: i % 4 === 1 ? null : i % 4 === 2 ? i * 1000 : Number.MAX_SAFE_INTEGER - i }) };
       if (i % 97 === 0) return v2({ ...base, command: undefined, commandB64: Buffer.from([0x6c, 0x73, 0x20, 0xff, 0x2c, 0x22, 0x0a, i & 0xff]).toString("base64") });
       return v2({ ...base, command: `${NASTY[i % NASTY.length]} #${i}` });
     }).map((r) => JSON.parse(JSON.stringify(r)) as Record<string, unknown>);
@@ -756,6 +764,7 @@ describe("pagination and exports", () => {
         expect(o.seq).toBe(String(src.seq));
         expect(o.hostname).toBe(src.hostname as string);
         expect(o.exitStatus).toBe(src.exitStatus === null ? "" : String(src.exitStatus));
+        expect(o.durationMs).toBe(src.durationMs === undefined || src.durationMs === null ? "" : String(src.durationMs));
         expect(o.time).toBe(src.ctime as string);
       }
       expect(ids.size).toBe(N);
@@ -939,6 +948,48 @@ describe("POST /api/v1/ingest/raw", () => {
     const [fromJson] = await t2.all();
     const strip = ({ id: _i, receivedAt: _r, ...rest }: Presented) => rest;
     expect(strip(fromRaw!)).toEqual(strip(fromJson!));
+  });
+
+  test("CA2 lines carry durationMs into JSON, NDJSON and CSV; CA1 lines (before durationMs) still ingest with durationMs null", async () => {
+    const t = await newApp();
+    const long = "echo " + "d".repeat(8000); // a multi-part record: CA2 head, CA2 parts; CA1 head, CA1 parts
+    SECRETS.add(long);
+    const ca2 = [
+      hook({ sessionId: "dur", seq: 1, command: "sleep 1.834", durationMs: 1834 }),
+      hook({ sessionId: "dur", seq: 2, command: "true-fast", durationMs: 0 }),
+      hook({ sessionId: "dur", seq: 3, command: long, durationMs: Number.MAX_SAFE_INTEGER }),
+      hook({ sessionId: "dur", seq: 4, command: "no-start-stamp", durationMs: null }),
+      hook({ sessionId: "dur", seq: 5, kind: "session_end", command: "" }),
+    ];
+    const ca1 = [
+      hook({ sessionId: "old", seq: 1, command: "from-a-ca1-hook", durationMs: 999 }), // the CA1 line has no field for it
+      hook({ sessionId: "old", seq: 2, command: long }),
+    ];
+    const ca1Body = cat(...ca1.map((r) => Buffer.from(asCa1(encodeRecord(r)))));
+    expect(ca1Body.toString("latin1").split("\n").filter((l) => l.startsWith("CA1\t")).length).toBe(4); // 1 + a head and 2 parts
+    expect(ca1Body.toString("latin1")).not.toContain("CA2");
+    const body = cat(...ca2.map(enc), ca1Body);
+    const ans = await json<IngestAnswer>(await t.postRaw(body));
+    expect(ans).toMatchObject({ code: 0, accepted: 7, duplicates: 0, rejected: [], ignored: 0, consumed: body.length });
+
+    const want = new Map([["dur/1", 1834], ["dur/2", 0], ["dur/3", Number.MAX_SAFE_INTEGER], ["dur/4", null], ["dur/5", null], ["old/1", null], ["old/2", null]]);
+    const key = (r: Presented) => `${r.sessionId}/${r.seq}`;
+    const rows = await t.all();
+    expect(new Map(rows.map((r) => [key(r), r.durationMs]))).toEqual(want);
+    expect(rows.find((r) => key(r) === "old/2")!.command).toBe(long);
+    expect(rows.find((r) => key(r) === "dur/3")!.command).toBe(long);
+    const nd = (await (await t.get("/api/v1/commands?format=ndjson")).text()).trimEnd().split("\n").map((l) => JSON.parse(l) as Presented);
+    expect(new Map(nd.map((r) => [key(r), r.durationMs]))).toEqual(want);
+    const [header, ...lines] = parseCsv(await (await t.get("/api/v1/commands?format=csv")).text());
+    const col = (name: string) => header!.indexOf(name);
+    expect(header!.at(-1)).toBe("durationMs");
+    expect(new Map(lines.map((l) => [`${l[col("sessionId")]}/${l[col("seq")]}`, l[col("durationMs")]]))).toEqual(
+      new Map([...want].map(([k, v]) => [k, v === null ? "" : String(v)])));
+    // The JSON route gives the same record the same presentation (and is a duplicate of it).
+    const t2 = await newApp();
+    await t2.post([v2({ ...ca2[0], ctime: "2024-03-01T12:34:56+08:00", hostname: "rawhost", serverIps: "10.1.1.1,10.1.1.2", clientIp: "192.168.0.5", cwd: "/srv", terminal: "pts/0" })]);
+    const strip = ({ id: _i, receivedAt: _r, ...rest }: Presented) => rest;
+    expect(strip((await t2.all())[0]!)).toEqual(strip(rows.find((r) => key(r) === "dur/1")!));
   });
 
   test("a damaged line is rejected with its line number, the others stored", async () => {

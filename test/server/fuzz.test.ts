@@ -59,7 +59,7 @@ const IPS = ["10.0.0.1", "192.168.1.20", "2001:db8::1", "fe80::1%eth0", "::1", "
 interface Expect {
   kind: string; instantUs: number; wall: string; utcOffset: string | null; hostname: string; serverIps: string; luser: string; suser: string;
   terminal: string; clientIp: string; sessionId: string | null; seq: number | null; cwd: string | null; exitStatus: number | null;
-  command: string; commandB64?: string;
+  durationMs: number | null; command: string; commandB64?: string;
 }
 
 /** A valid record (by the documented contract) and what the query API must show for it. */
@@ -97,6 +97,10 @@ function validRecord(rng: Rng, n: number): { json: Record<string, unknown>; want
     if (rng.chance(0.8)) json.cwd = cwd = rng.chance(0.2) ? commandText(rng, 1000) : "/" + safeText(rng, 0, 30);
     if (rng.chance(0.8)) json.exitStatus = exitStatus = rng.chance(0.2) ? null : rng.int(256);
   }
+  let durationMs: number | null = null;
+  if (hook ? rng.chance(0.7) : rng.chance(0.05)) {
+    json.durationMs = durationMs = rng.chance(0.2) ? null : rng.pick([0, rng.int(1000), rng.int(2 ** 40), Number.MAX_SAFE_INTEGER]);
+  }
   let command = "";
   let commandB64: string | undefined;
   if (kind === "command" || rng.chance(0.5)) {
@@ -112,8 +116,8 @@ function validRecord(rng: Rng, n: number): { json: Record<string, unknown>; want
   }
   const want: Expect = {
     kind, instantUs: utcUs(Y, Mo, D, H, Mi, S, offset, us), wall, utcOffset: hook ? offStr(offset) : null,
-    hostname: json.hostname as string, serverIps, luser: json.luser as string, suser, terminal, clientIp, sessionId, seq, cwd, exitStatus, command,
-    ...(commandB64 ? { commandB64 } : {}),
+    hostname: json.hostname as string, serverIps, luser: json.luser as string, suser, terminal, clientIp, sessionId, seq, cwd, exitStatus, durationMs,
+    command, ...(commandB64 ? { commandB64 } : {}),
   };
   return { json, want };
 }
@@ -136,7 +140,7 @@ function randomJson(rng: Rng, depth = 0): unknown {
   }
   return "leaf";
 }
-const FIELDS = ["kind", "ctime", "utcOffset", "hostname", "serverIps", "suser", "luser", "terminal", "clientIp", "command", "commandB64", "sessionId", "seq", "cwd", "exitStatus"];
+const FIELDS = ["kind", "ctime", "utcOffset", "hostname", "serverIps", "suser", "luser", "terminal", "clientIp", "command", "commandB64", "sessionId", "seq", "cwd", "exitStatus", "durationMs"];
 
 /** A valid-looking record (own session, "MUT" marker) with 1-3 random mutations: may or may not still be valid. */
 function mutatedRecord(rng: Rng, n: number): unknown {
@@ -166,7 +170,7 @@ function checkStored(rows: Presented[], want: Expect, where: string): void {
   const shown = {
     kind: got.kind, instantUs: instantUs(got.time!), wall: got.ctime, utcOffset: got.utcOffset, hostname: got.hostname, serverIps: got.serverIps,
     luser: got.luser, suser: got.suser, terminal: got.terminal, clientIp: got.clientIp, sessionId: got.sessionId, seq: got.seq, cwd: got.cwd,
-    exitStatus: got.exitStatus, command: got.command, ...(got.commandB64 !== undefined ? { commandB64: got.commandB64 } : {}),
+    exitStatus: got.exitStatus, durationMs: got.durationMs, command: got.command, ...(got.commandB64 !== undefined ? { commandB64: got.commandB64 } : {}),
   };
   expect({ where, rows: rows.length, ...shown }).toEqual({ where, rows: 1, ...want });
 }
@@ -273,7 +277,7 @@ describe(`fuzz (seed ${SEED})`, () => {
         legacyOriginals.set(cmd, {
           kind: "command", instantUs: utcUs(2018, 12, 11, H, Mi, S, 480), wall: `2018-12-11 ${pad(H)}:${pad(Mi)}:${pad(S)}`, utcOffset: null,
           hostname: "legacy-host", serverIps: "10.0.0.1", luser: "alice", suser: "root", terminal: "pts/1", clientIp: "10.0.0.9",
-          sessionId: null, seq: null, cwd: null, exitStatus: null, command: cmd,
+          sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, command: cmd,
         });
         return { lines: [Buffer.from(line + "\n")], key: `legacy:${cmd}`, legacy: true };
       }
@@ -284,7 +288,7 @@ describe(`fuzz (seed ${SEED})`, () => {
         kind: want.kind as EncodableRecord["kind"],
         ctime: `${want.wall.replace(" ", "T")}${offset}`,
         hostname: want.hostname, serverIps: want.serverIps, suser: want.suser, luser: want.luser, terminal: want.terminal,
-        clientIp: want.clientIp, sessionId: `r-${n}`, seq: want.seq ?? n, cwd: want.cwd ?? "", exitStatus: want.exitStatus, command: bytes,
+        clientIp: want.clientIp, sessionId: `r-${n}`, seq: want.seq ?? n, cwd: want.cwd ?? "", exitStatus: want.exitStatus, durationMs: want.durationMs, command: bytes,
       };
       if (r.kind === "command" && bytes.length === 0) r.command = "x";
       const cmdBytes = typeof r.command === "string" ? Buffer.from(r.command) : Buffer.from(r.command);

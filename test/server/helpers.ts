@@ -48,6 +48,7 @@ export interface Presented {
   seq: number | null;
   cwd: string | null;
   exitStatus: number | null;
+  durationMs: number | null;
   command: string;
   commandB64?: string;
   receivedAt: string | null;

@@ -590,11 +590,24 @@ for (const bash of BASHES) {
         return timedOut ? ended({ timedOut }, 60_000) : exit;
       });
       expect(code).toBe(0);
-      // strace -y names each descriptor's file: write(1</path/log>, ...) = n.
+      // strace -y names each descriptor's file: `pid write(1</path/log>, ...) = n`. When another traced
+      // process makes a call meanwhile (a busy machine), the line is cut in two:
+      // `pid write(1</path/log>, ... <unfinished ...>` and later `pid <... write resumed>) = n`.
       const sizes: number[] = [];
+      const unfinished = new Map<string, string>();
       for (const line of readFileSync(trace, "utf8").split("\n")) {
-        const w = /\swrite\(\d+<([^>]+)>, .* = (\d+)$/.exec(line);
-        if (w && w[1] === root.log) sizes.push(Number(w[2]));
+        const whole = /^(\d+)\s+write\(\d+<([^>]+)>, .* = (\d+)$/.exec(line);
+        if (whole) {
+          if (whole[2] === root.log) sizes.push(Number(whole[3]));
+          continue;
+        }
+        const cut = /^(\d+)\s+write\(\d+<([^>]+)>, .*<unfinished \.\.\.>$/.exec(line);
+        if (cut) unfinished.set(cut[1]!, cut[2]!);
+        const resumed = /^(\d+)\s+<\.\.\. write resumed>.* = (\d+)$/.exec(line);
+        if (resumed) {
+          if (unfinished.get(resumed[1]!) === root.log) sizes.push(Number(resumed[2]));
+          unfinished.delete(resumed[1]!);
+        }
       }
       const lines = readFileSync(root.log, "latin1").split("\n").slice(0, -1).map((l) => l.length + 1);
       expect(lines.length).toBeGreaterThan(40);

@@ -319,6 +319,33 @@ describe("bounded disk use", () => {
     expect(st.pendingLossReports).toBe(0);
   });
 
+  test("the backlog cap counts CA2 and CA1 head lines (hooks before and after durationMs), not their part lines", async () => {
+    const h = makeHost();
+    const cfg = { log: { rotate_bytes: 64 * 1024, max_retained_bytes: 300 * 1024 }, run: { attempts: 1 } };
+    h.configure("http://127.0.0.1:9", cfg);
+    // The file that will be dropped: CA2 and CA1 records, every 100th one long enough for 2 part lines.
+    const cmd = (i: number) => ({ command: `echo mixed ${i} ${"m".repeat(i % 100 === 0 ? 7000 : i % 97)}`, durationMs: i });
+    const first = [...h.write(250, cmd), ...h.write(250, cmd, h.log, true), ...h.write(100, cmd)];
+    const text = readFileSync(h.log, "latin1");
+    const heads = [/^CA2\tR\t/gm, /^CA1\tR\t/gm].map((re) => text.match(re)?.length ?? 0);
+    expect(heads).toEqual([350, 250]);
+    expect(text.match(/^CA[12]\tP\t/gm)?.length).toBe(12);
+    expect(text.length).toBeLessThan(170 * 1024); // with the next file (about 120 KiB) still under the cap: dropped on the third run
+    expect((await runReporter(h)).code).toBe(3);
+    h.write(600);
+    expect((await runReporter(h)).code).toBe(3);
+    h.write(600);
+    expect((await runReporter(h)).code).toBe(3);
+    const s = state(h.stateDir);
+    expect(s.counters.droppedRecords).toBe(first.length);
+    h.written = h.written.slice(first.length);
+    h.configure(be.server.url, cfg);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const loss = await storedFor(be.server, { session: s.reporterId });
+    expect(loss.map((r) => r.command)).toEqual([expect.stringContaining(`dropped ${first.length} record(s)`)]);
+  });
+
   test("the log filling a small tmpfs: everything written before ENOSPC is shipped, rotation frees the space", async () => {
     const h = makeHost();
     const mnt = join(h.dir, "log");

@@ -410,6 +410,41 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     expect((await c.run("status")).stdout).toContain("pending_loss_records: 0\n");
   });
 
+  it("the backlog cap counts CA2 and CA1 head lines and seed lines, not part lines or foreign lines", async () => {
+    const down = closedPort();
+    const conf = (url: string, cap: number) => ({ URL: url, BUDGET: "1", ROTATE_BYTES: "2000", MAX_RETAINED_BYTES: String(cap) });
+    const c = mk(conf(down, 1 << 30));
+    // The file that will be dropped: 7 records, 4 of them CA2 (one of 3 lines), 2 CA1 (one of 3 lines), 1 seed line.
+    let first = 0;
+    first += c.record("echo ca2 one").length;
+    first += c.record("echo ca2 long " + "y".repeat(7000)).length;
+    first += c.record("echo ca1 one", { ca1: true }).length;
+    first += c.record("echo ca1 long " + "z".repeat(7000), { ca1: true }).length;
+    first += c.seed("echo seed one").length;
+    first += c.record("echo ca2 two").length;
+    first += c.record("echo ca2 three").length;
+    const junk = "#1764122400\nls -la\n\n";
+    appendFileSync(c.log, junk);
+    first += junk.length;
+    const text = readFileSync(c.log, "latin1");
+    expect([/^CA2\tR\t/gm, /^CA1\tR\t/gm, /^CA2\tP\t/gm, /^CA1\tP\t/gm].map((re) => text.match(re)?.length ?? 0)).toEqual([4, 2, 2, 2]);
+    expect((await c.run()).code).toBe(3);
+    const sizes = [first];
+    for (const tag of ["mix2", "mix3"]) {
+      sizes.push(c.some(17, tag));
+      if (tag === "mix3") c.conf(conf(down, sizes[1]! + sizes[2]! + 10));
+      expect((await c.run()).code).toBe(3);
+    }
+    const st = await c.run("status");
+    expect(st.stdout).toContain(`dropped_bytes: ${first}\n`);
+    expect(st.stdout).toContain("dropped_records: 7\n");
+    c.written.splice(0, 7);
+    c.conf({ ...conf(server(), sizes[1]! + sizes[2]! + 10), BUDGET: "20" });
+    expect((await c.run()).code).toBe(0);
+    await expectStored(c);
+    expect((await lossRows(c)).map((r) => r.command)).toEqual([expect.stringMatching(/^cmdaudit reporter: dropped 7 record\(s\) /)]);
+  });
+
   it("a new rotation sorts after every earlier one, even when the clock stepped back: older files are read first, none is skipped", async () => {
     const down = closedPort();
     const c = mk({ URL: down, BUDGET: "1", ROTATE_BYTES: "2000" });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { encodeRecord, type RecordKind } from "../../protocol/index.ts";
+import { asCa1 } from "../protocol/helpers.ts";
 import { commandBytes, exportRows } from "../support/query.ts";
 
 export const SCRIPT = fileURLToPath(new URL("../../agent/sh/cmdaudit-reporter.sh", import.meta.url));
@@ -37,7 +38,7 @@ export function isAppendOnly(file: string): boolean {
 }
 
 export interface Written {
-  /** `sessionId:seq` for CA1 records, `seed:<command>` for seed lines. */
+  /** `sessionId:seq` for CA2/CA1 records, `seed:<command>` for seed lines. */
   key: string;
   kind: RecordKind;
   command: Uint8Array;
@@ -87,15 +88,16 @@ export class Case {
     writeFileSync(this.confFile, text);
   }
 
-  /** A CA1 record of this case's session, appended to `file` (the live log by default). */
-  record(command: string | Uint8Array, opts: { kind?: RecordKind; ctime?: string; file?: string; expect?: boolean } = {}): Uint8Array {
+  /** A record of this case's session (CA2 lines, or CA1 as a hook before durationMs wrote them), appended to `file` (the live log by default). */
+  record(command: string | Uint8Array, opts: { kind?: RecordKind; ctime?: string; file?: string; expect?: boolean; ca1?: boolean } = {}): Uint8Array {
     const seq = this.seq++;
     const sec = String(seq % 60).padStart(2, "0");
-    const bytes = encodeRecord({
+    const encoded = encodeRecord({
       kind: opts.kind ?? "command", ctime: opts.ctime ?? `2026-11-26T10:${String(Math.floor(seq / 60) % 60).padStart(2, "0")}:${sec}.${String(seq).padStart(6, "0")}+08:00`,
       hostname: this.host, serverIps: "10.0.0.5,fd00::5", suser: "root", luser: "alice", terminal: "pts/3",
-      clientIp: "192.168.1.20", sessionId: this.session, seq, cwd: "/root", exitStatus: 0, command,
+      clientIp: "192.168.1.20", sessionId: this.session, seq, cwd: "/root", exitStatus: 0, durationMs: seq * 10, command,
     });
+    const bytes = opts.ca1 ? asCa1(encoded) : encoded;
     appendFileSync(opts.file ?? this.log, bytes);
     if (opts.expect !== false) {
       this.written.push({ key: `${this.session}:${seq}`, kind: opts.kind ?? "command", command: typeof command === "string" ? new TextEncoder().encode(command) : command });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { buildReporter } from "../../agent/build.ts";
 import { encodeRecord, type EncodableRecord } from "../../protocol/index.ts";
+import { asCa1 } from "../protocol/helpers.ts";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 import { createTestDatabase } from "../support/mysql.ts";
 import { commandBytes, exportRows } from "../support/query.ts";
@@ -79,8 +80,8 @@ export interface Host {
   written: EncodableRecord[];
   /** Write the reporter config (YAML) for this host, pointed at `url`. */
   configure(url: string, over?: Record<string, unknown>): void;
-  /** Append records as the hook would (each record's lines in one write). */
-  write(n: number, make?: (i: number) => Partial<EncodableRecord>, path?: string): EncodableRecord[];
+  /** Append records as the hook would (each record's lines in one write); `ca1`: as a hook before durationMs wrote them. */
+  write(n: number, make?: (i: number) => Partial<EncodableRecord>, path?: string, ca1?: boolean): EncodableRecord[];
   append(bytes: Uint8Array | string, path?: string): void;
 }
 
@@ -109,7 +110,7 @@ export function makeHost(name = "h"): Host {
       };
       writeFileSync(host.configPath, stringify(merge(base, over)), { mode: 0o600 });
     },
-    write(n, make = () => ({}), path = log) {
+    write(n, make = () => ({}), path = log, ca1 = false) {
       const out: EncodableRecord[] = [];
       for (let i = 0; i < n; i++) {
         const s = seq++;
@@ -119,7 +120,7 @@ export function makeHost(name = "h"): Host {
           clientIp: "192.0.2.7", sessionId, seq: s, cwd: "/root", exitStatus: 0, command: `echo record ${s} ${"x".repeat(s % 97)}`,
           ...make(s),
         };
-        host.append(encodeRecord(r), path);
+        host.append(ca1 ? asCa1(encodeRecord(r)) : encodeRecord(r), path);
         out.push(r);
         host.written.push(r);
       }

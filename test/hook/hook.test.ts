@@ -83,9 +83,10 @@ const firstDifference = (got: string | undefined, want: string) => {
   return `length ${got.length}, want ${want.length}; first difference at ${i}: got ${around(got)}, want ${around(want)}`;
 };
 
-/** "5.1.8" from the bash that printed `tag=` and its BASH_VERSINFO 0-2 in `output`. */
-const versionSeen = (output: string, tag: string) => new RegExp(`${tag}=(\\d+\\.\\d+\\.\\d+)`).exec(output)?.[1];
-const probe = (tag: string) => `echo "${tag}=\${BASH_VERSINFO[0]}.\${BASH_VERSINFO[1]}.\${BASH_VERSINFO[2]}"`;
+/** Typed into a shell, prints "<user>@bash=<BASH_VERSINFO 0-2>": which user's shell of which bash ran it. */
+const probe = 'echo "$(id -un)@bash=${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]}.${BASH_VERSINFO[2]}"';
+/** The version a probe printed in a shell of `user` ("5.1.8"), if one did. */
+const versionSeen = (output: string, user: string) => new RegExp(`(?<![\\w-])${user}@bash=(\\d+\\.\\d+\\.\\d+)`).exec(output)?.[1];
 /** The version a probe must show: the build's own, or for the system bash its major.minor. */
 const expectVersion = (bash: Bash, seen: string | undefined) => {
   if (bash.version === "system") expect(seen?.split(".").slice(0, 2).join(".")).toBe(`${bash.major}.${bash.minor}`);
@@ -507,11 +508,11 @@ for (const bash of BASHES) {
         cpSync("/etc/profile.d", profileD, { recursive: true });
         writeFileSync(join(profileD, "zz-cmdaudit-test.sh"), readFileSync(root.hook));
         const alice = uid(USERS[0]!);
-        const typed = `${probe("outer")}\necho as root\nsu - ${USERS[1]}\n${probe("bob")}\necho as bob\nexit\necho back\nexit\n`;
+        const typed = `${probe}\necho as root\nsu - ${USERS[1]}\n${probe}\necho as bob\nexit\necho back\nexit\n`;
         const r = await typeInto(rcFile(root), typed, { bash, loginuid: alice, byName: true, binds: [[profileD, "/etc/profile.d"]] });
         expect(hookNoise(r.output)).toEqual([]);
-        expectVersion(bash, versionSeen(r.output, "outer"));
-        expectVersion(bash, versionSeen(r.output, "bob"));
+        expectVersion(bash, versionSeen(r.output, "root"));
+        expectVersion(bash, versionSeen(r.output, USERS[1]));
         const recs = readLog(root.log).records;
         const byCmd = (c: string) => recs.find((x) => x.kind === "command" && text(x) === c)!;
         expect([byCmd("echo as root").suser, byCmd("echo as root").luser]).toEqual(["root", USERS[0]]);

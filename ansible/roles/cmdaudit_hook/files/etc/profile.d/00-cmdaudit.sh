@@ -291,7 +291,7 @@ __cmdaudit_scratch_reset() {
 # the entry's own second, and no duration: bash < 5.0 has no clock finer than a second.
 __cmdaudit_when() {
   __cmdaudit_d=''
-  if ((__cmdaudit_fast == 1)) && [[ $__cmdaudit_t0 == [1-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9] ]]; then
+  if ((__cmdaudit_fast == 1)) && [[ ${__cmdaudit_t0-} == [1-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9] ]]; then
     __cmdaudit_e=${EPOCHREALTIME/[.,]/}
     if ((${__cmdaudit_t0:0:10} >= ${__cmdaudit_ts:-0} && __cmdaudit_t0 <= __cmdaudit_e)); then
       ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"

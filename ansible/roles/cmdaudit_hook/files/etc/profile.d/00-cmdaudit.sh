@@ -134,6 +134,15 @@ __cmdaudit_cwd() {
   __cmdaudit_room_fast=$((true_pwd ? __cmdaudit_room : -1))
 }
 
+# A head line up to its nparts field (kind, exit status, ctime, duration), into __cmdaudit_hd, and
+# how many escaped command bytes its line takes, into __cmdaudit_first.
+__cmdaudit_head() {
+  __cmdaudit_hd="CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	$1	$3	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$2	$4	"
+  __cmdaudit_first=$((__cmdaudit_line_max - ${#__cmdaudit_hd} - 16))
+  ((__cmdaudit_first <= __cmdaudit_chunk)) || __cmdaudit_first=$__cmdaudit_chunk
+  ((__cmdaudit_first >= 0)) || __cmdaudit_first=0
+}
+
 # One record (kind, exit status, text, ctime, duration in ms or empty): one line when it fits,
 # else head and part lines.
 __cmdaudit_write() {
@@ -154,16 +163,13 @@ __cmdaudit_write() {
       "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "$5" "${#3}" "$3" >>"$__cmdaudit_log"
     builtin return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
-  builtin local c="$3" head chunk first n="${#3}" np off part=2 tab=$'\t'
-  head="CA2${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}$1${tab}$4${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$2${tab}$5${tab}"
-  first=$((__cmdaudit_line_max - ${#head} - 16))
-  ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
-  ((first < 0)) && first=0
+  builtin local c="$3" chunk n="${#3}" np off part=2 tab=$'\t'
+  __cmdaudit_head "$1" "$2" "$4" "$5"
   np=1
-  ((n > first)) && np=$((1 + (n - first + __cmdaudit_chunk - 1) / __cmdaudit_chunk))
-  chunk=${c:0:first}
-  __cmdaudit_emit "${head}${np}${tab}${#chunk}${tab}${chunk}" || builtin return 1
-  for ((off = first; off < n; off += __cmdaudit_chunk)); do
+  ((n > __cmdaudit_first)) && np=$((1 + (n - __cmdaudit_first + __cmdaudit_chunk - 1) / __cmdaudit_chunk))
+  chunk=${c:0:__cmdaudit_first}
+  __cmdaudit_emit "${__cmdaudit_hd}${np}${tab}${#chunk}${tab}${chunk}" || builtin return 1
+  for ((off = __cmdaudit_first; off < n; off += __cmdaudit_chunk)); do
     chunk=${c:off:__cmdaudit_chunk}
     __cmdaudit_emit "CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}${part}${tab}${#chunk}${tab}${chunk}" || builtin return 1
     part=$((part + 1))
@@ -201,16 +207,13 @@ END {
 __cmdaudit_write_long() {
   [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
   ((++__cmdaudit_seq))
-  builtin local tab=$'\t' head first
-  head="CA2${tab}R${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}command${tab}$2${tab}${__cmdaudit_fixed}${tab}${__cmdaudit_pwd_esc}${tab}$1${tab}$3${tab}"
-  first=$((__cmdaudit_line_max - ${#head} - 16))
-  ((first > __cmdaudit_chunk)) && first=$__cmdaudit_chunk
-  ((first < 0)) && first=0
+  builtin local tab=$'\t'
+  __cmdaudit_head command "$1" "$2" "$3"
   # Read the entry again, from the start of an emptied scratch file.
   __cmdaudit_scratch_reset
   builtin history 1 || builtin return 1
-  builtin command "$__cmdaudit_env" -i LC_ALL=C "CMDAUDIT_HEAD=$head" "CMDAUDIT_PART=CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}" \
-    "$__cmdaudit_awk" -v "skip=$__cmdaudit_pl" -v "first=$first" -v "chunk=$__cmdaudit_chunk" "$__cmdaudit_awk_prog" <&"$__cmdaudit_rd" >>"$__cmdaudit_log"
+  builtin command "$__cmdaudit_env" -i LC_ALL=C "CMDAUDIT_HEAD=$__cmdaudit_hd" "CMDAUDIT_PART=CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}" \
+    "$__cmdaudit_awk" -v "skip=$__cmdaudit_pl" -v "first=$__cmdaudit_first" -v "chunk=$__cmdaudit_chunk" "$__cmdaudit_awk_prog" <&"$__cmdaudit_rd" >>"$__cmdaudit_log"
 }
 
 # The `loss` record of earlier records that could not be written, if any; 1 if it could not be
@@ -543,7 +546,7 @@ builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_chunk __cmdaudit_line
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w __cmdaudit_maxl __cmdaudit_big \
   __cmdaudit_htf __cmdaudit_tpat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
 builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_write_long \
-  __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_slow __cmdaudit_scratch_reset \
+  __cmdaudit_head __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_slow __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_command __cmdaudit_history_switched __cmdaudit_checks \
   __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_functrace_off __cmdaudit_init
 builtin shopt -s cmdhist lithist

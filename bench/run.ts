@@ -2,7 +2,10 @@
  * `bun run bench [ingest] [hook] [query] [parse] [reporter]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS,
- * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS.
+ * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS; the hook bench: CMDAUDIT_BASH_VERSIONS (default every build in shared/bash),
+ * BENCH_HOOK_SMALL, BENCH_HOOK_LARGE, BENCH_HOOK_FORK_SMALL, BENCH_HOOK_FORK_LARGE, BENCH_HOOK_SEED_SMALL,
+ * BENCH_HOOK_SEED_LARGE, BENCH_HOOK_CG_SMALL, BENCH_HOOK_CG_LARGE, BENCH_HOOK_ROUNDS, BENCH_HOOK_LANG,
+ * BENCH_HOOK_DOC_LIMIT, BENCH_HOOK_FILE.
  */
 import { benchIngest } from "./ingest.ts";
 import { benchHook } from "./hook.ts";
@@ -18,7 +21,14 @@ if (all || which.includes("ingest")) {
   await benchIngest({ records: num("BENCH_RECORDS", 200_000), batch: num("BENCH_BATCH", 1000), clients: num("BENCH_CLIENTS", 4), rounds: num("BENCH_ROUNDS", 3) });
 }
 if (all || which.includes("hook")) {
-  await benchHook({ small: num("BENCH_HOOK_SMALL", 200), large: num("BENCH_HOOK_LARGE", 4200), rounds: num("BENCH_HOOK_ROUNDS", 3) });
+  await benchHook({
+    small: num("BENCH_HOOK_SMALL", 200), large: num("BENCH_HOOK_LARGE", 4200),
+    forkSmall: num("BENCH_HOOK_FORK_SMALL", 20), forkLarge: num("BENCH_HOOK_FORK_LARGE", 320),
+    seedSmall: num("BENCH_HOOK_SEED_SMALL", 20), seedLarge: num("BENCH_HOOK_SEED_LARGE", 220),
+    cgSmall: num("BENCH_HOOK_CG_SMALL", 100), cgLarge: num("BENCH_HOOK_CG_LARGE", 350),
+    rounds: num("BENCH_HOOK_ROUNDS", 3), lang: process.env.BENCH_HOOK_LANG ?? "C.UTF-8",
+    docLimit: num("BENCH_HOOK_DOC_LIMIT", 30),
+  });
 }
 if (all || which.includes("query")) {
   await benchQuery({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_QUERY_SAMPLES", 200) });

@@ -28,7 +28,10 @@ CR=$(printf '\r')
 MAX_BATCH=33554432   # the server's default limits.max_body_bytes
 TMPD=
 LOCKDIR=
-ATTEMPTED=0
+ANSWERED=0   # 1 once the server gave an ingest answer in this run
+CURL_FRAC=0  # 1 when curl takes fractions of a second (7.32 and later)
+MIN_LEFT=1000
+PO_CUT=0
 
 say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 
@@ -447,17 +450,33 @@ write_curl_conf() {
   printf 'header = "AccessToken: %s"\n' "$TOKEN" > "$CURLCONF" || die 1 "cannot write $CURLCONF"
 }
 
+# curl_caps: CURL_FRAC=1 when curl takes --max-time in fractions of a second (7.32 and
+# later; older ones read whole seconds only). MIN_LEFT: the least time left (ms) a request may start with.
+curl_caps() {
+  CURL_FRAC=0
+  MIN_LEFT=1000
+  cc_v=$(curl --version 2>/dev/null | head -n 1)
+  cc_v=${cc_v#curl }
+  cc_v=${cc_v%% *}
+  cc_maj=${cc_v%%.*}
+  cc_min=${cc_v#*.}
+  cc_min=${cc_min%%.*}
+  is_uint "$cc_maj" && is_uint "$cc_min" || return 0
+  if [ "$cc_maj" -gt 7 ] || { [ "$cc_maj" -eq 7 ] && [ "$cc_min" -ge 32 ]; }; then
+    CURL_FRAC=1
+    MIN_LEFT=100
+  fi
+}
+
 # post_once BODY FINAL: one POST; sets HTTP (000 when there was no answer) and ANSWER (the body).
+# The request ends by DEADLINE, connect and read included: curl's --max-time and --connect-timeout
+# are TIMEOUT or the time left, whichever is less (PO_CUT=1: the time left). With less than
+# MIN_LEFT ms left it does not start (HTTP 000, PO_CUT=1).
 post_once() {
   po_body=$1
   po_url="$URL/api/v1/ingest/raw?utcOffset=$QOFF"
   [ "$2" = 1 ] && po_url="$po_url&final=1"
-  po_mt=$TIMEOUT
-  po_left=$(( (DEADLINE - NOW + 999) / 1000 ))
-  [ "$po_left" -lt "$po_mt" ] && po_mt=$po_left
-  [ "$po_mt" -lt 1 ] && po_mt=1
-  set -- curl -s -S -K "$CURLCONF" -X POST -H 'Expect:' -H 'Content-Type: application/octet-stream' \
-    --max-time "$po_mt" -w '\n%{http_code}'
+  set -- curl -s -S -K "$CURLCONF" -X POST -H 'Expect:' -H 'Content-Type: application/octet-stream' -w '\n%{http_code}'
   if [ "$GZIP" = 1 ]; then
     gzip -c -n < "$po_body" > "$TMPD/body.gz" || die 1 "gzip failed"
     set -- "$@" -H 'Content-Encoding: gzip' --data-binary "@$TMPD/body.gz"
@@ -465,6 +484,29 @@ post_once() {
     set -- "$@" --data-binary "@$po_body"
   fi
   [ -n "$CA_FILE" ] && set -- "$@" --cacert "$CA_FILE"
+  now
+  po_left=$((DEADLINE - NOW))
+  if [ "$po_left" -lt "$MIN_LEFT" ]; then
+    HTTP=000
+    ANSWER=
+    PO_CUT=1
+    echo "the run's budget (BUDGET=$BUDGET s) ended before the request could start" > "$TMPD/curl.err"
+    return 0
+  fi
+  if [ "$po_left" -ge $((TIMEOUT * 1000)) ]; then
+    po_mt=$TIMEOUT
+    PO_CUT=0
+  else
+    PO_CUT=1
+    [ "$po_left" -lt 1 ] && po_left=1
+    po_mt=$((po_left / 1000))
+    if [ "$CURL_FRAC" = 1 ]; then
+      po_ms=$((po_left % 1000))
+      case $po_ms in ?) po_ms=00$po_ms ;; ??) po_ms=0$po_ms ;; esac
+      po_mt=$po_mt.$po_ms
+    fi
+  fi
+  set -- "$@" --max-time "$po_mt" --connect-timeout "$po_mt"
   # The answer and, on its own last line, the status: one fork, no files to parse.
   # curl must not hold the lock descriptor: a kill -9 of this script then frees the lock at
   # once. (bash runs a command substitution with redirections in a subshell of its own: the
@@ -487,18 +529,20 @@ server_msg() {
 
 # send BODY FINAL: POST until the server answers 200 with a parsable answer, with
 # exponential backoff and jitter inside the run's budget. Sets CONSUMED, REJECTED.
-# Returns 1 when the budget was used up before the first attempt; exits 3 or 4.
+# Returns 1 when the budget ran out before the first attempt or in the middle of a request,
+# after the server had answered others in this run (progress is saved: exit 0); exits 3
+# (no answer in the whole budget, or retries cut by its end) or 4.
 send() {
   sd_try=0
   while :; do
     now
-    # The budget is looked at before each request, but every run makes at least one.
-    if [ "$NOW" -ge "$DEADLINE" ] && [ "$ATTEMPTED" = 1 ]; then
-      [ "$sd_try" -eq 0 ] && return 1
+    # No request starts at or past the deadline (nor with less than MIN_LEFT ms of it left).
+    if [ $((DEADLINE - NOW)) -lt "$MIN_LEFT" ]; then
+      [ "$sd_try" -eq 0 ] && [ "$ANSWERED" = 1 ] && return 1
+      [ "$sd_try" -eq 0 ] && die 3 "server unreachable: no answer within the run's budget (BUDGET=$BUDGET s; resumes next run)"
       die 3 "server unreachable: $SD_ERR (gave up at the end of the run's budget; resumes next run)"
     fi
     post_once "$1" "$2"
-    ATTEMPTED=1
     case $HTTP in
       200)
         # `consumed` is the answer's last key: take the number before the final brace.
@@ -508,6 +552,7 @@ send() {
           '{"code":0,'*'"consumed":'*'}')
             if is_uint "$CONSUMED"; then
               case $ANSWER in '{"code":0,"msg":"ok",'*) REJECTED=0 ;; *) REJECTED=1 ;; esac
+              ANSWERED=1
               return 0
             fi
             ;;
@@ -528,6 +573,8 @@ send() {
     sd_delay=$(( sd_base / 2 + sd_rand % (sd_base / 2 + 1) ))
     now
     if [ $((NOW + sd_delay)) -ge "$DEADLINE" ]; then
+      # Cut by the deadline after the server had answered in this run: the budget ran out, not the server.
+      [ "$HTTP" = 000 ] && [ "$PO_CUT" = 1 ] && [ "$ANSWERED" = 1 ] && return 1
       die 3 "server unreachable: $SD_ERR (gave up at the end of the run's budget; resumes next run)"
     fi
     sleep "$((sd_delay / 1000)).$(printf '%03d' $((sd_delay % 1000)))" 9>&-
@@ -761,6 +808,7 @@ build_queue() {
 cmd_run() {
   now
   DEADLINE=$((NOW + BUDGET * 1000))
+  curl_caps
   qoff
   HOST=$(hostname 2>/dev/null || uname -n)
   write_curl_conf
@@ -858,7 +906,7 @@ cmd_check() {
     if [ "$ck_mode" = 622 ]; then echo "log: ok ($LOG, mode 0622)"; else echo "log: $LOG has mode 0$ck_mode, not 0622"; ck_rc=1; fi
   fi
   now
-  DEADLINE=$((NOW + TIMEOUT * 1000))
+  DEADLINE=$((NOW + TIMEOUT * 1000 + 1000))
   qoff
   TMPD=$(mktemp -d "${TMPDIR:-/tmp}/cmdaudit-reporter.XXXXXX") || die 1 "mktemp failed"
   write_curl_conf

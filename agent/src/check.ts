@@ -45,7 +45,7 @@ export async function check(cfg: Config): Promise<number> {
   }
   try {
     // An empty body: the server checks the token and answers without storing anything.
-    await createShipper({ ...cfg, run: { ...cfg.run, attempts: 1 } }, hostUtcOffset(cfg), Date.now() + 60_000).postRaw(new Uint8Array(0), false);
+    await createShipper({ ...cfg, run: { ...cfg.run, attempts: 1 } }, hostUtcOffset(cfg), Date.now() + cfg.server.timeout_seconds * 1000 + 1000).postRaw(new Uint8Array(0), false);
     ok(`server ${new URL(cfg.server.url).origin} accepts the ingest token`);
   } catch (e) {
     if (e instanceof ServerRefused) fail(e.message, EXIT.refused);

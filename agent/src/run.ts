@@ -12,7 +12,7 @@ import { encodeRecord, formatCommandTime, formatUtcOffset, parseUtcOffset } from
 import type { ReporterConfig } from "./config.ts";
 import { rejectedRaw, writeDeadLetters } from "./deadletter.ts";
 import { tryLockExclusive } from "./libc.ts";
-import { BodyTooLarge, createShipper, ServerRefused, ServerUnreachable, type Shipper } from "./ship.ts";
+import { BodyTooLarge, BudgetUsedUp, createShipper, ServerRefused, ServerUnreachable, type Shipper } from "./ship.ts";
 import { loadState, saveState, type State, type TrackedFile } from "./state.ts";
 import { enforceCap, isQuiet, reconcile, rememberHead, retireDrained, rotateIfDue, type Events } from "./tail.ts";
 
@@ -69,10 +69,16 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
     const utcOffset = hostUtcOffset(cfg);
     const shipper = createShipper(cfg, utcOffset, deadline);
     try {
-      await sendLosses(state, shipper, save);
-      for (const f of [...state.files]) {
-        if (now() >= deadline) break;
-        await drain(cfg, state, f, shipper, { deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)! });
+      try {
+        await sendLosses(state, shipper, save);
+        for (const f of [...state.files]) {
+          await drain(cfg, state, f, shipper, { deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)! });
+        }
+      } catch (e) {
+        // The budget ran out (between two bodies or in the middle of a request) after the server
+        // had answered in this run: the progress is saved and the next run goes on (exit 0).
+        // A server that answered nothing in the whole budget is unreachable (exit 3).
+        if (!(e instanceof BudgetUsedUp && shipper.answered())) throw e;
       }
       retireDrained(cfg, state, now(), ev);
       state.lastSuccess = new Date(now()).toISOString();
@@ -130,10 +136,11 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
     const final = f.role === "rotated" && isQuiet(cfg, f, ctx.now());
     let batch = cfg.batch.bytes;
     let maxLines = cfg.batch.max_lines;
-    while (ctx.now() < ctx.deadline) {
+    for (;;) {
       st = fstatSync(fd);
       f.size = st.size;
       if (f.offset >= st.size) break;
+      if (ctx.now() >= ctx.deadline) throw new BudgetUsedUp(`no answer within the run's budget (run.budget_seconds: ${cfg.run.budget_seconds} s)`);
       const want = Math.min(batch, st.size - f.offset);
       const buf = Buffer.allocUnsafe(want);
       const got = readSync(fd, buf, 0, want, f.offset);

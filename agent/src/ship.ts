@@ -1,7 +1,7 @@
 /**
  * POST raw log bytes to the ingest server (`/api/v1/ingest/raw`): gzip, a timeout
  * per request, retries with exponential backoff and jitter inside the run's
- * budget. The server decodes the lines with the contract codec and answers how
+ * budget, which no request outlasts. The server decodes the lines with the contract codec and answers how
  * many bytes of the body are settled (`consumed`); only that advances a checkpoint.
  */
 import { readFileSync } from "node:fs";
@@ -25,17 +25,23 @@ export type RawAnswer = z.infer<typeof answerSchema>;
 export class ServerRefused extends Error {}
 /** No usable answer after every attempt (down, 5xx, timeout). Exit 3. */
 export class ServerUnreachable extends Error {}
+/** The run's budget ended before an answer came (or before a request could start): no retry. */
+export class BudgetUsedUp extends ServerUnreachable {}
 /** 413: the caller sends less. */
 export class BodyTooLarge extends Error {}
 
 export interface Shipper {
   postRaw(body: Uint8Array, final: boolean): Promise<RawAnswer>;
+  /** Whether the server has answered a request of this shipper with an ingest answer. */
+  answered(): boolean;
 }
 
 export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcOffset: string, deadlineMs: number, sleep = Bun.sleep): Shipper {
   const url = new URL("api/v1/ingest/raw", cfg.server.url.endsWith("/") ? cfg.server.url : cfg.server.url + "/");
   url.searchParams.set("utcOffset", utcOffset);
   const ca = cfg.server.ca_file ? readFileSync(cfg.server.ca_file, "utf8") : undefined;
+  const timeoutMs = cfg.server.timeout_seconds * 1000;
+  let answered = false;
 
   async function once(body: Uint8Array, final: boolean): Promise<RawAnswer> {
     const u = new URL(url);
@@ -50,18 +56,27 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
       payload = gzipSync(body, { level: 1 });
       headers["Content-Encoding"] = "gzip";
     }
+    // The run's budget bounds every request, connect and read included: none starts or goes on past the deadline.
+    const left = Math.floor(deadlineMs - Date.now());
+    if (left <= 0) throw new BudgetUsedUp("no answer before the run's budget (run.budget_seconds) ran out");
+    const byBudget = left < timeoutMs;
+    const signal = AbortSignal.timeout(Math.min(timeoutMs, left));
+    const timedOut = () => byBudget
+      ? new BudgetUsedUp(`no answer before the run's budget (run.budget_seconds: ${cfg.run.budget_seconds} s) ran out`)
+      : new ServerUnreachable(`no answer within ${cfg.server.timeout_seconds} s`);
     let res: Response;
     try {
-      res = await fetch(u, {
-        method: "POST", headers, body: payload,
-        signal: AbortSignal.timeout(cfg.server.timeout_seconds * 1000),
-        ...(ca ? { tls: { ca } } : {}),
-      });
+      res = await fetch(u, { method: "POST", headers, body: payload, signal, ...(ca ? { tls: { ca } } : {}) });
     } catch (e) {
       const err = e as Error;
-      throw new ServerUnreachable(err.name === "TimeoutError" ? `no answer within ${cfg.server.timeout_seconds} s` : `cannot reach ${u.origin}: ${err.message.slice(0, 200)}`);
+      throw err.name === "TimeoutError" ? timedOut() : new ServerUnreachable(`cannot reach ${u.origin}: ${err.message.slice(0, 200)}`);
     }
-    const text = await res.text().catch(() => "");
+    let text: string;
+    try {
+      text = await res.text();
+    } catch {
+      throw signal.aborted ? timedOut() : new ServerUnreachable("the server's answer broke off");
+    }
     const msg = () => {
       try {
         return String((JSON.parse(text) as { msg?: unknown }).msg ?? "").slice(0, 200);
@@ -82,10 +97,12 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
     const a = answerSchema.safeParse(json);
     if (!a.success) throw new ServerUnreachable(`server answer is not an ingest answer: ${a.error.issues[0]!.path.join(".")} ${a.error.issues[0]!.message}`);
     if (a.data.consumed > body.length) throw new ServerUnreachable("server answer claims more bytes than were sent");
+    answered = true;
     return a.data;
   }
 
   return {
+    answered: () => answered,
     async postRaw(body, final) {
       let last: ServerUnreachable | undefined;
       for (let attempt = 0; attempt < cfg.run.attempts; attempt++) {
@@ -97,11 +114,12 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
         try {
           return await once(body, final);
         } catch (e) {
-          if (!(e instanceof ServerUnreachable)) throw e;
+          if (!(e instanceof ServerUnreachable) || e instanceof BudgetUsedUp) throw e;
           last = e;
         }
       }
-      throw last ?? new ServerUnreachable("run budget used up before the request could be retried");
+      // The retry loop stops at the deadline.
+      throw last ?? new BudgetUsedUp("run budget used up before the request could be retried");
     },
   };
 }

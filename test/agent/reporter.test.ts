@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, copyFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
-import { type Backend, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, storedFor } from "./support.ts";
+import { type Backend, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, startSilentServer, storedFor } from "./support.ts";
 
 let be: Backend;
 beforeAll(async () => {
@@ -83,6 +83,32 @@ describe("delivery", () => {
     await expectExactlyStored(be.server, h);
     proxy.stop();
   });
+
+  test("a server that accepts and never answers: the run ends within run.budget_seconds (connect and read included), exit 3, checkpoint kept; then everything once", async () => {
+    const h = makeHost();
+    h.write(200);
+    const silent = startSilentServer();
+    try {
+      h.configure(silent.url, { server: { timeout_seconds: 30 }, run: { budget_seconds: 4, attempts: 5, backoff_ms: 50 } });
+      const t0 = performance.now();
+      const r = await runReporter(h);
+      const wall = (performance.now() - t0) / 1000;
+      console.log(`compiled reporter, never-answering server, budget 4 s, timeout 30 s: ${wall.toFixed(2)} s, exit ${r.code}`);
+      expect(silent.connections()).toBeGreaterThanOrEqual(1);
+      expect(wall).toBeLessThanOrEqual(4 + 2);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain("budget");
+      expect(state(h.stateDir).files[0].offset).toBe(0);
+      const st = JSON.parse((await runReporter(h, ["status", "--json"])).stdout);
+      expect(st.lastError).toContain("budget");
+      expect(st.backlogBytes).toBe(statSync(h.log).size);
+    } finally {
+      silent.stop();
+    }
+    h.configure(be.server.url);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+  }, 120_000);
 
   test("the same batch delivered twice (a retry after a lost answer) is stored once", async () => {
     const h = makeHost();

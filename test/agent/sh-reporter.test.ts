@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, appendFileSync, copyFileSync, chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createTestDatabase } from "../support/mysql.ts";
+import { startSilentServer } from "./support.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 import {
   appendOnlySupported, Case, cleanupCases, closedPort, FaultProxy, INGEST, isAppendOnly, READ, rowKeys, SCRIPT, stored, writtenKeys,
@@ -171,6 +172,38 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     expect((await c.run("status")).stdout).toContain("last_error: none\n");
   });
 
+  it("a server that accepts and never answers: the run ends within BUDGET, no request goes on past it (connect and read included), exit 3, checkpoint kept; then everything once", async () => {
+    const silent = startSilentServer();
+    let c: Case;
+    try {
+      c = mk({ TIMEOUT: "30", BUDGET: "4" }, silent.url);
+      c.some(20, "silent");
+      // TIMEOUT above BUDGET: one request, cut at the deadline. TIMEOUT below it: retried, the last try cut at the deadline.
+      for (const timeout of ["30", "2"]) {
+        c.conf({ URL: silent.url, TIMEOUT: timeout, BUDGET: "4" });
+        const from = silent.opened.length;
+        const t0 = performance.now();
+        const r = await c.run();
+        const wall = (performance.now() - t0) / 1000;
+        console.log(`sh reporter (${name}), never-answering server, BUDGET 4 s, TIMEOUT ${timeout} s: ${wall.toFixed(2)} s, exit ${r.code}`);
+        expect(r.code).toBe(3);
+        expect(r.stderr).toContain("server unreachable");
+        expect(wall).toBeLessThanOrEqual(4 + 2);
+        expect(silent.openNow()).toBe(0);
+        // The run's clock starts before its first request: every connection ends within BUDGET of the first one's start.
+        const first = silent.opened[from]!;
+        expect(Math.max(...silent.closed.slice(from)) - first).toBeLessThanOrEqual(4000 + 250);
+        expect(c.state().OFFSET).toBe("0");
+        expect((await c.run("status")).stdout).toMatch(/last_error: .*exit 3: server unreachable/);
+      }
+    } finally {
+      silent.stop();
+    }
+    c.conf({ URL: server() });
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+  });
+
   it("the log filling a small tmpfs: everything written before ENOSPC is shipped; rotation frees the space", async () => {
     const c = mk({ ROTATE_BYTES: "65536", MAX_RETAINED_BYTES: "1048576", BATCH_BYTES: "65536" });
     expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", c.logDir]).exitCode).toBe(0);
@@ -257,8 +290,9 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
   it("BUDGET used up mid-backlog: exit 0 with the progress saved; the next run goes on from there", async () => {
     const proxy = new FaultProxy(server(), () => 400);
     try {
-      const c = mk({ BATCH_BYTES: "1024", BUDGET: "1" }, proxy.url);
-      c.some(30, "budget");
+      // BUDGET is a hard bound (no request starts or goes on past it): on a loaded host a second or two can go by before the first request.
+      const c = mk({ BATCH_BYTES: "1024", BUDGET: "4" }, proxy.url);
+      c.some(60, "budget");
       expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
       const off = Number(c.state().OFFSET);
       expect(off).toBeGreaterThan(0);

@@ -71,6 +71,40 @@ export function startProxy(target: string, fault: Fault = () => "forward") {
   return { url: `http://127.0.0.1:${server.port}`, seen, requests: () => n, stop: () => server.stop(true) };
 }
 
+/** A TCP server on loopback that accepts connections and never answers (nor closes them). */
+export function startSilentServer() {
+  const open = new Set<{ end(): void }>();
+  let n = 0;
+  /** performance.now() of each connection's open and of each close by the client. */
+  const opened: number[] = [];
+  const closed: number[] = [];
+  const listener = Bun.listen({
+    hostname: "127.0.0.1", port: 0,
+    socket: {
+      open(s) { n++; opened.push(performance.now()); open.add(s); },
+      data() {},
+      close(s) { closed.push(performance.now()); open.delete(s); },
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${listener.port}`,
+    connections: () => n,
+    opened,
+    closed,
+    /** Connections still open (a client that went away closed its end). */
+    openNow: () => open.size,
+    stop() {
+      for (const s of open) s.end();
+      listener.stop(true);
+    },
+  };
+}
+
+/** Can `user` open `path` for appending (O_WRONLY|O_APPEND)? Run through runuser, as that user. */
+export function canOpenForAppend(user: string, path: string): boolean {
+  return Bun.spawnSync(["runuser", "-u", user, "--", "sh", "-c", 'exec 3>>"$1"', "sh", path], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+}
+
 export interface Host {
   dir: string;
   log: string;

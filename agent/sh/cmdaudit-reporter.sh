@@ -370,8 +370,24 @@ ensure_log() {
   return 0
 }
 
+# seal_rotated PATH: a file this reporter rotated is root's alone (0600) and append-only
+# (where the file system has the flag), so no user can rewrite or truncate it while it waits
+# for the server. chmod fails on an append-only file: the flag is cleared first.
+seal_rotated() {
+  chattr -a "$1" >/dev/null 2>&1
+  chmod 0600 "$1" || say "cannot make $1 mode 0600"
+  chattr +a "$1" >/dev/null 2>&1
+  return 0
+}
+
+# rm_rotated PATH: delete a file this reporter rotated (an append-only file cannot be removed).
+rm_rotated() {
+  chattr -a "$1" >/dev/null 2>&1
+  rm -f "$1"
+}
+
 # rotate: LOG -> LOG.<epoch>.<inode>, a new empty LOG in its place with no
-# moment without a LOG (hard link, then rename over it).
+# moment without a LOG (hard link, then rename over it); the rotated file sealed at once.
 rotate_live() {
   fstat "$LOG" || return 0
   [ "$F_SIZE" -ge "$ROTATE_BYTES" ] || return 0
@@ -388,10 +404,12 @@ rotate_live() {
   chattr -a "$LOG" >/dev/null 2>&1
   if ln "$LOG" "$rl_to" 2>/dev/null; then
     mv -f "$rl_new" "$LOG" || { rm -f "$rl_new" "$rl_to"; chattr +a "$LOG" >/dev/null 2>&1; die 1 "cannot rotate $LOG"; }
+    seal_rotated "$rl_to"
   else
     mv "$LOG" "$rl_to" || { rm -f "$rl_new"; chattr +a "$LOG" >/dev/null 2>&1; die 1 "cannot rotate $LOG"; }
     ln "$rl_new" "$LOG" 2>/dev/null
     rm -f "$rl_new"
+    seal_rotated "$rl_to"
   fi
   chattr +a "$LOG" >/dev/null 2>&1
   return 0
@@ -708,6 +726,9 @@ build_queue() {
   [ -n "$S_FILE" ] && [ "$S_FILE" = "$bq_live" ] && bq_found=1
   while IFS= read -r bq_f; do
     fstat "$bq_f" || continue
+    # Rotated by an older version, or a run killed between the rename and the seal. (Never the
+    # live log: a run killed between the hard link and the rename left it under this name too.)
+    if [ "$F_ID" != "$bq_live" ] && [ "$(stat -c %a -- "$bq_f" 2>/dev/null)" != 600 ]; then seal_rotated "$bq_f"; fi
     if [ -n "$S_FILE" ] && [ "$F_ID" = "$S_FILE" ]; then bq_found=1; fi
     printf 'rotated %s %s\n' "$F_ID" "$bq_f" >> "$bq"
   done < "$TMPD/rotated"
@@ -730,7 +751,7 @@ build_queue() {
       bq_r=${bq_l#* }
       bq_i=${bq_r%% *}
       if [ "$bq_seen" = 0 ] && [ "$bq_i" != "$S_FILE" ]; then
-        [ "$bq_k" = rotated ] && rm -f "${bq_r#* }"
+        [ "$bq_k" = rotated ] && rm_rotated "${bq_r#* }"
         continue
       fi
       bq_seen=1
@@ -800,7 +821,7 @@ build_queue() {
     S_DROP_BYTES=$((S_DROP_BYTES + bq_bytes))
     S_DROP_FILES=$((S_DROP_FILES + 1))
     state_save
-    rm -f "$bq_p"
+    rm_rotated "$bq_p"
   done
   state_save
 }
@@ -850,7 +871,7 @@ cmd_run() {
     S_FILE=${rq_r%% *}
     S_OFF=0
     state_save
-    [ "$rq_k" = rotated ] && rm -f "$rq_p"
+    [ "$rq_k" = rotated ] && rm_rotated "$rq_p"
   done
   state_save
   cleanup

@@ -12,6 +12,8 @@ import type { State, TrackedFile } from "./state.ts";
 
 const HEAD_BYTES = 64;
 export const LOG_MODE = 0o622;
+/** A rotated file: root's alone. Users append only to the live log; what waits for the server is nobody else's to rewrite. */
+export const ROTATED_MODE = 0o600;
 
 export interface Events {
   /** Something the operator should know (printed to stderr by `run`). */
@@ -116,6 +118,38 @@ export function createLiveLog(path: string): void {
 }
 
 /**
+ * Seal a file the reporter rotated: mode 0600 and append-only (`chattr +a`), so while it waits
+ * for the server (days, in an outage) no user can rewrite or truncate it. Where the file system
+ * has no append-only flag (tmpfs) the mode alone keeps users out. Idempotent.
+ */
+export function sealRotated(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    if ((fstatSync(fd).mode & 0o7777) !== ROTATED_MODE) {
+      setAppendOnly(fd, false); // the mode of an append-only file cannot be changed
+      fchmodSync(fd, ROTATED_MODE);
+    }
+    setAppendOnly(fd, true);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Delete a file the reporter rotated: its append-only flag first (an append-only file cannot be unlinked). */
+function unlinkRotated(path: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    setAppendOnly(fd, false);
+  } catch {
+    /* gone already: unlink says so */
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  unlinkSync(path);
+}
+
+/**
  * Bring `state.files` in line with the disk: follow renamed files by inode, notice
  * truncation, forget files that vanished (counting what was unread as lost).
  */
@@ -186,9 +220,19 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
   // Oldest first: rotated files (in the order they were rotated), then older logs, then the live one.
   const rank = { rotated: 0, extra: 1, live: 2 } as const;
   state.files.sort((a, b) => rank[a.role] - rank[b.role]);
+  // Files we rotated that are not sealed yet: rotated by an older version, or a run died between the rename and the seal.
+  // Never the live log's inode (a run that died between the link and the rename left it under a rotated name too).
+  for (const f of state.files) {
+    if (f.role !== "rotated" || !f.ownRotation || (liveSt && f.dev === liveSt.dev && f.ino === liveSt.ino)) continue;
+    try {
+      sealRotated(f.path);
+    } catch (e) {
+      ev.warn(`cannot make ${f.path} mode 600 and append-only: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  }
 }
 
-/** Rotate the live log once it reached `rotate_bytes`: clear append-only, rename, create a fresh append-only file. */
+/** Rotate the live log once it reached `rotate_bytes`: clear append-only, rename, seal the rotated file (0600, append-only), create a fresh append-only live log. */
 export function rotateIfDue(cfg: ReporterConfig, state: State, nowMs: number, ev: Events): boolean {
   const f = state.files.find((t) => t.role === "live");
   if (!f || f.size < cfg.log.rotate_bytes) return false;
@@ -219,6 +263,12 @@ export function rotateIfDue(cfg: ReporterConfig, state: State, nowMs: number, ev
   } catch (e) {
     ev.warn(`cannot rotate ${live}: ${(e as NodeJS.ErrnoException).code}`);
     return false;
+  }
+  // At once: the rotated file is root's alone (0600) and append-only again while it waits for the server.
+  try {
+    sealRotated(to);
+  } catch (e) {
+    ev.warn(`cannot make ${to} mode 600 and append-only: ${(e as NodeJS.ErrnoException).code}`);
   }
   const lfd = openSync(live, "r");
   try {
@@ -300,7 +350,7 @@ export function enforceCap(cfg: ReporterConfig, state: State, ev: Events, save: 
     save();
     if (victim.ownRotation) {
       try {
-        unlinkSync(victim.path);
+        unlinkRotated(victim.path);
       } catch (e) {
         ev.warn(`cannot delete ${victim.path}: ${(e as NodeJS.ErrnoException).code}`);
       }
@@ -317,7 +367,7 @@ export function retireDrained(cfg: ReporterConfig, state: State, nowMs: number, 
       const names = [f.path, ...ownRotatedFiles(cfg.log.path).filter((p) => p !== f.path && statOrNull(p)?.ino === f.ino)];
       for (const p of names) {
         try {
-          unlinkSync(p);
+          unlinkRotated(p);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== "ENOENT") { ev.warn(`cannot delete ${p}: ${(e as NodeJS.ErrnoException).code}`); return true; }
         }

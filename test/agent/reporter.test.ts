@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, copyFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
-import { type Backend, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, startSilentServer, storedFor } from "./support.ts";
+import { appendOnlySupported, isAppendOnly } from "./sh-support.ts";
+import { type Backend, canOpenForAppend, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, startSilentServer, storedFor } from "./support.ts";
 
 let be: Backend;
 beforeAll(async () => {
@@ -262,6 +263,27 @@ describe("rotation", () => {
     h.write(5);
     h.configure(be.server.url, { log: { rotate_bytes: 64 * 1024 } });
     expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(readdirSync(join(h.dir, "log"))).toEqual(["commands.log"]);
+  });
+
+  test("a rotated file waiting for the server is root's alone (0600) and append-only: no other user can open it to write; later shipped once and deleted", async () => {
+    const h = makeHost();
+    expect(appendOnlySupported(h.dir)).toBe(true); // the temp dir's file system must take chattr +a (ext4 does)
+    h.configure("http://127.0.0.1:9", { log: { rotate_bytes: 64 * 1024 }, run: { attempts: 1 } });
+    h.write(600);
+    expect((await runReporter(h)).code).toBe(3); // rotated, nothing sent
+    const rotated = readdirSync(join(h.dir, "log")).filter((n) => n !== "commands.log").map((n) => join(h.dir, "log", n));
+    expect(rotated.length).toBe(1);
+    const st = statSync(rotated[0]!);
+    expect({ mode: (st.mode & 0o777).toString(8), uid: st.uid, appendOnly: isAppendOnly(rotated[0]!) }).toEqual({ mode: "600", uid: 0, appendOnly: true });
+    expect(canOpenForAppend("nobody", h.log)).toBe(true); // the live log: the hook's users append to it
+    expect(canOpenForAppend("nobody", rotated[0]!)).toBe(false);
+    h.write(5);
+    h.configure(be.server.url, { log: { rotate_bytes: 64 * 1024 } });
+    const r = await runReporter(h);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
     await expectExactlyStored(be.server, h);
     expect(readdirSync(join(h.dir, "log"))).toEqual(["commands.log"]);
   });

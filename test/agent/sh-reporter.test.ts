@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, appendFileSync, copyFileSync, chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createTestDatabase } from "../support/mysql.ts";
-import { startSilentServer } from "./support.ts";
+import { canOpenForAppend, startSilentServer } from "./support.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 import {
   appendOnlySupported, Case, cleanupCases, closedPort, FaultProxy, INGEST, isAppendOnly, READ, rowKeys, SCRIPT, stored, writtenKeys,
@@ -322,6 +322,25 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     c.some(10, "rot2");
     expect((await c.run()).code).toBe(0);
     await expectStored(c);
+  });
+
+  it("a rotated file waiting for the server is root's alone (0600) and append-only: no other user can open it to write; later shipped once and deleted", async () => {
+    const c = mk({ URL: closedPort(), BUDGET: "2", ROTATE_BYTES: "3000" });
+    chmodSync(c.dir, 0o755); // other users can reach the log directory, as in /var/log/cmdaudit
+    expect(appendOnlySupported(c.dir)).toBe(true); // the temp dir's file system must take chattr +a (ext4 does)
+    c.some(40, "sealed");
+    expect((await c.run()).code).toBe(3); // rotated, nothing sent
+    const rotated = readdirSync(c.logDir).filter((f) => f !== "commands.log").map((f) => join(c.logDir, f));
+    expect(rotated.length).toBe(1);
+    const st = statSync(rotated[0]!);
+    expect({ mode: (st.mode & 0o777).toString(8), uid: st.uid, appendOnly: isAppendOnly(rotated[0]!) }).toEqual({ mode: "600", uid: 0, appendOnly: true });
+    expect(canOpenForAppend("nobody", c.log)).toBe(true); // the live log: the hook's users append to it
+    expect(canOpenForAppend("nobody", rotated[0]!)).toBe(false);
+    c.some(5, "sealed2");
+    c.conf({ URL: server(), ROTATE_BYTES: "3000" });
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    expect(readdirSync(c.logDir)).toEqual(["commands.log"]);
   });
 
   it("a rotated file inside ROTATE_GRACE is sent but kept; after the grace it is finished and deleted", async () => {

@@ -199,11 +199,14 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
   }
   // Files we rotated that the state does not know (it was moved away to start over): older than
   // anything tracked, so read first, in the order they were rotated. Never dropped unread.
+  // Not the live log under a second name either (a run that died between the link and the rename).
   const orphans: TrackedFile[] = [];
+  const liveNow = statOrNull(live);
   for (const p of ownRotatedFiles(live)) {
     const st = statOrNull(p);
     const known = (f: TrackedFile) => st !== null && f.dev === st.dev && f.ino === st.ino;
-    if (st?.isFile() && !next.some(known) && !orphans.some(known)) orphans.push({ ...track(p, st, "rotated"), ownRotation: true });
+    const isLive = !!st && !!liveNow && st.dev === liveNow.dev && st.ino === liveNow.ino;
+    if (st?.isFile() && !isLive && !next.some(known) && !orphans.some(known)) orphans.push({ ...track(p, st, "rotated"), ownRotation: true });
   }
   state.files = [...orphans, ...next];
 

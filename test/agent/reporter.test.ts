@@ -4,7 +4,7 @@
  * log: nothing lost, nothing stored twice, commands byte for byte.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, copyFileSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, readdirSync, readFileSync, renameSync, statSync, copyFileSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 import { appendOnlySupported, isAppendOnly } from "./sh-support.ts";
@@ -284,6 +284,25 @@ describe("rotation", () => {
     const r = await runReporter(h);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(readdirSync(join(h.dir, "log"))).toEqual(["commands.log"]);
+  });
+
+  test("a rotated file left unsealed (an older version's, or a run killed before the seal) is sealed by the next run; a hard link of the live log under a rotated name is not", async () => {
+    const h = makeHost();
+    h.configure("http://127.0.0.1:9", { run: { attempts: 1 } });
+    const old = `${h.log}.${Math.floor(Date.now() / 1000) - 60}.1`;
+    h.write(20, undefined, old);
+    chmodSync(old, 0o622);
+    h.write(5);
+    const linked = `${h.log}.${Math.floor(Date.now() / 1000)}.${statSync(h.log).ino}`;
+    linkSync(h.log, linked); // a run that died between the link and the rename
+    expect((await runReporter(h)).code).toBe(3);
+    expect([(statSync(old).mode & 0o777).toString(8), isAppendOnly(old)]).toEqual(["600", true]);
+    expect((statSync(h.log).mode & 0o777).toString(8)).toBe("622"); // the hook's users still write to it
+    unlinkSync(linked);
+    h.configure(be.server.url);
+    expect((await runReporter(h)).code).toBe(0);
     await expectExactlyStored(be.server, h);
     expect(readdirSync(join(h.dir, "log"))).toEqual(["commands.log"]);
   });

@@ -6,7 +6,7 @@
  * compared with what was written: nothing lost, nothing twice.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, appendFileSync, copyFileSync, chmodSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, appendFileSync, copyFileSync, chmodSync, linkSync, mkdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createTestDatabase } from "../support/mysql.ts";
 import { canOpenForAppend, startSilentServer } from "./support.ts";
@@ -338,6 +338,25 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     expect(canOpenForAppend("nobody", rotated[0]!)).toBe(false);
     c.some(5, "sealed2");
     c.conf({ URL: server(), ROTATE_BYTES: "3000" });
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+    expect(readdirSync(c.logDir)).toEqual(["commands.log"]);
+  });
+
+  it("a rotated file left unsealed (an older version's, or a run killed before the seal) is sealed by the next run; a hard link of the live log under a rotated name is not", async () => {
+    const c = mk({ URL: closedPort(), BUDGET: "2" });
+    const old = `${c.log}.${Math.floor(Date.now() / 1000) - 60}.1`;
+    c.some(6, "unsealed", old);
+    chmodSync(old, 0o622);
+    c.some(3, "live");
+    expect((await c.run()).code).toBe(3);
+    expect([(statSync(old).mode & 0o777).toString(8), isAppendOnly(old)]).toEqual(["600", true]);
+    const linked = `${c.log}.${Math.floor(Date.now() / 1000) + 60}.${statSync(c.log).ino}`;
+    linkSync(c.log, linked); // a run that died between the link and the rename
+    expect((await c.run()).code).toBe(3);
+    expect((statSync(c.log).mode & 0o777).toString(8)).toBe("622"); // the hook's users still write to it
+    unlinkSync(linked);
+    c.conf({ URL: server() });
     expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
     await expectStored(c);
     expect(readdirSync(c.logDir)).toEqual(["commands.log"]);

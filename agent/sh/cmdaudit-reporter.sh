@@ -381,8 +381,12 @@ seal_rotated() {
 }
 
 # rm_rotated PATH: delete a file this reporter rotated (an append-only file cannot be removed).
+# Never the live log's flag: after a run killed between the hard link and the rename, its inode
+# has a rotated name too (that name then stays, as before).
 rm_rotated() {
-  chattr -a "$1" >/dev/null 2>&1
+  if [ "$(stat -c %d/%i -- "$1" 2>/dev/null)" != "$(stat -c %d/%i -- "$LOG" 2>/dev/null)" ]; then
+    chattr -a "$1" >/dev/null 2>&1
+  fi
   rm -f "$1"
 }
 

@@ -40,6 +40,8 @@ __cmdaudit_a=()                                # the history entry's lines (mapf
 __cmdaudit_maxl=64                             # lines of an entry bash reads itself; longer ones go to awk
 __cmdaudit_big=8192                            # bytes of an entry bash escapes itself; longer ones go to awk
 __cmdaudit_t0=                                 # the command's start, set by PS0 (bash >= 5.0)
+__cmdaudit_tp=0                                # the start of the last command recorded with it
+__cmdaudit_b=()
 __cmdaudit_ts=                                 # the start second of the entry, from history (set per entry)
 __cmdaudit_ct=                                 # the command's start as a ctime field
 __cmdaudit_d=                                  # its duration in ms, empty when unknown
@@ -289,21 +291,42 @@ __cmdaudit_scratch_reset() {
 }
 
 # When the command just parsed started, into __cmdaudit_t, and its duration into __cmdaudit_d.
-# bash >= 5.0: PS0 stamped the start to the microsecond (__cmdaudit_t0); a user can assign that
-# variable, so it counts only between the second bash stamped the entry with and now. Otherwise
-# the entry's own second, and no duration: bash < 5.0 has no clock finer than a second.
+# bash >= 5.0: PS0 stamped the start to the microsecond (__cmdaudit_t0, see __cmdaudit_t0_ok).
+# Otherwise the second bash stamped the history entry with, and no duration: bash < 5.0 has no
+# clock finer than a second.
 __cmdaudit_when() {
   __cmdaudit_d=''
-  if ((__cmdaudit_fast == 1)) && [[ ${__cmdaudit_t0-} == [1-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9] ]]; then
-    __cmdaudit_e=${EPOCHREALTIME/[.,]/}
-    if ((${__cmdaudit_t0:0:10} >= ${__cmdaudit_ts:-0} && __cmdaudit_t0 <= __cmdaudit_e)); then
-      ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
-      __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000)) __cmdaudit_t0=''
-      builtin return 0
-    fi
+  if ((__cmdaudit_fast == 1)) && __cmdaudit_t0_ok; then
+    ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
+    __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000))
+    __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
+    builtin return 0
   fi
   __cmdaudit_t0=''
+  # No start from PS0: a PS0 set by the user replaced the hook's? It runs after the hook's again.
+  [[ ${PS0-} == "$__cmdaudit_ps0"* ]] || PS0=$__cmdaudit_ps0${PS0-}
+  [[ -n $__cmdaudit_ct ]] || __cmdaudit_stamp
   if [[ -n $__cmdaudit_ct ]]; then __cmdaudit_t=$__cmdaudit_ct; else __cmdaudit_now; fi
+}
+# PS0's stamp, believed between the previous command's (or the login) and now, into __cmdaudit_e:
+# a user can assign the variable, but cannot move a start outside that window this way.
+__cmdaudit_t0_ok() {
+  __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
+  ((${#__cmdaudit_t0} == 16)) && [[ $__cmdaudit_t0 != *[!0-9]* ]] &&
+    ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))
+}
+# bash >= 5.0 reads entries without their stamp (PS0 has the start); when PS0's is missing, the
+# stamp of the newest entry, into __cmdaudit_ts and __cmdaudit_ct (stdout: the scratch file).
+__cmdaudit_stamp() {
+  builtin local HISTTIMEFORMAT="$__cmdaudit_htf" p
+  builtin history 1 && builtin mapfile -n 1 -u "$__cmdaudit_rd" __cmdaudit_b
+  __cmdaudit_scratch_reset # the entry's other lines are not read
+  p=${__cmdaudit_b[0]-}
+  p=${p#"${p%%[! ]*}"}
+  p=${p#"${p%%[!0-9]*}"}
+  p=${p:2}
+  # shellcheck disable=SC2053 # a pattern
+  [[ ${p:0:36} == $__cmdaudit_tpat ]] && __cmdaudit_ts=${p:0:10} __cmdaudit_ct=${p:11:24}
 }
 
 __cmdaudit_collect_other() {
@@ -327,15 +350,18 @@ __cmdaudit_collect_other() {
 }
 # The command just parsed, with the exit status $1: a long one through awk, else in bash.
 __cmdaudit_command() {
-  __cmdaudit_when
-  if ((${#__cmdaudit_a[@]} >= __cmdaudit_maxl || ${#__cmdaudit_h} > __cmdaudit_big)); then
-    if [[ -n $__cmdaudit_awk ]]; then
-      __cmdaudit_lost || builtin return 0
-      __cmdaudit_write_long "$1" "$__cmdaudit_t" "$__cmdaudit_d" || ((++__cmdaudit_failed))
-      builtin return 0
-    fi
-    # No awk: bash reads the rest of a long entry itself, slowly.
+  builtin local long=0
+  ((${#__cmdaudit_a[@]} < __cmdaudit_maxl && ${#__cmdaudit_h} <= __cmdaudit_big)) || long=1
+  # No awk: bash reads the rest of a long entry itself, and escapes it, slowly.
+  if ((long)) && [[ -z $__cmdaudit_awk ]]; then
+    long=0
     ((${#__cmdaudit_a[@]} < __cmdaudit_maxl)) || { builtin mapfile -O "${#__cmdaudit_a[@]}" -u "$__cmdaudit_rd" __cmdaudit_a && __cmdaudit_join && __cmdaudit_parse; }
+  fi
+  __cmdaudit_when
+  if ((long)); then
+    __cmdaudit_lost || builtin return 0
+    __cmdaudit_write_long "$1" "$__cmdaudit_t" "$__cmdaudit_d" || ((++__cmdaudit_failed))
+    builtin return 0
   fi
   __cmdaudit_record command "$1" "$__cmdaudit_r" "$__cmdaudit_t" "$__cmdaudit_d"
 }
@@ -357,21 +383,28 @@ __cmdaudit_history_switched() {
 __cmdaudit_prompt() {
   __cmdaudit_st=$?
   {
-    builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
+    [[ -z ${HISTTIMEFORMAT-}$__cmdaudit_htf_read ]] || builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read"
     if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)); then
       # The common case inline: "%5d%c " with the number HISTCMD - 1 (HISTCMD is the next
-      # number while PROMPT_COMMAND runs), the entry's time (36 bytes), one new one-line command,
-      # the same cwd, short ASCII text with nothing to escape, a clock without a fork.
-      # Anything else: __cmdaudit_slow.
+      # number while PROMPT_COMMAND runs), on bash < 5.0 the entry's stamp (36 bytes: the layout
+      # of __cmdaudit_tpat), one new one-line command, the same cwd, short ASCII text with
+      # nothing to escape, a start from PS0 on bash >= 5.0. Anything else: __cmdaudit_slow.
       __cmdaudit_h=${__cmdaudit_a[0]}
-      __cmdaudit_r=${__cmdaudit_h:43:${#__cmdaudit_h}>44?${#__cmdaudit_h}-44:0}
-      # shellcheck disable=SC2053 # __cmdaudit_tpat is a pattern
-      if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  && ${__cmdaudit_h:7:36} == $__cmdaudit_tpat &&
+      __cmdaudit_r=${__cmdaudit_h:__cmdaudit_pfx:${#__cmdaudit_h}>__cmdaudit_pfx+1?${#__cmdaudit_h}-__cmdaudit_pfx-1:0}
+      if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  &&
         $PWD == "$__cmdaudit_pwd" && $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
-        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && !__cmdaudit_failed && ${#__cmdaudit_r} < __cmdaudit_room_fast &&
-          ++__cmdaudit_scratch < 512 && (__cmdaudit_last = __cmdaudit_n) && ++__cmdaudit_seq)); then
-        __cmdaudit_ts=${__cmdaudit_h:7:10} __cmdaudit_ct=${__cmdaudit_h:18:24}
-        __cmdaudit_when
+        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && !__cmdaudit_failed && ${#__cmdaudit_r} < __cmdaudit_room_fast && ++__cmdaudit_scratch < 512)) &&
+        if ((__cmdaudit_fast == 1)); then
+          __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
+          ((${#__cmdaudit_t0} == 16)) && [[ $__cmdaudit_t0 != *[!0-9]* ]] && ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))
+        else [[ ${__cmdaudit_h:7:1}${__cmdaudit_h:17:1}${__cmdaudit_h:22:1}${__cmdaudit_h:42:1} == [1-9]' - ' ]]; fi &&
+        ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
+        if ((__cmdaudit_fast == 1)); then
+          ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
+          __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000)) __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
+        else
+          __cmdaudit_t=${__cmdaudit_h:18:24} __cmdaudit_d=''
+        fi
         # One word with literal TABs between the fields: far cheaper in bash than printf
         # formatting each field.
         builtin printf '%s\n' "CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_t	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$__cmdaudit_d	1	${#__cmdaudit_r}	$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
@@ -381,7 +414,7 @@ __cmdaudit_prompt() {
     else
       __cmdaudit_slow || builtin : # also an empty history: it primes the first prompt, or shows history -c
     fi
-    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* && ${PS0-} == "$__cmdaudit_ps0"* ]] || __cmdaudit_checks || builtin :
+    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
   } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
   builtin return "$__cmdaudit_st"
 }
@@ -400,12 +433,11 @@ __cmdaudit_slow() {
 }
 # History switched off or on, or filtered (HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take
 # effect only until this prompt, so they never hide the next command; set from ~/.bashrc,
-# they are reset before the first). A PS0 the user set keeps running, after the hook's.
+# they are reset before the first).
 __cmdaudit_checks() {
   [[ -o history && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
   HISTCONTROL='' HISTIGNORE=''
   [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
-  [[ ${PS0-} == "$__cmdaudit_ps0"* ]] || PS0=$__cmdaudit_ps0${PS0-}
 }
 
 # Collect the last command (`exit` itself, usually) as a prompt would, then close the session.
@@ -532,10 +564,15 @@ __cmdaudit_init() {
   # bash >= 5.0: PS0, expanded when a command has been read and is about to run, stamps its start
   # (an array subscript assigns without printing anything, and needs no fork). A PS0 of the user's
   # keeps running after it.
+  # bash >= 5.0 reads entries without their stamp (PS0 has the start): "%5d%c " and the text.
+  __cmdaudit_htf_read=$__cmdaudit_htf __cmdaudit_pfx=43 __cmdaudit_login=0
+  if ((__cmdaudit_fast == 1)); then
+    __cmdaudit_htf_read='' __cmdaudit_pfx=7 __cmdaudit_login=${EPOCHREALTIME/[.,]/}
+  fi
   __cmdaudit_ps0=''
   if ((__cmdaudit_fast == 1)); then
     # shellcheck disable=SC2016 # expanded by bash each time PS0 is
-    __cmdaudit_ps0='${__cmdaudit_z[__cmdaudit_t0=${EPOCHREALTIME/[.,]/}]-}'
+    __cmdaudit_ps0='${__cmdaudit_z[__cmdaudit_t0=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}]-}'
     PS0=$__cmdaudit_ps0${PS0-}
   fi
   __cmdaudit_record session_start "" "" 2>&"$__cmdaudit_null"
@@ -544,9 +581,9 @@ __cmdaudit_init() {
 __cmdaudit_init
 builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w __cmdaudit_maxl __cmdaudit_big \
-  __cmdaudit_htf __cmdaudit_tpat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
+  __cmdaudit_htf __cmdaudit_htf_read __cmdaudit_pfx __cmdaudit_login __cmdaudit_tpat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
 builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_write_long \
-  __cmdaudit_head __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_slow __cmdaudit_scratch_reset \
+  __cmdaudit_head __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_t0_ok __cmdaudit_stamp __cmdaudit_slow __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_command __cmdaudit_history_switched __cmdaudit_checks \
   __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_functrace_off __cmdaudit_init
 builtin shopt -s cmdhist lithist

@@ -42,7 +42,6 @@ __cmdaudit_big=8192                            # bytes of an entry bash escapes 
 __cmdaudit_t0=                                 # the command's start, set by PS0 (bash >= 5.0)
 __cmdaudit_tp=0                                # the start of the last command recorded with it
 __cmdaudit_b=()
-__cmdaudit_ts=                                 # the start second of the entry, from history (set per entry)
 __cmdaudit_ct=                                 # the command's start as a ctime field
 __cmdaudit_d=                                  # its duration in ms, empty when unknown
 
@@ -247,8 +246,8 @@ __cmdaudit_record() {
 # mapfile, not `read`: read -N stops at byte 0xff on bash 4.1/4.2 and cuts or changes
 # non-ASCII characters on 4.3/4.4; mapfile reads bytes on every version.
 # HISTTIMEFORMAT (local to the callers) puts the second bash stamped the entry with before it.
-__cmdaudit_htf='%s %Y-%m-%dT%H:%M:%S%z '
-__cmdaudit_tpat='[1-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9] [0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][+-][0-9][0-9][0-9][0-9] '
+__cmdaudit_htf='%Y-%m-%dT%H:%M:%S%z '
+__cmdaudit_tpat='[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][+-][0-9][0-9][0-9][0-9] '
 __cmdaudit_entry() {
   builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
   builtin history 1 || builtin return 1 # stdout is the scratch file (the callers redirect it)
@@ -261,13 +260,13 @@ __cmdaudit_join() {
 }
 # The entry read into __cmdaudit_h ("%5d%c " HISTTIMEFORMAT text LF): its number into __cmdaudit_n,
 # the length of all that comes before its text into __cmdaudit_pl, its start second into
-# __cmdaudit_ts and as a ctime into __cmdaudit_ct (both empty if it has no time), its text into
+# __cmdaudit_ct as a ctime (empty if it has no time), its text into
 # __cmdaudit_r, without the LF bash keeps after a here-document's delimiter line.
 __cmdaudit_parse() {
   # Empty the scratch file every 512 entries, and after a long one.
   ((++__cmdaudit_scratch < 512 && ${#__cmdaudit_h} < 65536)) || __cmdaudit_scratch_reset
   builtin local p="${__cmdaudit_h:0:40}" sp
-  __cmdaudit_n=0 __cmdaudit_ts='' __cmdaudit_ct='' __cmdaudit_r=''
+  __cmdaudit_n=0 __cmdaudit_ct='' __cmdaudit_r=''
   sp=${p%%[! ]*}
   p=${p:${#sp}}
   p=${p%%[!0-9]*}
@@ -275,9 +274,9 @@ __cmdaudit_parse() {
   __cmdaudit_n=$((10#$p)) __cmdaudit_pl=$((${#sp} + ${#p} + 2))
   p=${__cmdaudit_h:__cmdaudit_pl}
   # shellcheck disable=SC2053 # a pattern
-  if [[ ${p:0:36} == $__cmdaudit_tpat ]]; then
-    __cmdaudit_ts=${p:0:10} __cmdaudit_ct=${p:11:24} __cmdaudit_pl=$((__cmdaudit_pl + 36))
-    p=${p:36}
+  if [[ ${p:0:25} == $__cmdaudit_tpat ]]; then
+    __cmdaudit_ct=${p:0:24} __cmdaudit_pl=$((__cmdaudit_pl + 25))
+    p=${p:25}
   fi
   # The last character by offset: ${p%$'\n'} on text that does not end with one tries every
   # suffix on bash 4.3 (a second for 60 KB).
@@ -319,7 +318,7 @@ __cmdaudit_t0_ok() {
     ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))
 }
 # bash >= 5.0 reads entries without their stamp (PS0 has the start); when PS0's is missing, the
-# stamp of the newest entry, into __cmdaudit_ts and __cmdaudit_ct (stdout: the scratch file).
+# stamp of the newest entry, into __cmdaudit_ct (stdout: the scratch file).
 __cmdaudit_stamp() {
   builtin local HISTTIMEFORMAT="$__cmdaudit_htf" p
   builtin history 1 && builtin mapfile -n 1 -u "$__cmdaudit_rd" __cmdaudit_b
@@ -329,7 +328,7 @@ __cmdaudit_stamp() {
   p=${p#"${p%%[!0-9]*}"}
   p=${p:2}
   # shellcheck disable=SC2053 # a pattern
-  [[ ${p:0:36} == $__cmdaudit_tpat ]] && __cmdaudit_ts=${p:0:10} __cmdaudit_ct=${p:11:24}
+  [[ ${p:0:25} == $__cmdaudit_tpat ]] && __cmdaudit_ct=${p:0:24}
 }
 
 __cmdaudit_collect_other() {
@@ -389,7 +388,7 @@ __cmdaudit_prompt() {
     [[ -z ${HISTTIMEFORMAT-}$__cmdaudit_htf_read ]] || builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read"
     if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)); then
       # The common case inline: "%5d%c " with the number HISTCMD - 1 (HISTCMD is the next
-      # number while PROMPT_COMMAND runs), on bash < 5.0 the entry's stamp (36 bytes: the layout
+      # number while PROMPT_COMMAND runs), on bash < 5.0 the entry's stamp (25 bytes: the layout
       # of __cmdaudit_tpat), one new one-line command, the same cwd, short ASCII text with
       # nothing to escape, a start from PS0 on bash >= 5.0. Anything else: __cmdaudit_slow.
       __cmdaudit_h=${__cmdaudit_a[0]}
@@ -400,13 +399,13 @@ __cmdaudit_prompt() {
         if ((__cmdaudit_fast == 1)); then
           __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
           ((${#__cmdaudit_t0} == 16)) && [[ $__cmdaudit_t0 != *[!0-9]* ]] && ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))
-        else [[ ${__cmdaudit_h:7:1}${__cmdaudit_h:17:1}${__cmdaudit_h:22:1}${__cmdaudit_h:42:1} == [1-9]' - ' ]]; fi &&
+        else [[ ${__cmdaudit_h:11:1}${__cmdaudit_h:17:1}${__cmdaudit_h:31:1} == '-T ' ]]; fi &&
         ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
         if ((__cmdaudit_fast == 1)); then
           ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
           __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000)) __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
         else
-          __cmdaudit_t=${__cmdaudit_h:18:24} __cmdaudit_d=''
+          __cmdaudit_t=${__cmdaudit_h:7:24} __cmdaudit_d=''
         fi
         # One word with literal TABs between the fields: far cheaper in bash than printf
         # formatting each field.
@@ -568,7 +567,7 @@ __cmdaudit_init() {
   # (an array subscript assigns without printing anything, and needs no fork). A PS0 of the user's
   # keeps running after it.
   # bash >= 5.0 reads entries without their stamp (PS0 has the start): "%5d%c " and the text.
-  __cmdaudit_htf_read=$__cmdaudit_htf __cmdaudit_pfx=43 __cmdaudit_login=0
+  __cmdaudit_htf_read=$__cmdaudit_htf __cmdaudit_pfx=32 __cmdaudit_login=0
   if ((__cmdaudit_fast == 1)); then
     __cmdaudit_htf_read='' __cmdaudit_pfx=7 __cmdaudit_login=${EPOCHREALTIME/[.,]/}
   fi

@@ -4,7 +4,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type DecodeEvent, LogDecoder, lines, type LogRecord } from "../../protocol/index.ts";
+import { type DecodeEvent, LogDecoder, lines, type LogRecord, parseCommandTime } from "../../protocol/index.ts";
 import { BASHES, type Bash } from "../support/bashes.ts";
 
 export { atLeast, BASHES, type Bash } from "../support/bashes.ts";
@@ -273,4 +273,11 @@ export const commands = (d: Decoded) => d.records.filter((r) => r.kind === "comm
 /** Lines the hook itself could have printed: its names, or bash complaining about it. */
 export function hookNoise(output: string): string[] {
   return output.split(/\r?\n/).filter((l) => /__cmdaudit|readonly variable|bad file descriptor|bash: .*(commands\.log|\/dev\/fd)|syntax error|command not found/i.test(l));
+}
+
+/** A record's ctime in ms since the epoch; throws if it does not parse. */
+export function ctimeMs(ctime: string): number {
+  const t = parseCommandTime(ctime);
+  if (typeof t === "string") throw new Error(t);
+  return t.tsUs / 1000;
 }

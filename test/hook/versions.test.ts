@@ -8,17 +8,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseCommandTime } from "../../protocol/index.ts";
-import { atLeast, BASHES, type Bash, commands, hookNoise, hookRoot, rcFile, readLog, REMOVE_ROOTS_MS, removeHookRoots, spawnTracked, text, typeInto } from "./support.ts";
+import { atLeast, BASHES, type Bash, commands, ctimeMs, hookNoise, hookRoot, rcFile, readLog, REMOVE_ROOTS_MS, removeHookRoots, spawnTracked, text, typeInto } from "./support.ts";
 
 afterAll(removeHookRoots, REMOVE_ROOTS_MS);
 
 const b = (s: string) => Buffer.from(s, "latin1");
-const tsMs = (ctime: string) => {
-  const t = parseCommandTime(ctime);
-  if (typeof t === "string") throw new Error(t);
-  return t.tsUs / 1000;
-};
 /** `$'…'` for bash: every byte as \xNN, so what is typed is ASCII and the tty changes nothing. */
 const ansiC = (bytes: Buffer) => `$'${[...bytes].map((x) => `\\x${x.toString(16).padStart(2, "0")}`).join("")}'`;
 
@@ -79,15 +73,15 @@ describe.each(BASHES)("bash $version", (bash: Bash) => {
     const [slow, next] = commands(readLog(root.log));
     expect([text(slow!), text(next!)]).toEqual(["sleep 1.3; true", "echo next"]);
     // Stamped at the prompt, both would be within a few ms of each other.
-    expect(tsMs(next!.ctime) - tsMs(slow!.ctime)).toBeGreaterThanOrEqual(1000);
-    expect(Math.abs(tsMs(slow!.ctime) - Date.now())).toBeLessThan(120_000);
+    expect(ctimeMs(next!.ctime) - ctimeMs(slow!.ctime)).toBeGreaterThanOrEqual(1000);
+    expect(Math.abs(ctimeMs(slow!.ctime) - Date.now())).toBeLessThan(120_000);
     if (atLeast(bash, 5, 0)) {
       expect(slow!.ctime).toMatch(/\.\d{6}[+-]\d{4}$/);
       expect(slow!.durationMs).toBeGreaterThanOrEqual(1300);
       expect(slow!.durationMs).toBeLessThan(10_000);
       expect(next!.durationMs).toBeGreaterThanOrEqual(0);
       expect(next!.durationMs).toBeLessThan(1000);
-      expect(tsMs(next!.ctime) - tsMs(slow!.ctime)).toBeGreaterThanOrEqual(1300);
+      expect(ctimeMs(next!.ctime) - ctimeMs(slow!.ctime)).toBeGreaterThanOrEqual(1300);
     } else {
       expect(slow!.ctime).toMatch(/T\d\d:\d\d:\d\d[+-]\d{4}$/);
       expect([slow!.durationMs, next!.durationMs]).toEqual([null, null]);
@@ -119,7 +113,7 @@ describe.each(BASHES)("bash $version", (bash: Bash) => {
     expect(r.output).not.toMatch(/bash: |readonly/);
     const c = commands(readLog(root.log));
     expect(c.map(text)).toEqual(typed);
-    for (const x of c) expect(Math.abs(tsMs(x.ctime) - Date.now())).toBeLessThan(120_000);
+    for (const x of c) expect(Math.abs(ctimeMs(x.ctime) - Date.now())).toBeLessThan(120_000);
     expect(c.slice(0, 2).map((x) => x.durationMs)).toEqual([null, null]);
   }, 60_000);
 

@@ -12,6 +12,16 @@ export const LOG_CHUNK_BYTES = 3072;
 export const MAX_LOG_LINE_BYTES = 64 * 1024;
 /** Most parts one record may be split into. */
 export const MAX_LOG_PARTS = 4096;
+/**
+ * A multi-part record whose next part has not come after this many lines, or this many bytes,
+ * is given up as unfinished (a shell writes a record's parts back to back: only one killed
+ * mid-record leaves one). Far below what one body may carry (MAX_RECORDS_PER_BODY, 16 MiB), so
+ * a reporter resending from the record's head always sends a body in which it is given up.
+ */
+export const MAX_PENDING_LINES = 1000;
+export const MAX_PENDING_GAP = 1024 * 1024;
+/** Records one ingest request may carry (the server's default `limits.max_records_per_batch`). */
+export const MAX_RECORDS_PER_BODY = 10_000;
 export const MAX_HOSTNAME = 255;
 export const MAX_SERVER_IPS = 2048;
 export const MAX_USER = 64;

@@ -4,7 +4,7 @@
  * seed's `[time] [(suser) luser tty ip] [host@ips] command` lines.
  */
 import { escapeBytes, unescapeBytes } from "./escape.ts";
-import { LOG_CHUNK_BYTES, MAX_LOG_LINE_BYTES, MAX_LOG_PARTS, MAX_COMMAND_BYTES } from "./limits.ts";
+import { LOG_CHUNK_BYTES, MAX_COMMAND_BYTES, MAX_LOG_LINE_BYTES, MAX_LOG_PARTS, MAX_PENDING_GAP, MAX_PENDING_LINES } from "./limits.ts";
 import { commandFromBytes, RECORD_KINDS, type RecordKind, type WireRecord } from "./record.ts";
 import { formatUtcOffset } from "./time.ts";
 import { isAscii } from "node:buffer";
@@ -15,8 +15,6 @@ const HEAD_FIELDS_V1 = 17;
 /** CA2 heads: CA1's fields with durationMs inserted after the exit status. */
 const HEAD_FIELDS_V2 = 18;
 const PART_FIELDS = 7;
-/** By default a record whose parts are still missing this many bytes later is declared damaged. */
-const MAX_PENDING_SPAN = 16 * 1024 * 1024;
 
 /** One record read from the log; `command` holds the exact bytes. */
 export interface LogRecord {
@@ -56,6 +54,8 @@ interface Pending {
   offset: number;
   /** Offset of its latest line: the span to the next part is what the decoder bounds. */
   last: number;
+  /** Number (from 1) of its latest line, for the same bound in lines. */
+  lastLine: number;
   lines: Uint8Array[];
 }
 
@@ -181,16 +181,23 @@ export class LogDecoder {
   /** Records waiting for parts, by `sessionId TAB seq` (a TAB cannot occur in either). */
   private pending = new Map<string, Pending>();
   private readonly maxPendingSpan: number;
+  private readonly maxPendingLines: number;
   private readonly legacyUtcOffset: string;
-  /** `maxPendingSpan`: bytes after a record's head by which all its parts must have come (a shell writes them back to back). */
-  constructor(opts: { legacyUtcOffset: number; maxPendingSpan?: number }) {
-    this.maxPendingSpan = opts.maxPendingSpan ?? MAX_PENDING_SPAN;
+  private lineNo = 0;
+  /**
+   * `maxPendingSpan` (bytes) and `maxPendingLines`: how far after a record's latest part its next
+   * one must have come (a shell writes them back to back); defaults MAX_PENDING_GAP and MAX_PENDING_LINES.
+   */
+  constructor(opts: { legacyUtcOffset: number; maxPendingSpan?: number; maxPendingLines?: number }) {
+    this.maxPendingSpan = opts.maxPendingSpan ?? MAX_PENDING_GAP;
+    this.maxPendingLines = opts.maxPendingLines ?? MAX_PENDING_LINES;
     this.legacyUtcOffset = formatUtcOffset(opts.legacyUtcOffset);
   }
 
   push(line: Uint8Array, offset: number): DecodeEvent[] {
     const end = offset + line.length + 1;
     const out: DecodeEvent[] = [];
+    this.lineNo++;
     if (this.pending.size > 0) this.expire(offset, out);
     if (line.length > MAX_LOG_LINE_BYTES) {
       out.push({ type: "damaged", reason: `line longer than ${MAX_LOG_LINE_BYTES} bytes`, raw: line, offset });
@@ -222,6 +229,17 @@ export class LogDecoder {
     return out;
   }
 
+  /**
+   * Give up the unfinished records whose head line starts before `before` (a reporter's
+   * `giveUp`: the record has waited at the end of the log longer than any shell takes to
+   * write its parts).
+   */
+  giveUp(before: number): DecodeEvent[] {
+    const out: DecodeEvent[] = [];
+    for (const [key, p] of this.pending) if (p.offset < before) this.abandon(key, p, "record parts missing, given up by the reporter", out);
+    return out;
+  }
+
   /** Offset of the first line of the oldest unfinished record, or null. */
   pendingFrom(): number | null {
     let min: number | null = null;
@@ -231,7 +249,7 @@ export class LogDecoder {
 
   private expire(now: number, out: DecodeEvent[]): void {
     for (const [key, p] of this.pending) {
-      if (now - p.last > this.maxPendingSpan) this.abandon(key, p, "record parts missing", out);
+      if (now - p.last > this.maxPendingSpan || this.lineNo - p.lastLine > this.maxPendingLines) this.abandon(key, p, "record parts missing", out);
     }
   }
 
@@ -292,7 +310,7 @@ export class LogDecoder {
     } else {
       const own = line.slice(); // kept past this call: the caller may reuse its buffer
       const key = `${sessionId}\t${seq}`;
-      this.pending.set(key, { head, nparts, chunks: [own.subarray(own.length - chunk.length)], bytes: chunk.length, offset, last: offset, lines: [own] });
+      this.pending.set(key, { head, nparts, chunks: [own.subarray(own.length - chunk.length)], bytes: chunk.length, offset, last: offset, lastLine: this.lineNo, lines: [own] });
     }
   }
 
@@ -312,6 +330,7 @@ export class LogDecoder {
     p.chunks.push(own.subarray(own.length - chunk.length));
     p.lines.push(own);
     p.last = offset;
+    p.lastLine = this.lineNo;
     p.bytes += chunk.length;
     if (p.bytes > MAX_COMMAND_BYTES * 2 + LOG_CHUNK_BYTES) {
       this.abandon(key, p, "record too long", out);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { parseUtcOffset } from "../../protocol/index.ts";
+import { MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
 
 // An entry that starts with "sha256:" is a digest and must be a whole one: a truncated digest would
 // otherwise pass as a long plain token, and TokenSet would then fail every request of its scope.
@@ -28,7 +28,7 @@ export const configSchema = z.strictObject({
   limits: z.strictObject({
     /** Largest request body, after gzip decompression. */
     max_body_bytes: z.number().int().min(1024).default(32 * 1024 * 1024),
-    max_records_per_batch: z.number().int().min(1).max(100_000).default(10_000),
+    max_records_per_batch: z.number().int().min(1).max(100_000).default(MAX_RECORDS_PER_BODY),
     max_page_size: z.number().int().min(1).max(10_000).default(1000),
   }).prefault({}),
   tls: z.strictObject({

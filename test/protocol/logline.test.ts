@@ -6,6 +6,8 @@ import {
   MAX_COMMAND_BYTES,
   MAX_LOG_LINE_BYTES,
   MAX_LOG_PARTS,
+  MAX_PENDING_GAP,
+  MAX_PENDING_LINES,
   encodeRecord,
   escapeBytes,
   lines,
@@ -658,23 +660,62 @@ describe("damaged lines", () => {
     expect(dec.finish()).toEqual([]);
   });
 
-  test("missing parts: abandoned 16 MiB later", () => {
-    const span = 16 * 1024 * 1024;
-    const r = rec({ command: "g".repeat(LOG_CHUNK_BYTES + 1) });
-    const [h, p2] = physicalLines(encodeRecord(r));
+  test("missing parts: abandoned MAX_PENDING_GAP bytes after the latest part", () => {
+    const span = MAX_PENDING_GAP;
+    const r = rec({ command: "g".repeat(LOG_CHUNK_BYTES * 2 + 1) });
+    const [h, p2, p3] = physicalLines(encodeRecord(r));
     const filler = splitLines(encodeRecord(rec({ sessionId: "other", command: "x" })))[0]!.line;
     const dec = new LogDecoder({ legacyUtcOffset: 0 });
     dec.push(h!.subarray(0, h!.length - 1), 0);
-    // Exactly 16 MiB later the record is still waiting…
-    expect(dec.push(filler, span).map((e) => e.type)).toEqual(["record"]);
+    // The gap counts from the latest part, not from the head.
+    dec.push(p2!.subarray(0, p2!.length - 1), 1000);
+    // Exactly MAX_PENDING_GAP later the record is still waiting…
+    expect(dec.push(filler, 1000 + span).map((e) => e.type)).toEqual(["record"]);
     expect(dec.pendingFrom()).toBe(0);
     // …one byte further it is given up, before the line at hand is read.
-    const ev = dec.push(filler, span + 1);
+    const ev = dec.push(filler, 1000 + span + 1);
     expect(ev.map((e) => e.type)).toEqual(["damaged", "record"]);
-    expect((ev[0] as Extract<DecodeEvent, { type: "damaged" }>).reason).toBe("record parts missing (1 of 2)");
+    expect((ev[0] as Extract<DecodeEvent, { type: "damaged" }>).reason).toBe("record parts missing (2 of 3)");
     expect(dec.pendingFrom()).toBeNull();
     // Its late part is then a part without head.
-    expect(dec.push(p2!.subarray(0, p2!.length - 1), span + 100).map((e) => e.type === "damaged" && e.reason)).toEqual(["part line without its head line"]);
+    expect(dec.push(p3!.subarray(0, p3!.length - 1), span + 5000).map((e) => e.type === "damaged" && e.reason)).toEqual(["part line without its head line"]);
+  });
+
+  test("missing parts: abandoned after MAX_PENDING_LINES lines since the latest part, not one line sooner", () => {
+    const r = rec({ command: "l".repeat(LOG_CHUNK_BYTES * 2 + 1) });
+    const [h, p2, p3] = physicalLines(encodeRecord(r));
+    const filler = splitLines(encodeRecord(rec({ sessionId: "other", command: "x" })))[0]!.line;
+    const run = (between: number) => {
+      const dec = new LogDecoder({ legacyUtcOffset: 0 });
+      const events: DecodeEvent[] = [...dec.push(h!.subarray(0, h!.length - 1), 0), ...dec.push(p2!.subarray(0, p2!.length - 1), 1)];
+      for (let i = 0; i < between; i++) events.push(...dec.push(filler, 2 + i));
+      events.push(...dec.push(p3!.subarray(0, p3!.length - 1), 2 + between));
+      return classify(events);
+    };
+    const inTime = run(MAX_PENDING_LINES - 1);
+    expect(inTime.damaged).toEqual([]);
+    expect(inTime.records.filter((x) => sameRecord(x, expected(r))).length).toBe(1);
+    const late = run(MAX_PENDING_LINES);
+    expect(late.damaged.map((e) => e.reason)).toEqual(["record parts missing (2 of 3)", "part line without its head line"]);
+    expect(late.records.filter((x) => sameRecord(x, expected(r)))).toEqual([]);
+  });
+
+  test("giveUp(before) abandons only the unfinished records whose head starts before it", () => {
+    const a = rec({ sessionId: "A", command: "a".repeat(LOG_CHUNK_BYTES + 1) });
+    const b = rec({ sessionId: "B", command: "b".repeat(LOG_CHUNK_BYTES + 1) });
+    const [ah] = physicalLines(encodeRecord(a));
+    const [bh, bp] = physicalLines(encodeRecord(b));
+    const dec = new LogDecoder({ legacyUtcOffset: 0 });
+    dec.push(ah!.subarray(0, ah!.length - 1), 0);
+    dec.push(bh!.subarray(0, bh!.length - 1), ah!.length);
+    const given = dec.giveUp(1);
+    expect(given.map((e) => e.type === "damaged" && e.reason)).toEqual(["record parts missing, given up by the reporter (1 of 2)"]);
+    expect(given[0]!.offset).toBe(0);
+    expect(dec.pendingFrom()).toBe(ah!.length);
+    // B goes on and completes.
+    const done = dec.push(bp!.subarray(0, bp!.length - 1), ah!.length + bh!.length);
+    expect(done.map((e) => e.type)).toEqual(["record"]);
+    expect(dec.giveUp(Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 
   test("a record whose parts add up to too many bytes is abandoned", () => {

@@ -4,7 +4,7 @@
  * seed reporter, a hand-written CSV parser), never by the server's own code.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { encodeRecord, type EncodableRecord, normalizeRecord } from "../../protocol/index.ts";
+import { encodeRecord, type EncodableRecord, MAX_PENDING_LINES, normalizeRecord } from "../../protocol/index.ts";
 import { asCa1 } from "../protocol/helpers.ts";
 import type { Config } from "../../server/src/config.ts";
 import type { Store } from "../../server/src/db/store.ts";
@@ -1071,6 +1071,47 @@ describe("POST /api/v1/ingest/raw", () => {
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     const rows = await t.all();
     expect(rows.filter((r) => r.sessionId!.startsWith("tail-")).length).toBe(60);
+  });
+
+  test("at default limits a record cut for good is given up within one body: 1,000 lines after its latest part, never a 413", async () => {
+    const t = await newApp();
+    const cut = enc(hook({ sessionId: "cut", seq: 1, command: "C".repeat(7000) }));
+    const headAndPart2 = cut.subarray(0, cut.lastIndexOf(0x0a, cut.length - 2) + 1);
+    const after = (n: number, from = 0) => Array.from({ length: n }, (_, i) => enc(hook({ sessionId: `after-${from + i}`, seq: 1, command: `after ${from + i}` })));
+    // 1,000 lines after its latest part the record may still complete: held back, nothing settled.
+    const waiting = cat(headAndPart2, ...after(MAX_PENDING_LINES));
+    const a1 = await json<IngestAnswer>(await t.postRaw(waiting));
+    expect(a1).toMatchObject({ accepted: MAX_PENDING_LINES, rejected: [], consumed: 0 });
+    // One line more and it is given up: rejected with its reason, consumed past everything.
+    const body = cat(waiting, ...after(1, MAX_PENDING_LINES));
+    const res = await t.postRaw(body);
+    expect(res.status).toBe(200);
+    const a2 = await json<IngestAnswer>(res);
+    expect(a2).toMatchObject({ accepted: 1, duplicates: MAX_PENDING_LINES, consumed: body.length });
+    expect(a2.rejected).toEqual([{ line: 1, error: "damaged line: record parts missing (2 of 3)" }]);
+    expect((await t.all()).length).toBe(MAX_PENDING_LINES + 1);
+  });
+
+  test("?giveUp=N gives up the unfinished records whose head is in the body's first N bytes, and no other", async () => {
+    const t = await newApp();
+    const split = (b: Buffer) => b.toString("latin1").split("\n").slice(0, -1).map((l) => Buffer.from(l + "\n", "latin1"));
+    const dead = split(enc(hook({ sessionId: "dead", seq: 1, command: "D".repeat(7000) })));
+    const A = enc(hook({ sessionId: "gvA", seq: 1, command: "between" }));
+    const writing = split(enc(hook({ sessionId: "writing", seq: 1, command: "W".repeat(7000) })));
+    const body = cat(dead[0]!, dead[1]!, A, writing[0]!);
+    // Without giveUp both wait.
+    expect(await json<IngestAnswer>(await t.postRaw(body))).toMatchObject({ accepted: 1, rejected: [], consumed: 0 });
+    const ans = await json<IngestAnswer>(await t.postRaw(body, "?giveUp=1"));
+    expect(ans.rejected).toEqual([{ line: 1, error: "damaged line: record parts missing, given up by the reporter (2 of 3)" }]);
+    expect(ans).toMatchObject({ accepted: 0, duplicates: 1, consumed: dead[0]!.length + dead[1]!.length + A.length });
+    // The record still being written completes with the next body, from consumed.
+    const rest = cat(writing[0]!, ...writing.slice(1));
+    expect(await json<IngestAnswer>(await t.postRaw(rest, "?giveUp=1"))).toMatchObject({ accepted: 1, rejected: [], consumed: rest.length });
+    for (const bad of ["-1", "x", "1.5", "9".repeat(16)]) {
+      const r = await t.postRaw(body, `?giveUp=${encodeURIComponent(bad)}`);
+      expect(r.status).toBe(400);
+      expect((await json<IngestAnswer>(r)).msg).toMatch(/giveUp/);
+    }
   });
 
   test("raw ingest limits: body size and record count", async () => {

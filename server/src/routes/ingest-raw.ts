@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { type AuditRecord, LogDecoder, lines, normalizeRecord, parseUtcOffset, toWireRecord, type DecodeEvent } from "../../../protocol/index.ts";
+import { type AuditRecord, LogDecoder, lines, MAX_PENDING_GAP, normalizeRecord, parseUtcOffset, toWireRecord, type DecodeEvent } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
 import { requireToken } from "../auth.ts";
 import { readBody } from "../body.ts";
@@ -12,7 +12,9 @@ import { commitBatch, type Rejected } from "../ingest.ts";
  * bytes of the body are settled (stored, duplicate, rejected or ignored); the
  * client resends the rest (a partial last line, or a record whose parts are not
  * all in the body yet) with its next request. `?final=1` marks the end of a file
- * that will not grow: unfinished records are then rejected instead of held back.
+ * that will not grow: unfinished records are then rejected instead of held back. `?giveUp=N`:
+ * unfinished records whose head line starts in the first N bytes of the body are rejected (the
+ * reporter's wait for their parts at the end of the log is over).
  */
 export function ingestRawRoutes(deps: AppDeps) {
   const { store, metrics, logger, config } = deps;
@@ -22,10 +24,14 @@ export function ingestRawRoutes(deps: AppDeps) {
     const legacyUtcOffset = parseUtcOffset(offsetParam);
     if (legacyUtcOffset === undefined) throw new HTTPException(400, { message: `utcOffset ${JSON.stringify(offsetParam.slice(0, 20))} is not ±HH:MM` });
     const final = c.req.query("final") === "1";
+    const giveUpParam = c.req.query("giveUp");
+    if (giveUpParam !== undefined && !/^\d{1,15}$/.test(giveUpParam)) throw new HTTPException(400, { message: `giveUp ${JSON.stringify(giveUpParam.slice(0, 20))} is not a byte count` });
+    const giveUp = Number(giveUpParam ?? 0);
     const body = await readBody(c, config.limits.max_body_bytes);
 
-    // A record cut for good must be given up within one body, or a client resending from `consumed` would wedge.
-    const decoder = new LogDecoder({ legacyUtcOffset, maxPendingSpan: Math.floor(config.limits.max_body_bytes / 2) });
+    // A record cut for good must be given up within one body, or a client resending from `consumed` would
+    // wedge: the decoder's bounds (MAX_PENDING_LINES, MAX_PENDING_GAP) are far inside a body's limits.
+    const decoder = new LogDecoder({ legacyUtcOffset, maxPendingSpan: Math.min(MAX_PENDING_GAP, Math.floor(config.limits.max_body_bytes / 4)) });
     const lineOf = new Map<number, number>();
     const valid: AuditRecord[] = [];
     const rejected: Rejected[] = [];
@@ -48,6 +54,7 @@ export function ingestRawRoutes(deps: AppDeps) {
       for (const ev of decoder.push(line, offset)) handle(ev);
       complete = offset + line.length + 1;
     }
+    if (giveUp > 0) decoder.giveUp(giveUp).forEach(handle);
     if (final) decoder.finish().forEach(handle);
     const max = config.limits.max_records_per_batch;
     if (valid.length + rejected.length > max) throw new HTTPException(413, { message: `body holds more than ${max} records` });

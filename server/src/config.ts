@@ -31,6 +31,13 @@ export const configSchema = z.strictObject({
     max_records_per_batch: z.number().int().min(1).max(100_000).default(MAX_RECORDS_PER_BODY),
     max_page_size: z.number().int().min(1).max(10_000).default(1000),
   }).prefault({}),
+  hosts: z.strictObject({
+    /**
+     * A host with no new record stored for this long is not live: `stalled` while its reporter
+     * still sends (only duplicates, or a body the server cannot settle), `silent` when it sends nothing.
+     */
+    silent_after_seconds: z.number().int().min(60).default(3600),
+  }).prefault({}),
   tls: z.strictObject({
     cert_file: z.string().min(1),
     key_file: z.string().min(1),

@@ -827,9 +827,31 @@ describe("hosts and metrics", () => {
       expect(h.get(name)!.silentSeconds!).toBeLessThanOrEqual(2);
       expect(h.get(name)!.silentSeconds!).toBeGreaterThanOrEqual(0);
     }
-    // Ascending lastReceived: the order the list promises.
+    // Ascending lastStored (here the same as lastReceived): the order the list promises.
     const lrs = hosts.map((x) => Date.parse(x.lastReceived!));
     expect([...lrs].sort((a, b) => a - b)).toEqual(lrs);
+  });
+
+  test("hosts: a host whose batches store nothing new is stalled, not live; one that sends nothing is silent", async () => {
+    const t = await newApp({ hosts: { silent_after_seconds: 600 } });
+    const nowUs = Date.now() * 1000;
+    const rec = (hostname: string) => {
+      const r = normalizeRecord(v2({ hostname, sessionId: hostname, seq: 1 }), { legacyUtcOffset: 0 });
+      if (typeof r === "string") throw new Error(r);
+      return r;
+    };
+    // Both stored 20 minutes ago; "wedged" keeps resending what is stored (duplicates only).
+    await t.store.insert([rec("wedged"), rec("gone")], nowUs - 1200 * 1e6);
+    expect(await json<IngestAnswer>(await t.post([v2({ hostname: "wedged", sessionId: "wedged", seq: 1 })]))).toMatchObject({ accepted: 0, duplicates: 1 });
+    expect((await t.post([v2({ hostname: "fresh", sessionId: "fresh", seq: 1 })])).status).toBe(200);
+    const { hosts } = await json<{ hosts: { hostname: string; state: string; silentSeconds: number; lastStored: string; lastReceived: string }[] }>(await t.get("/api/v1/hosts"));
+    const h = new Map(hosts.map((x) => [x.hostname, x]));
+    expect([...h].map(([n, x]) => [n, x.state])).toEqual([["gone", "silent"], ["wedged", "stalled"], ["fresh", "live"]]);
+    const w = h.get("wedged")!;
+    expect(w.silentSeconds).toBeGreaterThanOrEqual(1200);
+    expect(Date.now() - Date.parse(w.lastReceived)).toBeLessThan(5000);
+    expect(Date.parse(w.lastReceived) - Date.parse(w.lastStored)).toBeGreaterThanOrEqual(1199_000);
+    expect(h.get("fresh")!.silentSeconds).toBeLessThanOrEqual(2);
   });
 
   test("metrics: accepted/duplicate/rejected counters match the answers", async () => {

@@ -152,12 +152,13 @@ function expectSameSet(got: StoredRecord[], want: AuditRecord[]): void {
   for (const g of got) expectStored(g, byOci.get(g.oci)!);
 }
 
-/** What was stored (oci → record) and when each host last sent a batch (duplicates or not: it is alive). */
+/** What was stored (oci → record), when each host last sent a batch (duplicates or not) and last had something new stored. */
 interface Model {
   stored: Map<string, AuditRecord>;
   lastReceived: Map<string, number>;
+  lastStored: Map<string, number>;
 }
-const newModel = (): Model => ({ stored: new Map(), lastReceived: new Map() });
+const newModel = (): Model => ({ stored: new Map(), lastReceived: new Map(), lastStored: new Map() });
 
 /** What hosts() must say, from the model. */
 function expectedHosts(model: Model): HostSummary[] {
@@ -165,7 +166,7 @@ function expectedHosts(model: Model): HostSummary[] {
   for (const rec of model.stored.values()) {
     const h = by.get(rec.hostname);
     if (!h) {
-      by.set(rec.hostname, { hostname: rec.hostname, serverIps: rec.serverIps, firstSeenUs: rec.tsUs, lastSeenUs: rec.tsUs, lastReceivedUs: model.lastReceived.get(rec.hostname)!, records: 1 });
+      by.set(rec.hostname, { hostname: rec.hostname, serverIps: rec.serverIps, firstSeenUs: rec.tsUs, lastSeenUs: rec.tsUs, lastReceivedUs: model.lastReceived.get(rec.hostname)!, lastStoredUs: model.lastStored.get(rec.hostname)!, records: 1 });
       continue;
     }
     h.records++;
@@ -184,7 +185,11 @@ async function insertModel(store: Store, model: Model, recs: AuditRecord[], rece
   const res = await store.insert(recs, receivedUs);
   let fresh = 0;
   for (const r of recs) {
-    if (!model.stored.has(r.oci)) { model.stored.set(r.oci, r); fresh++; }
+    if (!model.stored.has(r.oci)) {
+      model.stored.set(r.oci, r);
+      fresh++;
+      model.lastStored.set(r.hostname, Math.max(model.lastStored.get(r.hostname) ?? 0, receivedUs));
+    }
     model.lastReceived.set(r.hostname, Math.max(model.lastReceived.get(r.hostname) ?? 0, receivedUs));
   }
   expect(res).toEqual({ inserted: fresh, duplicates: recs.length - fresh });
@@ -811,9 +816,18 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         await insertModel(s.store, model, [b2, a4], RECEIVED + 20 * SEC);
         const hosts = await sortedHosts(s.store);
         expect(hosts).toEqual(expectedHosts(model));
-        expect(hosts.map((h) => [h.hostname, h.records, h.serverIps, h.lastReceivedUs])).toEqual([
-          ["alpha", 5, "2001:db8::5,10.0.0.4", RECEIVED + 20 * SEC],
-          ["beta", 2, "192.168.0.1", RECEIVED + 20 * SEC],
+        expect(hosts.map((h) => [h.hostname, h.records, h.serverIps, h.lastReceivedUs, h.lastStoredUs])).toEqual([
+          ["alpha", 5, "2001:db8::5,10.0.0.4", RECEIVED + 20 * SEC, RECEIVED + 20 * SEC],
+          ["beta", 2, "192.168.0.1", RECEIVED + 20 * SEC, RECEIVED + 20 * SEC],
+        ]);
+
+        // Duplicates only (a reporter resending a stuck backlog): received moves, stored does not.
+        await insertModel(s.store, model, [a4, b2, a1], RECEIVED + 30 * SEC);
+        const later = await sortedHosts(s.store);
+        expect(later).toEqual(expectedHosts(model));
+        expect(later.map((h) => [h.hostname, h.records, h.lastReceivedUs, h.lastStoredUs])).toEqual([
+          ["alpha", 5, RECEIVED + 30 * SEC, RECEIVED + 20 * SEC],
+          ["beta", 2, RECEIVED + 30 * SEC, RECEIVED + 20 * SEC],
         ]);
       });
 

@@ -142,7 +142,7 @@ function expectedHosts(rows: Row[]): HostSummary[] {
     const ts = cstToUs(r.ctime as string);
     const ips = (r.serverIps as string | null) ?? "";
     const h = by.get(r.hostname as string);
-    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, records: 1 }); continue; }
+    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, lastStoredUs: 0, records: 1 }); continue; }
     h.records++;
     h.firstSeenUs = Math.min(h.firstSeenUs, ts);
     if (ts > h.lastSeenUs) { h.lastSeenUs = ts; h.serverIps = ips; }
@@ -311,7 +311,7 @@ describe("opening the store on the 2018 seed's database", () => {
       expect(await all()).toEqual(rowsBefore);
       expect(await q<Row>(db.url, "SELECT * FROM __drizzle_migrations ORDER BY id")).toEqual(migrationsBefore);
       expect(migrationsBefore.length).toBe(MIGRATIONS);
-      expect(MIGRATIONS).toBe(4); // seed baseline, utf8mb4, upgrade from seed, duration_ms
+      expect(MIGRATIONS).toBe(5); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us
     } finally {
       await again.close();
     }

@@ -34,7 +34,10 @@ export interface HostSummary {
   serverIps: string;
   firstSeenUs: number;
   lastSeenUs: number;
+  /** The latest batch with a record of this host (duplicates included): the host's reporter is talking. */
   lastReceivedUs: number;
+  /** The latest batch that stored something new of this host: the host's records are arriving. */
+  lastStoredUs: number;
   records: number;
 }
 

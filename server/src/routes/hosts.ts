@@ -3,22 +3,31 @@ import { formatCommandTime } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
 import { requireToken } from "../auth.ts";
 
-/** Every reporting host, most silent first, so one that stopped reporting stands out. */
+const time = (us: number) => (us > 0 ? formatCommandTime(us, null) : null);
+
+/**
+ * Every reporting host, most silent first, so one that stopped reporting stands out. A host is
+ * live only while new records of it are stored: a reporter resending what is already stored
+ * (a wedged backlog) keeps `lastReceived` fresh but is `stalled`, not live.
+ */
 export function hostsRoutes(deps: AppDeps) {
+  const silentAfterUs = deps.config.hosts.silent_after_seconds * 1e6;
   return new Hono()
     .use(requireToken(deps.tokens.read))
     .get("/", async (c) => {
       const nowUs = Date.now() * 1000;
       const hosts = (await deps.store.hosts())
-        .sort((a, b) => a.lastReceivedUs - b.lastReceivedUs || (a.hostname < b.hostname ? -1 : 1))
+        .sort((a, b) => a.lastStoredUs - b.lastStoredUs || (a.hostname < b.hostname ? -1 : 1))
         .map((h) => ({
           hostname: h.hostname,
           serverIps: h.serverIps,
           records: h.records,
-          firstSeen: h.firstSeenUs > 0 ? formatCommandTime(h.firstSeenUs, null) : null,
-          lastSeen: h.lastSeenUs > 0 ? formatCommandTime(h.lastSeenUs, null) : null,
-          lastReceived: h.lastReceivedUs > 0 ? formatCommandTime(h.lastReceivedUs, null) : null,
-          silentSeconds: h.lastReceivedUs > 0 ? Math.floor((nowUs - h.lastReceivedUs) / 1e6) : null,
+          firstSeen: time(h.firstSeenUs),
+          lastSeen: time(h.lastSeenUs),
+          lastStored: time(h.lastStoredUs),
+          lastReceived: time(h.lastReceivedUs),
+          silentSeconds: h.lastStoredUs > 0 ? Math.floor((nowUs - h.lastStoredUs) / 1e6) : null,
+          state: nowUs - h.lastStoredUs <= silentAfterUs ? "live" : nowUs - h.lastReceivedUs <= silentAfterUs ? "stalled" : "silent",
         }));
       return c.json({ hosts });
     });

@@ -53,7 +53,10 @@ export const hosts = mysqlTable("cmdaudit_hosts", {
   serverIps: varchar("server_ips", { length: 2048 }).notNull().default(""),
   firstSeenUs: bigint("first_seen_us", { mode: "number" }).notNull(),
   lastSeenUs: bigint("last_seen_us", { mode: "number" }).notNull(),
+  /** Receipt time of the latest batch holding a record of this host, duplicates included. */
   lastReceivedUs: bigint("last_received_us", { mode: "number" }).notNull().default(0),
+  /** Receipt time of the latest batch that stored a new record of this host. */
+  lastStoredUs: bigint("last_stored_us", { mode: "number" }).notNull().default(0),
   records: bigint("records", { mode: "number", unsigned: true }).notNull().default(0),
 });
 

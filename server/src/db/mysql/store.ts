@@ -182,7 +182,8 @@ class MysqlStore implements Store {
   private async insertOnce(records: AuditRecord[], receivedUs: number): Promise<number> {
     const per = hostDeltas(records);
     const hostRows = (received: number, counts?: Map<string, number>) => [...per].map(([hostname, h]) => ({
-      hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: received, records: counts?.get(hostname) ?? 0,
+      hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: received,
+      lastStoredUs: (counts?.get(hostname) ?? 0) > 0 ? received : 0, records: counts?.get(hostname) ?? 0,
     }));
     return this.db.transaction(async (tx) => {
       // Lock the batch's host rows first, in sorted order. A record's oci covers its hostname, so batches
@@ -214,6 +215,7 @@ class MysqlStore implements Store {
         serverIps: sql.raw("IF(VALUES(`last_seen_us`) >= `last_seen_us`, VALUES(`server_ips`), `server_ips`)"),
         lastSeenUs: sql.raw("GREATEST(`last_seen_us`, VALUES(`last_seen_us`))"),
         lastReceivedUs: sql.raw("GREATEST(`last_received_us`, VALUES(`last_received_us`))"),
+        lastStoredUs: sql.raw("GREATEST(`last_stored_us`, VALUES(`last_stored_us`))"),
       } });
       return inserted;
     });

@@ -44,6 +44,9 @@ export const hosts = sqliteTable("cmdaudit_hosts", {
   serverIps: text("server_ips").notNull().default(""),
   firstSeenUs: integer("first_seen_us").notNull(),
   lastSeenUs: integer("last_seen_us").notNull(),
+  /** Receipt time of the latest batch holding a record of this host, duplicates included. */
   lastReceivedUs: integer("last_received_us").notNull().default(0),
+  /** Receipt time of the latest batch that stored a new record of this host. */
+  lastStoredUs: integer("last_stored_us").notNull().default(0),
   records: integer("records").notNull().default(0),
 });

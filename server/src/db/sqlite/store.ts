@@ -39,13 +39,14 @@ class SqliteStore implements Store {
             .returning({ id: servercmdhist.id }).all().length;
         }
         total += n;
-        tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, records: n })
+        tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, lastStoredUs: n > 0 ? receivedUs : 0, records: n })
           .onConflictDoUpdate({ target: hosts.hostname, set: {
             records: sql`${hosts.records} + ${n}`,
             firstSeenUs: sql`min(${hosts.firstSeenUs}, ${h.minTs})`,
             serverIps: sql`iif(${h.maxTs} >= ${hosts.lastSeenUs}, ${h.serverIps}, ${hosts.serverIps})`,
             lastSeenUs: sql`max(${hosts.lastSeenUs}, ${h.maxTs})`,
             lastReceivedUs: sql`max(${hosts.lastReceivedUs}, ${receivedUs})`,
+            lastStoredUs: sql`max(${hosts.lastStoredUs}, ${n > 0 ? receivedUs : 0})`,
           } }).run();
       }
       return total;

@@ -4,6 +4,7 @@ import type { Config } from "./run.ts";
 import { EXIT, hostUtcOffset } from "./run.ts";
 import { isAppendOnly } from "./libc.ts";
 import { createShipper, ServerRefused, ServerUnreachable } from "./ship.ts";
+import { loadState } from "./state.ts";
 import { LOG_MODE } from "./tail.ts";
 
 /** Is everything in place for the hook to write and this reporter to ship? One line per check. */
@@ -42,6 +43,14 @@ export async function check(cfg: Config): Promise<number> {
     else ok(`${cfg.state_dir} is writable`);
   } catch (e) {
     fail(`${cfg.state_dir}: ${(e as NodeJS.ErrnoException).code ?? "error"}`, 6);
+  }
+  try {
+    // The last run found a file it could not move on while the server answered (exit 6).
+    const stuck = loadState(cfg.state_dir).stuck;
+    if (stuck) fail(stuck, EXIT.stuck);
+    else ok("no file is stuck");
+  } catch (e) {
+    fail(`cannot read the reporter's state: ${(e as Error).message}`, EXIT.config);
   }
   try {
     // An empty body: the server checks the token and answers without storing anything.

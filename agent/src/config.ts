@@ -45,6 +45,11 @@ export const reporterConfigSchema = z.strictObject({
     /** Tries per request before the run gives up (exit 3). */
     attempts: z.number().int().min(1).max(20).default(5),
     backoff_ms: z.number().int().min(0).default(500),
+    /**
+     * How long the checkpoint may wait at an unfinished multi-part record at the end of a file
+     * (a shell still writing its parts) before the reporter asks the server to give it up.
+     */
+    unfinished_seconds: z.number().min(0).default(120),
   }).prefault({}),
 }).superRefine((c, ctx) => {
   if (!c.server.token === !c.server.token_file) ctx.addIssue({ code: "custom", path: ["server"], message: "set exactly one of server.token and server.token_file" });

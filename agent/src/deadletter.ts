@@ -55,16 +55,18 @@ export function countDeadLetters(stateDir: string): number {
  * again here with the same codec, so each line number maps to the record or
  * damaged lines the server saw there.
  */
-export function rejectedRaw(body: Uint8Array, answer: RawAnswer, final: boolean, legacyUtcOffset: number): { offset: number; reason: string; raw: Uint8Array }[] {
+export function rejectedRaw(body: Uint8Array, answer: RawAnswer, final: boolean, legacyUtcOffset: number, giveUp = false): { offset: number; reason: string; raw: Uint8Array }[] {
   if (!answer.rejected.length) return [];
   const lineStart: number[] = [];
   const events = new Map<number, DecodeEvent>();
-  const decoder = new LogDecoder({ legacyUtcOffset, maxPendingSpan: Number.MAX_SAFE_INTEGER });
+  // The server's default bounds (MAX_PENDING_LINES, MAX_PENDING_GAP): a record it gave up is given up here too.
+  const decoder = new LogDecoder({ legacyUtcOffset });
   const keep = (e: DecodeEvent) => { if (!events.has(e.offset)) events.set(e.offset, e); };
   for (const { line, offset } of lines(body)) {
     lineStart.push(offset);
     decoder.push(line, offset).forEach(keep);
   }
+  if (giveUp) decoder.giveUp(1).forEach(keep);
   if (final) decoder.finish().forEach(keep);
   return answer.rejected.map((r) => {
     const offset = r.line !== undefined ? lineStart[r.line - 1] ?? 0 : 0;

@@ -8,7 +8,8 @@
  *
  * Exit codes: 0 ok · 1 internal error · 2 bad config or state · 3 server unreachable
  * (5xx, timeout; the backlog is kept) · 4 server refused (token, 4xx) · 5 another run
- * holds the lock · 6 (check) the log file or state dir is not as the hook needs it.
+ * holds the lock · 6 stuck: a file the server answers for and settles nothing of (run; check
+ * fails with it too), or (check) the log file or state dir is not as the hook needs it.
  */
 import { ConfigError, DEFAULT_CONFIG_PATH, loadReporterConfig } from "./config.ts";
 import { check } from "./check.ts";

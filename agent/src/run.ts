@@ -8,15 +8,19 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, type Stats } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { encodeRecord, formatCommandTime, formatUtcOffset, parseUtcOffset } from "../../protocol/index.ts";
+import { encodeRecord, formatCommandTime, formatUtcOffset, MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
 import type { ReporterConfig } from "./config.ts";
-import { rejectedRaw, writeDeadLetters } from "./deadletter.ts";
+import { deadLetterFile, rejectedRaw, writeDeadLetters } from "./deadletter.ts";
 import { tryLockExclusive } from "./libc.ts";
-import { BodyTooLarge, BudgetUsedUp, createShipper, ServerRefused, ServerUnreachable, type Shipper } from "./ship.ts";
-import { loadState, saveState, type State, type TrackedFile } from "./state.ts";
-import { enforceCap, isQuiet, reconcile, rememberHead, retireDrained, rotateIfDue, type Events } from "./tail.ts";
+import { BodyTooLarge, BudgetUsedUp, createShipper, ServerRefused, ServerUnreachable, type RawAnswer, type Shipper } from "./ship.ts";
+import { loadState, saveState, type PendingLoss, type State, type TrackedFile } from "./state.ts";
+import { describeUnread, enforceCap, isQuiet, reconcile, recordsIn, rememberHead, retireDrained, rotateIfDue, TAIL_BYTES, tailOf, type Events } from "./tail.ts";
 
-export const EXIT = { ok: 0, internal: 1, config: 2, unreachable: 3, refused: 4, locked: 5 } as const;
+/** 6: `run`: a file is stuck (the server answers and settles nothing); `check`: that, or the log file or state dir is not as the hook needs it. */
+export const EXIT = { ok: 0, internal: 1, config: 2, unreachable: 3, refused: 4, locked: 5, stuck: 6 } as const;
+
+/** Lines per body at most: the server's records per request; a line holds at most one record. */
+const MAX_LINES_PER_BODY = MAX_RECORDS_PER_BODY;
 
 export type Config = ReporterConfig & { tokenValue: string };
 
@@ -52,10 +56,15 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
     const state = loadState(cfg.state_dir);
     const save = () => saveState(cfg.state_dir, state);
     const localOffset = -new Date(started).getTimezoneOffset();
+    const newLoss = (text: string): PendingLoss => {
+      const l = { seq: state.nextLossSeq++, ctime: formatCommandTime(now() * 1000, localOffset), text };
+      state.pendingLoss.push(l);
+      return l;
+    };
     const ev: Events = {
       warn,
       loss(text) {
-        state.pendingLoss.push({ seq: state.nextLossSeq++, ctime: formatCommandTime(now() * 1000, localOffset), text });
+        newLoss(text);
         warn(text);
       },
     };
@@ -68,12 +77,19 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
 
     const utcOffset = hostUtcOffset(cfg);
     const shipper = createShipper(cfg, utcOffset, deadline);
+    const stuck: string[] = [];
+    const ctx: DrainCtx = {
+      deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)!, newLoss,
+      cap: { bytes: cfg.batch.max_bytes, lines: MAX_LINES_PER_BODY },
+    };
     try {
       try {
         await sendLosses(state, shipper, save);
         for (const f of [...state.files]) {
-          await drain(cfg, state, f, shipper, { deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)! });
+          const why = await drain(cfg, state, f, shipper, ctx);
+          if (why) stuck.push(why);
         }
+        await sendLosses(state, shipper, save); // the losses this run counted (dead letters), at once
       } catch (e) {
         // The budget ran out (between two bodies or in the middle of a request) after the server
         // had answered in this run: the progress is saved and the next run goes on (exit 0).
@@ -81,12 +97,23 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
         if (!(e instanceof BudgetUsedUp && shipper.answered())) throw e;
       }
       retireDrained(cfg, state, now(), ev);
+      describeUnread(state);
+      if (stuck.length) {
+        const msg = stuck.join("; ");
+        state.stuck = msg;
+        state.lastError = `${new Date(now()).toISOString()} ${msg}`;
+        save();
+        warn(msg);
+        return EXIT.stuck;
+      }
+      delete state.stuck;
       state.lastSuccess = new Date(now()).toISOString();
       state.lastError = null;
       save();
       return EXIT.ok;
     } catch (e) {
       if (e instanceof ServerUnreachable || e instanceof ServerRefused) {
+        describeUnread(state);
         state.lastError = `${new Date(now()).toISOString()} ${e.message}`;
         save();
         warn(e.message);
@@ -119,23 +146,118 @@ interface DrainCtx {
   save: () => void;
   warn: (m: string) => void;
   legacyUtcOffset: number;
+  /** A `loss` record waiting to be sent, its seq fixed now; its text may still be updated before it is sent. */
+  newLoss: (text: string) => PendingLoss;
+  /** The largest body this run may send (bytes, lines): `batch.max_bytes` and 10,000 lines, halved by each 413. */
+  cap: { bytes: number; lines: number };
 }
 
-/** Ship one file from its checkpoint to its last complete line (or until the budget is used up). */
-async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper, ctx: DrainCtx): Promise<void> {
+/** What one drain dead-lettered: counted in one `loss` record per file and run, saved with the checkpoint it moved. */
+class DeadTally {
+  private records = 0;
+  private offsets: number[] = [];
+  private why = new Map<string, number>();
+  private loss: PendingLoss | null = null;
+  constructor(private readonly path: string, private readonly stateDir: string, private readonly ctx: DrainCtx) {}
+
+  /** Count these dead letters (call before the save that moves the checkpoint past them). */
+  add(letters: { offset: number; reason: string; raw: Uint8Array }[]): void {
+    for (const l of letters) {
+      const n = recordsIn(l.raw);
+      if (n === 0) continue; // not a record (a part line whose head is gone, a line of no known format)
+      this.records += n;
+      this.offsets.push(l.offset);
+      const label = /record parts missing|given up/.test(l.reason) ? "unfinished multi-part record(s) given up"
+        : /longer than batch\.max_bytes/.test(l.reason) ? "line(s) longer than batch.max_bytes"
+        : /unfinished line at the end/.test(l.reason) ? "unfinished last line(s) of a rotated file"
+        : "rejected by the server";
+      this.why.set(label, (this.why.get(label) ?? 0) + n);
+    }
+    if (!this.records) return;
+    const at = this.offsets.slice(0, 10).join(", ") + (this.offsets.length > 10 ? ", …" : "");
+    const why = [...this.why].map(([label, n]) => `${n} ${label}`).join(", ");
+    const text = `cmdaudit reporter: ${this.records} record(s) of ${this.path} at offset(s) ${at} were not stored: ${why}; kept in ${deadLetterFile(this.stateDir)}`;
+    if (this.loss) this.loss.text = text;
+    else this.loss = this.ctx.newLoss(text);
+  }
+
+  warn(): void {
+    if (this.loss) this.ctx.warn(this.loss.text);
+  }
+}
+
+function describeAnswer(a: RawAnswer): string {
+  return JSON.stringify({ consumed: a.consumed, accepted: a.accepted, duplicates: a.duplicates, rejected: a.rejected.length, ignored: a.ignored, msg: a.msg }).slice(0, 300);
+}
+
+function countLines(b: Uint8Array): number {
+  let n = 0;
+  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+/** The up to TAIL_BYTES bytes before `offset`. */
+function readBefore(fd: number, offset: number): Buffer {
+  const from = Math.max(0, offset - TAIL_BYTES);
+  const buf = Buffer.alloc(offset - from);
+  const got = readSync(fd, buf, 0, buf.length, from);
+  return buf.subarray(0, got);
+}
+
+/** Is there a complete line in the file after `from` (a `\n` in [from, size))? */
+function lineEndAfter(fd: number, from: number, size: number): boolean {
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (let pos = from; pos < size;) {
+    const got = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (got <= 0) return false;
+    if (buf.subarray(0, got).indexOf(0x0a) >= 0) return true;
+    pos += got;
+  }
+  return false;
+}
+
+/**
+ * Ship one file from its checkpoint to its last complete line (or until the budget is used up).
+ * Returns null, or why the file is stuck: the server answered and settled nothing of the largest
+ * body this run may send, or of a `giveUp` or `final` body (the run then exits 6).
+ */
+async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper, ctx: DrainCtx): Promise<string | null> {
   let fd: number;
   try {
     fd = openSync(f.path, "r");
   } catch (e) {
     ctx.warn(`cannot read ${f.path}: ${(e as NodeJS.ErrnoException).code}`);
-    return;
+    return null;
   }
+  const dead = new DeadTally(f.path, cfg.state_dir, ctx);
+  // The last bytes before the checkpoint, kept in memory: the `tail` fingerprint is of the bytes the
+  // server settled, even when the file is rewritten in the middle of this run (copytruncate).
+  let before = readBefore(fd, f.offset);
+  /** The checkpoint moves (`settled`: the bytes it moves over, when in memory): a new `tail`, no wait any more; saved by the caller. */
+  const advance = (to: number, settled?: Uint8Array) => {
+    const inMemory = !!settled && settled.length === to - f.offset;
+    if (inMemory && f.offset === 0 && !f.head) f.head = Buffer.from(settled.subarray(0, 64)).toString("hex"); // the bytes the server saw
+    before = inMemory ? Buffer.concat([before, settled]).subarray(-TAIL_BYTES) : readBefore(fd, to);
+    f.offset = to;
+    f.tail = tailOf(before, to);
+    delete f.waiting;
+    rememberHead(f, fd, to);
+  };
+  const expired = () => {
+    const w = f.waiting;
+    const t = ctx.now();
+    return !!w && w.offset === f.offset && t >= w.since && t - w.since >= cfg.run.unfinished_seconds * 1000;
+  };
   try {
     let st: Stats = fstatSync(fd);
-    if (st.ino !== f.ino || st.dev !== f.dev) return; // replaced since reconcile: the next run follows it
+    if (st.ino !== f.ino || st.dev !== f.dev) return null; // replaced since reconcile: the next run follows it
     const final = f.role === "rotated" && isQuiet(cfg, f, ctx.now());
-    let batch = cfg.batch.bytes;
-    let maxLines = cfg.batch.max_lines;
+    const base = () => [Math.min(cfg.batch.bytes, ctx.cap.bytes), Math.min(cfg.batch.max_lines, ctx.cap.lines)] as const;
+    let [batch, maxLines] = base();
+    /** Length of the largest body at this offset of which the server settled nothing (0: none). */
+    let zero = 0;
+    let lastZeroAnswer = "";
+    const stuck = (what: string) => `stuck: ${f.path} at offset ${f.offset}: ${what}; this file waits for the next run`;
     for (;;) {
       st = fstatSync(fd);
       f.size = st.size;
@@ -148,57 +270,95 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
       const atEnd = f.offset + got >= st.size;
       const lastNl = chunk.lastIndexOf(0x0a);
       if (lastNl < 0) {
-        if (!atEnd && batch < cfg.batch.max_bytes) { batch = Math.min(batch * 2, cfg.batch.max_bytes); continue; }
+        if (!atEnd && batch < ctx.cap.bytes) { batch = Math.min(batch * 2, ctx.cap.bytes); continue; }
         if (!atEnd) {
-          if (!skipOverlongLine(cfg, state, f, fd, st.size, ctx)) break;
+          if (ctx.cap.bytes < cfg.batch.max_bytes) return stuck(`the line there is longer than the ${ctx.cap.bytes} bytes the server still takes in this run (HTTP 413)`);
+          if (!skipOverlongLine(cfg, state, f, fd, st.size, ctx, dead, advance)) break;
           continue;
         }
         if (final) {
-          writeDeadLetters(cfg.state_dir, [{ file: f.path, offset: f.offset, reason: "unfinished line at the end of a rotated file", raw: chunk }]);
+          const letter = { file: f.path, offset: f.offset, reason: "unfinished line at the end of a rotated file", raw: chunk };
+          writeDeadLetters(cfg.state_dir, [letter]);
           state.counters.deadLetters++;
-          f.offset += got;
+          dead.add([letter]);
+          advance(f.offset + got);
           ctx.save();
         }
         break; // the live log's partial last line: finished by a later write, read by a later run
       }
       const body = chunk.subarray(0, cutAtLine(chunk, lastNl, maxLines));
-      const toEnd = f.offset + body.length >= st.size;
-      let answer;
-      try {
-        answer = await shipper.postRaw(body, final && toEnd);
-      } catch (e) {
-        if (e instanceof BodyTooLarge && batch > 64 * 1024) { batch = Math.max(64 * 1024, Math.floor(batch / 2)); continue; }
-        throw e;
+      /** The body ends at the file's last complete line (what follows, if anything, is a partial line). */
+      let last: boolean | undefined;
+      const atLastLine = () => (last ??= body.length === lastNl + 1 && (atEnd || !lineEndAfter(fd, f.offset + got, st.size)));
+      // A file that will not grow, read to its last complete line: the server gives up what is unfinished in it.
+      const finalBody = final && atLastLine();
+      // The record at the checkpoint has waited for its parts long enough: the server gives it up.
+      const giveUp = !final && expired() && atLastLine();
+      if (!giveUp && zero > 0 && body.length <= zero) {
+        // No larger body is possible (its limits, or no complete line beyond it).
+        if (!final && atLastLine()) break; // waiting for parts (see below); never resent in this run
+        return stuck(`the server settled nothing of a body of ${zero} bytes, the largest this run may send (lines ≤ ${maxLines}, bytes ≤ ${ctx.cap.bytes}); its answer: ${lastZeroAnswer}`);
       }
-      const letters = rejectedRaw(body, answer, final && toEnd, ctx.legacyUtcOffset).map((l) => ({ ...l, offset: f.offset + l.offset, file: f.path }));
+      let answer: RawAnswer;
+      try {
+        answer = await shipper.postRaw(body, finalBody, giveUp);
+      } catch (e) {
+        if (!(e instanceof BodyTooLarge)) throw e;
+        // 413: halve, and never grow again in this run to the size the server refused.
+        const lines = countLines(body);
+        if (lines <= 1) return stuck(`the server refuses even a body of one line (${body.length} bytes): HTTP 413 ${e.message}`);
+        ctx.cap = { bytes: Math.min(ctx.cap.bytes, Math.max(1, Math.floor(body.length / 2))), lines: Math.min(ctx.cap.lines, Math.max(1, Math.floor(lines / 2))) };
+        batch = Math.min(batch, ctx.cap.bytes);
+        maxLines = Math.min(maxLines, ctx.cap.lines);
+        continue;
+      }
+      // Only what the server settled: a line rejected beyond `consumed` comes again with the next body.
+      const letters = rejectedRaw(body, answer, finalBody, ctx.legacyUtcOffset, giveUp)
+        .filter((l) => l.offset < answer.consumed).map((l) => ({ ...l, offset: f.offset + l.offset, file: f.path }));
       writeDeadLetters(cfg.state_dir, letters);
       state.counters.deadLetters += letters.length;
       if (answer.consumed === 0) {
-        // A record longer than the batch: send a bigger body. At the end of the live log: its parts are still being written.
-        if (!toEnd && (batch < cfg.batch.max_bytes || body.length < chunk.length)) {
-          batch = Math.min(batch * 2, cfg.batch.max_bytes);
-          maxLines *= 2;
-          continue;
+        if (giveUp || finalBody) return stuck(`the server settled nothing of a ${giveUp ? "giveUp" : "final"} body of ${body.length} bytes; its answer: ${describeAnswer(answer)}`);
+        zero = body.length;
+        if (!final && atLastLine()) {
+          // An unfinished record at the end of the file: its shell may still be writing its parts.
+          // The wait is kept in the state (a clock set back restarts it); once over, giveUp.
+          const t = ctx.now();
+          if (!f.waiting || f.waiting.offset !== f.offset || t < f.waiting.since) f.waiting = { offset: f.offset, since: t };
+          ctx.save();
+          if (expired()) continue;
+          break;
         }
-        if (!toEnd) ctx.warn(`${f.path}: the server settled nothing of ${body.length} bytes at offset ${f.offset}; retrying next run`);
-        break;
+        // A record longer than the body: a bigger one, within the limits (the zero check above ends the growth).
+        const nextBatch = Math.min(batch * 2, ctx.cap.bytes);
+        const nextLines = Math.min(maxLines * 2, ctx.cap.lines);
+        if (nextBatch === batch && nextLines === maxLines) {
+          return stuck(`the server settled nothing of a body of ${body.length} bytes (${countLines(body)} lines), the largest this run may send; its answer: ${describeAnswer(answer)}`);
+        }
+        lastZeroAnswer = describeAnswer(answer);
+        batch = nextBatch;
+        maxLines = nextLines;
+        continue;
       }
-      f.offset += answer.consumed;
+      dead.add(letters);
+      advance(f.offset + answer.consumed, body.subarray(0, answer.consumed));
       state.counters.sentBytes += answer.consumed;
       state.counters.accepted += answer.accepted;
       state.counters.duplicates += answer.duplicates;
-      rememberHead(f);
       ctx.save();
-      batch = cfg.batch.bytes;
-      maxLines = cfg.batch.max_lines;
+      [batch, maxLines] = base();
+      zero = 0;
+      lastZeroAnswer = "";
     }
+    return null;
   } finally {
     closeSync(fd);
+    dead.warn();
   }
 }
 
 /** A line longer than any body the server takes cannot be a record: keep its start as a dead letter and move past it. */
-function skipOverlongLine(cfg: Config, state: State, f: TrackedFile, fd: number, size: number, ctx: DrainCtx): boolean {
+function skipOverlongLine(cfg: Config, state: State, f: TrackedFile, fd: number, size: number, ctx: DrainCtx, dead: DeadTally, advance: (to: number) => void): boolean {
   const buf = Buffer.allocUnsafe(1024 * 1024);
   let pos = f.offset + cfg.batch.max_bytes;
   while (pos < size) {
@@ -207,9 +367,11 @@ function skipOverlongLine(cfg: Config, state: State, f: TrackedFile, fd: number,
     if (nl >= 0) {
       const start = Buffer.allocUnsafe(65536);
       const n = readSync(fd, start, 0, start.length, f.offset);
-      writeDeadLetters(cfg.state_dir, [{ file: f.path, offset: f.offset, reason: `line of ${pos + nl - f.offset} bytes is longer than batch.max_bytes; only its first ${n} bytes are kept here`, raw: start.subarray(0, n) }]);
+      const letter = { file: f.path, offset: f.offset, reason: `line of ${pos + nl - f.offset} bytes is longer than batch.max_bytes; only its first ${n} bytes are kept here`, raw: start.subarray(0, n) };
+      writeDeadLetters(cfg.state_dir, [letter]);
       state.counters.deadLetters++;
-      f.offset = pos + nl + 1;
+      dead.add([letter]);
+      advance(pos + nl + 1);
       ctx.save();
       return true;
     }

@@ -13,6 +13,7 @@ export const VERSION = process.env.CMDAUDIT_REPORTER_VERSION ?? "dev";
 
 const answerSchema = z.object({
   code: z.literal(0),
+  msg: z.string().optional(),
   accepted: z.number().int(),
   duplicates: z.number().int(),
   rejected: z.array(z.object({ line: z.number().int().optional(), error: z.string() })),
@@ -31,7 +32,8 @@ export class BudgetUsedUp extends ServerUnreachable {}
 export class BodyTooLarge extends Error {}
 
 export interface Shipper {
-  postRaw(body: Uint8Array, final: boolean): Promise<RawAnswer>;
+  /** `final`: the end of a file that will not grow. `giveUp`: the record at the body's first byte waited long enough for its parts. */
+  postRaw(body: Uint8Array, final: boolean, giveUp?: boolean): Promise<RawAnswer>;
   /** Whether the server has answered a request of this shipper with an ingest answer. */
   answered(): boolean;
 }
@@ -43,9 +45,10 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
   const timeoutMs = cfg.server.timeout_seconds * 1000;
   let answered = false;
 
-  async function once(body: Uint8Array, final: boolean): Promise<RawAnswer> {
+  async function once(body: Uint8Array, final: boolean, giveUp: boolean): Promise<RawAnswer> {
     const u = new URL(url);
     if (final) u.searchParams.set("final", "1");
+    if (giveUp) u.searchParams.set("giveUp", "1");
     const headers: Record<string, string> = {
       AccessToken: cfg.tokenValue,
       "Content-Type": "text/plain; charset=utf-8",
@@ -103,7 +106,7 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
 
   return {
     answered: () => answered,
-    async postRaw(body, final) {
+    async postRaw(body, final, giveUp = false) {
       let last: ServerUnreachable | undefined;
       for (let attempt = 0; attempt < cfg.run.attempts; attempt++) {
         if (attempt > 0) {
@@ -112,7 +115,7 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
           await sleep(wait);
         }
         try {
-          return await once(body, final);
+          return await once(body, final, giveUp);
         } catch (e) {
           if (!(e instanceof ServerUnreachable) || e instanceof BudgetUsedUp) throw e;
           last = e;

@@ -18,6 +18,27 @@ const trackedFileSchema = z.strictObject({
   role: z.enum(["live", "extra", "rotated"]),
   /** Set when the reporter itself renamed it: only then does it delete the file once drained. */
   ownRotation: z.boolean().default(false),
+  /**
+   * sha256 (hex) of the up to 256 bytes just before `offset` ("" at offset 0): an in-place rewrite
+   * that keeps the head and the length still changes these. Absent in a state file from before it:
+   * taken from the file at the next run.
+   */
+  tail: z.string().optional(),
+  /** Since when (epoch ms, this host's clock) the checkpoint has waited at `offset` for an unfinished record's parts. */
+  waiting: z.strictObject({ offset: z.number().int().min(0), since: z.number() }).optional(),
+  /**
+   * The range not yet settled at the end of the last run ([offset, size)): what a rewrite or a
+   * removal loses unless the range is found again. null: nothing was unread. Absent: a state
+   * file from before it.
+   */
+  unread: z.strictObject({
+    offset: z.number().int().min(0),
+    size: z.number().int().min(0),
+    sha256: z.string(),
+    records: z.number().int().min(0),
+    /** Hex of the range's last (up to 64) bytes: where to look for it in a rewritten file. */
+    anchor: z.string(),
+  }).nullable().optional(),
 });
 export type TrackedFile = z.infer<typeof trackedFileSchema>;
 
@@ -43,6 +64,8 @@ const stateSchema = z.strictObject({
   lastSuccess: z.string().nullable(),
   lastError: z.string().nullable(),
   lastRun: z.string().nullable(),
+  /** Why the last run could not move a file on while the server answered (exit 6); `check` fails with it. */
+  stuck: z.string().nullable().optional(),
 });
 export type State = z.infer<typeof stateSchema>;
 

@@ -13,7 +13,7 @@ export function status(cfg: ReporterConfig, json: boolean): number {
       const st = statSync(f.path);
       if (st.ino === f.ino && st.dev === f.dev) size = st.size;
     } catch { /* gone: the next run counts what it had as lost */ }
-    return { path: f.path, role: f.role, offset: f.offset, size, backlog: Math.max(0, size - f.offset) };
+    return { path: f.path, role: f.role, offset: f.offset, size, backlog: Math.max(0, size - f.offset), waitingSince: f.waiting ? new Date(f.waiting.since).toISOString() : null };
   });
   const report = {
     reporterId: state.reporterId,
@@ -22,6 +22,7 @@ export function status(cfg: ReporterConfig, json: boolean): number {
     lastRun: state.lastRun,
     lastSuccess: state.lastSuccess,
     lastError: state.lastError,
+    stuck: state.stuck ?? null,
     deadLetters: countDeadLetters(cfg.state_dir),
     deadLetterFile: deadLetterFile(cfg.state_dir),
     dropped: { records: state.counters.droppedRecords, bytes: state.counters.droppedBytes },
@@ -34,7 +35,7 @@ export function status(cfg: ReporterConfig, json: boolean): number {
   }
   const lines = [
     `backlog:       ${report.backlogBytes} bytes in ${files.length} file(s)`,
-    ...files.map((f) => `  ${f.role.padEnd(7)} ${f.path}  ${f.offset}/${f.size}`),
+    ...files.map((f) => `  ${f.role.padEnd(7)} ${f.path}  ${f.offset}/${f.size}${f.waitingSince ? `  (an unfinished record at ${f.offset}, waiting since ${f.waitingSince})` : ""}`),
     `last run:      ${report.lastRun ?? "never"}`,
     `last success:  ${report.lastSuccess ?? "never"}`,
     `last error:    ${report.lastError ?? "none"}`,

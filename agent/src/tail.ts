@@ -4,6 +4,7 @@
  * live log itself and keeps the retained backlog under a cap, turning anything it
  * must drop into a counted `loss` record.
  */
+import { createHash } from "node:crypto";
 import { closeSync, existsSync, fchmodSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ReporterConfig } from "./config.ts";
@@ -11,6 +12,10 @@ import { setAppendOnly } from "./libc.ts";
 import type { State, TrackedFile } from "./state.ts";
 
 const HEAD_BYTES = 64;
+/** Bytes before the checkpoint whose hash (`tail`) must still be there at the next run. */
+export const TAIL_BYTES = 256;
+/** Bytes at the end of an unread range kept to find the range again in a rewritten file. */
+const ANCHOR_BYTES = 64;
 export const LOG_MODE = 0o622;
 /** A rotated file: root's alone. Users append only to the live log; what waits for the server is nobody else's to rewrite. */
 export const ROTATED_MODE = 0o600;
@@ -86,7 +91,83 @@ function findByInode(dir: string, dev: number, ino: number): string | null {
   return null;
 }
 
-/** After a copytruncate: the copy is an untracked sibling that starts like the old file and holds at least what we had read. */
+/** sha256 (hex) of bytes [from, to) of an open file. */
+function hashRange(fd: number, from: number, to: number): string {
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(1, to - from)));
+  for (let pos = from; pos < to;) {
+    const got = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
+    if (got <= 0) break;
+    h.update(buf.subarray(0, got));
+    pos += got;
+  }
+  return h.digest("hex");
+}
+
+/** The `tail` fingerprint at `offset`: sha256 of the up to 256 bytes before it ("" at 0). */
+export function tailAt(fd: number, offset: number): string {
+  return offset === 0 ? "" : hashRange(fd, Math.max(0, offset - TAIL_BYTES), offset);
+}
+
+/** The same, of the bytes before `offset` held in memory (`before`: at least its last min(256, offset) bytes). */
+export function tailOf(before: Uint8Array, offset: number): string {
+  if (offset === 0) return "";
+  const n = Math.min(TAIL_BYTES, offset);
+  return before.length < n ? "?" : createHash("sha256").update(before.subarray(before.length - n)).digest("hex");
+}
+
+function withFd<T>(path: string, fn: (fd: number) => T): T {
+  const fd = openSync(path, "r");
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Are the bytes before `f.offset` in `path` still those the checkpoint was taken after? (Unknown `tail`: yes.) */
+function sameTail(path: string, f: TrackedFile): boolean {
+  if (!f.tail || f.offset === 0) return true;
+  return withFd(path, (fd) => fstatSync(fd).size >= f.offset && tailAt(fd, f.offset) === f.tail);
+}
+
+type Unread = NonNullable<TrackedFile["unread"]>;
+
+/** Does the copy hold the unread range at the same offset? */
+function copyHolds(path: string, u: Unread): boolean {
+  return withFd(path, (fd) => fstatSync(fd).size >= u.size && hashRange(fd, u.offset, u.size) === u.sha256);
+}
+
+/**
+ * Does the rewritten file still hold the unread range, anywhere (bash trimming a HISTFILE keeps its
+ * end, so the range moved towards the start)? Its anchor (the range's last bytes) is looked for, and
+ * the checksum over the range's length ending there decides.
+ */
+function rewrittenHolds(path: string, u: Unread): boolean {
+  const anchor = Buffer.from(u.anchor, "hex");
+  const len = u.size - u.offset;
+  if (!anchor.length) return len === 0;
+  return withFd(path, (fd) => {
+    const size = fstatSync(fd).size;
+    const ends: number[] = [];
+    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (let pos = 0; pos < size;) {
+      const got = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+      if (got <= 0) break;
+      const chunk = buf.subarray(0, got);
+      for (let i = chunk.indexOf(anchor); i >= 0; i = chunk.indexOf(anchor, i + 1)) ends.push(pos + i + anchor.length);
+      if (pos + got >= size) break;
+      pos += Math.max(1, got - anchor.length + 1);
+    }
+    // The likeliest places last: a trimmed file keeps its end. A few candidates are enough.
+    for (const e of [...new Set(ends)].reverse().slice(0, 64)) {
+      if (e >= len && hashRange(fd, e - len, e) === u.sha256) return true;
+    }
+    return false;
+  });
+}
+
+/** After a copytruncate: the copy is an untracked sibling that starts like the old file and holds the bytes before the checkpoint. */
 function findCopy(state: State, live: string, f: TrackedFile): string | null {
   if (!f.head) return null;
   const dir = dirname(live);
@@ -96,13 +177,13 @@ function findCopy(state: State, live: string, f: TrackedFile): string | null {
     const st = statOrNull(p);
     if (!st || !st.isFile() || st.size < f.offset) continue;
     if (state.files.some((t) => t.dev === st.dev && t.ino === st.ino)) continue;
-    if (sameHead(p, f.head)) return p;
+    if (sameHead(p, f.head) && sameTail(p, f)) return p;
   }
   return null;
 }
 
 function track(path: string, st: Stats, role: TrackedFile["role"]): TrackedFile {
-  return { path, dev: st.dev, ino: st.ino, offset: 0, size: st.size, head: "", role, ownRotation: false };
+  return { path, dev: st.dev, ino: st.ino, offset: 0, size: st.size, head: "", role, ownRotation: false, tail: "", unread: null };
 }
 
 /** Create the live log as the hook needs it: root's, mode 0622 (users append, nobody else reads), append-only. */
@@ -164,27 +245,36 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
     }
   }
   const next: TrackedFile[] = [];
-  const lost = (f: TrackedFile, how: string) => {
-    if (f.size > f.offset) ev.loss(`cmdaudit reporter: ${f.path} ${how} with at least ${f.size - f.offset} byte(s) not yet sent; those records are lost`);
+  /** What was unread at the end of the last run and is in none of `holders` any more: counted exactly. */
+  const lost = (f: TrackedFile, how: string, holds: () => boolean) => {
+    const u = f.unread;
+    if (u === undefined) {
+      // A state file from before unread ranges were described: only the bytes are known.
+      if (f.size > f.offset) ev.loss(`cmdaudit reporter: ${f.path} ${how} with at least ${f.size - f.offset} byte(s) not yet sent; those records are lost`);
+      return;
+    }
+    if (u === null || u.size <= u.offset || holds()) return;
+    ev.loss(`cmdaudit reporter: ${u.records} record(s) (${u.size - u.offset} bytes) of ${f.path} at offset ${u.offset} were not sent before the file was ${how}`);
   };
 
   for (const f of state.files) {
     if (f.role === "extra" && !cfg.log.extra_paths.includes(f.path)) continue; // no longer configured
     const st = statOrNull(f.path);
     if (st && st.dev === f.dev && st.ino === f.ino) {
-      if (st.size < f.offset || !sameHead(f.path, f.head)) {
-        // Truncated in place (logrotate copytruncate, `: > log`): the copy, if any, holds what we had not read.
+      if (st.size < f.offset || !sameHead(f.path, f.head) || !sameTail(f.path, f)) {
+        // Rewritten in place (logrotate copytruncate, `: > log`, bash trimming a HISTFILE, an editor):
+        // read it again from 0 (the server stores each record once). The copy, if any, holds the rest.
         const copy = f.role === "live" ? findCopy(state, live, f) : null;
         if (copy) {
           const cst = statSync(copy);
-          next.push({ ...f, path: copy, dev: cst.dev, ino: cst.ino, size: cst.size, role: "rotated", ownRotation: false });
+          next.push({ ...f, path: copy, dev: cst.dev, ino: cst.ino, size: cst.size, role: "rotated", ownRotation: false, waiting: undefined });
           ev.warn(`${f.path} was truncated by another program; reading the rest from its copy ${copy}`);
-        } else {
-          lost(f, "was truncated by another program");
         }
-        next.push({ ...track(f.path, st, f.role), size: st.size });
+        lost(f, "rewritten in place and are not in it any more", () => (!!copy && copyHolds(copy, f.unread!)) || rewrittenHolds(f.path, f.unread!));
+        next.push({ ...track(f.path, st, f.role), ownRotation: f.ownRotation });
         continue;
       }
+      if (f.tail === undefined) f.tail = withFd(f.path, (fd) => tailAt(fd, f.offset)); // from a state file before `tail`
       next.push({ ...f, size: st.size });
       continue;
     }
@@ -194,7 +284,7 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
       const mst = statSync(moved);
       next.push({ ...f, path: moved, size: mst.size, role: f.role === "extra" ? "extra" : "rotated", ownRotation: f.ownRotation || isOwnRotationName(live, moved) });
     } else {
-      lost(f, "was removed");
+      lost(f, "removed", () => false);
     }
   }
   // Files we rotated that the state does not know (it was moved away to start over): older than
@@ -386,8 +476,61 @@ export function isQuiet(cfg: ReporterConfig, f: TrackedFile, nowMs: number): boo
   return !!st && nowMs - st.mtimeMs >= cfg.log.rotate_grace_seconds * 1000;
 }
 
-/** Remember the first bytes of a file once read, to recognise it later. */
-export function rememberHead(f: TrackedFile): void {
-  if (f.head.length >= HEAD_BYTES * 2 || f.offset === 0) return;
-  f.head = readHead(f.path, Math.min(HEAD_BYTES, f.offset)).toString("hex");
+/** Remember the first bytes of a file (up to 64, as far as it has them), to recognise it later. */
+export function rememberHead(f: TrackedFile, fd: number, size: number): void {
+  const n = Math.min(HEAD_BYTES, size);
+  if (n * 2 <= f.head.length) return;
+  const buf = Buffer.alloc(n);
+  const got = readSync(fd, buf, 0, n, 0);
+  const head = buf.subarray(0, got).toString("hex");
+  if (head.startsWith(f.head)) f.head = head; // else rewritten since: the next run's reconcile tells
+}
+
+/**
+ * At the end of every run: for each file with bytes not yet settled, describe that range (length,
+ * sha256, record count, its last bytes), so that a rewrite or a removal before the next run counts
+ * exactly what it destroyed, and nothing it did not. Recomputed only when offset or size moved.
+ */
+export function describeUnread(state: State): void {
+  for (const f of state.files) {
+    let fd: number;
+    try {
+      fd = openSync(f.path, "r");
+    } catch {
+      continue; // gone: the next run's reconcile counts the last description
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.dev !== f.dev || st.ino !== f.ino) continue;
+      if (st.size < f.offset) {
+        // Rewritten during this run (copytruncate mid-read): the next run follows it (the copy, or from 0);
+        // what was unread here can no longer be read to be described.
+        f.unread = null;
+        continue;
+      }
+      f.size = st.size;
+      rememberHead(f, fd, st.size);
+      if (f.offset >= st.size) { f.unread = null; continue; }
+      if (f.unread && f.unread.offset === f.offset && f.unread.size === st.size) continue;
+      const a = Math.max(f.offset, st.size - ANCHOR_BYTES);
+      const anchor = Buffer.alloc(st.size - a);
+      readSync(fd, anchor, 0, anchor.length, a);
+      f.unread = { offset: f.offset, size: st.size, sha256: hashRange(fd, f.offset, st.size), records: countRecords(f.path, f.offset, st.size), anchor: anchor.toString("hex") };
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Records (head lines: CA2, CA1, seed) among whole lines in `buf`, which starts at a line start. */
+export function recordsIn(buf: Uint8Array): number {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let n = 0;
+  for (let i = 0; i < b.length;) {
+    if (isRecordStart(b, i)) n++;
+    const nl = b.indexOf(0x0a, i);
+    if (nl < 0) break;
+    i = nl + 1;
+  }
+  return n;
 }

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, linkSync, readdirSync, readFileSync, renameSync,
 import { join } from "node:path";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 import { appendOnlySupported, isAppendOnly } from "./sh-support.ts";
-import { type Backend, canOpenForAppend, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, startSilentServer, storedFor } from "./support.ts";
+import { appendUnfinishedRecord, type Backend, canOpenForAppend, lossRecords, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, startSilentServer, storedFor } from "./support.ts";
 
 let be: Backend;
 beforeAll(async () => {
@@ -503,3 +503,266 @@ describe("cli", () => {
   });
 });
 
+
+describe("faults", () => {
+  const letters = (dir: string) => {
+    const f = join(dir, "deadletter.ndjson");
+    return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { reason: string; offset: number; file: string }) : [];
+  };
+  const zeroAnswer = () => new Response(JSON.stringify({ code: 0, msg: "ok", accepted: 0, duplicates: 0, rejected: [], ignored: 0, consumed: 0 }), { headers: { "Content-Type": "application/json" } });
+
+  test("spin: an unfinished record and then a partial last line at the end of the live log take a handful of POSTs, not thousands", async () => {
+    const h = makeHost();
+    h.write(50);
+    appendUnfinishedRecord(h, 2);
+    h.append("CA2\tR\t2026-11-26T10:59:59"); // a line still being written
+    const proxy = startProxy(be.server.url);
+    h.configure(proxy.url, { run: { budget_seconds: 10 } });
+    const t0 = performance.now();
+    const r = await runReporter(h);
+    const wall = (performance.now() - t0) / 1000;
+    console.log(`compiled reporter, unfinished record + partial line at the end: ${proxy.requests()} POST(s), ${wall.toFixed(2)} s, exit ${r.code}`);
+    expect(r.code).toBe(0);
+    expect(proxy.requests()).toBeLessThanOrEqual(4);
+    expect(wall).toBeLessThan(5);
+    await expectExactlyStored(be.server, h);
+    proxy.stop();
+  }, 30_000);
+
+  test("wedge, middle: an unfinished record followed by 3,000 lines is given up within the bodies the reporter sends; dead-lettered and counted in a loss record", async () => {
+    const h = makeHost();
+    h.write(10);
+    const at = statSync(h.log).size;
+    appendUnfinishedRecord(h, 2);
+    h.write(3000);
+    const proxy = startProxy(be.server.url);
+    h.configure(proxy.url, { run: { budget_seconds: 20 } });
+    const r = await runReporter(h);
+    expect(r.code).toBe(0);
+    expect(proxy.requests()).toBeLessThanOrEqual(25);
+    await expectExactlyStored(be.server, h);
+    const dl = letters(h.stateDir);
+    expect(dl.map((l) => [l.offset, l.reason.includes("record parts missing")])).toEqual([[at, true]]);
+    const loss = await lossRecords(be.server, h.stateDir);
+    expect(loss.length).toBe(1);
+    expect(loss[0]).toContain("1 record(s)");
+    expect(loss[0]).toContain(h.log);
+    expect(loss[0]).toContain(String(at));
+    proxy.stop();
+  }, 60_000);
+
+  test("wedge, end: an unfinished record at the end of the live log waits run.unfinished_seconds (a clock set back restarts the wait), then is given up with giveUp=1", async () => {
+    const h = makeHost();
+    h.write(20);
+    const at = statSync(h.log).size;
+    appendUnfinishedRecord(h, 2);
+    const proxy = startProxy(be.server.url);
+    h.configure(proxy.url, { run: { unfinished_seconds: 2 } });
+    const r1 = await runReporter(h);
+    expect(r1.code).toBe(0);
+    expect(state(h.stateDir).files[0].offset).toBe(at);
+    const since = state(h.stateDir).files[0].waiting;
+    expect(since.offset).toBe(at);
+    // The clock was set back an hour: the wait starts again, nothing is given up.
+    const s = state(h.stateDir);
+    s.files[0].waiting.since = Date.now() + 3600_000;
+    writeFileSync(join(h.stateDir, "state.json"), JSON.stringify(s));
+    await Bun.sleep(2100);
+    expect((await runReporter(h)).code).toBe(0);
+    expect(state(h.stateDir).files[0].offset).toBe(at);
+    expect(state(h.stateDir).files[0].waiting.since).toBeLessThanOrEqual(Date.now());
+    expect(proxy.seen.some((x) => x.url.includes("giveUp"))).toBe(false);
+    await Bun.sleep(2100);
+    const before = proxy.requests();
+    const t0 = performance.now();
+    const r3 = await runReporter(h);
+    const wall = (performance.now() - t0) / 1000;
+    console.log(`compiled reporter, unfinished record at the end, wait over: ${proxy.requests() - before} POST(s), ${wall.toFixed(2)} s, exit ${r3.code}`);
+    expect(r3.code).toBe(0);
+    expect(proxy.seen.filter((x) => x.url.includes("giveUp=1")).length).toBe(1);
+    expect(state(h.stateDir).files[0].offset).toBe(statSync(h.log).size);
+    expect(letters(h.stateDir).map((l) => [l.offset, l.reason.includes("given up")])).toEqual([[at, true]]);
+    h.write(5);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const loss = await lossRecords(be.server, h.stateDir);
+    expect(loss.length).toBe(1);
+    expect(loss[0]).toContain("1 record(s)");
+    expect(loss[0]).toContain("given up");
+    proxy.stop();
+  }, 60_000);
+
+  test("stuck: a server that answers but settles nothing: a few POSTs, the other files drained, exit 6 with file, offset, body size and answer in status; check fails with it", async () => {
+    const h = makeHost();
+    const extra = join(h.dir, "older.log");
+    h.write(2000, () => ({ sessionId: "stuck-live" }));
+    h.written = [];
+    h.write(20, () => ({ sessionId: "drained-extra" }), extra);
+    const proxy = startProxy(be.server.url, (_n, _req, body) => (Buffer.from(body).includes("stuck-live") ? zeroAnswer() : "forward"));
+    h.configure(proxy.url, { log: { extra_paths: [extra] }, batch: { bytes: 64 * 1024, max_bytes: 256 * 1024, gzip: false }, run: { budget_seconds: 10 } });
+    const r = await runReporter(h);
+    expect(r.code).toBe(6);
+    expect(proxy.requests()).toBeLessThanOrEqual(6);
+    await expectExactlyStored(be.server, h);
+    const st = JSON.parse((await runReporter(h, ["status", "--json"])).stdout);
+    expect(st.lastError).toContain(h.log);
+    expect(st.lastError).toContain("offset 0");
+    expect(st.lastError).toMatch(/2\d{5} bytes/);
+    expect(st.lastError).toContain('"consumed":0');
+    const c = await runReporter(h, ["check"]);
+    expect(c.code).toBe(6);
+    expect(c.stdout).toContain(st.lastError.slice(st.lastError.indexOf(" ") + 1));
+    proxy.stop();
+  }, 60_000);
+
+  test("413 halves the body and caps it for the run: 413 and growth never alternate; stuck when the largest body left settles nothing", async () => {
+    const h = makeHost();
+    h.write(10);
+    appendUnfinishedRecord(h, 2);
+    h.write(3000);
+    const proxy = startProxy(be.server.url, (_n, _req, body) => (body.byteLength > 150 * 1024 ? new Response('{"code":1,"msg":"too large"}', { status: 413 }) : "forward"));
+    h.configure(proxy.url, { batch: { gzip: false }, run: { budget_seconds: 10 } });
+    const r = await runReporter(h);
+    const sizes = proxy.seen.map((x) => x.bytes);
+    expect(r.code).toBe(6);
+    expect(sizes.filter((b) => b > 150 * 1024).length).toBe(1);
+    expect(proxy.requests()).toBeLessThanOrEqual(6);
+    proxy.stop();
+  }, 60_000);
+
+  test("a file renamed away that ends with an unfinished record and a partial line: both dead-lettered at once (final), counted in one loss record, the new log shipped", async () => {
+    const h = makeHost();
+    h.write(20);
+    appendUnfinishedRecord(h, 2);
+    h.append("CA2\tR\t2026-11-26T10:59:59");
+    const proxy = startProxy(be.server.url);
+    h.configure(proxy.url, { run: { budget_seconds: 10 } });
+    expect((await runReporter(h)).code).toBe(0);
+    renameSync(h.log, h.log + ".1");
+    writeFileSync(h.log, "", { mode: 0o622 });
+    h.write(5);
+    const before = proxy.requests();
+    const r = await runReporter(h);
+    expect(r.code).toBe(0);
+    expect(proxy.requests() - before).toBeLessThanOrEqual(4);
+    await expectExactlyStored(be.server, h);
+    expect(letters(h.stateDir).length).toBe(2);
+    const loss = await lossRecords(be.server, h.stateDir);
+    expect(loss.length).toBe(1);
+    expect(loss[0]).toContain(`2 record(s) of ${h.log}.1`);
+    proxy.stop();
+  }, 30_000);
+
+  test("rejected records are counted in a loss record with the exact count", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(5);
+    h.write(2, () => ({ ctime: "2026-02-30T10:00:00+08:00" }));
+    h.written.splice(-2);
+    h.write(5);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const loss = await lossRecords(be.server, h.stateDir);
+    expect(loss.length).toBe(1);
+    expect(loss[0]).toContain("2 record(s)");
+    expect(loss[0]).toContain("rejected");
+  });
+
+  test("rewritten in place with the same first 64 bytes and longer than the checkpoint: read again from 0, every new record stored, no loss record", async () => {
+    const h = makeHost();
+    h.configure(be.server.url, { batch: { bytes: 1024 * 1024 } });
+    h.write(15_000);
+    expect((await runReporter(h)).code).toBe(0);
+    const old = readFileSync(h.log);
+    const firstLine = old.subarray(0, old.indexOf(0x0a) + 1);
+    truncateSync(h.log, 0); // same inode
+    h.append(firstLine);
+    h.write(16_000);
+    expect(statSync(h.log).size).toBeGreaterThan(old.length);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(await lossRecords(be.server, h.stateDir)).toEqual([]);
+  }, 120_000);
+
+  test("server down with 300 records unread, then the file trimmed in place keeping its end (bash HISTFILE trimming): all recovered, no loss record", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(500);
+    expect((await runReporter(h)).code).toBe(0);
+    h.write(300);
+    h.configure("http://127.0.0.1:9", { run: { attempts: 1 } });
+    expect((await runReporter(h)).code).toBe(3);
+    const text = readFileSync(h.log);
+    let cut = 0;
+    for (let i = 0; i < 200; i++) cut = text.indexOf(0x0a, cut) + 1;
+    truncateSync(h.log, 0);
+    h.append(text.subarray(cut));
+    h.write(10);
+    h.configure(be.server.url);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(await lossRecords(be.server, h.stateDir)).toEqual([]);
+  }, 60_000);
+
+  test("server down with 300 records unread, then the file rewritten with other content: a loss record of exactly 300 record(s)", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(500);
+    expect((await runReporter(h)).code).toBe(0);
+    const at = statSync(h.log).size;
+    h.write(300);
+    const bytes = statSync(h.log).size - at;
+    h.configure("http://127.0.0.1:9", { run: { attempts: 1 } });
+    expect((await runReporter(h)).code).toBe(3);
+    h.written.splice(-300);
+    truncateSync(h.log, 0);
+    h.write(100);
+    h.configure(be.server.url);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const loss = await lossRecords(be.server, h.stateDir);
+    expect(loss.length).toBe(1);
+    expect(loss[0]).toContain(`300 record(s) (${bytes} bytes)`);
+    expect(loss[0]).toContain(`offset ${at}`);
+  }, 60_000);
+
+  test("server down with 300 records unread, then the file renamed away and removed: a loss record of exactly 300 record(s); the new log shipped", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(100);
+    expect((await runReporter(h)).code).toBe(0);
+    const at = statSync(h.log).size;
+    h.write(300);
+    h.configure("http://127.0.0.1:9", { run: { attempts: 1 } });
+    expect((await runReporter(h)).code).toBe(3);
+    h.written.splice(-300);
+    renameSync(h.log, h.log + ".old");
+    writeFileSync(h.log, "", { mode: 0o622 }); // before the unlink: a new inode, not the old one reused
+    unlinkSync(h.log + ".old");
+    h.write(10);
+    h.configure(be.server.url);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const loss = await lossRecords(be.server, h.stateDir);
+    expect(loss.length).toBe(1);
+    expect(loss[0]).toContain(`300 record(s)`);
+    expect(loss[0]).toContain(`offset ${at}`);
+    expect(loss[0]).toContain("removed");
+  }, 60_000);
+
+  test("copytruncate after the reporter saw lines it could not send: the copy is found by head and tail, nothing lost, everything stored once", async () => {
+    const h = makeHost();
+    h.configure("http://127.0.0.1:9", { run: { attempts: 1 } });
+    h.write(300);
+    expect((await runReporter(h)).code).toBe(3);
+    h.write(50); // after the run, before the copy
+    copyFileSync(h.log, h.log + ".1");
+    truncateSync(h.log, 0);
+    h.write(100);
+    h.configure(be.server.url);
+    expect((await runReporter(h)).code).toBe(0);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    expect(await lossRecords(be.server, h.stateDir)).toEqual([]);
+  }, 60_000);
+});

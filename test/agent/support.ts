@@ -3,7 +3,7 @@
  * MariaDB over loopback, a fault-injecting HTTP proxy in front of it, and the
  * query API to compare what was stored with what was written.
  */
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -43,12 +43,13 @@ export async function startBackend(env: Record<string, string> = {}): Promise<Ba
 
 /** What a fault does with one request: pass it on, answer it itself, or hold it. */
 export type FaultAction = Response | "forward" | { after(res: Response): Promise<Response> };
-export type Fault = (n: number, req: Request) => FaultAction | Promise<FaultAction>;
+export type Fault = (n: number, req: Request, body: ArrayBuffer) => FaultAction | Promise<FaultAction>;
 
 /** An HTTP proxy on loopback in front of the server; `fault` decides per request (numbered from 1). */
 export function startProxy(target: string, fault: Fault = () => "forward") {
   let n = 0;
-  const seen: { n: number; bytes: number }[] = [];
+  /** Each request: its number, body bytes (as sent: gzip or not) and URL (path and query). */
+  const seen: { n: number; bytes: number; url: string }[] = [];
   const forward = async (req: Request, body: ArrayBuffer) => {
     const u = new URL(req.url);
     const to = new URL(u.pathname + u.search, target);
@@ -61,8 +62,9 @@ export function startProxy(target: string, fault: Fault = () => "forward") {
     async fetch(req) {
       const i = ++n;
       const body = await req.arrayBuffer();
-      seen.push({ n: i, bytes: body.byteLength });
-      const f = await fault(i, req);
+      const u = new URL(req.url);
+      seen.push({ n: i, bytes: body.byteLength, url: u.pathname + u.search });
+      const f = await fault(i, req, body);
       if (f === "forward") return forward(req, body);
       if (f instanceof Response) return f;
       return f.after(await forward(req, body));
@@ -189,6 +191,33 @@ export async function runReporter(host: Host, args: string[] = ["run"], opts: { 
   opts.onSpawn?.(proc);
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
+}
+
+/**
+ * Append the first `keep` lines of a multi-part record (as a shell killed mid-record leaves it),
+ * under a session id of its own so it never collides with `host.write`'s. Not in `host.written`:
+ * it can never be stored. Returns the bytes appended.
+ */
+let killedCounter = 0;
+export function appendUnfinishedRecord(host: Host, keep = 2, path = host.log, seq = 0): Buffer {
+  const r: EncodableRecord = {
+    kind: "command", ctime: "2026-11-26T11:00:00.000001+08:00", hostname: host.hostname, serverIps: "10.1.127.4", suser: "root",
+    luser: "alice", terminal: "pts/9", clientIp: "192.0.2.7", sessionId: `killed${process.pid}x${++killedCounter}`, seq,
+    cwd: "/root", exitStatus: null, command: `echo ${"k".repeat(10_000)}`,
+  };
+  const all = Buffer.from(encodeRecord(r));
+  let end = 0;
+  for (let i = 0; i < keep; i++) end = all.indexOf(0x0a, end) + 1;
+  if (end <= 0 || end >= all.length) throw new Error("appendUnfinishedRecord: the record has too few parts");
+  const part = all.subarray(0, end);
+  host.append(part, path);
+  return part;
+}
+
+/** The reporter's own `loss` records as stored (the session id is in its state file). */
+export async function lossRecords(server: RunningServer, stateDir: string): Promise<string[]> {
+  const s = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")) as { reporterId: string };
+  return (await storedFor(server, { session: s.reporterId })).map((r) => r.command);
 }
 
 export interface Stored {

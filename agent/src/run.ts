@@ -114,7 +114,9 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
     } catch (e) {
       if (e instanceof ServerUnreachable || e instanceof ServerRefused) {
         describeUnread(state);
-        state.lastError = `${new Date(now()).toISOString()} ${e.message}`;
+        // A file found stuck before the server went away stays named (status, check).
+        if (stuck.length) state.stuck = stuck.join("; ");
+        state.lastError = `${new Date(now()).toISOString()} ${e.message}${stuck.length ? `; ${state.stuck}` : ""}`;
         save();
         warn(e.message);
         return e instanceof ServerRefused ? EXIT.refused : EXIT.unreachable;

@@ -615,6 +615,22 @@ describe("faults", () => {
     proxy.stop();
   }, 60_000);
 
+  test("stuck on a giveUp body: a server that settles nothing even when asked to give the record up: two POSTs at the record, exit 6, the file named", async () => {
+    const h = makeHost();
+    h.write(5);
+    const at = statSync(h.log).size;
+    appendUnfinishedRecord(h, 2);
+    let bodies = 0;
+    const proxy = startProxy(be.server.url, (_n, req) => (new URL(req.url).pathname.endsWith("/ingest/raw") && bodies++ > 0 ? zeroAnswer() : "forward"));
+    h.configure(proxy.url, { run: { unfinished_seconds: 0, budget_seconds: 10 } });
+    const r = await runReporter(h);
+    expect(r.code).toBe(6);
+    expect(proxy.seen.map((x) => x.url.includes("giveUp=1"))).toEqual([false, false, true]);
+    expect(r.stderr).toContain(`stuck: ${h.log} at offset ${at}`);
+    expect(JSON.parse((await runReporter(h, ["status", "--json"])).stdout).stuck).toContain("giveUp");
+    proxy.stop();
+  }, 30_000);
+
   test("413 halves the body and caps it for the run: 413 and growth never alternate; stuck when the largest body left settles nothing", async () => {
     const h = makeHost();
     h.write(10);

@@ -39,6 +39,7 @@ export function status(cfg: ReporterConfig, json: boolean): number {
     `last run:      ${report.lastRun ?? "never"}`,
     `last success:  ${report.lastSuccess ?? "never"}`,
     `last error:    ${report.lastError ?? "none"}`,
+    ...(report.stuck ? [`stuck:         ${report.stuck.replace(/^stuck: /, "")}`] : []),
     `dead letters:  ${report.deadLetters}${report.deadLetters ? ` (${report.deadLetterFile})` : ""}`,
     `dropped:       ${report.dropped.records} record(s), ${report.dropped.bytes} bytes`,
     `loss reports waiting: ${report.pendingLossReports}`,

@@ -609,6 +609,7 @@ describe("faults", () => {
     expect(st.lastError).toContain("offset 0");
     expect(st.lastError).toMatch(/2\d{5} bytes/);
     expect(st.lastError).toContain('"consumed":0');
+    expect((await runReporter(h, ["status"])).stdout).toContain(`stuck:         ${h.log} at offset 0`);
     const c = await runReporter(h, ["check"]);
     expect(c.code).toBe(6);
     expect(c.stdout).toContain(st.lastError.slice(st.lastError.indexOf(" ") + 1));

@@ -11,7 +11,7 @@ import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, re
 import { join } from "node:path";
 import { READ_TOKEN } from "../../support/config.ts";
 import { exportRows } from "../../support/query.ts";
-import { closedPort } from "../sh-support.ts";
+import { appendOnlySupported, closedPort, isAppendOnly } from "../sh-support.ts";
 import { type Backend, startBackend } from "../support.ts";
 import type { Knobs, Ran, ReporterDriver, RunOptions, Spawned } from "./driver.ts";
 import { cleanupAll, expectRules, FAKETIME_LIB, FaultHost, faultProxy, gate, json500, mountTmpfs, silentServer, until } from "./support.ts";
@@ -176,6 +176,26 @@ export function faultSuite(driver: ReporterDriver): void {
       expectExit(await run(h), 0);
       expect(existsSync(moved)).toBe(true); // not the reporter's to delete
       await settleAndCheck(h);
+    }, SCENARIO_MS);
+
+    test("the reporter's own rotation while the server is away: rotated files wait sealed (0600, append-only where the file system has the flag), then everything arrives once", async () => {
+      const h = new FaultHost("rotate");
+      const over = { rotateBytes: 64 * 1024, budgetSeconds: 3, timeoutSeconds: 1 };
+      configure(h, closedPort(), over);
+      h.write(500); // > 64 KiB
+      expectExit(await run(h), 3);
+      h.write(500);
+      expectExit(await run(h), 3);
+      const rotated = readdirSync(h.logDir).filter((f) => /^commands\.log\.\d+\.\d+$/.test(f)).map((f) => join(h.logDir, f));
+      expect(rotated.length).toBe(2);
+      const flag = appendOnlySupported(h.dir);
+      expect(rotated.map((f) => ({ f, mode: (statSync(f).mode & 0o777).toString(8), appendOnly: flag ? isAppendOnly(f) : true })))
+        .toEqual(rotated.map((f) => ({ f, mode: "600", appendOnly: true })));
+      expect((statSync(h.log).mode & 0o777).toString(8)).toBe("622");
+      configure(h, url(), { rotateBytes: 64 * 1024 });
+      h.write(50);
+      expectExit(await run(h), 0);
+      await settleAndCheck(h, { rotateBytes: 64 * 1024 });
     }, SCENARIO_MS);
 
     test("copytruncate, the reporter running in the window and sending: nothing lost, no loss record", async () => {

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, linkSync, readdirSync, readFileSync, renameSync,
 import { join } from "node:path";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 import { appendOnlySupported, isAppendOnly } from "./sh-support.ts";
-import { appendUnfinishedRecord, type Backend, canOpenForAppend, lossRecords, expectExactlyStored, makeHost, reporterBinary, runReporter, startBackend, startProxy, startSilentServer, storedFor } from "./support.ts";
+import { appendUnfinishedRecord, type Backend, canOpenForAppend, expectExactlyStored, lossRecords, makeHost, removeTempDirs, reporterBinary, runReporter, startBackend, startProxy, startSilentServer, storedFor } from "./support.ts";
 
 let be: Backend;
 beforeAll(async () => {
@@ -17,6 +17,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await be?.stop();
+  removeTempDirs();
 });
 
 const state = (dir: string) => JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));

@@ -3,7 +3,7 @@
  * MariaDB over loopback, a fault-injecting HTTP proxy in front of it, and the
  * query API to compare what was stored with what was written.
  */
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -16,9 +16,24 @@ import { commandBytes, exportRows } from "../support/query.ts";
 import { type RunningServer, startServer } from "../support/server.ts";
 
 let binary: Promise<string> | undefined;
+/** Temp dirs made here (hosts, the binary's), removed by `removeTempDirs`. */
+const tempDirs: string[] = [];
 /** The reporter as shipped: `bun build --compile` for bun-linux-x64-baseline, built once per test process. */
 export function reporterBinary(): Promise<string> {
-  return (binary ??= buildReporter(join(mkdtempSync(join(tmpdir(), "cmdaudit-bin-")), "cmdaudit-reporter")));
+  return (binary ??= (() => {
+    const dir = mkdtempSync(join(tmpdir(), "cmdaudit-bin-"));
+    tempDirs.push(dir);
+    return buildReporter(join(dir, "cmdaudit-reporter"));
+  })());
+}
+
+/** Remove the temp dirs of `makeHost` and `reporterBinary` (their append-only flags first: the reporter sets them). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) {
+    Bun.spawnSync(["chattr", "-R", "-a", dir], { stdout: "ignore", stderr: "ignore" });
+    rmSync(dir, { recursive: true, force: true });
+  }
+  binary = undefined;
 }
 
 export interface Backend {
@@ -124,6 +139,7 @@ export interface Host {
 let hostCounter = 0;
 export function makeHost(name = "h"): Host {
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-rep-"));
+  tempDirs.push(dir);
   chmodSync(dir, 0o755);
   mkdirSync(join(dir, "log"), { mode: 0o755 });
   const log = join(dir, "log/commands.log");

@@ -245,16 +245,16 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
     }
   }
   const next: TrackedFile[] = [];
-  /** What was unread at the end of the last run and is in none of `holders` any more: counted exactly. */
-  const lost = (f: TrackedFile, how: string, holds: () => boolean) => {
+  /** What was unread at the end of the last run, unless `holds` finds it still there: counted exactly (records and bytes). */
+  const lost = (f: TrackedFile, how: "rewritten in place" | "removed", holds: () => boolean) => {
     const u = f.unread;
     if (u === undefined) {
       // A state file from before unread ranges were described: only the bytes are known.
-      if (f.size > f.offset) ev.loss(`cmdaudit reporter: ${f.path} ${how} with at least ${f.size - f.offset} byte(s) not yet sent; those records are lost`);
+      if (f.size > f.offset) ev.loss(`cmdaudit reporter: ${f.path} was ${how} with at least ${f.size - f.offset} byte(s) not yet sent; those records are lost`);
       return;
     }
     if (u === null || u.size <= u.offset || holds()) return;
-    ev.loss(`cmdaudit reporter: ${u.records} record(s) (${u.size - u.offset} bytes) of ${f.path} at offset ${u.offset} were not sent before the file was ${how}`);
+    ev.loss(`cmdaudit reporter: ${u.records} record(s) (${u.size - u.offset} bytes) of ${f.path} at offset ${u.offset} were not sent before the file was ${how}${how === "removed" ? "" : " and are not in it any more"}`);
   };
 
   for (const f of state.files) {
@@ -270,7 +270,7 @@ export function reconcile(cfg: ReporterConfig, state: State, ev: Events): void {
           next.push({ ...f, path: copy, dev: cst.dev, ino: cst.ino, size: cst.size, role: "rotated", ownRotation: false, waiting: undefined });
           ev.warn(`${f.path} was truncated by another program; reading the rest from its copy ${copy}`);
         }
-        lost(f, "rewritten in place and are not in it any more", () => (!!copy && copyHolds(copy, f.unread!)) || rewrittenHolds(f.path, f.unread!));
+        lost(f, "rewritten in place", () => (!!copy && copyHolds(copy, f.unread!)) || rewrittenHolds(f.path, f.unread!));
         next.push({ ...track(f.path, st, f.role), ownRotation: f.ownRotation });
         continue;
       }

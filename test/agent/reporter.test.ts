@@ -768,6 +768,24 @@ describe("faults", () => {
     expect(loss[0]).toContain("removed");
   }, 60_000);
 
+  test("a state file from before tail, unread and waiting loads; the next run takes the tail from the file and ships the rest once", async () => {
+    const h = makeHost();
+    h.configure(be.server.url);
+    h.write(50);
+    expect((await runReporter(h)).code).toBe(0);
+    const s = state(h.stateDir);
+    for (const f of s.files) { delete f.tail; delete f.unread; delete f.waiting; }
+    delete s.stuck;
+    writeFileSync(join(h.stateDir, "state.json"), JSON.stringify(s));
+    h.write(20);
+    expect((await runReporter(h)).code).toBe(0);
+    await expectExactlyStored(be.server, h);
+    const after = state(h.stateDir).files[0];
+    expect(after.offset).toBe(statSync(h.log).size);
+    expect(after.tail).toMatch(/^[0-9a-f]{64}$/);
+    expect(after.unread).toBeNull();
+  });
+
   test("copytruncate after the reporter saw lines it could not send: the copy is found by head and tail, nothing lost, everything stored once", async () => {
     const h = makeHost();
     h.configure("http://127.0.0.1:9", { run: { attempts: 1 } });

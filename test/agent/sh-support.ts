@@ -7,7 +7,8 @@ import { encodeRecord, type RecordKind } from "../../protocol/index.ts";
 import { asCa1 } from "../protocol/helpers.ts";
 import { commandBytes, exportRows } from "../support/query.ts";
 
-export const SCRIPT = fileURLToPath(new URL("../../agent/sh/cmdaudit-reporter.sh", import.meta.url));
+/** The script under test; SH_REPORTER_UNDER_TEST names another copy (e.g. an older version, to see a new test fail against it). */
+export const SCRIPT = process.env.SH_REPORTER_UNDER_TEST ?? fileURLToPath(new URL("../../agent/sh/cmdaudit-reporter.sh", import.meta.url));
 export const INGEST = "sh-ingest-token-0123456789abcdef";
 export const READ = "sh-read-token-0123456789abcdef";
 
@@ -113,6 +114,31 @@ export class Case {
     return bytes;
   }
 
+  /** A 2018 seed line's bytes, not written anywhere (for files built whole); counted as written unless `expect` is false. */
+  seedBytes(command: string, opts: { expect?: boolean } = {}): Buffer {
+    if (opts.expect !== false) this.written.push({ key: `seed:${command}`, kind: "command", command: new TextEncoder().encode(command) });
+    return Buffer.from(`[2024-01-02 03:04:05] [(root) alice pts/0 10.0.0.9] [${this.host}@10.0.0.4] ${command}\n`);
+  }
+
+  /**
+   * The head line (and `parts` - 1 more parts) of a multi-part record whose other parts never come
+   * (its shell was killed mid-record), appended to `file`; not counted as written. Returns the bytes.
+   */
+  unfinished(command = "echo killed mid-record " + "k".repeat(9000), opts: { file?: string; parts?: number } = {}): Buffer {
+    // The killed shell's own session: a newer record of the same session would end the wait at once.
+    const encoded = encodeRecord({
+      kind: "command", ctime: "2026-11-26T09:59:59.000001+08:00", hostname: this.host, serverIps: "10.0.0.5", suser: "root", luser: "mallory",
+      terminal: "pts/9", clientIp: "192.168.1.66", sessionId: `${this.host}:6666:${Math.floor(Math.random() * 1e9)}`, seq: 1, cwd: "/root",
+      exitStatus: 0, durationMs: 1, command,
+    });
+    const lines = Buffer.from(encoded).toString("latin1").split("\n");
+    const keep = opts.parts ?? 1;
+    if (lines.length - 1 <= keep) throw new Error("the record has no part to leave out");
+    const bytes = Buffer.from(lines.slice(0, keep).join("\n") + "\n", "latin1");
+    appendFileSync(opts.file ?? this.log, bytes);
+    return bytes;
+  }
+
   /** `n` small records and seed lines, alternating; returns the bytes written. */
   some(n: number, tag: string, file?: string): number {
     let bytes = 0;
@@ -181,15 +207,24 @@ export type Action = "pass" | "fail" | number;
 export class FaultProxy {
   requests = 0;
   upstreamErrors = 0;
+  /** Each request's query string and body size (as sent, before any decompression). */
+  log: { search: string; bytes: number }[] = [];
+  /** Like a front proxy's body limit (nginx's client_max_body_size): a larger body gets 413 and never reaches the server. */
+  maxBody = Infinity;
+  /** Change the server's answer (status and text) before it is passed on. */
+  rewrite: ((n: number, status: number, text: string) => { status: number; text: string }) | undefined;
   private server: ReturnType<typeof Bun.serve>;
   constructor(upstream: string, public plan: (n: number) => Action = () => "pass") {
     this.server = Bun.serve({
-      hostname: "127.0.0.1", port: 0, idleTimeout: 60,
+      hostname: "127.0.0.1", port: 0, idleTimeout: 60, maxRequestBodySize: 256 * 1024 * 1024,
       fetch: async (req) => {
         const n = ++this.requests;
         const action = this.plan(n);
-        if (action === "fail") return new Response('{"code":500,"msg":"injected failure"}', { status: 500, headers: { "content-type": "application/json" } });
+        const body = await req.arrayBuffer();
         const u = new URL(req.url);
+        this.log.push({ search: u.search, bytes: body.byteLength });
+        if (action === "fail") return new Response('{"code":500,"msg":"injected failure"}', { status: 500, headers: { "content-type": "application/json" } });
+        if (body.byteLength > this.maxBody) return new Response("<html><body>413 Request Entity Too Large</body></html>", { status: 413, headers: { "content-type": "text/html" } });
         const headers = new Headers();
         for (const h of ["accesstoken", "content-encoding", "content-type"]) {
           const v = req.headers.get(h);
@@ -198,7 +233,7 @@ export class FaultProxy {
         let res: Response;
         let text: string;
         try {
-          res = await fetch(upstream + u.pathname + u.search, { method: req.method, headers, body: await req.arrayBuffer() });
+          res = await fetch(upstream + u.pathname + u.search, { method: req.method, headers, body });
           text = await res.text();
         } catch (e) {
           // A reused upstream connection the server had closed: a 502, which the reporter retries.
@@ -206,7 +241,9 @@ export class FaultProxy {
           return new Response(JSON.stringify({ code: 502, msg: String(e) }), { status: 502, headers: { "content-type": "application/json" } });
         }
         if (typeof action === "number") await Bun.sleep(action);
-        return new Response(text, { status: res.status, headers: { "content-type": "application/json" } });
+        let status = res.status;
+        if (this.rewrite) ({ status, text } = this.rewrite(n, status, text));
+        return new Response(text, { status, headers: { "content-type": "application/json" } });
       },
     });
   }

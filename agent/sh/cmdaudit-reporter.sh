@@ -13,7 +13,8 @@
 # KEY=value lines, parsed, never sourced. See agent/sh/README.md.
 #
 # Exit codes: 0 ok, 1 internal error, 2 config error, 3 server unreachable /
-# 5xx / timeout after retries, 4 server refused (4xx), 5 another run holds the lock.
+# 5xx / timeout after retries, 4 server refused (4xx), 5 another run holds the lock,
+# 6 stuck: the server answers but settles nothing of the largest body this run may send.
 
 set -u
 umask 077
@@ -26,6 +27,12 @@ NL='
 '
 CR=$(printf '\r')
 MAX_BATCH=33554432   # the server's default limits.max_body_bytes
+MAX_LINES=10000      # the server's default limits.max_records_per_batch: a body holds at most this many lines
+CEIL=0               # half the size of a body that got 413 in this run: no body of the run grows past it (0: none)
+STUCK=               # why the run stopped a file it cannot move (exit 6)
+RUN_STARTED=0        # 1 once the queue is built: the end of the run describes what is unread
+END_BUSY=0
+CUR_PATH=            # the path of the tracked file (FILE) in this run
 TMPD=
 LOCKDIR=
 ANSWERED=0   # 1 once the server gave an ingest answer in this run
@@ -48,6 +55,8 @@ die() {
   shift
   say "$*"
   if [ -n "${STATE:-}" ] && [ -n "${S_ID:-}" ] && [ "$die_code" != 2 ] && [ "$die_code" != 5 ]; then
+    # A run that ends early (server down, stuck) still counts its dead letters and describes what is unread.
+    [ "$RUN_STARTED" = 1 ] && [ "$die_code" != 1 ] && end_run
     S_LAST_ERR="$(date -u +%Y-%m-%dT%H:%M:%SZ) exit $die_code: $(printf '%s' "$*" | tr '\n\r' '  ')"
     state_save 2>/dev/null
   fi
@@ -92,6 +101,7 @@ load_config() {
   TIMEOUT=20
   BUDGET=50
   ROTATE_GRACE=60
+  UNFINISHED_SECONDS=120
   GZIP=1
   if [ ! -f "$cf" ] || [ ! -r "$cf" ]; then say "config $cf: cannot read the file"; exit 2; fi
   cf_errs=0
@@ -126,6 +136,7 @@ load_config() {
       TIMEOUT) TIMEOUT=$cf_v ;;
       BUDGET) BUDGET=$cf_v ;;
       ROTATE_GRACE) ROTATE_GRACE=$cf_v ;;
+      UNFINISHED_SECONDS) UNFINISHED_SECONDS=$cf_v ;;
       GZIP) GZIP=$cf_v ;;
       *) say "config $cf line $cf_n: unknown key $cf_k"; cf_errs=$((cf_errs + 1)) ;;
     esac
@@ -163,6 +174,7 @@ load_config() {
     if ! is_uint "$cf_v" || [ "$cf_v" -lt 1 ]; then cfbad "$cf_k must be a whole number of at least 1 (got \"$cf_v\")"; fi
   done
   is_uint "$ROTATE_GRACE" || cfbad "ROTATE_GRACE must be a whole number of seconds (got \"$ROTATE_GRACE\")"
+  is_uint "$UNFINISHED_SECONDS" || cfbad "UNFINISHED_SECONDS must be a whole number of seconds (got \"$UNFINISHED_SECONDS\")"
   case $GZIP in 0|1) ;; *) cfbad "GZIP must be 1 or 0 (got \"$GZIP\")" ;; esac
   if is_uint "$BATCH_BYTES" && [ "$BATCH_BYTES" -gt "$MAX_BATCH" ]; then cfbad "BATCH_BYTES must be at most $MAX_BATCH"; fi
   [ "$cf_errs" -eq 0 ] || exit 2
@@ -188,6 +200,27 @@ state_load() {
   S_FP_FILE=
   S_FP_LEN=0
   S_FP=
+  S_TAIL_FILE=
+  S_TAIL_OFF=0
+  S_TAIL_LEN=0
+  S_TAIL=
+  S_WAIT_FILE=
+  S_WAIT_OFF=0
+  S_WAIT_SINCE=0
+  S_UR_FILE=
+  S_UR_PATH=
+  S_UR_OFF=0
+  S_UR_SIZE=0
+  S_UR_LEN=0
+  S_UR_CK=
+  S_UR_RECS=0
+  S_DL_KEY=
+  S_DL_FILE=
+  S_DL_PATH=
+  S_DL_N=0
+  S_DL_GIVEN=0
+  S_DL_FROM=0
+  S_DL_TO=0
   if [ -f "$STATE" ]; then
     while IFS= read -r st_l; do
       st_v=${st_l#*=}
@@ -204,14 +237,38 @@ state_load() {
         HEAD_FILE=*) S_FP_FILE=$st_v ;;
         HEAD_BYTES=*) S_FP_LEN=$st_v ;;
         HEAD_CKSUM=*) S_FP=$st_v ;;
+        TAIL_FILE=*) S_TAIL_FILE=$st_v ;;
+        TAIL_OFFSET=*) S_TAIL_OFF=$st_v ;;
+        TAIL_BYTES=*) S_TAIL_LEN=$st_v ;;
+        TAIL_CKSUM=*) S_TAIL=$st_v ;;
+        WAIT_FILE=*) S_WAIT_FILE=$st_v ;;
+        WAIT_OFFSET=*) S_WAIT_OFF=$st_v ;;
+        WAIT_SINCE=*) S_WAIT_SINCE=$st_v ;;
+        UNREAD_FILE=*) S_UR_FILE=$st_v ;;
+        UNREAD_PATH=*) S_UR_PATH=$st_v ;;
+        UNREAD_OFFSET=*) S_UR_OFF=$st_v ;;
+        UNREAD_SIZE=*) S_UR_SIZE=$st_v ;;
+        UNREAD_BYTES=*) S_UR_LEN=$st_v ;;
+        UNREAD_CKSUM=*) S_UR_CK=$st_v ;;
+        UNREAD_RECORDS=*) S_UR_RECS=$st_v ;;
+        DEADLETTER_KEY=*) S_DL_KEY=$st_v ;;
+        DEADLETTER_FILE=*) S_DL_FILE=$st_v ;;
+        DEADLETTER_PATH=*) S_DL_PATH=$st_v ;;
+        DEADLETTER_RECORDS=*) S_DL_N=$st_v ;;
+        DEADLETTER_GIVEN_UP=*) S_DL_GIVEN=$st_v ;;
+        DEADLETTER_FROM=*) S_DL_FROM=$st_v ;;
+        DEADLETTER_TO=*) S_DL_TO=$st_v ;;
       esac
     done < "$STATE"
   fi
-  for st_k in S_OFF S_LOSS_SEQ S_DROP_REC S_DROP_BYTES S_DROP_FILES S_FP_LEN; do
+  for st_k in S_OFF S_LOSS_SEQ S_DROP_REC S_DROP_BYTES S_DROP_FILES S_FP_LEN S_TAIL_OFF S_TAIL_LEN S_WAIT_OFF S_WAIT_SINCE \
+    S_UR_OFF S_UR_SIZE S_UR_LEN S_UR_RECS S_DL_N S_DL_GIVEN S_DL_FROM S_DL_TO; do
     eval "st_v=\$$st_k"
     is_uint "$st_v" || eval "$st_k=0"
   done
   case $S_FILE in [0-9]*/[0-9]*) ;; *) S_FILE= ; S_OFF=0 ;; esac
+  [ "$S_TAIL_LEN" -le 256 ] || S_TAIL_FILE=
+  case $S_DL_KEY in ''|*[!A-Za-z0-9._-]*) S_DL_KEY= ; S_DL_FILE= ; S_DL_N=0 ;; esac
   case $S_ID in
     reporter.sh.*) case $S_ID in *[!A-Za-z0-9._:@-]*) S_ID= ;; esac ;;
     *) S_ID= ;;
@@ -233,6 +290,27 @@ state_save() {
     printf 'HEAD_FILE=%s\n' "$S_FP_FILE"
     printf 'HEAD_BYTES=%s\n' "$S_FP_LEN"
     printf 'HEAD_CKSUM=%s\n' "$S_FP"
+    printf 'TAIL_FILE=%s\n' "$S_TAIL_FILE"
+    printf 'TAIL_OFFSET=%s\n' "$S_TAIL_OFF"
+    printf 'TAIL_BYTES=%s\n' "$S_TAIL_LEN"
+    printf 'TAIL_CKSUM=%s\n' "$S_TAIL"
+    printf 'WAIT_FILE=%s\n' "$S_WAIT_FILE"
+    printf 'WAIT_OFFSET=%s\n' "$S_WAIT_OFF"
+    printf 'WAIT_SINCE=%s\n' "$S_WAIT_SINCE"
+    printf 'UNREAD_FILE=%s\n' "$S_UR_FILE"
+    printf 'UNREAD_PATH=%s\n' "$S_UR_PATH"
+    printf 'UNREAD_OFFSET=%s\n' "$S_UR_OFF"
+    printf 'UNREAD_SIZE=%s\n' "$S_UR_SIZE"
+    printf 'UNREAD_BYTES=%s\n' "$S_UR_LEN"
+    printf 'UNREAD_CKSUM=%s\n' "$S_UR_CK"
+    printf 'UNREAD_RECORDS=%s\n' "$S_UR_RECS"
+    printf 'DEADLETTER_KEY=%s\n' "$S_DL_KEY"
+    printf 'DEADLETTER_FILE=%s\n' "$S_DL_FILE"
+    printf 'DEADLETTER_PATH=%s\n' "$S_DL_PATH"
+    printf 'DEADLETTER_RECORDS=%s\n' "$S_DL_N"
+    printf 'DEADLETTER_GIVEN_UP=%s\n' "$S_DL_GIVEN"
+    printf 'DEADLETTER_FROM=%s\n' "$S_DL_FROM"
+    printf 'DEADLETTER_TO=%s\n' "$S_DL_TO"
   } > "$st_tmp" || st_bad=1
   if [ -n "${st_bad:-}" ] || ! mv -f "$st_tmp" "$STATE"; then rm -f "$st_tmp"; say "cannot write $STATE"; cleanup; exit 1; fi
 }
@@ -308,8 +386,53 @@ head_sum() {
   HEAD_SUM=${hs_v%% *}
 }
 
-# find_copy: a file of the log directory that starts with the tracked file's fingerprint and
-# holds at least the acknowledged bytes (what logrotate's copytruncate left). COPY_ID, COPY_PATH.
+# range_sum PATH ID FROM N: RANGE_SUM is the cksum of the N bytes at FROM of PATH, read only when
+# PATH is (still) the file ID (checked on the open descriptor); fails when it is not, or is shorter.
+range_sum() {
+  RANGE_SUM=
+  rs_v=$( { rs_id=$(stat -L -c '%d/%i' /dev/fd/3 2>/dev/null) && [ "$rs_id" = "$2" ] && tail -c +"$(($3 + 1))" <&3 | head -c "$4" | cksum; } 3< "$1" 2>/dev/null) || return 1
+  [ "${rs_v#* }" = "$4" ] || return 1
+  RANGE_SUM=${rs_v%% *}
+}
+
+# has_lf PATH ID FROM N: is there a line end in the N bytes at FROM of PATH (the file ID)?
+has_lf() {
+  hl_v=$( { hl_id=$(stat -L -c '%d/%i' /dev/fd/3 2>/dev/null) && [ "$hl_id" = "$2" ] && tail -c +"$(($3 + 1))" <&3 | head -c "$4" | tr -dc '\n' | head -c 1 | wc -c; } 3< "$1" 2>/dev/null)
+  case $hl_v in *1*) return 0 ;; esac
+  return 1
+}
+
+# tail_fp PATH: the fingerprint of the tracked file's bytes just before the checkpoint (up to 256):
+# a file rewritten in place no longer holds them, even when it starts as before and is longer.
+tail_fp() {
+  S_TAIL_FILE=$S_FILE
+  S_TAIL_OFF=$S_OFF
+  S_TAIL_LEN=$S_OFF
+  [ "$S_TAIL_LEN" -gt 256 ] && S_TAIL_LEN=256
+  S_TAIL=
+  [ "$S_TAIL_LEN" -gt 0 ] || return 0
+  if range_sum "$1" "$S_FILE" $((S_OFF - S_TAIL_LEN)) "$S_TAIL_LEN"; then S_TAIL=$RANGE_SUM; else S_TAIL_FILE=; fi
+}
+
+# rewritten PATH: is the tracked file at PATH (same inode) no longer the file the checkpoint is in?
+# Shorter than the checkpoint, other first bytes, or other bytes just before the checkpoint.
+rewritten() {
+  fstat "$1" && [ "$F_ID" = "$S_FILE" ] || return 1
+  [ "$F_SIZE" -lt "$S_OFF" ] && return 0
+  if [ "$S_FP_FILE" = "$S_FILE" ] && [ "$S_FP_LEN" -gt 0 ]; then
+    [ "$F_SIZE" -lt "$S_FP_LEN" ] && return 0
+    head_sum "$1" "$S_FP_LEN"
+    [ "$HEAD_SUM" = "$S_FP" ] || return 0
+  fi
+  if [ "$S_TAIL_FILE" = "$S_FILE" ] && [ "$S_TAIL_OFF" = "$S_OFF" ] && [ "$S_TAIL_LEN" -gt 0 ]; then
+    range_sum "$1" "$S_FILE" $((S_OFF - S_TAIL_LEN)) "$S_TAIL_LEN" || return 0
+    [ "$RANGE_SUM" = "$S_TAIL" ] || return 0
+  fi
+  return 1
+}
+
+# find_copy: a file of the log directory that starts with the tracked file's first bytes and holds
+# the same bytes just before the checkpoint (what logrotate's copytruncate left). COPY_ID, COPY_PATH.
 find_copy() {
   COPY_ID=
   COPY_PATH=
@@ -319,13 +442,164 @@ find_copy() {
     fstat "$fc_f" || continue
     if [ "$F_ID" = "$S_FILE" ] || [ "$F_SIZE" -lt "$S_OFF" ] || [ "$F_SIZE" -lt "$S_FP_LEN" ]; then continue; fi
     head_sum "$fc_f" "$S_FP_LEN"
-    if [ "$HEAD_SUM" = "$S_FP" ]; then
-      COPY_ID=$F_ID
-      COPY_PATH=$fc_f
-      return 0
+    [ "$HEAD_SUM" = "$S_FP" ] || continue
+    if [ "$S_TAIL_FILE" = "$S_FILE" ] && [ "$S_TAIL_OFF" = "$S_OFF" ] && [ "$S_TAIL_LEN" -gt 0 ]; then
+      range_sum "$fc_f" "$F_ID" $((S_OFF - S_TAIL_LEN)) "$S_TAIL_LEN" || continue
+      [ "$RANGE_SUM" = "$S_TAIL" ] || continue
     fi
+    COPY_ID=$F_ID
+    COPY_PATH=$fc_f
+    return 0
   done
   return 1
+}
+
+# ---------------------------------------------------------------- what was unread
+
+ur_clear() {
+  S_UR_FILE=
+  S_UR_PATH=
+  S_UR_OFF=0
+  S_UR_SIZE=0
+  S_UR_LEN=0
+  S_UR_CK=
+  S_UR_RECS=0
+}
+
+# describe_unread: at the end of a run, the complete lines of the tracked file not yet settled
+# ([OFFSET, last line end)): length, cksum, record count, and its last line (the anchor, kept raw
+# in STATE_DIR/unread.anchor). A rewrite or removal found by the next run is a loss only of what
+# this range held and neither a copy nor the rewritten file still holds.
+describe_unread() {
+  [ -n "$S_FILE" ] && [ -n "$CUR_PATH" ] || return 0
+  fstat "$CUR_PATH" && [ "$F_ID" = "$S_FILE" ] || return 0
+  du_size=$F_SIZE
+  if [ "$du_size" -le "$S_OFF" ]; then ur_clear; state_save; return 0; fi
+  [ "$S_UR_FILE" = "$S_FILE" ] && [ "$S_UR_OFF" = "$S_OFF" ] && [ "$S_UR_SIZE" = "$du_size" ] && return 0
+  du_t=$TMPD/unread
+  read_chunk "$CUR_PATH" "$S_FILE" "$S_OFF" $((du_size - S_OFF)) "$du_t" || return 0
+  du_n=$(( $(wc -c < "$du_t") ))
+  if [ "$du_n" -gt 0 ] && ! last_byte_is_lf "$du_t"; then
+    du_n=$((du_n - $(tail -n 1 "$du_t" | wc -c) ))
+  fi
+  ur_clear
+  if [ "$du_n" -gt 0 ]; then
+    du_ck=$(head -c "$du_n" "$du_t" | cksum)
+    S_UR_RECS=$(head -c "$du_n" "$du_t" | grep -a -c -e "^CA[12]${TAB}R${TAB}" -e '^\[[0-9]')
+    is_uint "$S_UR_RECS" || S_UR_RECS=0
+    if head -c "$du_n" "$du_t" | tail -n 1 > "$STATE_DIR/unread.anchor.tmp" && mv -f "$STATE_DIR/unread.anchor.tmp" "$STATE_DIR/unread.anchor"; then
+      S_UR_FILE=$S_FILE
+      S_UR_PATH=$CUR_PATH
+      S_UR_OFF=$S_OFF
+      S_UR_LEN=$du_n
+      S_UR_CK=${du_ck%% *}
+    fi
+  fi
+  S_UR_SIZE=$du_size
+  [ -n "$S_UR_FILE" ] || { S_UR_FILE=$S_FILE; S_UR_OFF=$S_OFF; }
+  rm -f "$du_t"
+  state_save
+}
+
+# anchor_in PATH ID: does PATH (the file ID) still hold the unread range? Its last line (the anchor)
+# at a line start, and the range's length ending after it with the same cksum (bash trimmed the
+# file and kept its end).
+anchor_in() {
+  ai_a=$STATE_DIR/unread.anchor
+  [ -f "$ai_a" ] || return 1
+  ai_al=$(( $(wc -c < "$ai_a") ))
+  [ "$ai_al" -gt 0 ] || return 1
+  grep -a -b -x -F -f "$ai_a" -- "$1" 2>/dev/null | cut -d: -f1 | tail -n 100 > "$TMPD/anchors"
+  while IFS= read -r ai_o; do
+    is_uint "$ai_o" || continue
+    ai_from=$((ai_o + ai_al - S_UR_LEN))
+    [ "$ai_from" -ge 0 ] || continue
+    range_sum "$1" "$2" "$ai_from" "$S_UR_LEN" && [ "$RANGE_SUM" = "$S_UR_CK" ] && return 0
+  done < "$TMPD/anchors"
+  return 1
+}
+
+# ---------------------------------------------------------------- dead letters are losses
+
+# dl_count BODY: DL_NEW is how many of the records the answer rejected lie in the settled part of
+# BODY (CONSUMED bytes; those beyond it are sent again and counted then), DL_NEW_GIVEN how many of
+# them were unfinished multi-part records given up ("record parts missing"), DL_NEW_FIRST and
+# DL_NEW_LAST the offsets in BODY of the first and last of them.
+dl_count() {
+  dc_l=$(( $(head -c "$CONSUMED" "$1" | wc -l) ))
+  dc_v=$(printf '%s\n' "$ANSWER" | tr '{' '\n' | awk -v max="$dc_l" '
+    /^"line":[0-9]+,/ {
+      n = substr($0, 8) + 0
+      if (n >= 1 && n <= max) {
+        c++
+        if (index($0, "record parts missing")) g++
+        if (lo == 0 || n < lo) lo = n
+        if (n > hi) hi = n
+      }
+    }
+    END { printf "%d %d %d %d", c, g, lo, hi }')
+  DL_NEW=${dc_v%% *}
+  dc_v=${dc_v#* }
+  DL_NEW_GIVEN=${dc_v%% *}
+  dc_v=${dc_v#* }
+  dc_lo=${dc_v%% *}
+  dc_hi=${dc_v#* }
+  DL_NEW_FIRST=0
+  DL_NEW_LAST=0
+  if ! { is_uint "$DL_NEW" && is_uint "$DL_NEW_GIVEN" && is_uint "$dc_lo" && is_uint "$dc_hi"; }; then DL_NEW=0; DL_NEW_GIVEN=0; return 0; fi
+  [ "$DL_NEW" -gt 0 ] || return 0
+  DL_NEW_FIRST=$(( $(head -n $((dc_lo - 1)) "$1" | wc -c) ))
+  DL_NEW_LAST=$(( $(head -n $((dc_hi - 1)) "$1" | wc -c) ))
+}
+
+# dl_add PATH ID: add DL_NEW dead-lettered records of PATH (the file ID; the body was sent from
+# S_OFF) to this run's count for that file (kept in the state with the checkpoint).
+dl_add() {
+  [ "$DL_NEW" -gt 0 ] || return 0
+  [ -n "$S_DL_FILE" ] && [ "$S_DL_FILE" != "$2" ] && dl_flush
+  if [ -z "$S_DL_FILE" ]; then
+    S_DL_FILE=$2
+    S_DL_PATH=$1
+    S_DL_FROM=$((S_OFF + DL_NEW_FIRST))
+    S_DL_N=0
+    S_DL_GIVEN=0
+    S_DL_KEY=dl.$(printf '%s' "$2" | tr / _).$S_DL_FROM.$(date +%s)
+  fi
+  S_DL_N=$((S_DL_N + DL_NEW))
+  S_DL_GIVEN=$((S_DL_GIVEN + DL_NEW_GIVEN))
+  S_DL_TO=$((S_OFF + DL_NEW_LAST))
+}
+
+# dl_flush: this run's dead-lettered records of one file become one pending loss record.
+dl_flush() {
+  if [ -n "$S_DL_FILE" ] && [ -n "$S_DL_KEY" ] && [ "$S_DL_N" -gt 0 ]; then
+    df_rej=$((S_DL_N - S_DL_GIVEN))
+    df_why=
+    [ "$S_DL_GIVEN" -gt 0 ] && df_why="$S_DL_GIVEN unfinished multi-part (parts missing, given up)"
+    [ "$df_rej" -gt 0 ] && df_why="${df_why:+$df_why, }$df_rej rejected by the server"
+    df_at="offsets $S_DL_FROM-$S_DL_TO"
+    [ "$S_DL_FROM" = "$S_DL_TO" ] && df_at="offset $S_DL_FROM"
+    new_loss "$S_DL_KEY" "cmdaudit reporter: $S_DL_N record(s) of $S_DL_PATH at $df_at were not stored: $df_why; kept in $DEADDIR"
+  fi
+  [ -n "$S_DL_FILE" ] || return 0
+  S_DL_KEY=
+  S_DL_FILE=
+  S_DL_PATH=
+  S_DL_N=0
+  S_DL_GIVEN=0
+  S_DL_FROM=0
+  S_DL_TO=0
+  state_save
+}
+
+# end_run: at the end of every run that built its queue, also one cut short: the run's dead letters
+# become loss records, and what is unread is described.
+end_run() {
+  [ "$END_BUSY" = 0 ] || return 0
+  END_BUSY=1
+  dl_flush
+  describe_unread
+  END_BUSY=0
 }
 
 last_byte_is_lf() {
@@ -490,7 +764,8 @@ curl_caps() {
   fi
 }
 
-# post_once BODY FINAL: one POST; sets HTTP (000 when there was no answer) and ANSWER (the body).
+# post_once BODY FINAL [GIVEUP]: one POST; sets HTTP (000 when there was no answer) and ANSWER (the body).
+# GIVEUP=1: the unfinished record at the body's first byte has waited UNFINISHED_SECONDS (&giveUp=1).
 # The request ends by DEADLINE, connect and read included: curl's --max-time and --connect-timeout
 # are TIMEOUT or the time left, whichever is less (PO_CUT=1: the time left). With less than
 # MIN_LEFT ms left it does not start (HTTP 000, PO_CUT=1).
@@ -498,6 +773,7 @@ post_once() {
   po_body=$1
   po_url="$URL/api/v1/ingest/raw?utcOffset=$QOFF"
   [ "$2" = 1 ] && po_url="$po_url&final=1"
+  [ "${3:-0}" = 1 ] && po_url="$po_url&giveUp=1"
   set -- curl -s -S -K "$CURLCONF" -X POST -H 'Expect:' -H 'Content-Type: application/octet-stream' -w '\n%{http_code}'
   if [ "$GZIP" = 1 ]; then
     gzip -c -n < "$po_body" > "$TMPD/body.gz" || die 1 "gzip failed"
@@ -549,7 +825,7 @@ server_msg() {
   printf '%.200s' "$sm"
 }
 
-# send BODY FINAL: POST until the server answers 200 with a parsable answer, with
+# send BODY FINAL [GIVEUP]: POST until the server answers 200 with a parsable answer, with
 # exponential backoff and jitter inside the run's budget. Sets CONSUMED, REJECTED.
 # Returns 1 when the budget ran out before the first attempt or in the middle of a request,
 # after the server had answered others in this run (progress is saved: exit 0); exits 3
@@ -564,7 +840,7 @@ send() {
       [ "$sd_try" -eq 0 ] && die 3 "server unreachable: no answer within the run's budget (BUDGET=$BUDGET s; resumes next run)"
       die 3 "server unreachable: $SD_ERR (gave up at the end of the run's budget; resumes next run)"
     fi
-    post_once "$1" "$2"
+    post_once "$1" "$2" "${3:-0}"
     case $HTTP in
       200)
         # `consumed` is the answer's last key: take the number before the final brace.
@@ -649,12 +925,14 @@ send_losses() {
 # (ours: deleted when done) or foreign (someone else's rotation: kept).
 # Returns 0 when a rotated file is finished (its end acknowledged with final=1),
 # 1 when the run should stop here (live file caught up, partial record waiting,
-# rotated file still inside ROTATE_GRACE, file gone).
+# rotated file still inside ROTATE_GRACE, file gone), 2 when the file is stuck (STUCK says why).
 drain() {
   dr_path=$1
   dr_id=$2
   dr_kind=$3
   dr_batch=$BATCH_BYTES
+  [ "$CEIL" -gt 0 ] && [ "$dr_batch" -gt "$CEIL" ] && dr_batch=$CEIL
+  dr_giveup=0
   while :; do
     fstat "$dr_path" && [ "$F_ID" = "$dr_id" ] || return 1
     dr_size=$F_SIZE
@@ -670,11 +948,20 @@ drain() {
     fi
     dr_n=$((dr_size - S_OFF))
     [ "$dr_n" -gt "$dr_batch" ] && dr_n=$dr_batch
-    dr_end=$((S_OFF + dr_n))
     dr_body=$TMPD/body
     read_chunk "$dr_path" "$dr_id" "$S_OFF" "$dr_n" "$dr_body" || return 1
     dr_got=$(( $(wc -c < "$dr_body") ))
     [ "$dr_got" -eq "$dr_n" ] || return 1
+    # At most MAX_LINES lines: the server takes at most that many records a request.
+    dr_lines=$(( $(wc -l < "$dr_body") ))
+    dr_cut=0
+    if [ "$dr_lines" -gt "$MAX_LINES" ]; then
+      { head -n "$MAX_LINES" "$dr_body" > "$dr_body.l" && mv -f "$dr_body.l" "$dr_body"; } || die 1 "cannot write $dr_body"
+      dr_n=$(( $(wc -c < "$dr_body") ))
+      dr_lines=$MAX_LINES
+      dr_cut=1
+    fi
+    dr_end=$((S_OFF + dr_n))
     dr_isfinal=0
     if [ "$dr_final" = 1 ] && [ "$dr_end" -eq "$dr_size" ]; then
       dr_isfinal=1
@@ -682,12 +969,15 @@ drain() {
       # damaged or foreign line) instead of held back forever.
       last_byte_is_lf "$dr_body" || printf '\n' >> "$dr_body"
     fi
-    send "$dr_body" "$dr_isfinal"
+    send "$dr_body" "$dr_isfinal" "$dr_giveup"
     case $? in
       1) return 1 ;;
       2)
         [ "$dr_n" -le 4096 ] && die 4 "server refused: $SD_ERR"
+        # 413 halves the body and makes that the ceiling of every body of this run: 413 and
+        # growth never alternate.
         dr_batch=$((dr_n / 2))
+        if [ "$CEIL" -eq 0 ] || [ "$dr_batch" -lt "$CEIL" ]; then CEIL=$dr_batch; fi
         continue
         ;;
     esac
@@ -695,24 +985,60 @@ drain() {
     if [ "$REJECTED" = 1 ]; then
       dr_ck=$(cksum < "$dr_body")
       dead_letter "${dr_id%%/*}_${dr_id#*/}.$S_OFF.${dr_ck%% *}" "$dr_body"
+      # Dead letters are losses too: counted with the checkpoint, in one loss record per file and run.
+      dl_count "$dr_body"
+      dl_add "$dr_path" "$dr_id"
     fi
     S_OFF=$((S_OFF + CONSUMED))
     S_LAST_OK=$((NOW / 1000))
     S_LAST_ERR=
+    if [ "$CONSUMED" -gt 0 ]; then
+      tail_fp "$dr_path"
+      [ "$S_WAIT_FILE" = "$dr_id" ] && S_WAIT_FILE=
+    fi
     state_save
     if [ "$CONSUMED" -eq 0 ]; then
-      # Nothing settled: one record is larger than the batch. Send more at once.
-      if [ "$dr_end" -lt "$dr_size" ] && [ "$dr_batch" -lt "$MAX_BATCH" ]; then
-        dr_batch=$((dr_batch * 2))
-        [ "$dr_batch" -gt "$MAX_BATCH" ] && dr_batch=$MAX_BATCH
+      dr_ans=$(printf '%s' "$ANSWER" | tr '\n\r' '  ' | head -c 300)
+      if [ "$dr_giveup" = 1 ] || [ "$dr_isfinal" = 1 ]; then
+        STUCK="the server answers but settled nothing of a $dr_n-byte body at offset $S_OFF of $dr_path sent with $( [ "$dr_giveup" = 1 ] && echo giveUp=1 || echo final=1 ) (answer: $dr_ans)"
+        return 2
+      fi
+      if [ "$dr_end" -lt "$dr_size" ] && has_lf "$dr_path" "$dr_id" "$dr_end" $((dr_size - dr_end)); then
+        # Complete lines beyond the body: a record needs more of them. Grow within the limits.
+        dr_lim=$MAX_BATCH
+        [ "$CEIL" -gt 0 ] && [ "$CEIL" -lt "$dr_lim" ] && dr_lim=$CEIL
+        if [ "$dr_cut" = 0 ] && [ "$dr_batch" -lt "$dr_lim" ]; then
+          dr_batch=$((dr_batch * 2))
+          [ "$dr_batch" -gt "$dr_lim" ] && dr_batch=$dr_lim
+          continue
+        fi
+        STUCK="the server answers but settled nothing of a $dr_n-byte body at offset $S_OFF of $dr_path, the largest this run may send (at most $MAX_LINES lines and $dr_lim bytes) (answer: $dr_ans)"
+        return 2
+      fi
+      # Nothing complete beyond the body. A partial last line waits for its end; a rotated file
+      # is finished with final=1 after ROTATE_GRACE.
+      [ "$dr_lines" -eq 0 ] && return 1
+      [ "$dr_kind" = live ] || return 1
+      # An unfinished record at the end of the live log: its parts may still come. Wait
+      # UNFINISHED_SECONDS at this offset (a clock set back restarts the wait), then give it up.
+      dr_now=$(date +%s)
+      if [ "$S_WAIT_FILE" != "$dr_id" ] || [ "$S_WAIT_OFF" != "$S_OFF" ] || [ "$S_WAIT_SINCE" -gt "$dr_now" ]; then
+        S_WAIT_FILE=$dr_id
+        S_WAIT_OFF=$S_OFF
+        S_WAIT_SINCE=$dr_now
+        state_save
+      fi
+      if [ $((dr_now - S_WAIT_SINCE)) -ge "$UNFINISHED_SECONDS" ]; then
+        dr_giveup=1
         continue
       fi
-      [ "$dr_end" -lt "$dr_size" ] && die 1 "the server settles nothing of a $dr_n-byte body at offset $S_OFF of $dr_path"
       return 1
     fi
+    dr_giveup=0
     # The end of the data was sent and a rest is held back (a partial line or record): wait.
     [ "$dr_end" -ge "$dr_size" ] && [ "$CONSUMED" -lt "$dr_n" ] && [ "$dr_isfinal" = 0 ] && return 1
     dr_batch=$BATCH_BYTES
+    [ "$CEIL" -gt 0 ] && [ "$dr_batch" -gt "$CEIL" ] && dr_batch=$CEIL
   done
 }
 
@@ -740,7 +1066,12 @@ build_queue() {
     if bq_p=$(find_by_id "$S_FILE"); then
       { printf 'foreign %s %s\n' "$S_FILE" "$bq_p"; cat "$bq"; } > "$bq.tmp" && mv -f "$bq.tmp" "$bq"
     else
-      new_loss "gone.$(printf '%s' "$S_FILE" | tr / _)" "cmdaudit reporter: lost track of $LOG (file $S_FILE, acknowledged up to byte $S_OFF): it was rotated away and removed or compressed by another tool before it was read to its end; its unsent records are lost"
+      # Removed by another tool: lost is what was unread at the end of the last run (what was
+      # written after it nobody saw, and nobody can count).
+      if [ "$S_UR_FILE" = "$S_FILE" ] && [ "$S_UR_LEN" -gt 0 ]; then
+        new_loss "gone.$(printf '%s' "$S_FILE" | tr / _).$S_UR_OFF" "cmdaudit reporter: $S_UR_RECS record(s) ($S_UR_LEN bytes) of $S_UR_PATH at offset $S_UR_OFF were not sent before the file was removed (rotated away and deleted or compressed by another tool)"
+      fi
+      ur_clear
       S_FILE=
       S_OFF=0
     fi
@@ -763,33 +1094,40 @@ build_queue() {
     done < "$bq"
     mv -f "$bq.tmp" "$bq"
   fi
-  # The tracked file was truncated in place (copytruncate, `: > log`): it is shorter than what
-  # was acknowledged, or no longer starts with the bytes it started with.
-  if [ -n "$S_FILE" ] && [ "$S_OFF" -gt 0 ] && IFS= read -r bq_l < "$bq"; then
+  # The path of the tracked file in this run (its checkpoint's file is first in the queue).
+  CUR_PATH=
+  if [ -n "$S_FILE" ] && IFS= read -r bq_l < "$bq"; then
+    bq_k=${bq_l%% *}
     bq_r=${bq_l#* }
+    bq_i=${bq_r%% *}
     bq_p=${bq_r#* }
-    bq_trunc=0
-    if fstat "$bq_p"; then
-      if [ "$F_SIZE" -lt "$S_OFF" ]; then
-        bq_trunc=1
-      elif [ "$S_FP_FILE" = "$S_FILE" ] && [ "$S_FP_LEN" -gt 0 ]; then
-        head_sum "$bq_p" "$S_FP_LEN"
-        [ "$HEAD_SUM" = "$S_FP" ] || bq_trunc=1
-      fi
+    [ "$bq_i" = "$S_FILE" ] && CUR_PATH=$bq_p
+  fi
+  # Rewritten in place (copytruncate, `: > log`, bash trimming a HISTFILE, an editor): shorter than
+  # the checkpoint, other first bytes or other bytes just before the checkpoint. Read it again from
+  # 0 (the server stores each record once); the rest of the old content from logrotate's copy.
+  bq_ur=0
+  [ "$S_UR_FILE" = "$S_FILE" ] && [ "$S_UR_LEN" -gt 0 ] && bq_ur=1
+  if [ -n "$CUR_PATH" ] && { [ "$S_OFF" -gt 0 ] || [ "$bq_ur" = 1 ]; } && rewritten "$CUR_PATH"; then
+    bq_rec=0
+    if [ "$bq_k" = live ] && find_copy; then
+      { printf 'foreign %s %s\n' "$COPY_ID" "$COPY_PATH"; cat "$bq"; } > "$bq.tmp" && mv -f "$bq.tmp" "$bq"
+      if [ "$bq_ur" = 1 ] && range_sum "$COPY_PATH" "$COPY_ID" "$S_UR_OFF" "$S_UR_LEN" && [ "$RANGE_SUM" = "$S_UR_CK" ]; then bq_rec=1; fi
+      S_FILE=$COPY_ID
+      S_FP_FILE=$COPY_ID
+      S_TAIL_FILE=$COPY_ID
+      CUR_PATH=$COPY_PATH
+    else
+      S_OFF=0
+      S_FP_FILE=
+      S_TAIL_FILE=
     fi
-    if [ "$bq_trunc" = 1 ]; then
-      if find_copy; then
-        # Finish the copy from the checkpoint first, then the truncated file from 0.
-        new_loss "trunc.$(date +%s)" "cmdaudit reporter: $LOG was truncated in place after $S_OFF bytes were acknowledged; the rest was read from its copy ${COPY_PATH##*/}; records written between the copy and the truncation, if any, are lost"
-        { printf 'foreign %s %s\n' "$COPY_ID" "$COPY_PATH"; cat "$bq"; } > "$bq.tmp" && mv -f "$bq.tmp" "$bq"
-        S_FILE=$COPY_ID
-        S_FP_FILE=$COPY_ID
-      else
-        new_loss "trunc.$(date +%s)" "cmdaudit reporter: $LOG was truncated in place after $S_OFF bytes were acknowledged and no copy of it was found; records written between the last run and the truncation may be lost"
-        S_OFF=0
-        S_FP_FILE=
-      fi
+    if [ "$bq_ur" = 1 ] && [ "$bq_rec" = 0 ] && anchor_in "$bq_p" "$bq_i"; then bq_rec=1; fi
+    if [ "$bq_ur" = 1 ] && [ "$bq_rec" = 0 ]; then
+      new_loss "rewritten.$(printf '%s' "$bq_i" | tr / _).$S_UR_OFF.$S_UR_CK" "cmdaudit reporter: $S_UR_RECS record(s) ($S_UR_LEN bytes) of $S_UR_PATH at offset $S_UR_OFF were not sent before the file was rewritten in place and are not in it any more"
     fi
+    ur_clear
+    state_save
   fi
   # Bounded disk use.
   while :; do
@@ -839,8 +1177,11 @@ cmd_run() {
   write_curl_conf
   ensure_log
   rotate_live
+  # Dead letters counted by a run that was killed before it ended.
+  dl_flush
   build_queue
-  send_losses || { cleanup; exit 0; }
+  RUN_STARTED=1
+  send_losses || { end_run; cleanup; exit 0; }
   rq_n=$(( $(wc -l < "$TMPD/queue") ))
   rq_i=1
   while [ "$rq_i" -le "$rq_n" ]; do
@@ -852,8 +1193,10 @@ cmd_run() {
     if [ "$rq_id" != "$S_FILE" ]; then
       S_FILE=$rq_id
       S_OFF=0
+      tail_fp "$rq_p"
       state_save
     fi
+    CUR_PATH=$rq_p
     # The fingerprint of the file being read, while it is intact: its first 64 bytes.
     if { [ "$S_FP_FILE" != "$S_FILE" ] || [ "$S_FP_LEN" -lt 64 ]; } && fstat "$rq_p" && [ "$F_ID" = "$rq_id" ]; then
       rq_fl=$F_SIZE
@@ -866,7 +1209,15 @@ cmd_run() {
         state_save
       fi
     fi
-    drain "$rq_p" "$rq_id" "$rq_k" || break
+    # The fingerprint of the bytes before the checkpoint (a state written by an older version has none).
+    if { [ "$S_TAIL_FILE" != "$S_FILE" ] || [ "$S_TAIL_OFF" != "$S_OFF" ]; } && fstat "$rq_p" && [ "$F_ID" = "$rq_id" ] && [ "$F_SIZE" -ge "$S_OFF" ]; then
+      tail_fp "$rq_p"
+      state_save
+    fi
+    drain "$rq_p" "$rq_id" "$rq_k"
+    rq_rc=$?
+    [ "$rq_rc" = 2 ] && break
+    [ "$rq_rc" = 0 ] || break
     # Finished (a rotated file, read to its end with final=1): the checkpoint moves to
     # the next file first, then ours is deleted.
     rq_i=$((rq_i + 1))
@@ -874,9 +1225,22 @@ cmd_run() {
     rq_r=${rq_l#* }
     S_FILE=${rq_r%% *}
     S_OFF=0
+    S_TAIL_FILE=$S_FILE
+    S_TAIL_OFF=0
+    S_TAIL_LEN=0
+    S_TAIL=
+    CUR_PATH=${rq_r#* }
     state_save
     [ "$rq_k" = rotated ] && rm_rotated "$rq_p"
   done
+  end_run
+  # The loss records of this run (dead letters) go now, not only at the next contact.
+  if send_losses && [ -z "$STUCK" ]; then
+    state_save
+    cleanup
+    exit 0
+  fi
+  [ -n "$STUCK" ] && die 6 "stuck: $STUCK"
   state_save
   cleanup
   exit 0
@@ -930,6 +1294,14 @@ cmd_check() {
     ck_mode=$(stat -c '%a' -- "$LOG")
     if [ "$ck_mode" = 622 ]; then echo "log: ok ($LOG, mode 0622)"; else echo "log: $LOG has mode 0$ck_mode, not 0622"; ck_rc=1; fi
   fi
+  # The last run stopped a file it could not move although the server answered (exit 6).
+  ck_stuck=0
+  if [ -f "$STATE" ] && [ -r "$STATE" ]; then
+    state_load
+    case $S_LAST_ERR in
+      *' exit 6: '*) echo "reporter: ${S_LAST_ERR#* exit 6: } (last run ${S_LAST_ERR%% *})"; ck_stuck=1 ;;
+    esac
+  fi
   now
   DEADLINE=$((NOW + TIMEOUT * 1000 + 1000))
   qoff
@@ -946,6 +1318,7 @@ cmd_check() {
     4[0-9][0-9]) echo "server: $URL refused: HTTP $HTTP $(server_msg)"; ck_rc=4 ;;
     *) echo "server: $URL answered HTTP $HTTP $(server_msg)"; ck_rc=3 ;;
   esac
+  [ "$ck_stuck" = 1 ] && [ "$ck_rc" = 0 ] && ck_rc=6
   cleanup
   exit "$ck_rc"
 }

@@ -1,8 +1,10 @@
 /** Shared helpers for the server tests: an in-process app on a real SQLite store, a seeded PRNG, the seed reporter. */
 export { Rng } from "../support/rng.ts";
+import { afterAll, afterEach, expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { encodeRecord, type EncodableRecord } from "../../protocol/index.ts";
 import { createApp } from "../../server/src/app.ts";
 import type { Config } from "../../server/src/config.ts";
 import { openStore } from "../../server/src/db/open.ts";
@@ -171,3 +173,154 @@ export function recordCounters(text: string): Record<string, number> {
   for (const m of text.matchAll(/^cmdaudit_records_total\{result="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-file fixtures for the route tests: apps whose logs are checked for secrets after every test.
+
+export const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
+
+/** Limits of the test config with some replaced. */
+export function limits(over: Partial<Config["limits"]>): Config["limits"] {
+  return { ...testConfig().limits, ...over };
+}
+
+/** ISO 8601 of a UTC instant (ms) at a given offset (minutes east): the oracle for `time`. */
+export function isoAt(utcMs: number, offsetMin: number, us = 0): string {
+  const d = new Date(utcMs + offsetMin * 60_000);
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  const frac = us ? "." + p(us, 6) : "";
+  const a = Math.abs(offsetMin);
+  return `${p(d.getUTCFullYear(), 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}${frac}${offsetMin < 0 ? "-" : "+"}${p(Math.floor(a / 60))}:${p(a % 60)}`;
+}
+
+/** RFC 4180: fields separated by commas, records by CRLF, quoted fields may hold anything with "" for a quote. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = "";
+  let i = 0;
+  let atStart = true;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === "\"" && field === "" && atStart) {
+      // Quoted field.
+      i++;
+      for (;;) {
+        if (i >= text.length) throw new Error("unterminated quoted field");
+        if (text[i] === "\"") {
+          if (text[i + 1] === "\"") { field += "\""; i += 2; continue; }
+          i++;
+          break;
+        }
+        field += text[i++];
+      }
+      const n = text[i];
+      if (n !== undefined && n !== "," && !(n === "\r" && text[i + 1] === "\n")) throw new Error(`junk after closing quote at ${i}`);
+      atStart = false;
+      continue;
+    }
+    if (c === ",") { row.push(field); field = ""; atStart = true; i++; continue; }
+    if (c === "\r" && text[i + 1] === "\n") { row.push(field); rows.push(row); row = []; field = ""; atStart = true; i += 2; continue; }
+    if (c === "\r" || c === "\n" || c === "\"") throw new Error(`bare ${JSON.stringify(c)} in an unquoted field at ${i}`);
+    field += c;
+    atStart = false;
+    i++;
+  }
+  if (!atStart || field !== "" || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+/** Log lines holding a secret: as is, JSON-escaped (how a string lands in a JSON line) or URL-encoded. */
+export function secretLeaks(lines: readonly string[], secrets: Iterable<string>): string[] {
+  const list = [...secrets].filter((s) => s.length >= 3);
+  const leaks: string[] = [];
+  for (const l of lines) {
+    for (const s of list) if (l.includes(s) || l.includes(JSON.stringify(s).slice(1, -1)) || (s.isWellFormed() && l.includes(encodeURIComponent(s)))) leaks.push(`${s.slice(0, 40)} in ${l.slice(0, 200)}`);
+  }
+  return leaks;
+}
+
+/**
+ * The apps, secrets and logs of one test file. Call once at the top of a file: it registers
+ * an afterEach that fails a test whose requests logged a token, a command or a query value
+ * (or a line that is not JSON), and an afterAll that closes the apps and removes their dirs.
+ */
+export class RouteSuite {
+  /** Every log line of every app of this file. */
+  readonly logs: string[] = [];
+  /** Strings that must never reach a log line: tokens, command texts, query values. */
+  readonly secrets = new Set<string>([INGEST_TOKEN, READ_TOKEN]);
+  private readonly apps: TestApp[] = [];
+  private checked = 0;
+
+  constructor() {
+    afterEach(() => {
+      const fresh = this.logs.slice(this.checked);
+      this.checked = this.logs.length;
+      for (const l of fresh) expect(() => JSON.parse(l)).not.toThrow();
+      expect(secretLeaks(fresh, this.secrets)).toEqual([]);
+    });
+    afterAll(async () => {
+      for (const a of this.apps.splice(0)) await a.close();
+      cleanupTmpDirs();
+    });
+  }
+
+  async newApp(over: Partial<Config> = {}, store?: (s: Store) => Store): Promise<TestApp> {
+    const t = await makeApp(over, { logs: this.logs, ...(store ? { store } : {}) });
+    this.apps.push(t);
+    return t;
+  }
+
+  secret(...s: string[]): this {
+    for (const x of s) this.secrets.add(x);
+    return this;
+  }
+
+  /** Commands are secrets for the log check; returns the record unchanged. */
+  cmd<T extends { command?: string }>(r: T): T {
+    if (r.command) this.secrets.add(r.command);
+    return r;
+  }
+
+  /** A query string; every value except the enumerations is a secret. */
+  qs(params: Record<string, string>): string {
+    for (const [k, v] of Object.entries(params)) if (!["kind", "format", "limit", "exitStatus"].includes(k)) this.secrets.add(v);
+    return new URLSearchParams(params).toString();
+  }
+
+  /** A hook-style JSON record (all the cmdaudit fields); its command is a secret. */
+  v2(over: Record<string, unknown> = {}): Record<string, unknown> {
+    return this.cmd({
+      kind: "command",
+      ctime: "2024-03-01T12:34:56.123456+08:00",
+      hostname: "web02.example.com",
+      serverIps: "10.0.0.7",
+      suser: "root",
+      luser: "alice",
+      terminal: "pts/3",
+      clientIp: "192.168.7.7",
+      sessionId: "s-default",
+      seq: 1,
+      cwd: "/home/alice",
+      exitStatus: 0,
+      command: "make -j8",
+      ...over,
+    } as Record<string, unknown> & { command?: string });
+  }
+
+  /** A hook record for the raw route; commands longer than 3 chars are secrets. */
+  hook(over: Partial<EncodableRecord> = {}): EncodableRecord {
+    const r: EncodableRecord = {
+      kind: "command", ctime: "2024-03-01T12:34:56+08:00", hostname: "rawhost", serverIps: "10.1.1.1,10.1.1.2", suser: "root",
+      luser: "alice", terminal: "pts/0", clientIp: "192.168.0.5", sessionId: "raw-s", seq: 1, cwd: "/srv", exitStatus: 0, command: "ls", ...over,
+    };
+    if (typeof r.command === "string" && r.command.length > 3) this.secrets.add(r.command);
+    return r;
+  }
+}
+
+/** A record's log-line bytes. */
+export const enc = (r: EncodableRecord) => Buffer.from(encodeRecord(r));
+/** Concatenate byte and string parts. */
+export const cat = (...parts: (Buffer | string)[]) => Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));

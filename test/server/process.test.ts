@@ -160,23 +160,42 @@ describe("server process on MariaDB, configured by environment", () => {
   });
 
   test("exports and hosts over HTTP", async () => {
-    const nd = await get("/api/v1/commands?host=proc-host", { Accept: "application/x-ndjson" });
+    const recs = [
+      ...[1, 2, 3].map((seq) => ({ ctime: `2024-06-03T10:00:0${seq}+02:00`, hostname: "export-host", luser: "bob", sessionId: "export-1", seq, command: `export-${seq}` })),
+      ...[1, 2].map((seq) => ({ ctime: `2024-06-03T11:00:0${seq}Z`, hostname: "export-web", luser: "eve", sessionId: "export-2", seq, command: `export-web-${seq}` })),
+    ];
+    commands.push(...recs.map((r) => r.command));
+    const posted = await fetch(srv.url + "/api/v1/commands", { method: "POST", headers: auth(INGEST), body: JSON.stringify(recs) });
+    expect(posted.status).toBe(200);
+    const nd = await get("/api/v1/commands?host=export-host", { Accept: "application/x-ndjson" });
     expect(nd.headers.get("content-type")).toContain("application/x-ndjson");
     const lines = (await nd.text()).trimEnd().split("\n").map((l) => JSON.parse(l) as Presented);
     expect(lines.map((l) => l.seq).sort()).toEqual([1, 2, 3]);
     const hosts = (await (await get("/api/v1/hosts")).json()) as { hosts: { hostname: string; records: number; silentSeconds: number }[] };
     const byName = new Map(hosts.hosts.map((h) => [h.hostname, h]));
-    expect(byName.get("web01")!.records).toBe(2);
-    expect(byName.get("proc-host")!.records).toBeGreaterThanOrEqual(3);
-    expect(byName.get("web01")!.silentSeconds).toBeLessThan(60);
+    expect(byName.get("export-web")!.records).toBe(2);
+    expect(byName.get("export-host")!.records).toBe(3);
+    expect(byName.get("export-web")!.silentSeconds).toBeLessThan(60);
     const metrics = await (await get("/metrics")).text();
     expect(metrics).toMatch(/^cmdaudit_records_total\{result="accepted"\} \d+$/m);
   });
 
-  test("the logs hold no token, no command text and no query value", () => {
+  test("the logs hold no token, no command text and no query value", async () => {
+    const rec = { ctime: "2024-06-04T10:00:00Z", hostname: "proc-log-host", luser: "bob", sessionId: "proc-log", seq: 1, command: "proc-log-secret-command" };
+    commands.push(rec.command, "proc-log-query-value");
+    const requestLines = () => srv.logs.filter((l) => l.includes("\"msg\":\"request\"")).length;
+    const linesBefore = requestLines();
+    expect((await fetch(srv.url + "/api/v1/commands", { method: "POST", headers: auth(INGEST), body: JSON.stringify([rec]) })).status).toBe(200);
+    expect((await fetch(srv.url + "/api/v1/commands", { method: "POST", headers: auth(READ), body: JSON.stringify([rec]) })).status).toBe(401);
+    expect((await get("/api/v1/commands?q=proc-log-query-value&host=proc-log-host")).status).toBe(200);
+    expect((await get("/api/v1/commands?q=proc-log-secret-command&format=csv")).status).toBe(200);
+    expect((await get("/api/v1/hosts", auth(INGEST2))).status).toBe(401);
+    // The request lines are written after the answers: wait for them instead of sleeping a fixed time.
+    for (let i = 0; i < 100 && requestLines() < linesBefore + 5; i++) await Bun.sleep(20);
+    expect(requestLines()).toBe(linesBefore + 5);
     expect(srv.logs.length).toBeGreaterThan(5);
     for (const l of srv.logs) {
-      for (const s of [INGEST, INGEST2, READ, ...commands, "proc-1", "web01", "proc-host"]) {
+      for (const s of [INGEST, INGEST2, READ, ...commands, "proc-1", "web01", "proc-host", "proc-log-host"]) {
         expect({ s, leaked: l.includes(s) || l.includes(JSON.stringify(s).slice(1, -1)) }).toEqual({ s, leaked: false });
       }
     }

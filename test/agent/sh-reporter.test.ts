@@ -190,7 +190,8 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
         console.log(`sh reporter (${name}), never-answering server, BUDGET 4 s, TIMEOUT ${timeout} s: ${wall.toFixed(2)} s, exit ${r.code}, last close ${(span / 1000).toFixed(2)} s after the first connect`);
         expect(r.code).toBe(3);
         expect(r.stderr).toContain("server unreachable");
-        expect(wall).toBeLessThanOrEqual(4 + 2);
+        // Wall time seen from here adds process start and exit, seconds on a loaded CI host; the bound that matters is `span`.
+        expect(wall).toBeLessThanOrEqual(4 + 8);
         expect(silent.openNow()).toBe(0);
         expect(span).toBeLessThanOrEqual(4000 + 100);
         expect(c.state().OFFSET).toBe("0");

@@ -146,28 +146,6 @@ export function faultProxy(target: string, fault: Fault = () => "forward"): Faul
   };
 }
 
-/** A TCP server on loopback that accepts connections and never answers nor closes them. */
-export function silentServer(): { url: string; connections(): number; stop(): void } {
-  const open = new Set<{ end(): void }>();
-  let n = 0;
-  const listener = Bun.listen({
-    hostname: "127.0.0.1", port: 0,
-    socket: {
-      open(s) { n++; open.add(s); },
-      data() {},
-      close(s) { open.delete(s); },
-    },
-  });
-  return {
-    url: `http://127.0.0.1:${listener.port}`,
-    connections: () => n,
-    stop() {
-      for (const s of open) s.end();
-      listener.stop(true);
-    },
-  };
-}
-
 export const json500 = () => new Response('{"code":500,"msg":"injected failure"}', { status: 500, headers: { "content-type": "application/json" } });
 
 // ---------------------------------------------------------------------------------------------

@@ -33,12 +33,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { HOOK_FILE, withLogPath } from "../agent/hook/log-path.ts";
 import { lines, LogDecoder } from "../protocol/logline.ts";
 import { BASHES, type Bash } from "../test/support/bashes.ts";
 import { fmt, percentile, printTable } from "./table.ts";
 
 /** The hook in the tree, or BENCH_HOOK_FILE (another version of it, e.g. `git show HEAD:…` saved to a file). */
-const HOOK = process.env.BENCH_HOOK_FILE || fileURLToPath(new URL("../ansible/roles/cmdaudit_hook/files/etc/profile.d/00-cmdaudit.sh", import.meta.url));
+const HOOK = process.env.BENCH_HOOK_FILE || HOOK_FILE;
 const SEED = fileURLToPath(new URL("./seed/cmdhistLog.sh", import.meta.url));
 
 /** Targets the bench reports against (it does not fail on a miss). */
@@ -100,9 +101,7 @@ function rcFiles(dir: string): Record<Variant, string> {
   const seed = readFileSync(SEED, "utf8").replace("/tmp/XingkaOpsCmdHist.log", join(dir, "seed.log"));
   writeFileSync(join(dir, "seed.sh"), seed);
   writeFileSync(join(dir, "seed.log"), "");
-  const src = readFileSync(HOOK, "utf8");
-  if (!/^__cmdaudit_log=.*$/m.test(src)) throw new Error("hook has no `__cmdaudit_log=` line to point at the bench directory");
-  writeFileSync(join(dir, "cmdaudit.sh"), src.replace(/^__cmdaudit_log=.*$/m, `__cmdaudit_log=${join(dir, "cmdaudit.log")}`));
+  writeFileSync(join(dir, "cmdaudit.sh"), withLogPath(readFileSync(HOOK, "utf8"), join(dir, "cmdaudit.log")));
   return { bare: rc("bare", ""), seed: rc("seed", `. ${join(dir, "seed.sh")}`), hook: rc("cmdaudit", `. ${join(dir, "cmdaudit.sh")}`) };
 }
 

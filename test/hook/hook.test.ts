@@ -11,6 +11,7 @@ import { join } from "node:path";
 import {
   atLeast, BASHES, type Bash, commands, ctimeMs, HOOK, hookNoise, hookRoot, killTree, rcFile, readLog, REMOVE_ROOTS_MS, removeHookRoots, spawnTracked, text, typeInto,
 } from "./support.ts";
+import { withLogPath } from "../../agent/hook/log-path.ts";
 
 const latin1 = (s: string) => Buffer.from(s, "latin1");
 const USERS = ["cmdaudit-alice", "cmdaudit-bob"] as const;
@@ -403,8 +404,7 @@ for (const bash of BASHES) {
         const root = hookRoot();
         const dir = join(root.dir, "later");
         const log = join(dir, "commands.log");
-        const src = readFileSync(root.hook, "utf8").replace(/^__cmdaudit_log=.*$/m, `__cmdaudit_log=${log}`);
-        writeFileSync(root.hook, src);
+        writeFileSync(root.hook, withLogPath(readFileSync(root.hook, "utf8"), log));
         const r = await typeInto(rcFile(root), `echo lost\nmkdir ${dir}\necho kept\nexit\n`, { bash });
         expect(hookNoise(r.output)).toEqual([]);
         const recs = readLog(log).records;

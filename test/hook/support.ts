@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFile
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { HOOK_FILE, withLogPath } from "../../agent/hook/log-path.ts";
 import { type DecodeEvent, LogDecoder, lines, type LogRecord, parseCommandTime } from "../../protocol/index.ts";
 import { BASHES, type Bash } from "../support/bashes.ts";
 
@@ -26,7 +26,7 @@ export function asSystemBash(bash: Bash, argv: string[], binds: [string, string]
   return ["unshare", "-m", "--propagation", "private", "sh", "-c", `${mounts.join(" && ")} && exec "$@"`, "sh", ...argv];
 }
 
-export const HOOK = fileURLToPath(new URL("../../ansible/roles/cmdaudit_hook/files/etc/profile.d/00-cmdaudit.sh", import.meta.url));
+export const HOOK = HOOK_FILE;
 
 /** A temporary root: the hook as installed, with its log path moved under the root. */
 export interface HookRoot {
@@ -45,11 +45,8 @@ export function hookRoot(opts: { log?: string } = {}): HookRoot {
   mkdirSync(join(dir, "var/log/cmdaudit"), { recursive: true, mode: 0o755 });
   mkdirSync(join(dir, "etc/profile.d"), { recursive: true });
   const log = opts.log ?? join(dir, "var/log/cmdaudit/commands.log");
-  const src = readFileSync(HOOK, "utf8");
-  const line = /^__cmdaudit_log=\/var\/log\/cmdaudit\/commands\.log .*$/m;
-  if (!line.test(src)) throw new Error("hook has no `__cmdaudit_log=` line to point at the test root");
   const hook = join(dir, "etc/profile.d/00-cmdaudit.sh");
-  writeFileSync(hook, src.replace(line, `__cmdaudit_log=${log}`), { mode: 0o644 });
+  writeFileSync(hook, withLogPath(readFileSync(HOOK, "utf8"), log), { mode: 0o644 });
   return { dir, hook, log };
 }
 

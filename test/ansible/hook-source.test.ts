@@ -1,0 +1,78 @@
+/**
+ * The hook role takes the hook from the tree and sets its log path with the same rule as
+ * agent/hook/log-path.ts: what the role would install is withLogPath()'s output, byte for byte.
+ * Runs the role's own vars and source check on localhost; nothing is installed.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { HOOK_FILE, withLogPath } from "../../agent/hook/log-path.ts";
+
+const ROLES = join(import.meta.dir, "../../ansible/roles");
+const missing = !Bun.which("ansible-playbook");
+if (missing && process.env.CI === "true") throw new Error("not installed: ansible-playbook");
+
+const dir = mkdtempSync(join(tmpdir(), "cmdaudit-hook-role-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Paths a deployment could choose: plain, with a blank and a quote, with a `$`. */
+const PATHS = ["/var/log/cmdaudit/commands.log", "/srv/audit logs/it's.log", "/srv/$HOME/a.log"];
+
+/** Run the role's source check, then write what the role would install for each path to <run>/out-<i>.sh. */
+function renderWithRole(vars: { cmdaudit_hook_src: string; cmdaudit_hook_log_path?: string }): { code: number; out: string; run: string } {
+  const run = mkdtempSync(join(dir, "run-"));
+  const playbook = join(run, "render.yml");
+  writeFileSync(playbook, JSON.stringify([{
+    hosts: "localhost", connection: "local", gather_facts: false,
+    tasks: [
+      { name: "Check the hook source", "ansible.builtin.include_role": { name: "cmdaudit_hook", tasks_from: "source.yml", public: true } },
+      {
+        name: "Write the hook as the role would install it",
+        "ansible.builtin.copy": { content: "{{ __cmdaudit_hook_script ~ '\n' }}", dest: `${run}/out-{{ i }}.sh`, mode: "0644", validate: "bash -n %s" },
+        vars: { cmdaudit_hook_log_path: "{{ item }}" },
+        loop: PATHS, loop_control: { index_var: "i" },
+      },
+    ],
+  }]));
+  const r = Bun.spawnSync(["ansible-playbook", "-i", "localhost,", "-e", JSON.stringify(vars), playbook], {
+    cwd: run, stdout: "pipe", stderr: "pipe",
+    env: { ...process.env, ANSIBLE_ROLES_PATH: ROLES, ANSIBLE_NOCOLOR: "1", ANSIBLE_RETRY_FILES_ENABLED: "false", ANSIBLE_LOCALHOST_WARNING: "false" },
+  });
+  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString(), run };
+}
+
+test.skipIf(missing)("the role installs the tree's hook with its log path set as withLogPath sets it, quoted where needed", () => {
+  const r = renderWithRole({ cmdaudit_hook_src: HOOK_FILE });
+  expect(r.out).not.toContain("FAILED");
+  expect(r.code).toBe(0);
+  const hook = readFileSync(HOOK_FILE, "utf8");
+  PATHS.forEach((path, i) => expect(readFileSync(join(r.run, `out-${i}.sh`), "utf8")).toBe(withLogPath(hook, path)));
+  // bash reads the path back as it was given.
+  const quoted = readFileSync(join(r.run, "out-1.sh"), "utf8").split("\n").find((l) => l.startsWith("__cmdaudit_log="))!;
+  const echoed = Bun.spawnSync(["bash", "-c", `${quoted}\nprintf %s "$__cmdaudit_log"`]).stdout.toString();
+  expect(echoed).toBe(PATHS[1]!);
+}, 120_000);
+
+test.skipIf(missing)("a hook source without its log line, or with two, stops the role before anything is installed", () => {
+  const hook = readFileSync(HOOK_FILE, "utf8");
+  const line = hook.split("\n").find((l) => l.startsWith("__cmdaudit_log="))!;
+  for (const [name, text] of [["none", hook.replace(line, "__cmdaudit_log=/var/log/x.log")], ["two", hook.replace(line, `${line}\n${line}`)]] as const) {
+    const src = join(dir, `hook-${name}.sh`);
+    writeFileSync(src, text);
+    const r = renderWithRole({ cmdaudit_hook_src: src });
+    expect(r.out).toContain("must have exactly one `__cmdaudit_log=... # cmdaudit:log` line");
+    expect(r.code).not.toBe(0);
+    expect(readdirSync(r.run)).toEqual(["render.yml"]);
+  }
+}, 120_000);
+
+test.skipIf(missing)("a relative log path or one with a backslash stops the role, as withLogPath refuses it", () => {
+  for (const path of ["var/log/commands.log", "/srv/a\\b.log"]) {
+    expect(() => withLogPath(readFileSync(HOOK_FILE, "utf8"), path)).toThrow();
+    const r = renderWithRole({ cmdaudit_hook_src: HOOK_FILE, cmdaudit_hook_log_path: path });
+    expect(r.out).toContain("must be an absolute path on one line, without a backslash");
+    expect(r.code).not.toBe(0);
+    expect(readdirSync(r.run)).toEqual(["render.yml"]);
+  }
+}, 120_000);

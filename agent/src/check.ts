@@ -5,7 +5,7 @@ import { EXIT, hostUtcOffset } from "./run.ts";
 import { isAppendOnly } from "./libc.ts";
 import { createShipper, ServerRefused, ServerUnreachable } from "./ship.ts";
 import { loadState } from "./state.ts";
-import { LOG_MODE } from "./tail.ts";
+import { LOG_MODE } from "./tail/rotate.ts";
 
 /** Is everything in place for the hook to write and this reporter to ship? One line per check. */
 export async function check(cfg: Config): Promise<number> {

@@ -14,7 +14,12 @@ import { deadLetterFile, rejectedRaw, writeDeadLetters } from "./deadletter.ts";
 import { tryLockExclusive } from "./libc.ts";
 import { BodyTooLarge, BudgetUsedUp, createShipper, ServerRefused, ServerUnreachable, type RawAnswer, type Shipper } from "./ship.ts";
 import { loadState, saveState, type PendingLoss, type State, type TrackedFile } from "./state.ts";
-import { describeUnread, enforceCap, isQuiet, reconcile, recordsIn, rememberHead, retireDrained, rotateIfDue, TAIL_BYTES, tailOf, type Events } from "./tail.ts";
+import { enforceCap } from "./tail/cap.ts";
+import type { Events } from "./tail/context.ts";
+import { reconcile } from "./tail/reconcile.ts";
+import { recordsIn } from "./tail/records.ts";
+import { isQuiet, retireDrained, rotateIfDue } from "./tail/rotate.ts";
+import { describeUnread, rememberHead, TAIL_BYTES, tailOf } from "./tail/track.ts";
 
 /** 6: `run`: a file is stuck (the server answers and settles nothing); `check`: that, or the log file or state dir is not as the hook needs it. */
 export const EXIT = { ok: 0, internal: 1, config: 2, unreachable: 3, refused: 4, locked: 5, stuck: 6 } as const;

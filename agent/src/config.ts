@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
 
 export const DEFAULT_CONFIG_PATH = "/etc/cmdaudit/reporter.yml";
 
@@ -58,33 +58,11 @@ export const reporterConfigSchema = z.strictObject({
 });
 export type ReporterConfig = z.infer<typeof reporterConfigSchema>;
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** Parse and validate; every problem names its key; the token never appears in a message. */
 export function loadReporterConfig(path: string): ReporterConfig & { tokenValue: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ConfigError(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (e) {
-    throw new ConfigError(`config file ${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
-  }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
-  const parsed = reporterConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const key = i.path.join(".") || "(top level)";
-      if (i.code === "unrecognized_keys") return `unknown key(s) ${i.keys.map((k) => (i.path.length ? `${key}.${k}` : k)).join(", ")}`;
-      return `${key}: ${i.message}`;
-    });
-    throw new ConfigError(`invalid configuration (${path}):\n  ${problems.join("\n  ")}`);
-  }
-  const c = parsed.data;
+  const c = validateConfig(reporterConfigSchema, readYamlMapping(path), path);
   let tokenValue = c.server.token ?? "";
   if (c.server.token_file) {
     try {

@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
 import { MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
 
 // An entry that starts with "sha256:" is a digest and must be a whole one: a truncated digest would
@@ -71,29 +70,14 @@ function splitList(v: string): string[] {
   return v.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /**
  * YAML file (optional) + CMDAUDIT_* overrides, validated; every problem is
  * named by its key. Token values never appear in messages.
  */
 export function loadConfig(path: string | undefined, env: Record<string, string | undefined>): Config {
-  let raw: unknown = {};
-  if (path) {
-    let text: string;
-    try {
-      text = readFileSync(path, "utf8");
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
-    }
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (e) {
-      throw new ConfigError(`config file ${path} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
-    }
-    if (typeof raw !== "object" || Array.isArray(raw)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
-  }
-  const tree = raw as Record<string, any>; // validated by configSchema just below
+  const tree: Record<string, any> = path ? readYamlMapping(path) : {}; // `any`: untyped until configSchema validates it
   const problems: string[] = [];
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith("CMDAUDIT_") || v === undefined) continue;
@@ -101,13 +85,5 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
     if (set) set(tree, v);
     else if (!ENV_OTHER.has(k)) problems.push(`unknown environment variable ${k}`);
   }
-  const parsed = configSchema.safeParse(tree);
-  if (!parsed.success) {
-    for (const i of parsed.error.issues) {
-      const key = i.path.join(".") || "(top level)";
-      problems.push(i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.map((k) => (key === "(top level)" ? k : `${key}.${k}`)).join(", ")}` : `${key}: ${i.message}`);
-    }
-  }
-  if (problems.length) throw new ConfigError(`invalid configuration${path ? ` (${path})` : ""}:\n  ${problems.join("\n  ")}`);
-  return parsed.data!;
+  return validateConfig(configSchema, tree, path, problems);
 }

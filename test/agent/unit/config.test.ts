@@ -4,9 +4,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { ConfigError, loadReporterConfig } from "../../agent/src/config.ts";
-import { loadState, newState, saveState, StateError } from "../../agent/src/state.ts";
-import { Rng } from "../support/rng.ts";
+import { ConfigError, loadReporterConfig } from "../../../agent/src/config.ts";
+import { loadState, newState, saveState, StateError } from "../../../agent/src/state.ts";
+import { Rng } from "../../support/rng.ts";
 
 const TOKEN = "secret-ingest-token-0123456789";
 const dir = () => mkdtempSync(join(tmpdir(), "cmdaudit-cfg-"));

@@ -4,13 +4,14 @@
  *   cmdaudit-reporter [-c FILE] run      the cron job; silent unless something is wrong
  *   cmdaudit-reporter [-c FILE] status [--json]
  *   cmdaudit-reporter [-c FILE] check    config, log file, server + token
- *   cmdaudit-reporter version
+ *   cmdaudit-reporter version            (also --version; -h/--help prints the usage)
  *
- * Exit codes: 0 ok · 1 internal error · 2 bad config or state · 3 server unreachable
+ * Exit codes: 0 ok · 1 internal error · 2 bad command line, config or state · 3 server unreachable
  * (5xx, timeout; the backlog is kept) · 4 server refused (token, 4xx) · 5 another run
  * holds the lock · 6 stuck: a file the server answers for and settles nothing of (run; check
  * fails with it too), or (check) the log file or state dir is not as the hook needs it.
  */
+import { parseArgs } from "node:util";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadReporterConfig } from "./config.ts";
 import { check } from "./check.ts";
 import { EXIT, run } from "./run.ts";
@@ -19,27 +20,50 @@ import { StateError } from "./state.ts";
 import { status } from "./status.ts";
 
 const USAGE = "usage: cmdaudit-reporter [-c CONFIG] run|status [--json]|check|version";
+const COMMANDS = ["run", "status", "check", "version"];
+
+/** The command line, strictly: an unknown option, or an option without its value, is an error (exit 2). */
+function parseCommandLine(argv: string[]): { cmd: string; configPath: string; json: boolean } | { problem: string } | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        config: { type: "string", short: "c" },
+        json: { type: "boolean" },
+        version: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (e) {
+    // Node's text goes on about `--` and dashes; its first sentence names the option.
+    return { problem: (e as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, "") };
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return "help";
+  if (values.config === "") return { problem: "option '-c, --config' needs a file" };
+  const [cmd, ...extra] = values.version ? ["version", ...positionals] : positionals;
+  if (!cmd) return { problem: "no command" };
+  if (!COMMANDS.includes(cmd)) return { problem: `unknown command ${JSON.stringify(cmd)}` };
+  if (extra.length) return { problem: `unexpected argument ${JSON.stringify(extra[0])}` };
+  if (values.json && cmd !== "status") return { problem: "option '--json' is for status only" };
+  return { cmd, configPath: values.config ?? (process.env.CMDAUDIT_REPORTER_CONFIG || DEFAULT_CONFIG_PATH), json: values.json ?? false };
+}
 
 async function main(argv: string[]): Promise<number> {
-  let configPath = process.env.CMDAUDIT_REPORTER_CONFIG || DEFAULT_CONFIG_PATH;
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "-c" || a === "--config") {
-      const v = argv[++i];
-      if (!v) return usage("-c needs a file");
-      configPath = v;
-    } else rest.push(a);
+  const line = parseCommandLine(argv);
+  if (line === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
   }
-  const [cmd, ...args] = rest;
-  if (cmd === "version" || cmd === "--version") {
+  if ("problem" in line) return usage(line.problem);
+  const { cmd, configPath, json } = line;
+  if (cmd === "version") {
     process.stdout.write(`cmdaudit-reporter ${VERSION}\n`);
     return EXIT.ok;
   }
-  if (!cmd || !["run", "status", "check"].includes(cmd)) return usage(cmd ? `unknown command ${JSON.stringify(cmd)}` : "no command");
-  const json = args.includes("--json");
-  const unknown = args.filter((a) => !(cmd === "status" && a === "--json"));
-  if (unknown.length) return usage(`unknown argument ${JSON.stringify(unknown[0])}`);
 
   process.umask(0o077);
   let cfg;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseUtcOffset } from "../../protocol/index.ts";
 import { createApp } from "./app.ts";
@@ -29,16 +30,45 @@ function ensureTokens(config: Config, log: ReturnType<typeof jsonLogger>): void 
   if (!config.tokens.read.length && t.read) config.tokens.read = [t.read];
 }
 
+const USAGE = "usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)";
+
+/**
+ * The command line, strictly, before anything is opened: an unknown option, an option without
+ * its value or an argument is an error (exit 2), never a start with the defaults.
+ */
+function parseCommandLine(argv: string[]): { config?: string; version: boolean; help: boolean } {
+  const fail = (problem: string): never => {
+    process.stderr.write(`cmdaudit-server: ${problem}\n${USAGE}\n`);
+    process.exit(2);
+  };
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { config: { type: "string", short: "c" }, version: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.config === "") fail("option '-c, --config' needs a file");
+    return { config: values.config, version: values.version ?? false, help: values.help ?? false };
+  } catch (e) {
+    // Node's text goes on about `--` and dashes; its first sentence names the option.
+    return fail((e as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, ""));
+  }
+}
+
 async function main(): Promise<void> {
-  // The database and token files hold the audit trail and secrets: owner-only from the start.
-  process.umask(0o077);
-  const args = process.argv.slice(2);
-  if (args.includes("--version")) {
+  const args = parseCommandLine(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.version) {
     process.stdout.write(`cmdaudit-server ${process.env.CMDAUDIT_SERVER_VERSION ?? "dev"}\n`);
     return;
   }
-  const i = args.indexOf("--config");
-  const path = i >= 0 ? args[i + 1] : process.env.CMDAUDIT_CONFIG;
+  // The database and token files hold the audit trail and secrets: owner-only from the start.
+  process.umask(0o077);
+  const path = args.config ?? process.env.CMDAUDIT_CONFIG;
   let config: Config;
   try {
     config = loadConfig(path, process.env);

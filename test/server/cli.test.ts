@@ -1,0 +1,104 @@
+/**
+ * The server's command line, on the real CLI (server/src/main.ts run by bun): parsed strictly and
+ * first, so a bad option is exit 2 with a message naming it, before any config is read or any
+ * database or data directory is opened; never a start with the defaults.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const MAIN = join(import.meta.dir, "../../server/src/main.ts");
+const USAGE = "usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)";
+
+const dir = mkdtempSync(join(tmpdir(), "cmdaudit-server-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * The server with a data dir and an SQLite database under `dir` that do not exist yet (a start
+ * creates both) and port 0; killed after 20 s: a server that started is a failure here.
+ */
+async function server(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number; opened: boolean }> {
+  const data = mkdtempSync(join(dir, "data-"));
+  rmSync(data, { recursive: true });
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", TMPDIR: tmpdir(),
+      CMDAUDIT_DATA_DIR: data, CMDAUDIT_DATABASE_URL: `sqlite:${join(data, "cmdaudit.db")}`, CMDAUDIT_PORT: "0", ...env,
+    },
+    stdout: "pipe", stderr: "pipe", timeout: 20_000,
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code, opened: existsSync(data) };
+}
+
+describe("refused with exit 2 before anything is opened, the problem named, then the usage", () => {
+  test.each([
+    ["--config without its value", ["--config"], "Option '-c, --config <value>' argument missing"],
+    ["-c without its value", ["-c"], "Option '-c, --config <value>' argument missing"],
+    ["--config followed by an option instead of a file", ["--config", "--version"], "Option '--config' argument is ambiguous."],
+    ["an empty --config=", ["--config="], "option '-c, --config' needs a file"],
+    ["an unknown option", ["--port", "8080"], "Unknown option '--port'"],
+    ["a misspelt --config", ["--confg", "/etc/cmdaudit/server.yml"], "Unknown option '--confg'"],
+    ["an argument", ["serve"], "Unexpected argument 'serve'. This command does not take positional arguments"],
+  ])("%s", async (_name, args, problem) => {
+    const r = await server(args);
+    expect(r.stderr).toBe(`cmdaudit-server: ${problem}\n${USAGE}\n`);
+    expect(r.stdout).toBe("");
+    expect(r.opened).toBe(false);
+    expect(r.code).toBe(2);
+  }, 30_000);
+
+  test("--config without its value does not fall back to CMDAUDIT_CONFIG", async () => {
+    const file = join(dir, "fallback.yml");
+    writeFileSync(file, "listen:\n  host: 127.0.0.1\n");
+    const r = await server(["--config"], { CMDAUDIT_CONFIG: file });
+    expect(r.stderr).toContain("argument missing");
+    expect(r.opened).toBe(false);
+    expect(r.code).toBe(2);
+  }, 30_000);
+});
+
+describe("accepted", () => {
+  test("--help and -h print the usage, --version the version; nothing is opened", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const r = await server([flag]);
+      expect(r.stdout).toBe(`${USAGE}\n`);
+      expect(r.opened).toBe(false);
+      expect(r.code).toBe(0);
+    }
+    const v = await server(["--version"], { CMDAUDIT_SERVER_VERSION: "1.2.3" });
+    expect(v.stdout).toBe("cmdaudit-server 1.2.3\n");
+    expect(v.opened).toBe(false);
+    expect(v.code).toBe(0);
+  }, 30_000);
+
+  test("a well-formed --config naming a missing file: exit 2 naming the file, before the database", async () => {
+    const missing = join(dir, "missing.yml");
+    for (const args of [["--config", missing], [`--config=${missing}`], ["-c", missing]]) {
+      const r = await server(args);
+      expect(r.stderr).toBe(`cmdaudit-server: cannot read config file ${missing}: ENOENT\n`);
+      expect(r.opened).toBe(false);
+      expect(r.code).toBe(2);
+    }
+    expect(readdirSync(dir).filter((f) => f.startsWith("data-"))).toEqual([]);
+  }, 30_000);
+});
+
+test("control: the same start without a bad option creates its data dir and listens (what `opened` detects)", async () => {
+  const data = join(dir, "control");
+  const proc = Bun.spawn([process.execPath, MAIN], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", TMPDIR: tmpdir(), CMDAUDIT_DATA_DIR: data, CMDAUDIT_PORT: "0" },
+    stdout: "pipe", stderr: "pipe", timeout: 20_000,
+  });
+  let out = "";
+  const utf8 = new TextDecoder();
+  for await (const c of proc.stdout) {
+    out += utf8.decode(c, { stream: true });
+    if (out.includes('"listening"')) break;
+  }
+  proc.kill("SIGTERM");
+  expect(await proc.exited).toBe(0);
+  expect(out).toContain('"listening"');
+  expect(existsSync(join(data, "cmdaudit.db"))).toBe(true);
+}, 30_000);

@@ -97,6 +97,7 @@ for (const file of files) {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`\n== ${file}: exit ${code}${timedOut ? " (timed out)" : ""}, ${secs} s${summary ? `, ${summary}` : ""}${ns ? "" : ", NO NAMESPACE (unshare failed)"}`);
   if (!ns) console.log(err.slice(0, 500));
+  for (const l of (out + err).split("\n").filter((x) => x.startsWith("(fail)"))) console.log(`   ${l}`);
   if (!leftFiles.length && !leftProcs.length && !dbs.length) console.log("   nothing left behind");
   if (leftFiles.length) {
     const top = new Set(leftFiles.map((f) => f.split("/")[0] + (f.includes("/") ? "/" : "")));

@@ -4,7 +4,7 @@
  * Runs the role's own vars and source check on localhost; nothing is installed.
  */
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOOK_FILE, withLogPath } from "../../agent/hook/log-path.ts";
@@ -19,10 +19,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Paths a deployment could choose: plain, with a blank and a quote, with a `$`. */
 const PATHS = ["/var/log/cmdaudit/commands.log", "/srv/audit logs/it's.log", "/srv/$HOME/a.log"];
 
-/** Run the role's source check, then write what the role would install for each path to <run>/out-<i>.sh. */
-function renderWithRole(vars: { cmdaudit_hook_src: string; cmdaudit_hook_log_path?: string }): { code: number; out: string; run: string } {
+/**
+ * Run the role's source check, then write what the role would install for each path to <run>/out-<i>.sh.
+ * The playbook sits in <run>/ansible beside a link to the tree's agent/, as site.yml sits in the tree:
+ * without cmdaudit_hook_src the role's default finds the hook.
+ */
+function renderWithRole(vars: { cmdaudit_hook_src?: string; cmdaudit_hook_log_path?: string } = {}): { code: number; out: string; run: string } {
   const run = mkdtempSync(join(dir, "run-"));
-  const playbook = join(run, "render.yml");
+  mkdirSync(join(run, "ansible"));
+  symlinkSync(join(import.meta.dir, "../../agent"), join(run, "agent"));
+  const playbook = join(run, "ansible/render.yml");
   writeFileSync(playbook, JSON.stringify([{
     hosts: "localhost", connection: "local", gather_facts: false,
     tasks: [
@@ -42,8 +48,8 @@ function renderWithRole(vars: { cmdaudit_hook_src: string; cmdaudit_hook_log_pat
   return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString(), run };
 }
 
-test.skipIf(missing)("the role installs the tree's hook with its log path set as withLogPath sets it, quoted where needed", () => {
-  const r = renderWithRole({ cmdaudit_hook_src: HOOK_FILE });
+test.skipIf(missing)("the role installs the tree's hook (its default cmdaudit_hook_src) with its log path set as withLogPath sets it, quoted where needed", () => {
+  const r = renderWithRole();
   expect(r.out).not.toContain("FAILED");
   expect(r.code).toBe(0);
   const hook = readFileSync(HOOK_FILE, "utf8");
@@ -63,16 +69,16 @@ test.skipIf(missing)("a hook source without its log line, or with two, stops the
     const r = renderWithRole({ cmdaudit_hook_src: src });
     expect(r.out).toContain("must have exactly one `__cmdaudit_log=... # cmdaudit:log` line");
     expect(r.code).not.toBe(0);
-    expect(readdirSync(r.run)).toEqual(["render.yml"]);
+    expect(readdirSync(r.run).sort()).toEqual(["agent", "ansible"]);
   }
 }, 120_000);
 
 test.skipIf(missing)("a relative log path or one with a backslash stops the role, as withLogPath refuses it", () => {
   for (const path of ["var/log/commands.log", "/srv/a\\b.log"]) {
     expect(() => withLogPath(readFileSync(HOOK_FILE, "utf8"), path)).toThrow();
-    const r = renderWithRole({ cmdaudit_hook_src: HOOK_FILE, cmdaudit_hook_log_path: path });
+    const r = renderWithRole({ cmdaudit_hook_log_path: path });
     expect(r.out).toContain("must be an absolute path on one line, without a backslash");
     expect(r.code).not.toBe(0);
-    expect(readdirSync(r.run)).toEqual(["render.yml"]);
+    expect(readdirSync(r.run).sort()).toEqual(["agent", "ansible"]);
   }
 }, 120_000);

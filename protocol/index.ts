@@ -4,3 +4,4 @@ export * from "./oci.ts";
 export * from "./escape.ts";
 export * from "./record.ts";
 export * from "./logline.ts";
+export * from "./http.ts";

@@ -1,11 +1,13 @@
-import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import pkg from "../../package.json" with { type: "json" };
 import { TokenSet } from "./auth.ts";
 import type { Config } from "./config.ts";
 import type { Store } from "./db/store.ts";
+import { DOCS_PATH, DOCUMENT_PATH, docsRoutes } from "./docs/index.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { newRouter, SECURITY_SCHEMES } from "./openapi.ts";
 import { commandsRoutes } from "./routes/commands.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostsRoutes } from "./routes/hosts.ts";
@@ -27,7 +29,7 @@ export function createApp(deps: { store: Store; config: Config; logger?: Logger;
     metrics: deps.metrics ?? new Metrics(),
     tokens: { ingest: new TokenSet(deps.config.tokens.ingest), read: new TokenSet(deps.config.tokens.read) },
   };
-  const app = new Hono();
+  const app = newRouter();
 
   app.use(requestId());
   app.use(async (c, next) => {
@@ -47,6 +49,26 @@ export function createApp(deps: { store: Store; config: Config; logger?: Logger;
   app.route("/api/v1/commands", commandsRoutes(d));
   app.route("/api/v1/ingest/raw", ingestRawRoutes(d));
   app.route("/api/v1/hosts", hostsRoutes(d));
+
+  // Public, as /healthz is: the document and the page describe the API (the same as this source
+  // tree does) and hold no record, host or setting of this server.
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+  app.doc31(DOCUMENT_PATH, {
+    openapi: "3.1.0",
+    info: {
+      title: "cmdaudit",
+      version: pkg.version,
+      description: "Audit records of shell commands: reporters add them (ingest token), people read them (read token).",
+    },
+    servers: [{ url: "/", description: "This server" }],
+    tags: [
+      { name: "ingest", description: "Reporters add records." },
+      { name: "query", description: "People read records and hosts." },
+      { name: "health", description: "Liveness and readiness, without a token." },
+      { name: "operations", description: "Metrics." },
+    ],
+  });
+  app.route(DOCS_PATH, docsRoutes());
 
   app.notFound((c) => c.json({ code: 404, msg: "not found" }, 404));
   app.onError((err, c) => {

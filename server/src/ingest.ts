@@ -4,12 +4,6 @@ import type { Store } from "./db/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
-export interface Rejected {
-  index?: number;
-  line?: number;
-  error: string;
-}
-
 /** Commit the valid records of a batch; counts go to metrics only once the commit succeeded. */
 export async function commitBatch(store: Store, metrics: Metrics, logger: Logger, records: AuditRecord[], rejected: number) {
   const started = performance.now();

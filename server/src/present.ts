@@ -1,8 +1,8 @@
-import { formatCommandTime, formatUtcOffset } from "../../protocol/index.ts";
+import { formatCommandTime, formatUtcOffset, type PresentedRecord } from "../../protocol/index.ts";
 import type { CommandFilter, Cursor, Store, StoredRecord } from "./db/store.ts";
 
 /** A stored record as the query API shows it. */
-export function presentRecord(r: StoredRecord) {
+export function presentRecord(r: StoredRecord): PresentedRecord {
   return {
     id: r.id,
     kind: r.kind,

@@ -1,53 +1,61 @@
-import { zValidator } from "@hono/zod-validator";
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { z } from "zod";
-import { type AuditRecord, normalizeRecord, parseCommandTime, parseUtcOffset, RECORD_KINDS } from "../../../protocol/index.ts";
+import {
+  type AuditRecord, commandsPageSchema, commandsQuerySchema, ingestAnswerSchema, normalizeRecord, parseUtcOffset, type Rejected, wireRecordSchema,
+} from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
 import { requireToken } from "../auth.ts";
 import { readBody } from "../body.ts";
 import type { CommandFilter } from "../db/store.ts";
-import { commitBatch, type Rejected } from "../ingest.ts";
+import { commitBatch } from "../ingest.ts";
+import { errors, inputJsonSchema, json, newRouter, tokenSecurity } from "../openapi.ts";
 import { decodeCursor, encodeCursor, exportStream, presentRecord } from "../present.ts";
 
-const time = () => z.string().transform((s, ctx) => {
-  const t = parseCommandTime(s);
-  if (typeof t === "string") {
-    ctx.addIssue({ code: "custom", message: t.replace(/^ctime/, "time") });
-    return z.NEVER;
-  }
-  return t.tsUs;
+const ingest = (deps: AppDeps) => createRoute({
+  method: "post", path: "/", operationId: "ingestCommands", tags: ["ingest"],
+  summary: "Add a batch of JSON records (ingest token)",
+  description: "Each record is checked alone: the valid ones are stored, the others listed in `rejected` with the reason. The body may be gzip (Content-Encoding: gzip).",
+  security: tokenSecurity,
+  middleware: requireToken(deps.tokens.ingest),
+  request: {
+    // A plain schema, not zod: the handler reads the body itself (gzip, size limits, per-record answers).
+    body: { required: true, content: { "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/WireRecord" } } } } },
+  },
+  responses: {
+    200: json(ingestAnswerSchema, "The valid records are stored; `rejected` names the others."),
+    400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415], 503: errors[503],
+  },
 });
 
-export const querySchema = z.strictObject({
-  host: z.string().max(255).optional(),
-  luser: z.string().max(64).optional(),
-  suser: z.string().max(64).optional(),
-  clientIp: z.string().max(45).optional(),
-  session: z.string().max(64).optional(),
-  kind: z.enum(RECORD_KINDS).optional(),
-  exitStatus: z.coerce.number().int().min(0).max(255).optional(),
-  q: z.string().min(1).max(1024).optional(),
-  from: time().optional(),
-  to: time().optional(),
-  limit: z.coerce.number().int().min(1).optional(),
-  cursor: z.string().max(64).optional(),
-  format: z.enum(["json", "ndjson", "csv"]).optional(),
+const query = (deps: AppDeps) => createRoute({
+  method: "get", path: "/", operationId: "queryCommands", tags: ["query"],
+  summary: "Read records, newest first (read token)",
+  description: "A page of JSON, or with format=ndjson|csv (or Accept: application/x-ndjson, text/csv) an export of every match, streamed.",
+  security: tokenSecurity,
+  middleware: requireToken(deps.tokens.read),
+  request: { query: commandsQuerySchema },
+  responses: {
+    200: {
+      description: "The matching records.",
+      content: {
+        "application/json": { schema: commandsPageSchema },
+        "application/x-ndjson": { schema: { type: "string", description: "One Record (JSON) per line." } },
+        "text/csv": { schema: { type: "string", description: "A header line, then one record per line (CRLF)." } },
+      },
+    },
+    400: errors[400], 401: errors[401],
+  },
 });
-
-function badQuery(issues: z.core.$ZodIssue[]): never {
-  const i = issues[0]!;
-  const msg = i.code === "unrecognized_keys" ? `unknown query parameter(s): ${i.keys.join(", ")}` : `${i.path.join(".")}: ${i.message}`;
-  throw new HTTPException(400, { message: msg });
-}
 
 /** POST: reporters add records (ingest token). GET: people read them (read token). */
 export function commandsRoutes(deps: AppDeps) {
   const { store, metrics, logger, config } = deps;
   const legacyUtcOffset = parseUtcOffset(config.legacy_utc_offset)!;
 
-  return new Hono()
-    .post("/", requireToken(deps.tokens.ingest), async (c) => {
+  const router = newRouter();
+  router.openAPIRegistry.registerComponent("schemas", "WireRecord", inputJsonSchema(wireRecordSchema));
+  return router
+    .openapi(ingest(deps), async (c) => {
       const body = await readBody(c, config.limits.max_body_bytes);
       let data: unknown;
       try {
@@ -67,11 +75,9 @@ export function commandsRoutes(deps: AppDeps) {
       });
       const res = await commitBatch(store, metrics, logger, valid, rejected.length);
       // `code: 0` as the seed answered: the valid records are committed; `rejected` says which were not and why.
-      return c.json({ code: 0, msg: rejected.length ? `${rejected.length} record(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected });
+      return c.json({ code: 0 as const, msg: rejected.length ? `${rejected.length} record(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected }, 200);
     })
-    .get("/", requireToken(deps.tokens.read), zValidator("query", querySchema, (r) => {
-      if (!r.success) badQuery(r.error.issues);
-    }), async (c) => {
+    .openapi(query(deps), async (c) => {
       const q = c.req.valid("query");
       const filter: CommandFilter = {
         host: q.host, luser: q.luser, suser: q.suser, clientIp: q.clientIp, sessionId: q.session,
@@ -89,6 +95,6 @@ export function commandsRoutes(deps: AppDeps) {
       if (limit > config.limits.max_page_size) throw new HTTPException(400, { message: `limit: at most ${config.limits.max_page_size} (use an ndjson or csv export for more)` });
       const rows = await store.query(filter, limit, after);
       const last = rows[rows.length - 1];
-      return c.json({ items: rows.map(presentRecord), nextCursor: rows.length === limit && last ? encodeCursor({ tsUs: last.tsUs, id: last.id }) : null });
+      return c.json({ items: rows.map(presentRecord), nextCursor: rows.length === limit && last ? encodeCursor({ tsUs: last.tsUs, id: last.id }) : null }, 200);
     });
 }

@@ -1,10 +1,33 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { type AuditRecord, LogDecoder, lines, MAX_PENDING_GAP, normalizeRecord, parseUtcOffset, toWireRecord, type DecodeEvent } from "../../../protocol/index.ts";
+import {
+  type AuditRecord, LogDecoder, lines, MAX_PENDING_GAP, normalizeRecord, parseUtcOffset, rawIngestAnswerSchema, rawIngestQuerySchema,
+  type Rejected, toWireRecord, type DecodeEvent,
+} from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
 import { requireToken } from "../auth.ts";
 import { readBody } from "../body.ts";
-import { commitBatch, type Rejected } from "../ingest.ts";
+import { commitBatch } from "../ingest.ts";
+import { errors, json, newRouter, tokenSecurity } from "../openapi.ts";
+
+const ingestRaw = (deps: AppDeps) => createRoute({
+  method: "post", path: "/", operationId: "ingestRaw", tags: ["ingest"],
+  summary: "Add log lines as the hook wrote them (ingest token)",
+  description: "The lines are decoded with the reporter's codec. `consumed` says how many bytes of the body are settled; "
+    + "the client resends the rest (a partial last line, a record whose parts are not all in the body yet) with its next request. "
+    + "The body may be gzip (Content-Encoding: gzip).",
+  security: tokenSecurity,
+  middleware: requireToken(deps.tokens.ingest),
+  request: {
+    query: rawIngestQuerySchema,
+    // A plain schema, not zod: the handler reads the bytes itself.
+    body: { required: true, content: { "text/plain": { schema: { type: "string", description: "Log lines, each ending in LF." } } } },
+  },
+  responses: {
+    200: json(rawIngestAnswerSchema, "The settled part of the body is stored, rejected or ignored; `consumed` says how far it goes."),
+    400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415], 503: errors[503],
+  },
+});
 
 /**
  * Plain log lines, parsed here with the same codec the reporter uses: for hosts
@@ -18,15 +41,14 @@ import { commitBatch, type Rejected } from "../ingest.ts";
  */
 export function ingestRawRoutes(deps: AppDeps) {
   const { store, metrics, logger, config } = deps;
-  return new Hono().post("/", requireToken(deps.tokens.ingest), async (c) => {
-    const givenOffset = c.req.query("utcOffset") ?? c.req.header("x-cmdaudit-utc-offset");
+  return newRouter().openapi(ingestRaw(deps), async (c) => {
+    const query = c.req.valid("query");
+    const givenOffset = query.utcOffset ?? c.req.header("x-cmdaudit-utc-offset");
     const offsetParam = givenOffset ?? config.legacy_utc_offset;
     const legacyUtcOffset = parseUtcOffset(offsetParam);
     if (legacyUtcOffset === undefined) throw new HTTPException(400, { message: `utcOffset ${JSON.stringify(offsetParam.slice(0, 20))} is not ±HH:MM` });
-    const final = c.req.query("final") === "1";
-    const giveUpParam = c.req.query("giveUp");
-    if (giveUpParam !== undefined && !/^\d{1,15}$/.test(giveUpParam)) throw new HTTPException(400, { message: `giveUp ${JSON.stringify(giveUpParam.slice(0, 20))} is not a byte count` });
-    const giveUp = Number(giveUpParam ?? 0);
+    const final = query.final === "1";
+    const giveUp = Number(query.giveUp ?? 0);
     const body = await readBody(c, config.limits.max_body_bytes);
 
     // A record cut for good must be given up within one body, or a client resending from `consumed` would
@@ -60,6 +82,6 @@ export function ingestRawRoutes(deps: AppDeps) {
     if (valid.length + rejected.length > max) throw new HTTPException(413, { message: `body holds more than ${max} records` });
     const res = await commitBatch(store, metrics, logger, valid, rejected.length);
     const consumed = Math.min(decoder.pendingFrom() ?? complete, complete);
-    return c.json({ code: 0, msg: rejected.length ? `${rejected.length} line(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected, ignored, consumed });
+    return c.json({ code: 0 as const, msg: rejected.length ? `${rejected.length} line(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected, ignored, consumed }, 200);
   });
 }

@@ -1,9 +1,19 @@
-import { Hono } from "hono";
+import { createRoute } from "@hono/zod-openapi";
 import type { AppDeps } from "../app.ts";
 import { requireToken } from "../auth.ts";
+import { errors, newRouter, tokenSecurity } from "../openapi.ts";
 
 export function metricsRoutes(deps: AppDeps) {
-  const app = new Hono();
-  if (!deps.config.metrics_public) app.use(requireToken(deps.tokens.read));
-  return app.get("/", (c) => c.text(deps.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));
+  const open = deps.config.metrics_public;
+  const route = createRoute({
+    method: "get", path: "/", operationId: "metrics", tags: ["operations"],
+    summary: open ? "Prometheus metrics (public: metrics_public is on)" : "Prometheus metrics (read token)",
+    security: open ? [] : tokenSecurity,
+    middleware: open ? [] : [requireToken(deps.tokens.read)],
+    responses: {
+      200: { description: "The Prometheus text format.", content: { "text/plain": { schema: { type: "string" } } } },
+      ...(open ? {} : { 401: errors[401] }),
+    },
+  });
+  return newRouter().openapi(route, (c) => c.text(deps.metrics.render(), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" }));
 }

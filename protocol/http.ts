@@ -1,0 +1,147 @@
+/**
+ * The HTTP contract: what the server's routes take and answer, as zod schemas. The server's
+ * routes declare them (and the OpenAPI document is generated from them), the compiled reporter
+ * parses the raw ingest answer with them, the tests check real answers against them.
+ * Plain zod 4 with `.meta()`: `id` names the OpenAPI component, so the reporter does not need
+ * the OpenAPI library to import this file.
+ */
+import { z } from "zod";
+import { RECORD_KINDS } from "./record.ts";
+import { parseCommandTime, parseUtcOffset } from "./time.ts";
+
+const count = () => z.number().int().min(0);
+
+// --- errors -----------------------------------------------------------------------------------
+
+/** Every error answer (4xx, 5xx) of the API routes. */
+export const errorSchema = z.object({
+  code: z.number().int().meta({ description: "The HTTP status again.", example: 400 }),
+  msg: z.string().meta({ description: "What went wrong, for a person to read.", example: "unauthorized" }),
+}).meta({ id: "Error", description: "The error envelope: every 4xx and 5xx answer of the API." });
+export type ErrorAnswer = z.infer<typeof errorSchema>;
+
+// --- ingest -----------------------------------------------------------------------------------
+
+export const rejectedEntrySchema = z.object({
+  index: count().optional().meta({ description: "POST /api/v1/commands: the record's position in the array (from 0)." }),
+  line: count().optional().meta({ description: "POST /api/v1/ingest/raw: the line of the body (from 1) the record or fragment starts on." }),
+  error: z.string().meta({ description: "Why it was not stored." }),
+}).meta({ id: "RejectedEntry", description: "A record that was not stored, and why. The others of the batch are." });
+export type Rejected = z.infer<typeof rejectedEntrySchema>;
+
+export const ingestAnswerSchema = z.object({
+  code: z.literal(0).meta({ description: "0: the valid records are committed (the seed's success code)." }),
+  msg: z.string().meta({ example: "ok" }),
+  accepted: count().meta({ description: "Records stored by this request." }),
+  duplicates: count().meta({ description: "Records already stored (same oci): not stored again." }),
+  rejected: z.array(rejectedEntrySchema),
+}).meta({ id: "IngestAnswer", description: "The answer to a batch of JSON records." });
+export type IngestAnswer = z.infer<typeof ingestAnswerSchema>;
+
+export const rawIngestAnswerSchema = ingestAnswerSchema.extend({
+  ignored: count().meta({ description: "Lines that are not audit lines (e.g. bash history), skipped." }),
+  consumed: count().meta({ description: "Bytes of the body that are settled (stored, duplicate, rejected or ignored); the client resends the rest with its next request." }),
+}).meta({ id: "RawIngestAnswer", description: "The answer to a body of log lines." });
+export type RawIngestAnswer = z.infer<typeof rawIngestAnswerSchema>;
+
+const quoted = (input: unknown) => JSON.stringify(String(input).slice(0, 20));
+
+/** Each message names its parameter: the server answers it as it is. */
+export const rawIngestQuerySchema = z.object({
+  utcOffset: z.string()
+    .refine((s) => parseUtcOffset(s) !== undefined, { error: (iss) => `utcOffset ${quoted(iss.input)} is not ±HH:MM` })
+    .optional()
+    .meta({ description: "The UTC offset (±HH:MM or Z) of zone-less seed lines; also taken from the X-Cmdaudit-Utc-Offset header; default the server's legacy_utc_offset.", example: "+08:00" }),
+  final: z.string().optional().meta({ description: "1: the body is the end of a file that will not grow; unfinished records are rejected instead of held back.", example: "1" }),
+  giveUp: z.string()
+    .regex(/^\d{1,15}$/, { error: (iss) => `giveUp ${quoted(iss.input)} is not a byte count` })
+    .optional()
+    .meta({ description: "Unfinished records whose head line starts in the first N bytes of the body are rejected: the wait for their parts is over.", example: "1" }),
+});
+export type RawIngestQuery = z.infer<typeof rawIngestQuerySchema>;
+
+// --- query ------------------------------------------------------------------------------------
+
+const time = () => z.string().transform((s, ctx) => {
+  const t = parseCommandTime(s);
+  if (typeof t === "string") {
+    ctx.addIssue({ code: "custom", message: t.replace(/^ctime/, "time") });
+    return z.NEVER;
+  }
+  return t.tsUs;
+});
+
+export const commandsQuerySchema = z.strictObject({
+  host: z.string().max(255).optional().meta({ description: "Hostname, exact." }),
+  luser: z.string().max(64).optional().meta({ description: "Login user, exact." }),
+  suser: z.string().max(64).optional().meta({ description: "Effective user, exact." }),
+  clientIp: z.string().max(45).optional().meta({ description: "SSH client address, exact." }),
+  session: z.string().max(64).optional().meta({ description: "Session id, exact." }),
+  kind: z.enum(RECORD_KINDS).optional(),
+  exitStatus: z.coerce.number().int().min(0).max(255).optional(),
+  q: z.string().min(1).max(1024).optional().meta({ description: "Substring of the command text, case-sensitive." }),
+  from: time().optional().meta({ description: "Inclusive lower bound, ISO 8601 with a UTC offset.", example: "2026-11-26T00:00:00+08:00" }),
+  to: time().optional().meta({ description: "Exclusive upper bound, ISO 8601 with a UTC offset.", example: "2026-11-27T00:00:00+08:00" }),
+  limit: z.coerce.number().int().min(1).optional().meta({ description: "Records per page (default 100, at most the server's max_page_size); for an export, the most records it holds." }),
+  cursor: z.string().max(64).optional().meta({ description: "The nextCursor of the previous page." }),
+  format: z.enum(["json", "ndjson", "csv"]).optional().meta({ description: "json (a page, the default), or an export of every match: ndjson or csv (also chosen by the Accept header)." }),
+});
+export type CommandsQuery = z.infer<typeof commandsQuerySchema>;
+
+const nullableTime = (description: string) => z.string().nullable().meta({ description, example: "2026-11-26T10:00:00+08:00" });
+
+export const presentedRecordSchema = z.object({
+  id: count(),
+  kind: z.enum(RECORD_KINDS),
+  time: nullableTime("The instant, in the record's own UTC offset (Z when it was assumed); null when unknown."),
+  ctime: z.string().meta({ description: "Host-local wall time as the hook or seed wrote it.", example: "2026-11-26 10:00:00" }),
+  utcOffset: z.string().nullable().meta({ description: "The record's UTC offset; null when it was assumed.", example: "+08:00" }),
+  hostname: z.string(),
+  serverIps: z.string(),
+  luser: z.string(),
+  suser: z.string(),
+  terminal: z.string(),
+  clientIp: z.string(),
+  sessionId: z.string().nullable(),
+  seq: count().nullable(),
+  cwd: z.string().nullable(),
+  exitStatus: z.number().int().nullable(),
+  durationMs: count().nullable(),
+  command: z.string().meta({ description: "Command text; invalid UTF-8 bytes appear as U+FFFD (the exact bytes are in commandB64)." }),
+  commandB64: z.string().optional().meta({ description: "The exact command bytes, base64, only when they are not valid UTF-8." }),
+  receivedAt: nullableTime("When the server stored it (UTC); null for rows of the 2018 backend."),
+}).meta({ id: "Record", description: "A stored record as the query API shows it." });
+export type PresentedRecord = z.infer<typeof presentedRecordSchema>;
+
+export const commandsPageSchema = z.object({
+  items: z.array(presentedRecordSchema).meta({ description: "Newest first." }),
+  nextCursor: z.string().nullable().meta({ description: "Pass as cursor for the next page; null on the last." }),
+}).meta({ id: "CommandsPage", description: "One page of records." });
+export type CommandsPage = z.infer<typeof commandsPageSchema>;
+
+// --- hosts ------------------------------------------------------------------------------------
+
+export const HOST_STATES = ["live", "stalled", "silent"] as const;
+
+export const hostSchema = z.object({
+  hostname: z.string(),
+  serverIps: z.string(),
+  records: count(),
+  firstSeen: nullableTime("Time of its oldest record."),
+  lastSeen: nullableTime("Time of its newest record."),
+  lastStored: nullableTime("When a new record of it was last stored."),
+  lastReceived: nullableTime("When a batch with records of it last came, new or not."),
+  silentSeconds: count().nullable().meta({ description: "Seconds since lastStored." }),
+  state: z.enum(HOST_STATES).meta({ description: "live: new records lately; stalled: batches come but hold nothing new (a wedged backlog); silent: nothing lately." }),
+}).meta({ id: "Host", description: "A reporting host." });
+export type Host = z.infer<typeof hostSchema>;
+
+export const hostsAnswerSchema = z.object({
+  hosts: z.array(hostSchema).meta({ description: "Most silent first." }),
+}).meta({ id: "Hosts" });
+export type HostsAnswer = z.infer<typeof hostsAnswerSchema>;
+
+// --- health -----------------------------------------------------------------------------------
+
+export const livenessSchema = z.object({ status: z.literal("ok") }).meta({ id: "Liveness" });
+export const readinessSchema = z.object({ status: z.enum(["ready", "unavailable"]) }).meta({ id: "Readiness" });

@@ -6,21 +6,12 @@
  */
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { z } from "zod";
+import { type RawIngestAnswer, rawIngestAnswerSchema } from "../../protocol/http.ts";
 import type { ReporterConfig } from "./config.ts";
 
 export const VERSION = process.env.CMDAUDIT_REPORTER_VERSION ?? "dev";
 
-const answerSchema = z.object({
-  code: z.literal(0),
-  msg: z.string().optional(),
-  accepted: z.number().int(),
-  duplicates: z.number().int(),
-  rejected: z.array(z.object({ line: z.number().int().optional(), error: z.string() })),
-  ignored: z.number().int(),
-  consumed: z.number().int().min(0),
-});
-export type RawAnswer = z.infer<typeof answerSchema>;
+export type RawAnswer = RawIngestAnswer;
 
 /** The server will not take this (bad token, forbidden, bad request): retrying cannot help. Exit 4. */
 export class ServerRefused extends Error {}
@@ -97,7 +88,7 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
     } catch {
       throw new ServerUnreachable("server answered 200 without JSON");
     }
-    const a = answerSchema.safeParse(json);
+    const a = rawIngestAnswerSchema.safeParse(json);
     if (!a.success) throw new ServerUnreachable(`server answer is not an ingest answer: ${a.error.issues[0]!.path.join(".")} ${a.error.issues[0]!.message}`);
     if (a.data.consumed > body.length) throw new ServerUnreachable("server answer claims more bytes than were sent");
     answered = true;

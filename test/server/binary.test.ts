@@ -54,6 +54,30 @@ describe("cmdaudit-server binary", () => {
     }
   }, 60_000);
 
+  test("serves the OpenAPI document and the API reference page with its embedded script", async () => {
+    const { url, proc } = await startBinary({});
+    try {
+      const doc = await fetch(`${url}/api/v1/openapi.json`);
+      expect(doc.status).toBe(200);
+      const d = (await doc.json()) as { openapi: string; info: { version: string }; paths: Record<string, unknown> };
+      expect(d.openapi).toBe("3.1.0");
+      expect(d.info.version).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(Object.keys(d.paths)).toContain("/api/v1/ingest/raw");
+      const page = await fetch(`${url}/api/docs`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('src="/api/docs/scalar.js"');
+      const js = await fetch(`${url}/api/docs/scalar.js`);
+      expect(js.status).toBe(200);
+      expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
+      const script = await js.text();
+      expect(script.length).toBeGreaterThan(1_000_000);
+      expect(script).toContain("createApiReference");
+    } finally {
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+    }
+  }, 60_000);
+
   test("--version prints the embedded package version", () => {
     const r = Bun.spawnSync([bin, "--version"], { stdout: "pipe" });
     expect(r.stdout.toString()).toMatch(/^cmdaudit-server \d+\.\d+\.\d+\n$/);

@@ -10,7 +10,7 @@
  *
  * Needs root (mount namespaces). Exit status 1 when a file left something behind.
  */
-import { mkdtempSync, readdirSync, readlinkSync, readFileSync, rmSync, lstatSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, readFileSync, rmSync, lstatSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import mysql from "mysql2/promise";
@@ -71,6 +71,7 @@ async function databasesOf(pid: number): Promise<string[]> {
 let dirty = 0;
 for (const file of files) {
   const priv = mkdtempSync("/tmp/cmdaudit-leaks-");
+  chmodSync(priv, 0o1777); // what it stands in for: /tmp, writable by the other users the hook tests switch to
   const nsFile = `${priv}.ns`;
   const started = Date.now();
   // The inner shell writes its namespace, binds the fresh dir over /tmp and becomes `bun test` (same pid, new session).
@@ -97,7 +98,7 @@ for (const file of files) {
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`\n== ${file}: exit ${code}${timedOut ? " (timed out)" : ""}, ${secs} s${summary ? `, ${summary}` : ""}${ns ? "" : ", NO NAMESPACE (unshare failed)"}`);
   if (!ns) console.log(err.slice(0, 500));
-  for (const l of (out + err).split("\n").filter((x) => x.startsWith("(fail)"))) console.log(`   ${l}`);
+  for (const l of new Set((out + err).split("\n").filter((x) => x.startsWith("(fail)")))) console.log(`   ${l}`);
   if (!leftFiles.length && !leftProcs.length && !dbs.length) console.log("   nothing left behind");
   if (leftFiles.length) {
     const top = new Set(leftFiles.map((f) => f.split("/")[0] + (f.includes("/") ? "/" : "")));

@@ -1,5 +1,5 @@
 import { afterAll } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,9 +39,6 @@ export interface HookRoot {
 const roots = new Set<string>();
 
 export function hookRoot(opts: { log?: string } = {}): HookRoot {
-  // Shells of other users (runuser, su -) must reach the hook and the log through the test process's
-  // temp root (test/preload.ts makes it 0700): traversable, not listable.
-  chmodSync(tmpdir(), (statSync(tmpdir()).mode & 0o7777) | 0o111);
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-hook-"));
   roots.add(dir);
   chmodSync(dir, 0o755);

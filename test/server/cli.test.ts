@@ -97,8 +97,8 @@ test("control: the same start without a bad option creates its data dir and list
     out += utf8.decode(c, { stream: true });
     if (out.includes('"listening"')) break;
   }
-  proc.kill("SIGTERM");
-  expect(await proc.exited).toBe(0);
+  proc.kill("SIGTERM"); // it may not have its SIGTERM handler yet: the exit code is not the point here
+  await proc.exited;
   expect(out).toContain('"listening"');
   expect(existsSync(join(data, "cmdaudit.db"))).toBe(true);
 }, 30_000);

@@ -300,7 +300,7 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
       expect(off).toBeGreaterThan(0);
       expect(off).toBeLessThan(statSync(c.log).size);
       proxy.plan = () => "pass";
-      c.conf({ BATCH_BYTES: "1024", URL: server() });
+      c.conf({ URL: server(), BATCH_BYTES: "65536", BUDGET: "60" }); // the rest in a few bodies, whatever the load
       expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
       await expectStored(c);
     } finally {

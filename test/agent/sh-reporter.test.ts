@@ -798,7 +798,8 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     const c = mk();
     c.some(3, "lock");
     mkdirSync(c.stateDir, { recursive: true, mode: 0o700 });
-    const holder = Bun.spawn(["flock", join(c.stateDir, "reporter.lock"), "sleep", "30"], { stdout: "ignore", stderr: "ignore" });
+    // In a session of its own: the kill below reaches flock's child (sleep) too, which would otherwise be left running.
+    const holder = Bun.spawn(["setsid", "flock", join(c.stateDir, "reporter.lock"), "sleep", "30"], { stdout: "ignore", stderr: "ignore" });
     try {
       while (!existsSync(join(c.stateDir, "reporter.lock"))) await Bun.sleep(10);
       await Bun.sleep(100);
@@ -806,7 +807,7 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
       expect(r.code).toBe(5);
       expect(r.stderr).toContain("another run");
     } finally {
-      holder.kill("SIGKILL");
+      process.kill(-holder.pid, "SIGKILL");
       await holder.exited;
     }
     const env = { CMDAUDIT_REPORTER_NO_FLOCK: "1" };

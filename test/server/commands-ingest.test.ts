@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { INGEST_TOKEN, type IngestAnswer, json, limits, RouteSuite, SEED_UA, seedReporterPayload } from "./helpers.ts";
+import type { ErrorAnswer } from "../../protocol/http.ts";
 
 const suite = new RouteSuite();
 
@@ -40,7 +41,7 @@ describe("the 2018 seed reporter", () => {
 
     const rows = await t.all();
     expect(rows.length).toBe(3);
-    const base = { kind: "command", utcOffset: null, sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null };
+    const base = { kind: "command" as const, utcOffset: null, sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null };
     // Newest first; zone-less ctime at the configured +08:00, shown in UTC.
     expect(rows.map(({ id: _id, receivedAt: _r, ...rest }) => rest)).toEqual([
       { ...base, time: "2018-12-11T04:00:00Z", ctime: "2018-12-11 12:00:00", hostname: "db01", serverIps: "10.0.1.5",
@@ -208,7 +209,7 @@ describe("POST /api/v1/commands", () => {
     for (const [body, msg] of cases) {
       const res = await t.post(body);
       expect(res.status).toBe(400);
-      const a = await json<IngestAnswer>(res);
+      const a = await json<ErrorAnswer>(res);
       expect(a.code).toBe(400);
       expect(a.msg).toMatch(msg);
     }

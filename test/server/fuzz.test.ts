@@ -57,7 +57,7 @@ function commandText(rng: Rng, max = 3000): string {
 const IPS = ["10.0.0.1", "192.168.1.20", "2001:db8::1", "fe80::1%eth0", "::1", "127.0.0.1"];
 
 interface Expect {
-  kind: string; instantUs: number; wall: string; utcOffset: string | null; hostname: string; serverIps: string; luser: string; suser: string;
+  kind: Presented["kind"]; instantUs: number; wall: string; utcOffset: string | null; hostname: string; serverIps: string; luser: string; suser: string;
   terminal: string; clientIp: string; sessionId: string | null; seq: number | null; cwd: string | null; exitStatus: number | null;
   durationMs: number | null; command: string; commandB64?: string;
 }
@@ -74,7 +74,7 @@ function validRecord(rng: Rng, n: number): { json: Record<string, unknown>; want
   const us = fracDigits ? Number(frac.slice(0, 6).padEnd(6, "0")) : 0;
   const sep = rng.chance(0.8) ? "T" : " ";
   const ctime = hook ? `${wall.replace(" ", sep)}${frac ? "." + frac : ""}${offset === 0 && rng.chance(0.5) ? "Z" : offStr(offset)}` : wall;
-  const kind = hook && rng.chance(0.15) ? rng.pick(["session_start", "session_end", "loss"]) : "command";
+  const kind: Presented["kind"] = hook && rng.chance(0.15) ? rng.pick(["session_start", "session_end", "loss"] as const) : "command";
   const json: Record<string, unknown> = {
     ctime,
     hostname: rng.chance(0.5) ? `host-${rng.int(20)}.example.com` : wordText(rng, 1, 40),

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeRecord, type EncodableRecord } from "../../protocol/index.ts";
+import type { CommandsPage, IngestAnswer as JsonIngestAnswer, PresentedRecord, RawIngestAnswer } from "../../protocol/http.ts";
 import { createApp } from "../../server/src/app.ts";
 import type { Config } from "../../server/src/config.ts";
 import { openStore } from "../../server/src/db/open.ts";
@@ -33,43 +34,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A record as GET /api/v1/commands shows it. */
-export interface Presented {
-  id: number;
-  kind: string;
-  time: string | null;
-  ctime: string;
-  utcOffset: string | null;
-  hostname: string;
-  serverIps: string;
-  luser: string;
-  suser: string;
-  terminal: string;
-  clientIp: string;
-  sessionId: string | null;
-  seq: number | null;
-  cwd: string | null;
-  exitStatus: number | null;
-  durationMs: number | null;
-  command: string;
-  commandB64?: string;
-  receivedAt: string | null;
-}
-
-export interface IngestAnswer {
-  code: number;
-  msg: string;
-  accepted: number;
-  duplicates: number;
-  rejected: { index?: number; line?: number; error: string }[];
-  ignored?: number;
-  consumed?: number;
-}
-
-export interface Page {
-  items: Presented[];
-  nextCursor: string | null;
-}
+/** A record as GET /api/v1/commands shows it, an ingest answer (JSON or raw), a page: the contract's own types. */
+export type Presented = PresentedRecord;
+export type IngestAnswer = JsonIngestAnswer & Partial<Pick<RawIngestAnswer, "ignored" | "consumed">>;
+export type Page = CommandsPage;
 
 export const tmpDirs: string[] = [];
 export function tmpDir(prefix = "cmdaudit-server-test-"): string {

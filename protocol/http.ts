@@ -71,6 +71,9 @@ const time = () => z.string().transform((s, ctx) => {
   return t.tsUs;
 });
 
+/** How a CSV export writes its cells (server/src/csv.ts). */
+export const CSV_MODES = ["safe", "raw"] as const;
+
 export const commandsQuerySchema = z.strictObject({
   host: z.string().max(255).optional().meta({ description: "Hostname, exact." }),
   luser: z.string().max(64).optional().meta({ description: "Login user, exact." }),
@@ -85,6 +88,7 @@ export const commandsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).optional().meta({ description: "Records per page (default 100, at most the server's max_page_size); for an export, the most records it holds." }),
   cursor: z.string().max(64).optional().meta({ description: "The nextCursor of the previous page." }),
   format: z.enum(["json", "ndjson", "csv"]).optional().meta({ description: "json (a page, the default), or an export of every match: ndjson or csv (also chosen by the Accept header)." }),
+  csv: z.enum(CSV_MODES).optional().meta({ description: "CSV cells: safe (the default) prefixes formula starts (=, +, -, @, TAB, CR, full-width forms) with ' and shows control, bidi and zero-width characters (ESC as ␛, others as <U+XXXX>), so a spreadsheet shows the text and runs nothing; raw writes every character as stored. Only with a CSV export; NDJSON is always exact." }),
 });
 export type CommandsQuery = z.infer<typeof commandsQuerySchema>;
 

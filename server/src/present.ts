@@ -1,5 +1,6 @@
 import { formatCommandTime, formatUtcOffset, type PresentedRecord } from "../../protocol/index.ts";
 import type { CommandFilter, Cursor, Store, StoredRecord } from "./db/store.ts";
+import { csvField, type CsvMode } from "./csv.ts";
 
 /** A stored record as the query API shows it. */
 export function presentRecord(r: StoredRecord): PresentedRecord {
@@ -39,11 +40,6 @@ export function decodeCursor(s: string): Cursor | undefined {
 export const CSV_COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp",
   "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs"] as const;
 
-function csvField(v: unknown): string {
-  if (v === null || v === undefined) return "";
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 const PAGE = 1000;
 
@@ -52,7 +48,7 @@ const PAGE = 1000;
  * pulls the next page only when the client has read the last, so memory stays
  * at about one page whatever the export size.
  */
-export function exportStream(store: Store, filter: CommandFilter, format: "ndjson" | "csv", after?: Cursor, max = Infinity): ReadableStream<Uint8Array> {
+export function exportStream(store: Store, filter: CommandFilter, format: "ndjson" | "csv", after?: Cursor, max = Infinity, csv: CsvMode = "safe"): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   let cursor = after;
   let sent = 0;
@@ -68,7 +64,7 @@ export function exportStream(store: Store, filter: CommandFilter, format: "ndjso
       }
       for (const r of rows) {
         const p = presentRecord(r);
-        out += format === "ndjson" ? JSON.stringify(p) + "\n" : CSV_COLUMNS.map((k) => csvField((p as Record<string, unknown>)[k])).join(",") + "\r\n";
+        out += format === "ndjson" ? JSON.stringify(p) + "\n" : CSV_COLUMNS.map((k) => csvField((p as Record<string, unknown>)[k], csv)).join(",") + "\r\n";
       }
       if (out) ctrl.enqueue(enc.encode(out));
       sent += rows.length;

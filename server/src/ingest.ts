@@ -1,5 +1,5 @@
 import { HTTPException } from "hono/http-exception";
-import type { AuditRecord } from "../../protocol/index.ts";
+import { type AuditRecord, formatCommandTime } from "../../protocol/index.ts";
 import type { Store } from "./db/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -21,4 +21,15 @@ export async function commitBatch(store: Store, metrics: Metrics, logger: Logger
   metrics.records.rejected += rejected;
   metrics.ingest((performance.now() - started) / 1000);
   return result;
+}
+
+/**
+ * Why a record may not be stored although it is well-formed: a time further ahead of the server's
+ * clock than `records.max_future_seconds` (a wrong host clock or a forged date would otherwise top
+ * every newest-first page and pin the hosts view for good). Undefined when it may.
+ */
+export function refuseTime(r: AuditRecord, nowUs: number, maxFutureSeconds: number): string | undefined {
+  const aheadUs = r.tsUs - nowUs;
+  if (aheadUs <= maxFutureSeconds * 1e6) return undefined;
+  return `time ${formatCommandTime(r.tsUs, null)} is ${Math.floor(aheadUs / 1e6)} s ahead of the server's clock (at most ${maxFutureSeconds} s: records.max_future_seconds)`;
 }

@@ -65,7 +65,8 @@ interface Expect {
 /** A valid record (by the documented contract) and what the query API must show for it. */
 function validRecord(rng: Rng, n: number): { json: Record<string, unknown>; want: Expect } {
   const hook = rng.chance(0.7);
-  const Y = rng.range(2000, 2200), Mo = rng.range(1, 12), D = rng.range(1, 28), H = rng.range(0, 23), Mi = rng.range(0, 59), S = rng.range(0, 59);
+  // Valid times are never ahead of the server's clock (records.max_future_seconds): the year is before this one.
+  const Y = rng.range(2000, new Date().getUTCFullYear() - 1), Mo = rng.range(1, 12), D = rng.range(1, 28), H = rng.range(0, 23), Mi = rng.range(0, 59), S = rng.range(0, 59);
   const wall = `${Y}-${pad(Mo)}-${pad(D)} ${pad(H)}:${pad(Mi)}:${pad(S)}`;
   const offset = hook ? rng.pick([0, 480, -300, 330, 345, -570, 840, -720]) : 480; // legacy: the config's +08:00
   const fracDigits = hook && rng.chance(0.5) ? rng.range(1, 9) : 0;
@@ -187,6 +188,7 @@ describe(`fuzz (seed ${SEED})`, () => {
     for (let b = 0; b < 150; b++) {
       let batch: unknown[];
       const origIdx = new Set<number>();
+      const aheadIdx = new Set<number>();
       if (b > 5 && rng.chance(0.15)) {
         batch = rng.pick(sent); // a resend
       } else {
@@ -198,6 +200,12 @@ describe(`fuzz (seed ${SEED})`, () => {
             originals.push(v.want);
             origIdx.add(batch.length);
             batch.push(v.json);
+          } else if (r < 0.45) {
+            // A valid record but for a time more than an hour ahead (up to ~2245, inside the contract's range): rejected for it, never stored.
+            const v = validRecord(rng, -1).json;
+            const ahead = new Date(Date.now() + 3_660_000 + rng.int(220 * 365 * 86_400) * 1000).toISOString();
+            aheadIdx.add(batch.length);
+            batch.push({ ...v, ctime: ahead, command: `#ahead ${ahead}`, commandB64: undefined });
           } else if (r < 0.75) batch.push(mutatedRecord(rng, posted + batch.length));
           else batch.push(randomJson(rng));
         }
@@ -211,6 +219,8 @@ describe(`fuzz (seed ${SEED})`, () => {
       expect({ where, total: ans.accepted + ans.duplicates + ans.rejected.length }).toEqual({ where, total: batch.length });
       const rejectedOriginals = ans.rejected.filter((r) => origIdx.has(r.index!));
       expect({ where, rejectedOriginals }).toEqual({ where, rejectedOriginals: [] });
+      const refusedAhead = ans.rejected.filter((r) => aheadIdx.has(r.index!) && /ahead of the server.s clock/.test(r.error)).length;
+      expect({ where, refusedAhead }).toEqual({ where, refusedAhead: aheadIdx.size });
       for (const r of ans.rejected) expect(typeof r.error === "string" && r.error.length > 0).toBe(true);
       acceptedTotal += ans.accepted;
     }
@@ -225,9 +235,10 @@ describe(`fuzz (seed ${SEED})`, () => {
       if (res.status === 200) acceptedTotal += ((await res.json()) as IngestAnswer).accepted;
     }
 
-    // Every valid record stored exactly once, as sent; no row that no answer counted.
+    // Every valid record stored exactly once, as sent; no row that no answer counted, none dated ahead.
     const rows = await t.all();
     expect(rows.length).toBe(acceptedTotal);
+    expect(rows.filter((r) => r.command.startsWith("#ahead "))).toEqual([]);
     const bySession = new Map<string, Presented[]>();
     const byMarker = new Map<string, Presented[]>();
     for (const r of rows) {

@@ -7,7 +7,7 @@ import type { AppDeps } from "../app.ts";
 import { requireToken } from "../auth.ts";
 import { readBody } from "../body.ts";
 import type { CommandFilter } from "../db/store.ts";
-import { commitBatch } from "../ingest.ts";
+import { commitBatch, refuseTime } from "../ingest.ts";
 import { errors, inputJsonSchema, json, newRouter, tokenSecurity } from "../openapi.ts";
 import { decodeCursor, encodeCursor, exportStream, presentRecord } from "../present.ts";
 
@@ -68,10 +68,12 @@ export function commandsRoutes(deps: AppDeps) {
       if (data.length > max) throw new HTTPException(413, { message: `batch has ${data.length} records; at most ${max} are allowed` });
       const valid: AuditRecord[] = [];
       const rejected: Rejected[] = [];
+      const nowUs = Date.now() * 1000;
       data.forEach((item, index) => {
         const r = normalizeRecord(item, { legacyUtcOffset });
-        if (typeof r === "string") rejected.push({ index, error: r });
-        else valid.push(r);
+        const refused = typeof r === "string" ? r : refuseTime(r, nowUs, config.records.max_future_seconds);
+        if (refused !== undefined) rejected.push({ index, error: refused });
+        else if (typeof r !== "string") valid.push(r);
       });
       const res = await commitBatch(store, metrics, logger, valid, rejected.length);
       // `code: 0` as the seed answered: the valid records are committed; `rejected` says which were not and why.

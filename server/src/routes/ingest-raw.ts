@@ -7,7 +7,7 @@ import {
 import type { AppDeps } from "../app.ts";
 import { requireToken } from "../auth.ts";
 import { readBody } from "../body.ts";
-import { commitBatch } from "../ingest.ts";
+import { commitBatch, refuseTime } from "../ingest.ts";
 import { errors, json, newRouter, tokenSecurity } from "../openapi.ts";
 
 const ingestRaw = (deps: AppDeps) => createRoute({
@@ -59,6 +59,7 @@ export function ingestRawRoutes(deps: AppDeps) {
     const rejected: Rejected[] = [];
     let ignored = 0;
     let complete = 0;
+    const nowUs = Date.now() * 1000;
     const handle = (ev: DecodeEvent) => {
       if (ev.type === "foreign") { ignored++; return; }
       if (ev.type === "damaged") { rejected.push({ line: lineOf.get(ev.offset), error: `damaged line: ${ev.reason}` }); return; }
@@ -67,8 +68,9 @@ export function ingestRawRoutes(deps: AppDeps) {
       // record (utcOffset null); only an offset the client declared (query or header) is kept.
       if (ev.record.legacy && givenOffset === undefined) delete wire.utcOffset;
       const r = normalizeRecord(wire, { legacyUtcOffset });
-      if (typeof r === "string") rejected.push({ line: lineOf.get(ev.offset), error: r });
-      else valid.push(r);
+      const refused = typeof r === "string" ? r : refuseTime(r, nowUs, config.records.max_future_seconds);
+      if (refused !== undefined) rejected.push({ line: lineOf.get(ev.offset), error: refused });
+      else if (typeof r !== "string") valid.push(r);
     };
     let n = 0;
     for (const { line, offset } of lines(body)) {

@@ -63,7 +63,11 @@ interface Pending {
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 const te = new TextEncoder();
 const KIND_SET = new Set<string>(RECORD_KINDS);
-const LEGACY = /^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[\(([^()\]]*)\) ?([^\]]*)\] \[([^\]@]*)@([^\]]*)\] /;
+// The who part is `who am i | awk '{print $1" "$2" "$NF}'` without parentheses: its last word can be
+// bracketed (mosh: "(mosh [12345])" → "[12345]"), so balanced [...] groups are part of it.
+const LEGACY = /^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\] \[\(([^()\]]*)\) ?((?:[^[\]]|\[[^[\]]*\])*)\] \[([^\]@]*)@([^\]]*)\] /;
+/** How every 2018 line begins (its date): one that begins so and does not parse is damaged, never foreign. */
+const LEGACY_START = /^\[\d{4}-\d\d-\d\d \d\d:\d\d/;
 const LEGACY_SCAN_BYTES = 2048;
 const MAX_SESSION_ID = 64;
 /** Longest canonical number: 16 digits, enough for 2^53−1. */
@@ -218,7 +222,9 @@ export class LogDecoder {
     // line with one is a truncated seed line merged with a CA1/CA2 line, whose fields it would swallow.
     if (legacy && line.indexOf(0x09) >= 0) out.push({ type: "damaged", reason: "seed line with a TAB", raw: line, offset });
     else if (legacy) out.push({ type: "record", record: legacy, offset, end });
-    else out.push({ type: "foreign", raw: line, offset });
+    else if (line[0] === 0x5b && LEGACY_START.test(bin(line.subarray(0, 32)))) {
+      out.push({ type: "damaged", reason: "begins like a 2018 line ([date]) but its [time] [(user) who] [host@ips] fields do not parse", raw: line, offset });
+    } else out.push({ type: "foreign", raw: line, offset });
     return out;
   }
 

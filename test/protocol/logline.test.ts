@@ -736,6 +736,38 @@ describe("damaged lines", () => {
   });
 });
 
+describe("lines that begin like a 2018 record ([date]) and do not parse are damaged with a reason, never foreign", () => {
+  test.each([
+    ["[2018-12-11 11:58:00] ls", "a half seed line"],
+    ["[2018-12-11 11:58:00] [(root) root pts/0 1.2.3.4] [h@1.1.1.1]", "a seed line without the space before the command"],
+    ["[2018-12-11 11:58] [(root) root pts/0 1.2.3.4] [h@1.1.1.1] ls", "a seed line with a short time"],
+    ["[2018-12-11 11:58:00] [root root pts/0 1.2.3.4] [h@1.1.1.1] ls", "a seed line without (suser)"],
+    ["[2018-12-11 11:58:00] [(root) root pts/0 1.2.3.4] [h] ls", "a seed line without @"],
+    ["[2018-12-11 11:58:00] [(root) root pts/3 [12345] [h@1.1.1.1] ls", "an unbalanced [ in the who part"],
+  ])("%p (%s)", (line) => {
+    const d = decodeAll(bytes(line, "\n"));
+    expect(d.events.map((e) => e.type)).toEqual(["damaged"]);
+    expect(latin1(d.damaged[0]!.raw)).toBe(line);
+    expect(d.damaged[0]!.reason).toContain("2018 line");
+  });
+});
+
+describe("2018 lines as the 2018 hook wrote them", () => {
+  test.each([
+    ["[2024-05-01 03:00:00] [(root) root pts/3 [12345]] [web01@10.0.0.1] vim /etc/hosts", "root", "pts/3", "[12345]", "a mosh session (who am i: (mosh [12345]))"],
+    ["[2024-05-01 03:00:00] [(root) root pts/4 [mosh]] [web01@10.0.0.1] ls", "root", "pts/4", "[mosh]", "mosh without a pid"],
+    ["[2024-05-01 03:00:00] [(root) alice tty1 :0] [web01@10.0.0.1] ls", "alice", "tty1", ":0", "an X display"],
+    ["[2024-05-01 03:00:00] [(root) ] [web01@10.0.0.1] crontab -l", "", "", "", "no terminal (cron, su -c)"],
+  ])("%p", (line, luser, terminal, clientIp) => {
+    const d = decodeAll(bytes(line, "\n"));
+    expect(d.events.map((e) => e.type)).toEqual(["record"]);
+    const r = d.records[0]!;
+    expect({ suser: r.suser, luser: r.luser, terminal: r.terminal, clientIp: r.clientIp, hostname: r.hostname, legacy: r.legacy })
+      .toEqual({ suser: "root", luser, terminal, clientIp, hostname: "web01", legacy: true });
+    expect(latin1(r.command as Uint8Array)).toBe(line.slice(line.indexOf("@10.0.0.1] ") + "@10.0.0.1] ".length));
+  });
+});
+
 describe("foreign lines", () => {
   test.each([
     ["", "a blank line"],
@@ -747,11 +779,8 @@ describe("foreign lines", () => {
     ["CA2 R s 1 command", "CA2 with spaces instead of TABs"],
     ["ca1\tR\ts\t1", "lower-case magic"],
     ["CA1", "just the magic"],
-    ["[2018-12-11 11:58:00] ls", "a half seed line"],
-    ["[2018-12-11 11:58:00] [(root) root pts/0 1.2.3.4] [h@1.1.1.1]", "a seed line without the space before the command"],
-    ["[2018-12-11 11:58] [(root) root pts/0 1.2.3.4] [h@1.1.1.1] ls", "a seed line with a short time"],
-    ["[2018-12-11 11:58:00] [root root pts/0 1.2.3.4] [h@1.1.1.1] ls", "a seed line without (suser)"],
-    ["[2018-12-11 11:58:00] [(root) root pts/0 1.2.3.4] [h] ls", "a seed line without @"],
+    ["[2018] ls", "a bracketed year"],
+    ["[12:00:00] service started", "a bracketed time"],
   ])("%p (%s)", (line) => {
     const d = decodeAll(bytes(line, "\n"));
     expect(d.events.length).toBe(1);

@@ -79,6 +79,24 @@ describe("POST /api/v1/ingest/raw", () => {
     expect((await json<IngestAnswer>(bad)).msg).toMatch(/utcOffset/);
   });
 
+  test("2018 lines as the 2018 hook wrote them (mosh, X display) are stored; a line that begins like one and does not parse is rejected by line, never ignored", async () => {
+    const t = await suite.newApp({ legacy_utc_offset: "+08:00" });
+    suite.secrets.add("vim /etc/hosts").add("rm -rf /tmp/x");
+    const body = [
+      "[2024-05-01 03:00:00] [(root) root pts/3 [12345]] [mosh-host@10.0.0.9] vim /etc/hosts",
+      "[2024-05-01 03:00:01] [(root) root pts/3 [12345] [mosh-host@10.0.0.9] rm -rf /tmp/x",
+      "[2024-05-01 03:00:02] [(root) alice tty1 :0] [mosh-host@10.0.0.9] ls",
+      "ls -la",
+      "",
+    ].join("\n");
+    const ans = await json<IngestAnswer>(await t.postRaw(body));
+    expect(ans).toMatchObject({ accepted: 2, ignored: 1, consumed: Buffer.byteLength(body) });
+    expect(ans.rejected.map((r) => r.line)).toEqual([2]);
+    expect(ans.rejected[0]!.error).toContain("2018 line");
+    const rows = await t.all();
+    expect(rows.map((r) => [r.command, r.luser, r.terminal, r.clientIp])).toEqual([["ls", "alice", "tty1", ""], ["vim /etc/hosts", "root", "pts/3", ""]]);
+  });
+
   test("a seed line sent raw and the same record sent as JSON are one record with the same presentation", async () => {
     const t = await suite.newApp({ legacy_utc_offset: "+08:00" });
     const viaRaw = await json<IngestAnswer>(await t.postRaw(SEED_LINE + "\n"));

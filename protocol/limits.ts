@@ -10,6 +10,11 @@ export const MAX_COMMAND_BYTES = 2 * 1024 * 1024;
 export const LOG_CHUNK_BYTES = 3072;
 /** Longest physical log line the parser accepts (a head line carries cwd and all server IPs). */
 export const MAX_LOG_LINE_BYTES = 64 * 1024;
+/**
+ * Longest 2018 line accepted: the 2018 hook wrote each command on one line, however long, so a
+ * line holds a whole command (MAX_COMMAND_BYTES) after its [time] [(user) who] [host@ips] fields.
+ */
+export const MAX_LEGACY_LINE_BYTES = MAX_COMMAND_BYTES + 8192;
 /** Most parts one record may be split into. */
 export const MAX_LOG_PARTS = 4096;
 /**

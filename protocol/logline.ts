@@ -4,7 +4,7 @@
  * seed's `[time] [(suser) luser tty ip] [host@ips] command` lines.
  */
 import { escapeBytes, unescapeBytes } from "./escape.ts";
-import { LOG_CHUNK_BYTES, MAX_COMMAND_BYTES, MAX_LOG_LINE_BYTES, MAX_LOG_PARTS, MAX_PENDING_GAP, MAX_PENDING_LINES } from "./limits.ts";
+import { LOG_CHUNK_BYTES, MAX_COMMAND_BYTES, MAX_LEGACY_LINE_BYTES, MAX_LOG_LINE_BYTES, MAX_LOG_PARTS, MAX_PENDING_GAP, MAX_PENDING_LINES } from "./limits.ts";
 import { commandFromBytes, RECORD_KINDS, type RecordKind, type WireRecord } from "./record.ts";
 import { formatUtcOffset } from "./time.ts";
 import { isAscii } from "node:buffer";
@@ -203,8 +203,10 @@ export class LogDecoder {
     const out: DecodeEvent[] = [];
     this.lineNo++;
     if (this.pending.size > 0) this.expire(offset, out);
-    if (line.length > MAX_LOG_LINE_BYTES) {
-      out.push({ type: "damaged", reason: `line longer than ${MAX_LOG_LINE_BYTES} bytes`, raw: line, offset });
+    const startsLegacy = line[0] === 0x5b /* [ */ && LEGACY_START.test(bin(line.subarray(0, 32)));
+    const maxLine = startsLegacy ? MAX_LEGACY_LINE_BYTES : MAX_LOG_LINE_BYTES;
+    if (line.length > maxLine) {
+      out.push({ type: "damaged", reason: `line longer than ${maxLine} bytes`, raw: line, offset });
       return out;
     }
     // "CA1\t" or "CA2\t"
@@ -222,7 +224,7 @@ export class LogDecoder {
     // line with one is a truncated seed line merged with a CA1/CA2 line, whose fields it would swallow.
     if (legacy && line.indexOf(0x09) >= 0) out.push({ type: "damaged", reason: "seed line with a TAB", raw: line, offset });
     else if (legacy) out.push({ type: "record", record: legacy, offset, end });
-    else if (line[0] === 0x5b && LEGACY_START.test(bin(line.subarray(0, 32)))) {
+    else if (startsLegacy) {
       out.push({ type: "damaged", reason: "begins like a 2018 line ([date]) but its [time] [(user) who] [host@ips] fields do not parse", raw: line, offset });
     } else out.push({ type: "foreign", raw: line, offset });
     return out;

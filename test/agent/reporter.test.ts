@@ -232,6 +232,20 @@ describe("delivery", () => {
     expect(rows.every((r) => r.time?.endsWith("+08:00"))).toBe(true);
     expect(readFileSync(seedLog, "utf8")).toContain("ls -la"); // never truncated
   });
+
+  test("a 1 MiB command on one 2018 line (as the 2018 hook wrote it) is shipped and stored exactly, with the lines around it", async () => {
+    const h = makeHost();
+    const seedLog = join(h.dir, "XingkaOpsCmdHist.log");
+    const big = "echo " + "0123456789abcdef".repeat(64 * 1024) + " end";
+    const line = (t: string, cmd: string) => `[2018-12-11 10:00:0${t}] [(root) alice pts/0 10.0.0.9] [${h.hostname}@10.0.0.4] ${cmd}\n`;
+    writeFileSync(seedLog, line("1", "before") + line("2", big) + line("3", "after"));
+    // Bodies of 64 KiB: the line is sent in a body grown for it (up to batch.max_bytes, 16 MiB by default).
+    h.configure(be.server.url, { log: { extra_paths: [seedLog], legacy_utc_offset: "+08:00" }, batch: { bytes: 64 * 1024 } });
+    expect(await runReporter(h)).toMatchObject({ code: 0, stderr: "" });
+    const rows = await storedFor(be.server, h.hostname);
+    expect(rows.map((r) => r.command.length).sort((a, b) => a - b)).toEqual(["after".length, "before".length, big.length]);
+    expect(rows.find((r) => r.command.length === big.length)!.command === big).toBe(true);
+  });
 });
 
 describe("rotation", () => {

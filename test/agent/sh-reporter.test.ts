@@ -288,6 +288,15 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
     }
   });
 
+  it("a 1 MiB command on one 2018 line (as the 2018 hook wrote it) is shipped and stored exactly, with the lines around it", async () => {
+    const c = mk({ BATCH_BYTES: "262144" });
+    c.seed("before");
+    c.seed("echo " + "0123456789abcdef".repeat(64 * 1024) + " end");
+    c.seed("after");
+    expect(await c.run()).toEqual({ code: 0, stdout: "", stderr: "" });
+    await expectStored(c);
+  });
+
   it("BUDGET used up mid-backlog: exit 0 with the progress saved; the next run goes on from there", async () => {
     const proxy = new FaultProxy(server(), () => 400);
     try {

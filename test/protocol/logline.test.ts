@@ -4,6 +4,7 @@ import {
   LOG_MAGIC,
   LogDecoder,
   MAX_COMMAND_BYTES,
+  MAX_LEGACY_LINE_BYTES,
   MAX_LOG_LINE_BYTES,
   MAX_LOG_PARTS,
   MAX_PENDING_GAP,
@@ -564,6 +565,17 @@ describe("damaged lines", () => {
     expect(reason(long)).toBe(`line longer than ${MAX_LOG_LINE_BYTES} bytes`);
     const foreignLong = new Uint8Array(MAX_LOG_LINE_BYTES + 1).fill(0x61);
     expect(reason(foreignLong)).toBe(`line longer than ${MAX_LOG_LINE_BYTES} bytes`);
+    const legacyTooLong = bytes("[2018-12-11 11:58:00] [(root) root pts/0 1.2.3.4] [h@1.1.1.1] ", "x".repeat(MAX_LEGACY_LINE_BYTES));
+    expect(reason(legacyTooLong)).toBe(`line longer than ${MAX_LEGACY_LINE_BYTES} bytes`);
+  });
+
+  test("a 2018 line holds a whole command of up to MAX_COMMAND_BYTES on one line, as the 2018 hook wrote it", () => {
+    for (const n of [MAX_LOG_LINE_BYTES + 1, 1024 * 1024, MAX_COMMAND_BYTES]) {
+      const command = "y".repeat(n - 5) + " \xe9€x";
+      const d = decodeAll(bytes(`[2018-12-11 11:58:00] [(root) root pts/0 1.2.3.4] [h@1.1.1.1] ${command}`, "\n"));
+      expect(d.events.map((e) => e.type)).toEqual(["record"]);
+      expect(Buffer.from(d.records[0]!.command as Uint8Array).equals(Buffer.from(command))).toBe(true);
+    }
   });
 
   test("a truncated line merged with the next line", () => {

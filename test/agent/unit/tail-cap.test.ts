@@ -1,42 +1,22 @@
 // The backlog cap (agent/src/tail/cap.ts, records.ts): the oldest rotated files are dropped first, and what they
 // held is counted exactly (records: CA2 and CA1 head lines and seed lines; bytes). Real files, no server.
-import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { encodeRecord, formatCommandTime } from "../../../protocol/index.ts";
 import { newState, type TrackedFile } from "../../../agent/src/state.ts";
 import { backlogBytes, enforceCap } from "../../../agent/src/tail/cap.ts";
 import { countRecords, recordsIn } from "../../../agent/src/tail/records.ts";
 import { sealRotated } from "../../../agent/src/tail/rotate.ts";
 import { newTracked } from "../../../agent/src/tail/track.ts";
+import { events, record as hookRecord, tailRoot } from "./tail-support.ts";
 
-const root = mkdtempSync(join(tmpdir(), "tail-cap-"));
-afterAll(() => {
-  Bun.spawnSync(["chattr", "-R", "-a", root], { stdout: "ignore", stderr: "ignore" });
-  rmSync(root, { recursive: true, force: true });
-});
-let dirs = 0;
-function logDir(): string {
-  const dir = join(root, String(dirs++));
-  mkdirSync(dir);
-  return dir;
-}
-
-function events() {
-  const warns: string[] = [];
-  const losses: string[] = [];
-  return { warns, losses, warn: (m: string) => warns.push(m), loss: (t: string) => losses.push(t) };
-}
-
-function record(seq: number, command = `echo ${seq}`, chunk?: number): Buffer {
-  return Buffer.from(encodeRecord({
-    kind: "command", ctime: formatCommandTime(1_760_000_000_000_000 + seq, 0), hostname: "h1", serverIps: "", suser: "root",
-    luser: "root", terminal: "pts/1", clientIp: "", sessionId: "s2", seq, cwd: "/", exitStatus: 0, command,
-  }, chunk));
-}
+const { logDir: freshDir } = tailRoot("tail-cap-");
+const logDir = () => freshDir().dir;
+/** Records of another shell (session s2), as root on pts/1 with no addresses. */
+const record = (seq: number, command?: string, chunk?: number) =>
+  hookRecord(seq, command, chunk, { serverIps: "", luser: "root", terminal: "pts/1", clientIp: "", sessionId: "s2", cwd: "/" });
 const CA1 = Buffer.from("CA1\tR\ts0\t1\tcommand\t2018-12-11T10:00:00.000+08:00\th1\t\troot\troot\tpts/0\t\t/root\t0\t1\t2\tls\n");
-const SEED = Buffer.from("[2018-12-11 10:00:01] [(alice) 10.0.0.9 pts/0] root@h1:/root# uptime\n");
+const SEED = Buffer.from("[2018-12-11 10:00:01] [(root) alice pts/0 10.0.0.9] [h1@10.0.0.1] uptime\n");
 const FOREIGN = Buffer.from("#1544500000\nls -la\n\n");
 
 /** A file of ours the reporter rotated (sealed) or someone else's, tracked from `offset`. */

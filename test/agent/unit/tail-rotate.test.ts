@@ -1,30 +1,14 @@
 // The reporter's own rotation (agent/src/tail/rotate.ts): names that sort in the order rotations happened,
 // sealing (0600 + append-only) that never touches the live log's inode, retiring drained files. Real files, no server.
-import { afterAll, describe, expect, test } from "bun:test";
-import { appendFileSync, chmodSync, linkSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { appendFileSync, chmodSync, linkSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newState, type State } from "../../../agent/src/state.ts";
 import { reconcile } from "../../../agent/src/tail/reconcile.ts";
 import { createLiveLog, ownRotatedFiles, ownRotationName, retireDrained, rotateIfDue, sealRotated } from "../../../agent/src/tail/rotate.ts";
+import { events, tailRoot } from "./tail-support.ts";
 
-const root = mkdtempSync(join(tmpdir(), "tail-rotate-"));
-afterAll(() => {
-  Bun.spawnSync(["chattr", "-R", "-a", root], { stdout: "ignore", stderr: "ignore" });
-  rmSync(root, { recursive: true, force: true });
-});
-let dirs = 0;
-function logDir(): { dir: string; live: string } {
-  const dir = join(root, String(dirs++));
-  mkdirSync(dir);
-  return { dir, live: join(dir, "commands.log") };
-}
-
-function events() {
-  const warns: string[] = [];
-  const losses: string[] = [];
-  return { warns, losses, warn: (m: string) => warns.push(m), loss: (t: string) => losses.push(t) };
-}
+const { logDir } = tailRoot("tail-rotate-");
 
 /** Mode bits and the append-only flag as `lsattr` (not the code under test) reads them. */
 function sealOf(path: string): { mode: string; appendOnly: boolean } {

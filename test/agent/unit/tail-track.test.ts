@@ -1,41 +1,16 @@
 // Tracking (agent/src/tail/track.ts, reconcile.ts): which file is which, what changed since the checkpoint,
 // and what the range unread at the end of a run held. Real files in a temp dir; no server.
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { appendFileSync, closeSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, closeSync, copyFileSync, linkSync, openSync, readFileSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { encodeRecord, formatCommandTime } from "../../../protocol/index.ts";
 import { newState, type State, type TrackedFile } from "../../../agent/src/state.ts";
 import { reconcile } from "../../../agent/src/tail/reconcile.ts";
 import { describeUnread, newTracked, rewrittenInPlace, tailFromFile } from "../../../agent/src/tail/track.ts";
+import { events, record, tailRoot } from "./tail-support.ts";
 
-const root = mkdtempSync(join(tmpdir(), "tail-track-"));
-afterAll(() => {
-  Bun.spawnSync(["chattr", "-R", "-a", root], { stdout: "ignore", stderr: "ignore" });
-  rmSync(root, { recursive: true, force: true });
-});
-let dirs = 0;
-/** A fresh log directory; the live log path in it. */
-function logDir(): { dir: string; live: string } {
-  const dir = join(root, String(dirs++));
-  mkdirSync(dir);
-  return { dir, live: join(dir, "commands.log") };
-}
+const { logDir } = tailRoot("tail-track-");
 
-function events() {
-  const warns: string[] = [];
-  const losses: string[] = [];
-  return { warns, losses, warn: (m: string) => warns.push(m), loss: (t: string) => losses.push(t) };
-}
-
-/** One record as the hook writes it; a command longer than `chunk` bytes takes part lines too. */
-function record(seq: number, command = `echo ${seq}`, chunk?: number): Buffer {
-  return Buffer.from(encodeRecord({
-    kind: "command", ctime: formatCommandTime(1_760_000_000_000_000 + seq, 0), hostname: "h1", serverIps: "10.0.0.1", suser: "root",
-    luser: "alice", terminal: "pts/0", clientIp: "10.0.0.9", sessionId: "s1", seq, cwd: "/root", exitStatus: 0, command,
-  }, chunk));
-}
 function records(from: number, n: number): Buffer {
   return Buffer.concat(Array.from({ length: n }, (_, i) => record(from + i)));
 }
@@ -200,7 +175,7 @@ describe("the unread range", () => {
     const offset = record(1).length * 2;
     const state = checkpointed(live, offset);
     // Another name outside the log directory keeps the inode from being reused by the new live log.
-    linkSync(live, join(root, `kept-${dirs}`));
+    linkSync(live, join(logDir().dir, "kept"));
     unlinkSync(live);
     const ev = events();
     reconcile(cfg(live), state, ev);

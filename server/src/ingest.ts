@@ -24,12 +24,14 @@ export async function commitBatch(store: Store, metrics: Metrics, logger: Logger
 }
 
 /**
- * Why a record may not be stored although it is well-formed: a time further ahead of the server's
- * clock than `records.max_future_seconds` (a wrong host clock or a forged date would otherwise top
- * every newest-first page and pin the hosts view for good). Undefined when it may.
+ * A normalized record (or the reason it is not one) as this server takes it: a well-formed record
+ * is refused too when its time is further ahead of the server's clock than `records.max_future_seconds`
+ * (a wrong host clock or a forged date would otherwise top every newest-first page and pin the hosts
+ * view for good). Both ingest routes admit every record through here.
  */
-export function refuseTime(r: AuditRecord, nowUs: number, maxFutureSeconds: number): string | undefined {
+export function admit(r: AuditRecord | string, nowUs: number, maxFutureSeconds: number): AuditRecord | string {
+  if (typeof r === "string") return r;
   const aheadUs = r.tsUs - nowUs;
-  if (aheadUs <= maxFutureSeconds * 1e6) return undefined;
+  if (aheadUs <= maxFutureSeconds * 1e6) return r;
   return `time ${formatCommandTime(r.tsUs, null)} is ${Math.floor(aheadUs / 1e6)} s ahead of the server's clock (at most ${maxFutureSeconds} s: records.max_future_seconds)`;
 }

@@ -5,6 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import type { SchemaObject } from "openapi3-ts/oas31";
 import { z } from "zod";
 import { errorSchema } from "../../protocol/index.ts";
+import { requireToken, type TokenSet } from "./auth.ts";
 
 /** A bad query: 400 naming the parameter (a message that already names it is kept as it is). */
 export function badRequest(issues: z.core.$ZodIssue[]): never {
@@ -55,4 +56,9 @@ export const SECURITY_SCHEMES = {
   accessToken: { type: "apiKey", in: "header", name: "AccessToken", description: "A token in the AccessToken header (the seed's way)." },
   bearer: { type: "http", scheme: "bearer", description: "A token in Authorization: Bearer." },
 } as const;
-export const tokenSecurity: Record<string, string[]>[] = [{ accessToken: [] }, { bearer: [] }];
+const tokenSecurity: Record<string, string[]>[] = [{ accessToken: [] }, { bearer: [] }];
+
+/** A route that takes one of `tokens`: what the document says and what the server checks, declared together. */
+export function tokenRequired(tokens: TokenSet) {
+  return { security: tokenSecurity, middleware: [requireToken(tokens)] };
+}

@@ -4,19 +4,17 @@ import {
   type AuditRecord, commandsPageSchema, commandsQuerySchema, ingestAnswerSchema, normalizeRecord, parseUtcOffset, type Rejected, wireRecordSchema,
 } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
-import { requireToken } from "../auth.ts";
 import { readBody } from "../body.ts";
 import type { CommandFilter } from "../db/store.ts";
-import { commitBatch, refuseTime } from "../ingest.ts";
-import { errors, inputJsonSchema, json, newRouter, tokenSecurity } from "../openapi.ts";
+import { admit, commitBatch } from "../ingest.ts";
+import { errors, inputJsonSchema, json, newRouter, tokenRequired } from "../openapi.ts";
 import { decodeCursor, encodeCursor, exportStream, presentRecord } from "../present.ts";
 
 const ingest = (deps: AppDeps) => createRoute({
   method: "post", path: "/", operationId: "ingestCommands", tags: ["ingest"],
   summary: "Add a batch of JSON records (ingest token)",
   description: "Each record is checked alone: the valid ones are stored, the others listed in `rejected` with the reason. The body may be gzip (Content-Encoding: gzip).",
-  security: tokenSecurity,
-  middleware: requireToken(deps.tokens.ingest),
+  ...tokenRequired(deps.tokens.ingest),
   request: {
     // A plain schema, not zod: the handler reads the body itself (gzip, size limits, per-record answers).
     body: { required: true, content: { "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/WireRecord" } } } } },
@@ -31,8 +29,7 @@ const query = (deps: AppDeps) => createRoute({
   method: "get", path: "/", operationId: "queryCommands", tags: ["query"],
   summary: "Read records, newest first (read token)",
   description: "A page of JSON, or with format=ndjson|csv (or Accept: application/x-ndjson, text/csv) an export of every match, streamed.",
-  security: tokenSecurity,
-  middleware: requireToken(deps.tokens.read),
+  ...tokenRequired(deps.tokens.read),
   request: { query: commandsQuerySchema },
   responses: {
     200: {
@@ -70,10 +67,9 @@ export function commandsRoutes(deps: AppDeps) {
       const rejected: Rejected[] = [];
       const nowUs = Date.now() * 1000;
       data.forEach((item, index) => {
-        const r = normalizeRecord(item, { legacyUtcOffset });
-        const refused = typeof r === "string" ? r : refuseTime(r, nowUs, config.records.max_future_seconds);
-        if (refused !== undefined) rejected.push({ index, error: refused });
-        else if (typeof r !== "string") valid.push(r);
+        const r = admit(normalizeRecord(item, { legacyUtcOffset }), nowUs, config.records.max_future_seconds);
+        if (typeof r === "string") rejected.push({ index, error: r });
+        else valid.push(r);
       });
       const res = await commitBatch(store, metrics, logger, valid, rejected.length);
       // `code: 0` as the seed answered: the valid records are committed; `rejected` says which were not and why.

@@ -1,16 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import { formatCommandTime, type Host, hostsAnswerSchema } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
-import { requireToken } from "../auth.ts";
-import { errors, json, newRouter, tokenSecurity } from "../openapi.ts";
+import { errors, json, newRouter, tokenRequired } from "../openapi.ts";
 
 const time = (us: number) => (us > 0 ? formatCommandTime(us, null) : null);
 
 const listHosts = (deps: AppDeps) => createRoute({
   method: "get", path: "/", operationId: "listHosts", tags: ["query"],
   summary: "Every reporting host, most silent first (read token)",
-  security: tokenSecurity,
-  middleware: requireToken(deps.tokens.read),
+  ...tokenRequired(deps.tokens.read),
   responses: {
     200: json(hostsAnswerSchema, "The hosts."),
     401: errors[401],

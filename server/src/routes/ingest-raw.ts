@@ -5,10 +5,9 @@ import {
   type Rejected, toWireRecord, type DecodeEvent,
 } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
-import { requireToken } from "../auth.ts";
 import { readBody } from "../body.ts";
-import { commitBatch, refuseTime } from "../ingest.ts";
-import { errors, json, newRouter, tokenSecurity } from "../openapi.ts";
+import { admit, commitBatch } from "../ingest.ts";
+import { errors, json, newRouter, tokenRequired } from "../openapi.ts";
 
 const ingestRaw = (deps: AppDeps) => createRoute({
   method: "post", path: "/", operationId: "ingestRaw", tags: ["ingest"],
@@ -16,8 +15,7 @@ const ingestRaw = (deps: AppDeps) => createRoute({
   description: "The lines are decoded with the reporter's codec. `consumed` says how many bytes of the body are settled; "
     + "the client resends the rest (a partial last line, a record whose parts are not all in the body yet) with its next request. "
     + "The body may be gzip (Content-Encoding: gzip).",
-  security: tokenSecurity,
-  middleware: requireToken(deps.tokens.ingest),
+  ...tokenRequired(deps.tokens.ingest),
   request: {
     query: rawIngestQuerySchema,
     // A plain schema, not zod: the handler reads the bytes itself.
@@ -67,10 +65,9 @@ export function ingestRawRoutes(deps: AppDeps) {
       // A seed line's zone-less time at the server's configured offset is assumed, as for a JSON seed
       // record (utcOffset null); only an offset the client declared (query or header) is kept.
       if (ev.record.legacy && givenOffset === undefined) delete wire.utcOffset;
-      const r = normalizeRecord(wire, { legacyUtcOffset });
-      const refused = typeof r === "string" ? r : refuseTime(r, nowUs, config.records.max_future_seconds);
-      if (refused !== undefined) rejected.push({ line: lineOf.get(ev.offset), error: refused });
-      else if (typeof r !== "string") valid.push(r);
+      const r = admit(normalizeRecord(wire, { legacyUtcOffset }), nowUs, config.records.max_future_seconds);
+      if (typeof r === "string") rejected.push({ line: lineOf.get(ev.offset), error: r });
+      else valid.push(r);
     };
     let n = 0;
     for (const { line, offset } of lines(body)) {

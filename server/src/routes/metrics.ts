@@ -1,15 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { AppDeps } from "../app.ts";
-import { requireToken } from "../auth.ts";
-import { errors, newRouter, tokenSecurity } from "../openapi.ts";
+import { errors, newRouter, tokenRequired } from "../openapi.ts";
 
 export function metricsRoutes(deps: AppDeps) {
   const open = deps.config.metrics_public;
   const route = createRoute({
     method: "get", path: "/", operationId: "metrics", tags: ["operations"],
     summary: open ? "Prometheus metrics (public: metrics_public is on)" : "Prometheus metrics (read token)",
-    security: open ? [] : tokenSecurity,
-    middleware: open ? [] : [requireToken(deps.tokens.read)],
+    ...(open ? { security: [], middleware: [] } : tokenRequired(deps.tokens.read)),
     responses: {
       200: { description: "The Prometheus text format.", content: { "text/plain": { schema: { type: "string" } } } },
       ...(open ? {} : { 401: errors[401] }),

@@ -219,7 +219,8 @@ export class LogDecoder {
       }
       return out;
     }
-    const legacy = line[0] === 0x5b /* [ */ ? this.legacy(line) : null;
+    // Every line LEGACY matches also begins as LEGACY_START says: no other line is tried as a 2018 line.
+    const legacy = startsLegacy ? this.legacy(line) : null;
     // The seed's `echo $y` split the command on IFS whitespace, so it never wrote a TAB: a seed-looking
     // line with one is a truncated seed line merged with a CA1/CA2 line, whose fields it would swallow.
     if (legacy && line.indexOf(0x09) >= 0) out.push({ type: "damaged", reason: "seed line with a TAB", raw: line, offset });

@@ -1,8 +1,8 @@
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import pkg from "../../package.json" with { type: "json" };
-import { TokenSet } from "./auth.ts";
-import type { Config } from "./config.ts";
+import { IngestAuthenticator, TokenSet } from "./auth.ts";
+import { type Config, sharedIngestOn } from "./config.ts";
 import type { Store } from "./db/store.ts";
 import { DOCS_PATH, DOCUMENT_PATH, docsRoutes } from "./docs/index.ts";
 import { type Logger, silentLogger } from "./log.ts";
@@ -17,7 +17,7 @@ import { metricsRoutes } from "./routes/metrics.ts";
 export interface AppDeps {
   store: Store;
   config: Config;
-  tokens: { ingest: TokenSet; read: TokenSet };
+  tokens: { ingest: IngestAuthenticator; read: TokenSet };
   logger: Logger;
   metrics: Metrics;
 }
@@ -27,7 +27,10 @@ export function createApp(deps: { store: Store; config: Config; logger?: Logger;
     ...deps,
     logger: deps.logger ?? silentLogger,
     metrics: deps.metrics ?? new Metrics(),
-    tokens: { ingest: new TokenSet(deps.config.tokens.ingest), read: new TokenSet(deps.config.tokens.read) },
+    tokens: {
+      ingest: new IngestAuthenticator(deps.config.tokens.host_key, deps.config.tokens.host_generations, sharedIngestOn(deps.config) ? deps.config.tokens.ingest : []),
+      read: new TokenSet(deps.config.tokens.read),
+    },
   };
   const app = newRouter();
 

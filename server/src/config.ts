@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
 import { MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
+import { HOST_TOKEN_HOST } from "./host-token.ts";
 
 // An entry that starts with "sha256:" is a digest and must be a whole one: a truncated digest would
 // otherwise pass as a long plain token, and TokenSet would then fail every request of its scope.
@@ -19,11 +21,24 @@ export const configSchema = z.strictObject({
   /** Offset assumed for the seed's zone-less ctime ("+08:00"). */
   legacy_utc_offset: z.string().refine((s) => parseUtcOffset(s) !== undefined, { error: "must be ±HH:MM" }).default("+00:00"),
   tokens: z.strictObject({
-    /** Reporters: may only POST records. */
+    /**
+     * Shared ingest tokens: any host holding one may write records for every host. Taken only while
+     * `shared_ingest` is true (default: true when any is configured, so existing fleets keep working).
+     */
     ingest: z.array(token).default([]),
+    shared_ingest: z.boolean().optional(),
     /** People and tools: may only read the audit trail and metrics. */
     read: z.array(token).default([]),
-  }).prefault({}),
+    /** The key of per-host ingest tokens (host-token.ts): each host's token writes for that host only. */
+    host_key: z.string().min(32, { error: "host_key must be at least 32 characters" }).optional(),
+    /** A file holding host_key (the first line), instead of the key in this file. */
+    host_key_file: z.string().min(1).optional(),
+    /** A host's current token generation (default 0): raising it revokes the host's older tokens. */
+    host_generations: z.record(z.string().regex(HOST_TOKEN_HOST, { error: "a host name here holds only A-Z a-z 0-9 . _ -" }), z.number().int().min(0).max(999_999_999))
+      .default({})
+      .transform((g) => Object.fromEntries(Object.entries(g).map(([h, n]) => [h.toLowerCase(), n]))),
+  }).refine((t) => t.host_key === undefined || t.host_key_file === undefined, { path: ["host_key_file"], error: "give host_key or host_key_file, not both" })
+    .prefault({}),
   limits: z.strictObject({
     /** Largest request body, after gzip decompression. */
     max_body_bytes: z.number().int().min(1024).default(32 * 1024 * 1024),
@@ -61,6 +76,8 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   CMDAUDIT_LEGACY_UTC_OFFSET: (r, v) => (r.legacy_utc_offset = v),
   CMDAUDIT_INGEST_TOKENS: (r, v) => ((r.tokens ??= {}).ingest = splitList(v)),
   CMDAUDIT_READ_TOKENS: (r, v) => ((r.tokens ??= {}).read = splitList(v)),
+  CMDAUDIT_SHARED_INGEST: (r, v) => ((r.tokens ??= {}).shared_ingest = v === "true" || v === "1"),
+  CMDAUDIT_HOST_KEY_FILE: (r, v) => ((r.tokens ??= {}).host_key_file = v),
   CMDAUDIT_MAX_BODY_BYTES: (r, v) => ((r.limits ??= {}).max_body_bytes = Number(v)),
   CMDAUDIT_TLS_CERT_FILE: (r, v) => ((r.tls ??= {}).cert_file = v),
   CMDAUDIT_TLS_KEY_FILE: (r, v) => ((r.tls ??= {}).key_file = v),
@@ -89,5 +106,22 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
     if (set) set(tree, v);
     else if (!ENV_OTHER.has(k)) problems.push(`unknown environment variable ${k}`);
   }
-  return validateConfig(configSchema, tree, path, problems);
+  const config = validateConfig(configSchema, tree, path, problems);
+  const file = config.tokens.host_key_file;
+  if (file !== undefined) {
+    let key: string;
+    try {
+      key = readFileSync(file, "utf8").split("\n")[0]!.trim();
+    } catch (e) {
+      throw new ConfigError(`tokens.host_key_file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (key.length < 32) throw new ConfigError(`tokens.host_key_file: the key in ${file} must be at least 32 characters`);
+    config.tokens.host_key = key;
+  }
+  return config;
+}
+
+/** Shared ingest tokens are taken: explicitly, or by default when some are configured (fleets from before per-host tokens). */
+export function sharedIngestOn(config: Config): boolean {
+  return config.tokens.shared_ingest ?? config.tokens.ingest.length > 0;
 }

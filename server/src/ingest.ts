@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import { type AuditRecord, formatCommandTime } from "../../protocol/index.ts";
+import type { Identity } from "./auth.ts";
 import type { Store } from "./db/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -23,15 +24,26 @@ export async function commitBatch(store: Store, metrics: Metrics, logger: Logger
   return result;
 }
 
+/** What a record is admitted against: the receipt time and who sent it. */
+export interface Admission {
+  nowUs: number;
+  maxFutureSeconds: number;
+  identity: Identity;
+}
+
 /**
  * A normalized record (or the reason it is not one) as this server takes it: a well-formed record
- * is refused too when its time is further ahead of the server's clock than `records.max_future_seconds`
+ * is refused too when a per-host token sent it for another host (a host writes only its own
+ * records), or when its time is further ahead of the server's clock than `records.max_future_seconds`
  * (a wrong host clock or a forged date would otherwise top every newest-first page and pin the hosts
  * view for good). Both ingest routes admit every record through here.
  */
-export function admit(r: AuditRecord | string, nowUs: number, maxFutureSeconds: number): AuditRecord | string {
+export function admit(r: AuditRecord | string, a: Admission): AuditRecord | string {
   if (typeof r === "string") return r;
-  const aheadUs = r.tsUs - nowUs;
-  if (aheadUs <= maxFutureSeconds * 1e6) return r;
-  return `time ${formatCommandTime(r.tsUs, null)} is ${Math.floor(aheadUs / 1e6)} s ahead of the server's clock (at most ${maxFutureSeconds} s: records.max_future_seconds)`;
+  if (a.identity.kind === "host" && r.hostname.toLowerCase() !== a.identity.host) {
+    return `hostname ${JSON.stringify(r.hostname)} is not the host this token belongs to (${a.identity.host}): a host token writes only its own host's records`;
+  }
+  const aheadUs = r.tsUs - a.nowUs;
+  if (aheadUs <= a.maxFutureSeconds * 1e6) return r;
+  return `time ${formatCommandTime(r.tsUs, null)} is ${Math.floor(aheadUs / 1e6)} s ahead of the server's clock (at most ${a.maxFutureSeconds} s: records.max_future_seconds)`;
 }

@@ -5,55 +5,88 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseUtcOffset } from "../../protocol/index.ts";
 import { createApp } from "./app.ts";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { type Config, ConfigError, loadConfig, sharedIngestOn } from "./config.ts";
 import { openStore, redactUrl } from "./db/open.ts";
+import { HOST_TOKEN_HOST, hostToken } from "./host-token.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 
 /**
- * First start with no tokens configured: make one of each, keep them in
- * <data_dir>/tokens.yml (0600) and use them from then on. The log names the
- * file, never the tokens.
+ * First start with no tokens configured: make a per-host token key and a read token, keep them in
+ * <data_dir>/tokens.yml (0600) and use them from then on (`host-token` prints a host's token). A
+ * tokens.yml from before per-host tokens holds a shared ingest token: it is still taken. The log
+ * names the file, never the tokens.
  */
-function ensureTokens(config: Config, log: ReturnType<typeof jsonLogger>): void {
-  if (config.tokens.ingest.length && config.tokens.read.length) return;
+function ensureTokens(config: Config, log?: ReturnType<typeof jsonLogger>, create = true): void {
+  const hasIngest = config.tokens.ingest.length > 0 || config.tokens.host_key !== undefined;
+  if (hasIngest && config.tokens.read.length) return;
   const file = join(config.data_dir, "tokens.yml");
+  if (!create && !existsSync(file)) return;
   mkdirSync(config.data_dir, { recursive: true, mode: 0o700 });
   if (!existsSync(file)) {
-    const gen = () => randomBytes(24).toString("base64url");
-    writeFileSync(file, stringify({ ingest: gen(), read: gen() }), { mode: 0o600 });
-    log.log("warn", "no tokens configured: generated an ingest and a read token", { file });
+    const gen = (n: number) => randomBytes(n).toString("base64url");
+    writeFileSync(file, stringify({ host_key: gen(32), read: gen(24) }), { mode: 0o600 });
+    log?.log("warn", "no tokens configured: generated a host token key and a read token", { file });
   }
   chmodSync(file, 0o600);
-  const t = parseYaml(readFileSync(file, "utf8")) as { ingest?: string; read?: string };
-  if (!config.tokens.ingest.length && t.ingest) config.tokens.ingest = [t.ingest];
+  const t = parseYaml(readFileSync(file, "utf8")) as { ingest?: string; read?: string; host_key?: string };
+  if (!hasIngest && t.host_key) config.tokens.host_key = t.host_key;
+  if (!hasIngest && t.ingest) config.tokens.ingest = [t.ingest];
   if (!config.tokens.read.length && t.read) config.tokens.read = [t.read];
 }
 
-const USAGE = "usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)";
+const USAGE = `usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)
+       cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token`;
 
 /**
  * The command line, strictly, before anything is opened: an unknown option, an option without
  * its value or an argument is an error (exit 2), never a start with the defaults.
  */
-function parseCommandLine(argv: string[]): { config?: string; version: boolean; help: boolean } {
+function parseCommandLine(argv: string[]): { config?: string; version: boolean; help: boolean; hostToken?: { hosts: string[]; generation?: number } } {
   const fail = (problem: string): never => {
     process.stderr.write(`cmdaudit-server: ${problem}\n${USAGE}\n`);
     process.exit(2);
   };
+  const hostToken = argv[0] === "host-token";
   try {
-    const { values } = parseArgs({
-      args: argv,
-      options: { config: { type: "string", short: "c" }, version: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    const { values, positionals } = parseArgs({
+      args: hostToken ? argv.slice(1) : argv,
+      options: {
+        config: { type: "string", short: "c" }, version: { type: "boolean" }, help: { type: "boolean", short: "h" },
+        ...(hostToken ? { generation: { type: "string" } } : {}),
+      },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: hostToken,
     });
     if (values.config === "") fail("option '-c, --config' needs a file");
-    return { config: values.config, version: values.version ?? false, help: values.help ?? false };
+    const base = { config: values.config, version: values.version ?? false, help: values.help ?? false };
+    if (!hostToken) return base;
+    const g = (values as { generation?: string }).generation;
+    if (g !== undefined && !/^(0|[1-9]\d{0,8})$/.test(g)) fail("--generation must be an integer 0-999999999");
+    if (!positionals.length) fail("host-token needs at least one host name");
+    return { ...base, hostToken: { hosts: positionals, generation: g === undefined ? undefined : Number(g) } };
   } catch (e) {
     // Node's text goes on about `--` and dashes; its first sentence names the option.
     return fail((e as Error).message.split("\n")[0]!.replace(/\. To specify a positional argument.*$/, ""));
   }
+}
+
+/** `host-token HOST...`: each host's token under the configured key, at its configured generation unless --generation. */
+function printHostTokens(config: Config, req: { hosts: string[]; generation?: number }): void {
+  const key = config.tokens.host_key;
+  if (key === undefined) {
+    process.stderr.write("cmdaudit-server: no per-host token key: set tokens.host_key or tokens.host_key_file (or start the server once without tokens)\n");
+    process.exit(2);
+  }
+  const out: string[] = [];
+  for (const host of req.hosts) {
+    if (!HOST_TOKEN_HOST.test(host)) {
+      process.stderr.write(`cmdaudit-server: host name ${JSON.stringify(host.slice(0, 80))}: a host token's host name may hold only A-Z a-z 0-9 . _ - (1-253 characters)\n`);
+      process.exit(2);
+    }
+    out.push(hostToken(key, host, req.generation ?? config.tokens.host_generations[host.toLowerCase()] ?? 0));
+  }
+  process.stdout.write(out.join("\n") + "\n");
 }
 
 async function main(): Promise<void> {
@@ -79,8 +112,18 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  if (args.hostToken) {
+    ensureTokens(config, undefined, false);
+    printHostTokens(config, args.hostToken);
+    return;
+  }
   const log = jsonLogger(config.log_level);
   ensureTokens(config, log);
+  if (sharedIngestOn(config) && config.tokens.ingest.length) {
+    log.log("warn", "shared ingest tokens are taken: every host holding one can write records for every host; move to per-host tokens and set tokens.shared_ingest: false", { tokens: config.tokens.ingest.length });
+  } else if (config.tokens.ingest.length) {
+    log.log("info", "shared ingest tokens are configured and refused (tokens.shared_ingest: false)", { tokens: config.tokens.ingest.length });
+  }
   const store = await openStore(config.database_url || undefined, {
     dataDir: config.data_dir,
     legacyUtcOffset: parseUtcOffset(config.legacy_utc_offset)!,

@@ -5,7 +5,7 @@ import { HTTPException } from "hono/http-exception";
 import type { SchemaObject } from "openapi3-ts/oas31";
 import { z } from "zod";
 import { errorSchema } from "../../protocol/index.ts";
-import { requireToken, type TokenSet } from "./auth.ts";
+import { type Authenticator, requireToken } from "./auth.ts";
 
 /** A bad query: 400 naming the parameter (a message that already names it is kept as it is). */
 export function badRequest(issues: z.core.$ZodIssue[]): never {
@@ -58,7 +58,7 @@ export const SECURITY_SCHEMES = {
 } as const;
 const tokenSecurity: Record<string, string[]>[] = [{ accessToken: [] }, { bearer: [] }];
 
-/** A route that takes one of `tokens`: what the document says and what the server checks, declared together. */
-export function tokenRequired(tokens: TokenSet) {
-  return { security: tokenSecurity, middleware: [requireToken(tokens)] };
+/** A route that takes a token `auth` knows: what the document says and what the server checks, declared together. */
+export function tokenRequired(auth: Authenticator) {
+  return { security: tokenSecurity, middleware: [requireToken(auth)] };
 }

@@ -63,7 +63,7 @@ describe("auth", () => {
     const read = "hashed-read-token-KLMNOPQRSTUV";
     suite.secrets.add(ingest).add(read);
     const hex = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
-    const t = await suite.newApp({ tokens: { ingest: [`sha256:${hex(ingest)}`], read: [`sha256:${hex(read)}`, READ_TOKEN] } });
+    const t = await suite.newApp({ tokens: { ...testConfig().tokens, ingest: [`sha256:${hex(ingest)}`], read: [`sha256:${hex(read)}`, READ_TOKEN] } });
     const post = (tok: string) => t.app.request("/api/v1/commands", { method: "POST", headers: { AccessToken: tok }, body: JSON.stringify([suite.v2({ sessionId: "sha", seq: 1 })]) });
     expect((await post(ingest)).status).toBe(200);
     await expect401(await post(`sha256:${hex(ingest)}`));
@@ -83,7 +83,7 @@ describe("auth", () => {
     expect(parsed.error?.issues.map((i) => i.path.join("."))).toEqual(["tokens.ingest.0"]);
     // …and an app given one anyway (config built in code) either refuses to start or keeps serving the valid tokens.
     const base = await suite.newApp();
-    const config = { ...testConfig(), tokens: { ingest: [truncated, INGEST_TOKEN], read: [READ_TOKEN] } };
+    const config = { ...testConfig(), tokens: { ...testConfig().tokens, ingest: [truncated, INGEST_TOKEN], read: [READ_TOKEN] } };
     let app: ReturnType<typeof createApp> | undefined;
     try { app = createApp({ store: base.store, config }); } catch { app = undefined; }
     if (app) {

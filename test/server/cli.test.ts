@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const MAIN = join(import.meta.dir, "../../server/src/main.ts");
-const USAGE = "usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)";
+const USAGE = "usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)\n"
+  + "       cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token";
 
 const dir = mkdtempSync(join(tmpdir(), "cmdaudit-server-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -82,6 +83,37 @@ describe("accepted", () => {
       expect(r.code).toBe(2);
     }
     expect(readdirSync(dir).filter((f) => f.startsWith("data-"))).toEqual([]);
+  }, 30_000);
+});
+
+describe("host-token", () => {
+  const KEY = "cli-host-key-0123456789abcdefghijklmnop";
+  const config = join(dir, "host-key.yml");
+  writeFileSync(config, `tokens:\n  host_key: ${KEY}\n  host_generations:\n    Web-2: 5\n`);
+
+  test("prints each host's token under the configured key, at its configured generation or --generation; opens nothing", async () => {
+    const { hostToken } = await import("../../server/src/host-token.ts");
+    const r = await server(["host-token", "--config", config, "web-1", "WEB-2"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(`${hostToken(KEY, "web-1", 0)}\n${hostToken(KEY, "web-2", 5)}\n`);
+    expect(r.stdout).toMatch(/^cah1\.0\.web-1\.[0-9a-f]{32}\ncah1\.5\.web-2\.[0-9a-f]{32}\n$/);
+    expect(r.opened).toBe(false);
+    expect(r.code).toBe(0);
+    const g = await server(["host-token", "-c", config, "--generation", "9", "web-1"]);
+    expect(g.stdout).toBe(`${hostToken(KEY, "web-1", 9)}\n`);
+  }, 30_000);
+
+  test.each([
+    ["no host", ["host-token", "--config", "CONFIG"], "host-token needs at least one host name"],
+    ["a host name a token cannot carry", ["host-token", "--config", "CONFIG", "web 1"], 'host name "web 1": a host token\'s host name may hold only A-Z a-z 0-9 . _ - (1-253 characters)'],
+    ["a bad generation", ["host-token", "--config", "CONFIG", "--generation", "1.5", "web-1"], "--generation must be an integer 0-999999999"],
+    ["no key configured", ["host-token", "web-1"], "no per-host token key: set tokens.host_key or tokens.host_key_file (or start the server once without tokens)"],
+  ])("%s: exit 2 naming the problem", async (_name, args, problem) => {
+    const r = await server(args.map((a) => (a === "CONFIG" ? config : a)));
+    expect(r.stderr.split("\n")[0]).toBe(`cmdaudit-server: ${problem}`);
+    expect(r.stdout).toBe("");
+    expect(r.opened).toBe(false);
+    expect(r.code).toBe(2);
   }, 30_000);
 });
 

@@ -4,7 +4,7 @@
  * backed by the real MariaDB.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestDatabase } from "../support/mysql.ts";
 import { type RunningServer, spawnServer, startServer } from "../support/server.ts";
@@ -303,43 +303,67 @@ describe("configuration errors", () => {
 });
 
 describe("first start without tokens", () => {
-  test("writes <data_dir>/tokens.yml with mode 0600, uses it, keeps it across restarts, never logs the tokens", async () => {
+  test("writes <data_dir>/tokens.yml (0600) with a host token key and a read token, uses it, keeps it across restarts, never logs them", async () => {
     const dataDir = join(tmpDir(), "data");
     const env = { CMDAUDIT_DATA_DIR: dataDir };
     const s1 = await startServer(env);
-    let tokens: { ingest: string; read: string };
+    let tokens: { host_key: string; read: string; ingest?: string };
+    let hostTok = "";
     try {
       const file = join(dataDir, "tokens.yml");
       expect(statSync(file).mode & 0o777).toBe(0o600);
       expect(statSync(dataDir).mode & 0o077).toBe(0); // the directory it created is the owner's alone
       const { parse } = await import("yaml");
-      tokens = parse(readFileSync(file, "utf8")) as { ingest: string; read: string };
-      expect(tokens.ingest.length).toBeGreaterThanOrEqual(16);
+      tokens = parse(readFileSync(file, "utf8")) as typeof tokens;
+      expect(tokens.host_key.length).toBeGreaterThanOrEqual(32);
       expect(tokens.read.length).toBeGreaterThanOrEqual(16);
-      expect(tokens.ingest).not.toBe(tokens.read);
+      expect(tokens.ingest).toBeUndefined(); // no shared ingest token on a new install
       expect(s1.logs.some((l) => l.includes("tokens.yml"))).toBe(true);
-      // The generated tokens work, each for its own scope only.
-      const post = await fetch(s1.url + "/api/v1/commands", { method: "POST", headers: auth(tokens.ingest), body: JSON.stringify([{ ctime: "2024-01-01T00:00:00Z", hostname: "h", luser: "u", sessionId: "t", seq: 1, command: "first-start" }]) });
+      // `host-token` prints h's token from the same data dir; it writes for h only, and reads nothing.
+      const cli = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../server/src/main.ts"), "host-token", "h"], { env: { ...process.env, ...env } });
+      expect(cli.exitCode).toBe(0);
+      hostTok = cli.stdout.toString().trim();
+      expect(hostTok).toMatch(/^cah1\.0\.h\.[0-9a-f]{32}$/);
+      const rec = (host: string, command: string) => ({ ctime: "2024-01-01T00:00:00Z", hostname: host, luser: "u", sessionId: "t", seq: 1, command });
+      const post = await fetch(s1.url + "/api/v1/commands", { method: "POST", headers: auth(hostTok), body: JSON.stringify([rec("h", "first-start"), rec("other", "first-start-forged")]) });
       expect(post.status).toBe(200);
+      expect(((await post.json()) as { accepted: number; rejected: unknown[] })).toMatchObject({ accepted: 1, rejected: [{ index: 1 }] });
       expect((await fetch(s1.url + "/api/v1/commands", { headers: auth(tokens.read) })).status).toBe(200);
-      expect((await fetch(s1.url + "/api/v1/commands", { headers: auth(tokens.ingest) })).status).toBe(401);
+      expect((await fetch(s1.url + "/api/v1/commands", { headers: auth(hostTok) })).status).toBe(401);
       expect((await fetch(s1.url + "/api/v1/commands", { method: "POST", headers: auth(tokens.read), body: "[]" })).status).toBe(401);
+      expect((await fetch(s1.url + "/api/v1/commands", { method: "POST", headers: auth(tokens.host_key), body: "[]" })).status).toBe(401);
     } finally {
       expect(await s1.stop()).toBe(0);
     }
     const s2 = await startServer(env);
     try {
-      const again = (await import("yaml")).parse(readFileSync(join(dataDir, "tokens.yml"), "utf8")) as { ingest: string; read: string };
+      const again = (await import("yaml")).parse(readFileSync(join(dataDir, "tokens.yml"), "utf8")) as typeof tokens;
       expect(again).toEqual(tokens!);
       const rows = (await (await fetch(s2.url + "/api/v1/commands", { headers: auth(tokens!.read) })).json()) as Page;
       expect(rows.items.map((r) => r.command)).toEqual(["first-start"]);
+      expect((await fetch(s2.url + "/api/v1/commands", { method: "POST", headers: auth(hostTok), body: "[]" })).status).toBe(200);
     } finally {
       await s2.stop();
     }
     for (const l of [...s1.logs, ...s2.logs]) {
-      expect(l).not.toContain(tokens!.ingest);
-      expect(l).not.toContain(tokens!.read);
-      expect(l).not.toContain("first-start");
+      for (const secret of [tokens!.host_key, tokens!.read, hostTok, "first-start"]) expect(l).not.toContain(secret);
+    }
+  }, 60_000);
+
+  test("a tokens.yml from before per-host tokens (a shared ingest token) is still taken, with a warning", async () => {
+    const dataDir = join(tmpDir(), "data");
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const shared = "shared-ingest-token-from-2025-abcdef";
+    const read = "read-token-from-2025-abcdefghijkl";
+    writeFileSync(join(dataDir, "tokens.yml"), `ingest: ${shared}\nread: ${read}\n`, { mode: 0o600 });
+    const s = await startServer({ CMDAUDIT_DATA_DIR: dataDir });
+    try {
+      const post = await fetch(s.url + "/api/v1/commands", { method: "POST", headers: auth(shared), body: JSON.stringify([{ ctime: "2024-01-01T00:00:00Z", hostname: "any", luser: "u", command: "old-install" }]) });
+      expect(post.status).toBe(200);
+      expect(s.logs.some((l) => l.includes("shared ingest tokens are taken"))).toBe(true);
+      for (const l of s.logs) expect(l).not.toContain(shared);
+    } finally {
+      await s.stop();
     }
   }, 60_000);
 });

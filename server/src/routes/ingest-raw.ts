@@ -57,7 +57,7 @@ export function ingestRawRoutes(deps: AppDeps) {
     const rejected: Rejected[] = [];
     let ignored = 0;
     let complete = 0;
-    const nowUs = Date.now() * 1000;
+    const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, identity: c.get("identity") };
     const handle = (ev: DecodeEvent) => {
       if (ev.type === "foreign") { ignored++; return; }
       if (ev.type === "damaged") { rejected.push({ line: lineOf.get(ev.offset), error: `damaged line: ${ev.reason}` }); return; }
@@ -65,7 +65,7 @@ export function ingestRawRoutes(deps: AppDeps) {
       // A seed line's zone-less time at the server's configured offset is assumed, as for a JSON seed
       // record (utcOffset null); only an offset the client declared (query or header) is kept.
       if (ev.record.legacy && givenOffset === undefined) delete wire.utcOffset;
-      const r = admit(normalizeRecord(wire, { legacyUtcOffset }), nowUs, config.records.max_future_seconds);
+      const r = admit(normalizeRecord(wire, { legacyUtcOffset }), admission);
       if (typeof r === "string") rejected.push({ line: lineOf.get(ev.offset), error: r });
       else valid.push(r);
     };

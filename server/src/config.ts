@@ -34,7 +34,8 @@ export const configSchema = z.strictObject({
     /** A file holding host_key (the first line), instead of the key in this file. */
     host_key_file: z.string().min(1).optional(),
     /** A host's current token generation (default 0): raising it revokes the host's older tokens. */
-    host_generations: z.record(z.string().regex(HOST_TOKEN_HOST, { error: "a host name here holds only A-Z a-z 0-9 . _ -" }), z.number().int().min(0).max(999_999_999))
+    host_generations: z.record(z.string(), z.number().int().min(0).max(999_999_999))
+      .refine((g) => Object.keys(g).every((h) => HOST_TOKEN_HOST.test(h)), { error: "a host name here holds only A-Z a-z 0-9 . _ - (1-253 characters)" })
       .default({})
       .transform((g) => Object.fromEntries(Object.entries(g).map(([h, n]) => [h.toLowerCase(), n]))),
   }).refine((t) => t.host_key === undefined || t.host_key_file === undefined, { path: ["host_key_file"], error: "give host_key or host_key_file, not both" })

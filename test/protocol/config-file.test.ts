@@ -125,3 +125,40 @@ describe("server and reporter load through it", () => {
     expect(reporter).not.toContain(token);
   });
 });
+
+describe("server: per-host token settings", () => {
+  const KEY = "a-host-key-of-at-least-32-chars-0123456789";
+
+  test("host_key_file: the key is its first line; unreadable or short is named, the key never printed", () => {
+    const keyFile = join(dir, "host.key");
+    writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+    expect(loadConfig(file(`tokens:\n  host_key_file: ${keyFile}\n`), {}).tokens.host_key).toBe(KEY);
+    expect(loadConfig(undefined, { CMDAUDIT_HOST_KEY_FILE: keyFile }).tokens.host_key).toBe(KEY);
+    const missing = join(dir, "no.key");
+    expect(configError(() => loadConfig(file(`tokens:\n  host_key_file: ${missing}\n`), {})).message).toBe(`tokens.host_key_file: cannot read ${missing}: ENOENT`);
+    const short = join(dir, "short.key");
+    writeFileSync(short, "too-short\n");
+    const m = configError(() => loadConfig(file(`tokens:\n  host_key_file: ${short}\n`), {})).message;
+    expect(m).toBe(`tokens.host_key_file: the key in ${short} must be at least 32 characters`);
+  });
+
+  test("host_key: too short, or given with host_key_file, is named; generations are per host name in lower case", () => {
+    const short = configError(() => loadConfig(file("tokens:\n  host_key: short-key-abc\n"), {})).message;
+    expect(short).toContain("tokens.host_key: host_key must be at least 32 characters");
+    expect(short).not.toContain("short-key-abc");
+    expect(configError(() => loadConfig(file(`tokens:\n  host_key: ${KEY}\n  host_key_file: /x\n`), {})).message).toContain("tokens.host_key_file: give host_key or host_key_file, not both");
+    const c = loadConfig(file(`tokens:\n  host_key: ${KEY}\n  host_generations:\n    Web-1.Example.COM: 3\n`), {});
+    expect(c.tokens.host_generations).toEqual({ "web-1.example.com": 3 });
+    expect(configError(() => loadConfig(file("tokens:\n  host_generations:\n    'web 1': 1\n"), {})).message).toContain("a host name here holds only");
+    expect(configError(() => loadConfig(file("tokens:\n  host_generations:\n    web-1: -1\n"), {})).message).toContain("tokens.host_generations.web-1");
+  });
+
+  test("shared ingest tokens: on where configured unless shared_ingest: false; off on a config without them", async () => {
+    const { sharedIngestOn } = await import("../../server/src/config.ts");
+    const shared = "shared-ingest-token-0123456789";
+    expect(sharedIngestOn(loadConfig(file(`tokens:\n  ingest: [${shared}]\n`), {}))).toBe(true);
+    expect(sharedIngestOn(loadConfig(file(`tokens:\n  ingest: [${shared}]\n  shared_ingest: false\n`), {}))).toBe(false);
+    expect(sharedIngestOn(loadConfig(file(`tokens:\n  host_key: ${KEY}\n`), {}))).toBe(false);
+    expect(sharedIngestOn(loadConfig(file(`tokens:\n  ingest: [${shared}]\n`), { CMDAUDIT_SHARED_INGEST: "false" }))).toBe(false);
+  });
+});

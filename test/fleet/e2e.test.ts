@@ -13,7 +13,8 @@ import type { Socket, TCPSocketListener } from "bun";
 import { parse as parseYaml, stringify } from "yaml";
 import { buildReporter } from "../../agent/build.ts";
 import { buildServer } from "../../server/build.ts";
-import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
+import { hostToken } from "../../server/src/host-token.ts";
+import { READ_TOKEN } from "../support/config.ts";
 import { createTestDatabase } from "../support/mysql.ts";
 import { commandBytes, exportRows } from "../support/query.ts";
 import { createFleet, type Fleet, type FleetHost, fleetUnavailable } from "./hosts.ts";
@@ -30,6 +31,8 @@ let inventory: string;
 let extraVarsFile: string;
 let serverUrl: string;
 const timings: Record<string, number> = {};
+/** The server's per-host token key: each host's reporter gets its own token, computed by the role. */
+const HOST_KEY = "fleet-e2e-host-key-0123456789abcdefghijkl";
 
 /** MariaDB listens on 127.0.0.1 only: a TCP relay on the fleet bridge lets web1's server reach it. */
 function relayMysql(host: string): TCPSocketListener<{ peer?: Socket<unknown>; pending: Uint8Array[] }> {
@@ -161,7 +164,7 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     writeFileSync(inventory, stringify(inv));
     extraVarsFile = join(fleet.dir, "extra-vars.yml");
     writeFileSync(extraVarsFile, stringify({
-      vault_cmdaudit_ingest_token: INGEST_TOKEN,
+      vault_cmdaudit_host_key: HOST_KEY,
       vault_cmdaudit_read_token: READ_TOKEN,
       cmdaudit_server_binary_src: server,
       cmdaudit_server_database_url: dbUrl.toString(),
@@ -190,8 +193,7 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     expect(first.code).toBe(0);
     const r1 = recap(first.out);
     for (const h of ["web1", "web2", "legacy1"]) expect(r1[h]?.changed).toBeGreaterThan(0);
-    expect(first.out).not.toContain(INGEST_TOKEN);
-    expect(first.out).not.toContain(READ_TOKEN);
+    for (const secret of [HOST_KEY, READ_TOKEN, ...["web1", "web2", "legacy1"].map((h) => hostToken(HOST_KEY, h))]) expect(first.out).not.toContain(secret);
 
     t = performance.now();
     const second = await playbook();
@@ -216,6 +218,10 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     const attrs = await fleet.exec(web2, "stat -c '%a %U' /var/log/cmdaudit/commands.log; lsattr -d /var/log/cmdaudit/commands.log | cut -c1-22; stat -c %a /etc/cmdaudit/reporter.yml");
     expect(attrs.stdout).toMatch(/^622 root\n\S*a\S* ?\n600\n$/);
     expect((await fleet.exec(legacy, "head -1 /usr/local/sbin/cmdaudit-reporter; stat -c %a /etc/cmdaudit/reporter.conf /etc/cmdaudit/reporter.token")).stdout).toBe("#!/bin/sh\n600\n600\n");
+    // Each host holds its own token (bound to the name its hook records), never the key.
+    expect((await fleet.exec(legacy, "cat /etc/cmdaudit/reporter.token")).stdout.trim()).toBe(hostToken(HOST_KEY, "legacy1"));
+    expect((await fleet.exec(web2, "cat /etc/cmdaudit/reporter.yml")).stdout).toContain(JSON.stringify(hostToken(HOST_KEY, "web2")));
+    for (const h of ["web2", "legacy1"]) expect((await fleet.exec(h, "grep -rl -- '" + HOST_KEY + "' /etc /usr/local /var/lib/cmdaudit; true")).stdout).toBe("");
     expect((await fetch(`${serverUrl}/readyz`)).status).toBe(200);
   }, 900_000);
 

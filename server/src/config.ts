@@ -49,6 +49,12 @@ export const configSchema = z.strictObject({
   records: z.strictObject({
     /** A record whose time is further ahead of the server's clock than this is rejected: it would pin hosts and pages for good. */
     max_future_seconds: z.number().int().min(60).default(3600),
+    /**
+     * A record whose time is more than this many days before the server's clock is rejected: a
+     * backdated record would slip into history an auditor already read. 0: no bound (importing old
+     * logs, such as the 2018 hook's, needs it for the import).
+     */
+    max_age_days: z.number().int().min(0).default(30),
   }).prefault({}),
   hosts: z.strictObject({
     /**
@@ -79,6 +85,7 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   CMDAUDIT_READ_TOKENS: (r, v) => ((r.tokens ??= {}).read = splitList(v)),
   CMDAUDIT_SHARED_INGEST: (r, v) => ((r.tokens ??= {}).shared_ingest = v === "true" || v === "1"),
   CMDAUDIT_HOST_KEY_FILE: (r, v) => ((r.tokens ??= {}).host_key_file = v),
+  CMDAUDIT_MAX_AGE_DAYS: (r, v) => ((r.records ??= {}).max_age_days = Number(v)),
   CMDAUDIT_MAX_BODY_BYTES: (r, v) => ((r.limits ??= {}).max_body_bytes = Number(v)),
   CMDAUDIT_TLS_CERT_FILE: (r, v) => ((r.tls ??= {}).cert_file = v),
   CMDAUDIT_TLS_KEY_FILE: (r, v) => ((r.tls ??= {}).key_file = v),

@@ -24,19 +24,23 @@ export async function commitBatch(store: Store, metrics: Metrics, logger: Logger
   return result;
 }
 
+const DAY_US = 86_400e6;
+
 /** What a record is admitted against: the receipt time and who sent it. */
 export interface Admission {
   nowUs: number;
   maxFutureSeconds: number;
+  /** 0: no bound. */
+  maxAgeDays: number;
   identity: Identity;
 }
 
 /**
  * A normalized record (or the reason it is not one) as this server takes it: a well-formed record
  * is refused too when a per-host token sent it for another host (a host writes only its own
- * records), or when its time is further ahead of the server's clock than `records.max_future_seconds`
+ * records), when its time is further ahead of the server's clock than `records.max_future_seconds`
  * (a wrong host clock or a forged date would otherwise top every newest-first page and pin the hosts
- * view for good). Both ingest routes admit every record through here.
+ * view for good), or further back than `records.max_age_days`. Both ingest routes admit every record through here.
  */
 export function admit(r: AuditRecord | string, a: Admission): AuditRecord | string {
   if (typeof r === "string") return r;
@@ -44,6 +48,11 @@ export function admit(r: AuditRecord | string, a: Admission): AuditRecord | stri
     return `hostname ${JSON.stringify(r.hostname)} is not the host this token belongs to (${a.identity.host}): a host token writes only its own host's records`;
   }
   const aheadUs = r.tsUs - a.nowUs;
-  if (aheadUs <= a.maxFutureSeconds * 1e6) return r;
-  return `time ${formatCommandTime(r.tsUs, null)} is ${Math.floor(aheadUs / 1e6)} s ahead of the server's clock (at most ${a.maxFutureSeconds} s: records.max_future_seconds)`;
+  if (aheadUs > a.maxFutureSeconds * 1e6) {
+    return `time ${formatCommandTime(r.tsUs, null)} is ${Math.floor(aheadUs / 1e6)} s ahead of the server's clock (at most ${a.maxFutureSeconds} s: records.max_future_seconds)`;
+  }
+  if (a.maxAgeDays > 0 && -aheadUs > a.maxAgeDays * DAY_US) {
+    return `time ${formatCommandTime(r.tsUs, null)} is ${Math.floor(-aheadUs / DAY_US)} days before the server's clock (at most ${a.maxAgeDays}: records.max_age_days; 0 takes old logs)`;
+  }
+  return r;
 }

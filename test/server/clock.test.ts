@@ -50,7 +50,7 @@ describe("record times ahead of the server's clock", () => {
   });
 
   test("records.max_future_seconds sets the bound", async () => {
-    const t = await suite.newApp({ records: { max_future_seconds: 600 } });
+    const t = await suite.newApp({ records: { max_future_seconds: 600, max_age_days: 0 } });
     const now = Date.now();
     const ans = await json<IngestAnswer>(await t.post([
       suite.v2({ sessionId: "clk-cfg", seq: 1, ctime: isoAt(now + 5 * 60_000, 0) }),
@@ -58,5 +58,38 @@ describe("record times ahead of the server's clock", () => {
     ]));
     expect(ans.accepted).toBe(1);
     expect(ans.rejected.map((r) => [r.index, /at most 600 s/.test(r.error)])).toEqual([[1, true]]);
+  });
+});
+
+describe("record times far behind the server's clock", () => {
+  const DAY_MS = 24 * HOUR_MS;
+
+  test("records.max_age_days (default 30): older records are rejected with the reason on both routes, in every format; younger ones are stored", async () => {
+    const { configSchema } = await import("../../server/src/config.ts");
+    expect(configSchema.parse({}).records.max_age_days).toBe(30);
+    const t = await suite.newApp({ legacy_utc_offset: "+08:00", records: { max_future_seconds: 3600, max_age_days: 30 } });
+    const now = Date.now();
+    const ans = await json<IngestAnswer>(await t.post([
+      suite.v2({ sessionId: "age", seq: 1, ctime: isoAt(now - 29 * DAY_MS, 480), command: "echo 29 days ago" }),
+      suite.v2({ sessionId: "age", seq: 2, ctime: isoAt(now - 31 * DAY_MS, 480), command: "echo backdated" }),
+      suite.v2({ sessionId: "age", seq: 3, ctime: "2001-09-11T08:46:00-04:00", command: "echo long ago" }),
+    ]));
+    expect(ans.accepted).toBe(1);
+    expect(ans.rejected.map((r) => r.index)).toEqual([1, 2]);
+    for (const r of ans.rejected) expect(r.error).toMatch(/^time \S+ is \d+ days before the server's clock \(at most 30: records\.max_age_days; 0 takes old logs\)$/);
+    const body = cat(
+      enc(suite.hook({ sessionId: "age-raw", seq: 1, ctime: isoAt(now - 40 * DAY_MS, 0), command: "echo hook old" })),
+      legacyLine(now - 40 * DAY_MS, "echo legacy old"),
+      legacyLine(now - DAY_MS, "echo legacy recent"),
+    );
+    const raw = await json<IngestAnswer>(await t.postRaw(body));
+    expect({ accepted: raw.accepted, consumed: raw.consumed, lines: raw.rejected.map((r) => r.line) }).toEqual({ accepted: 1, consumed: body.length, lines: [1, 2] });
+    expect((await t.all()).map((r) => r.command).sort()).toEqual(["echo 29 days ago", "echo legacy recent"]);
+  });
+
+  test("max_age_days: 0 takes old logs (importing the 2018 hook's)", async () => {
+    const t = await suite.newApp({ legacy_utc_offset: "+08:00", records: { max_future_seconds: 3600, max_age_days: 0 } });
+    const ans = await json<IngestAnswer>(await t.postRaw("[2018-12-11 11:58:00] [(root) root pts/0 192.168.1.2] [web01@10.0.0.1] echo from 2018\n"));
+    expect(ans.accepted).toBe(1);
   });
 });

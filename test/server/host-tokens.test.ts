@@ -136,4 +136,41 @@ describe("per-host ingest tokens", () => {
     const res = await on.post([suite.v2({ hostname: "any-host", command: "host-token-other-host" })], { AccessToken: tokenOf("web-1") });
     expect(((await res.json()) as IngestAnswer).rejected.length).toBe(1);
   });
+
+  test("fuzz: random host names and times against one host token: stored exactly when the name is the token's host (any case) and the time within the bounds", async () => {
+    const t = await suite.newApp({
+      tokens: { ...testConfig().tokens, host_key: KEY, host_generations: {}, shared_ingest: false },
+      records: { max_future_seconds: 3600, max_age_days: 30 },
+    });
+    const token = tokenOf("app-7.prod");
+    const rng = new Rng(77);
+    const names = ["app-7.prod", "APP-7.PROD", "App-7.Prod", "app-7.prod.", "app-7", "app-7.prod2", "xapp-7.prod", "аpp-7.prod", "app\u200b-7.prod", "app-7.prod\u202e", "app_7.prod", "app-1.prod"];
+    const now = Date.now();
+    const DAY = 86_400_000;
+    let expected = 0;
+    let stored = 0;
+    for (let b = 0; b < 20; b++) {
+      const batch: Record<string, unknown>[] = [];
+      const want: boolean[] = [];
+      for (let i = 0; i < 50; i++) {
+        const hostname = rng.pick(names);
+        // Times from 60 days back to 2 hours ahead, never within a minute of a bound.
+        let at = now - 60 * DAY + rng.int(60 * DAY + 2 * 3_600_000);
+        if (Math.abs(at - (now - 30 * DAY)) < 60_000 || Math.abs(at - (now + 3_600_000)) < 60_000) at = now;
+        const ok = hostname.toLowerCase() === "app-7.prod" && at >= now - 30 * DAY && at <= now + 3_600_000;
+        want.push(ok);
+        batch.push(suite.v2({ hostname, ctime: new Date(at).toISOString(), sessionId: `fz${b}`, seq: i, command: `fuzz ${b}/${i}` }));
+      }
+      const res = await t.post(batch, { AccessToken: token });
+      expect(res.status).toBe(200);
+      const a = (await res.json()) as IngestAnswer;
+      const rejected = new Set(a.rejected.map((r) => r.index));
+      want.forEach((ok, i) => expect({ b, i, host: batch[i]!.hostname, stored: !rejected.has(i) }).toEqual({ b, i, host: batch[i]!.hostname, stored: ok }));
+      expected += want.filter(Boolean).length;
+      stored += a.accepted;
+    }
+    expect(stored).toBe(expected);
+    expect(expected).toBeGreaterThan(50);
+    expect((await t.all()).every((r) => r.hostname.toLowerCase() === "app-7.prod")).toBe(true);
+  });
 });

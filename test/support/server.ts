@@ -13,7 +13,8 @@ export interface RunningServer {
 /** The real server process (server/src/main.ts) with only the given environment. */
 export function spawnServer(env: Record<string, string>, args: string[] = []): Bun.Subprocess<"ignore", "pipe", "pipe"> {
   return Bun.spawn(["bun", MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", CMDAUDIT_PORT: "0", ...env },
+    // No age bound on record times unless a test sets one: fixtures are dated 2018-2024.
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", CMDAUDIT_PORT: "0", CMDAUDIT_MAX_AGE_DAYS: "0", ...env },
     stdin: "ignore", stdout: "pipe", stderr: "pipe",
   });
 }

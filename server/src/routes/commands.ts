@@ -65,7 +65,7 @@ export function commandsRoutes(deps: AppDeps) {
       if (data.length > max) throw new HTTPException(413, { message: `batch has ${data.length} records; at most ${max} are allowed` });
       const valid: AuditRecord[] = [];
       const rejected: Rejected[] = [];
-      const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, identity: c.get("identity") };
+      const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, maxAgeDays: config.records.max_age_days, identity: c.get("identity") };
       data.forEach((item, index) => {
         const r = admit(normalizeRecord(item, { legacyUtcOffset }), admission);
         if (typeof r === "string") rejected.push({ index, error: r });

@@ -57,7 +57,7 @@ export function ingestRawRoutes(deps: AppDeps) {
     const rejected: Rejected[] = [];
     let ignored = 0;
     let complete = 0;
-    const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, identity: c.get("identity") };
+    const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, maxAgeDays: config.records.max_age_days, identity: c.get("identity") };
     const handle = (ev: DecodeEvent) => {
       if (ev.type === "foreign") { ignored++; return; }
       if (ev.type === "damaged") { rejected.push({ line: lineOf.get(ev.offset), error: `damaged line: ${ev.reason}` }); return; }

@@ -10,5 +10,5 @@ if [ "$(bun --version 2>/dev/null || true)" != "$BUN_VERSION" ]; then
   npm install -g --allow-scripts=bun "bun@$BUN_VERSION" >/dev/null 2>&1 || npm install -g "bun@$BUN_VERSION" >&2
 fi
 bun install --frozen-lockfile >&2
-echo "quickstart: tokens are in data/tokens.yml; try: curl -H \"Authorization: Bearer \$(sed -n 's/^read: //p' data/tokens.yml)\" http://127.0.0.1:8080/api/v1/hosts" >&2
+echo "quickstart: tokens are in data/tokens.yml (a host's ingest token: bun server/src/main.ts host-token HOST); try: curl -H \"Authorization: Bearer \$(sed -n 's/^read: //p' data/tokens.yml)\" http://127.0.0.1:8080/api/v1/hosts" >&2
 exec bun server/src/main.ts "$@"

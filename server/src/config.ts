@@ -45,6 +45,12 @@ export const configSchema = z.strictObject({
     max_body_bytes: z.number().int().min(1024).default(32 * 1024 * 1024),
     max_records_per_batch: z.number().int().min(1).max(100_000).default(MAX_RECORDS_PER_BODY),
     max_page_size: z.number().int().min(1).max(10_000).default(1000),
+    /** A gzip body may inflate to this many times its size (and always to 8 MiB, body.ts GZIP_FLOOR_BYTES): a bomb stops early. */
+    max_gzip_ratio: z.number().int().min(10).default(100),
+    /** Per ingest token (its SHA-256): decompressed bytes a minute, also the burst. 429 with Retry-After above. */
+    ingest_bytes_per_minute: z.number().int().min(1024 * 1024).default(256 * 1024 * 1024),
+    /** Per ingest token: requests a minute, also the burst. */
+    ingest_requests_per_minute: z.number().int().min(1).default(600),
   }).prefault({}),
   records: z.strictObject({
     /** A record whose time is further ahead of the server's clock than this is rejected: it would pin hosts and pages for good. */

@@ -5,7 +5,7 @@ import {
   type Rejected, toWireRecord, type DecodeEvent,
 } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
-import { readBody } from "../body.ts";
+import { readIngestBody } from "../body.ts";
 import { admit, commitBatch } from "../ingest.ts";
 import { errors, json, newRouter, tokenRequired } from "../openapi.ts";
 
@@ -47,7 +47,7 @@ export function ingestRawRoutes(deps: AppDeps) {
     if (legacyUtcOffset === undefined) throw new HTTPException(400, { message: `utcOffset ${JSON.stringify(offsetParam.slice(0, 20))} is not ±HH:MM` });
     const final = query.final === "1";
     const giveUp = Number(query.giveUp ?? 0);
-    const body = await readBody(c, config.limits.max_body_bytes);
+    const body = await readIngestBody(c, deps, { maxLines: true });
 
     // A record cut for good must be given up within one body, or a client resending from `consumed` would
     // wedge: the decoder's bounds (MAX_PENDING_LINES, MAX_PENDING_GAP) are far inside a body's limits.

@@ -6,6 +6,7 @@
  * the OpenAPI library to import this file.
  */
 import { z } from "zod";
+import { RECORD_FLAGS } from "./names.ts";
 import { RECORD_KINDS } from "./record.ts";
 import { parseCommandTime, parseUtcOffset } from "./time.ts";
 
@@ -88,6 +89,7 @@ export const commandsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).optional().meta({ description: "Records per page (default 100, at most the server's max_page_size); for an export, the most records it holds." }),
   cursor: z.string().max(64).optional().meta({ description: "The nextCursor of the previous page." }),
   format: z.enum(["json", "ndjson", "csv"]).optional().meta({ description: "json (a page, the default), or an export of every match: ndjson or csv (also chosen by the Accept header)." }),
+  flagged: z.enum(["true", "false"]).transform((s) => s === "true").optional().meta({ description: "true: only records with flags (unusual names or cwd); false: only records without." }),
   csv: z.enum(CSV_MODES).optional().meta({ description: "CSV cells: safe (the default) prefixes formula starts (=, +, -, @, TAB, CR, full-width forms) with ' and shows control, bidi and zero-width characters (ESC as ␛, others as <U+XXXX>), so a spreadsheet shows the text and runs nothing; raw writes every character as stored. Only with a CSV export; NDJSON is always exact." }),
 });
 export type CommandsQuery = z.infer<typeof commandsQuerySchema>;
@@ -114,6 +116,10 @@ export const presentedRecordSchema = z.object({
   command: z.string().meta({ description: "Command text; invalid UTF-8 bytes appear as U+FFFD (the exact bytes are in commandB64)." }),
   commandB64: z.string().optional().meta({ description: "The exact command bytes, base64, only when they are not valid UTF-8." }),
   receivedAt: nullableTime("When the server stored it (UTC); null for rows of the 2018 backend."),
+  flags: z.array(z.enum(RECORD_FLAGS)).meta({
+    description: "What is unusual about its names or cwd, in this order, [] for none: hostname-nonstandard (not an RFC 1123 host name), user-nonstandard (suser or luser not a POSIX portable user name, name@domain or name$), terminal-nonstandard, name-invisible (a bidi control or zero-width character in a name), name-confusable (a name imitating an ASCII one with look-alike characters), cwd-control (a control, bidi or zero-width character in cwd).",
+    example: ["user-nonstandard", "name-confusable"],
+  }),
 }).meta({ id: "Record", description: "A stored record as the query API shows it." });
 export type PresentedRecord = z.infer<typeof presentedRecordSchema>;
 

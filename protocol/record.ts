@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { MAX_COMMAND_BYTES, MAX_CWD, MAX_HOSTNAME, MAX_SERVER_IPS, MAX_SESSION_ID, MAX_TERMINAL, MAX_USER, MAX_CLIENT_IP } from "./limits.ts";
+import { recordFlags, type RecordFlag } from "./names.ts";
 import { legacyOci, sessionOci } from "./oci.ts";
 import { parseCommandTime, parseUtcOffset } from "./time.ts";
 
@@ -32,6 +33,8 @@ export interface AuditRecord {
   exitStatus: number | null;
   /** Milliseconds from the command's start (`ctime`) to the prompt after it; null when not measured. */
   durationMs: number | null;
+  /** What is unusual about its names and cwd (protocol/names.ts); not part of the oci. */
+  flags: RecordFlag[];
 }
 
 // eslint-style guard: control characters never belong in identity fields (they would forge log layout or terminals).
@@ -177,5 +180,6 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
     cwd: r.cwd ?? null,
     exitStatus: r.exitStatus ?? null,
     durationMs: r.durationMs ?? null,
+    flags: recordFlags({ hostname: r.hostname, suser: r.suser, luser: r.luser, terminal: r.terminal, cwd: r.cwd ?? null }),
   };
 }

@@ -24,6 +24,7 @@ export function presentRecord(r: StoredRecord): PresentedRecord {
     command: r.command,
     ...(r.commandRaw ? { commandB64: Buffer.from(r.commandRaw).toString("base64") } : {}),
     receivedAt: r.receivedUs > 0 ? formatCommandTime(r.receivedUs, null) : null,
+    flags: r.flags,
   };
 }
 
@@ -36,9 +37,14 @@ export function decodeCursor(s: string): Cursor | undefined {
   return m ? { tsUs: Number(m[1]), id: Number(m[2]) } : undefined;
 }
 
-/** durationMs came later: it is last, so readers that take the columns by position still find the others. */
+/** durationMs, then flags came later: they are last, so readers that take the columns by position still find the others. */
 export const CSV_COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp",
-  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs"] as const;
+  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags"] as const;
+
+/** A CSV cell's value: the flags as one comma-separated cell, as the database keeps them. */
+function csvValue(p: PresentedRecord, k: (typeof CSV_COLUMNS)[number]): unknown {
+  return k === "flags" ? p.flags.join(",") : p[k];
+}
 
 
 const PAGE = 1000;
@@ -64,7 +70,7 @@ export function exportStream(store: Store, filter: CommandFilter, format: "ndjso
       }
       for (const r of rows) {
         const p = presentRecord(r);
-        out += format === "ndjson" ? JSON.stringify(p) + "\n" : CSV_COLUMNS.map((k) => csvField((p as Record<string, unknown>)[k], csv)).join(",") + "\r\n";
+        out += format === "ndjson" ? JSON.stringify(p) + "\n" : CSV_COLUMNS.map((k) => csvField(csvValue(p, k), csv)).join(",") + "\r\n";
       }
       if (out) ctrl.enqueue(enc.encode(out));
       sent += rows.length;

@@ -8,10 +8,13 @@ import {
   LOG_MAGIC,
   LogDecoder,
   MAX_LOG_PARTS,
+  RECORD_FLAGS,
   RECORD_KINDS,
   encodeRecord,
   escapeBytes,
   formatCommandTime,
+  normalizeRecord,
+  recordFlags,
   type DecodeEvent,
   type EncodableRecord,
   type LogRecord,
@@ -364,5 +367,121 @@ describe("fuzz: single bit flips", () => {
     expect(undetected.size).toBeGreaterThan(3);
     for (const where of undetected.keys()) expect(where).toMatch(/^(CA1 head field (2|3|5|6|7|8|9|10|11|12|13|14|16)|CA2 head field (2|3|5|6|7|8|9|10|11|12|13|14|15|17)|part field 6)$/);
     expect(undetected.get("CA2 head field 14")).toBeGreaterThan(0); // a flipped durationMs digit is one of them
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Record flags (protocol/names.ts)
+
+const PORTABLE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+const LDH = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-";
+const TTY = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/:._-";
+/** Bidi controls, zero-width and other characters that are not shown. */
+const HIDDEN = ["\u061c", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+  "\u2060", "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff", "\u00ad", "\u180e", "\u034f", "\ufe0f", "\u3164", "\u{e0020}"];
+/** Look-alikes of ASCII letters, digits and the hyphen: Cyrillic, Greek, full-width, dashes. */
+const LOOKALIKE: Record<string, string[]> = {
+  a: ["\u0430", "\uff41"], e: ["\u0435", "\uff45"], o: ["\u043e", "\u03bf", "\uff4f"], p: ["\u0440", "\u03c1"], c: ["\u0441"],
+  x: ["\u0445", "\u03c7"], r: ["\uff52"], s: ["\u0455", "\uff53"], i: ["\u0456", "\u0131"], "0": ["\uff10"], "1": ["\uff11"],
+  "-": ["\u2010", "\u2011", "\u2212", "\uff0d"], A: ["\u0410", "\u0391"], T: ["\u0422", "\u03a4"],
+};
+
+const randomOf = (rng: Rng, chars: string, min: number, max: number) => {
+  let s = "";
+  for (let n = rng.range(min, max); n > 0; n--) s += chars[rng.int(chars.length)];
+  return s;
+};
+function randomHostname(rng: Rng): string {
+  const labels = Array.from({ length: rng.range(1, 4) }, () => {
+    const inner = randomOf(rng, LDH, 0, rng.chance(0.1) ? 61 : 10);
+    return rng.chance(0.3) ? randomOf(rng, PORTABLE.slice(0, 62), 1, 1) : `${randomOf(rng, PORTABLE.slice(0, 62), 1, 1)}${inner}${randomOf(rng, PORTABLE.slice(0, 62), 1, 1)}`;
+  });
+  return labels.join(".");
+}
+function randomUser(rng: Rng): string {
+  const name = randomOf(rng, PORTABLE.replace("-", ""), 1, 1) + randomOf(rng, PORTABLE, 0, 20);
+  const form = rng.int(4);
+  return form === 0 ? `${name}@${randomHostname(rng)}`.slice(0, 64).replace(/[-.]+$/, "") : form === 1 ? `${name}$` : name;
+}
+const randomTerminal = (rng: Rng) => randomOf(rng, TTY, 0, 12);
+/** A random string from every class: portable ASCII, other ASCII, non-ASCII, hidden characters, look-alikes. */
+function randomName(rng: Rng): string {
+  let s = "";
+  for (let n = rng.int(16); n > 0; n--) {
+    const r = rng.next();
+    if (r < 0.6) s += PORTABLE[rng.int(PORTABLE.length)];
+    else if (r < 0.7) s += String.fromCharCode(rng.range(0x21, 0x7e));
+    else if (r < 0.8) s += rng.pick(HIDDEN);
+    else if (r < 0.9) s += rng.pick(rng.pick(Object.values(LOOKALIKE)));
+    else s += String.fromCodePoint(rng.chance(0.9) ? rng.range(0xa0, 0xd7ff) : rng.range(0x10000, 0x10ffff));
+  }
+  return s;
+}
+const insertAt = (rng: Rng, s: string, c: string) => {
+  const i = rng.int(s.length + 1);
+  return s.slice(0, i) + c + s.slice(i);
+};
+const NAME_FIELDS = ["hostname", "suser", "luser", "terminal"] as const;
+const NONSTANDARD = { hostname: "hostname-nonstandard", suser: "user-nonstandard", luser: "user-nonstandard", terminal: "terminal-nonstandard" } as const;
+
+describe("fuzz: record flags", () => {
+  test("random names and cwds: never throw, the same flags every time, in RECORD_FLAGS order, each once", () => {
+    const rng = new Rng(SEED + 10);
+    for (let i = 0; i < 20_000; i++) {
+      const f = { hostname: randomName(rng), suser: randomName(rng), luser: randomName(rng), terminal: randomName(rng), cwd: rng.chance(0.2) ? null : randomText(rng, 20) };
+      const flags = recordFlags(f);
+      expect(recordFlags({ ...f })).toEqual(flags);
+      const order = flags.map((x) => RECORD_FLAGS.indexOf(x));
+      expect(order.every((x, k) => x >= 0 && (k === 0 || x > order[k - 1]!))).toBe(true);
+    }
+  });
+
+  test("ASCII portable names (RFC 1123 hosts, portable users, name@domain, name$, terminals) are never flagged", () => {
+    const rng = new Rng(SEED + 11);
+    for (let i = 0; i < 20_000; i++) {
+      const f = { hostname: randomHostname(rng), suser: rng.chance(0.1) ? "" : randomUser(rng), luser: randomUser(rng), terminal: randomTerminal(rng), cwd: rng.chance(0.1) ? null : `/${randomName(rng).replace(/[^\x20-\x7e]/g, "")}` };
+      if (f.hostname.length > 253) continue;
+      expect({ f, flags: recordFlags(f) }).toEqual({ f, flags: [] });
+    }
+  });
+
+  test("a name with a hidden character is always flagged name-invisible and nonstandard; a look-alike letter makes it name-confusable", () => {
+    const rng = new Rng(SEED + 12);
+    for (let i = 0; i < 20_000; i++) {
+      const base = { hostname: randomHostname(rng), suser: randomUser(rng), luser: randomUser(rng), terminal: randomTerminal(rng), cwd: "/" };
+      const field = rng.pick(NAME_FIELDS);
+      const hidden = { ...base, [field]: insertAt(rng, rng.chance(0.5) ? base[field] : randomName(rng), rng.pick(HIDDEN)) };
+      expect(recordFlags(hidden)).toEqual(expect.arrayContaining([NONSTANDARD[field], "name-invisible"]));
+      const swappable = [...base[field]].map((c, k) => [c, k] as const).filter(([c]) => LOOKALIKE[c]);
+      if (swappable.length === 0) continue;
+      const [c, k] = rng.pick(swappable);
+      const chars = [...base[field]];
+      chars[k] = rng.pick(LOOKALIKE[c]!);
+      const fake = { ...base, [field]: chars.join("") };
+      expect({ name: fake[field], flags: recordFlags(fake) }).toEqual({ name: fake[field], flags: expect.arrayContaining([NONSTANDARD[field], "name-confusable"]) });
+    }
+  });
+
+  test("a cwd with a control, bidi or zero-width character is always flagged cwd-control", () => {
+    const rng = new Rng(SEED + 13);
+    const bad = () => rng.chance(0.5) ? rng.pick(HIDDEN) : String.fromCharCode(rng.chance(0.7) ? rng.int(0x20) : rng.range(0x7f, 0x9f));
+    for (let i = 0; i < 20_000; i++) {
+      const cwd = insertAt(rng, randomText(rng, 30), bad());
+      expect(recordFlags({ hostname: "web01", suser: "root", luser: "root", terminal: "pts/0", cwd })).toContain("cwd-control");
+    }
+  });
+
+  test("through normalizeRecord: a record is never refused for its names' form, its flags are its names' flags, the oci ignores them", () => {
+    const rng = new Rng(SEED + 14);
+    for (let i = 0; i < 5_000; i++) {
+      // what the wire schema takes in a name: no control character, no whitespace
+      const name = () => randomName(rng).replace(/[\s\u0000-\u001f\u007f-\u009f]/g, "");
+      const wire = { ctime: "2024-05-01T10:00:00+08:00", hostname: name() || "h", suser: name(), luser: name(), terminal: name(), sessionId: "s-1", seq: i, cwd: randomText(rng, 20), command: "id" };
+      const r = normalizeRecord(wire, { legacyUtcOffset: 480 });
+      if (typeof r === "string") throw new Error(`refused ${JSON.stringify(wire)}: ${r}`);
+      expect(r.flags).toEqual(recordFlags(wire));
+      const plain = normalizeRecord({ ...wire, hostname: wire.hostname, suser: "root", luser: "root", terminal: "pts/0", cwd: "/" }, { legacyUtcOffset: 480 });
+      expect(typeof plain === "string" ? plain : plain.oci).toBe(r.oci);
+    }
   });
 });

@@ -222,7 +222,7 @@ describe("pagination and exports", () => {
     expect(() => parseCsv("\"a\"b\r\n")).toThrow();
   });
 
-  const COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp", "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs"];
+  const COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp", "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags"];
 
   test("ndjson and csv=raw exports hold every row exactly once; CSV parses back with commands intact", async () => {
     const t = await suite.newApp();
@@ -281,6 +281,7 @@ describe("pagination and exports", () => {
         expect(o.exitStatus).toBe(src.exitStatus === null ? "" : String(src.exitStatus));
         expect(o.durationMs).toBe(src.durationMs === undefined || src.durationMs === null ? "" : String(src.durationMs));
         expect(o.time).toBe(src.ctime as string);
+        expect(o.flags).toBe("");
       }
       expect(ids.size).toBe(N);
     }

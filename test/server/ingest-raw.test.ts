@@ -144,7 +144,7 @@ describe("POST /api/v1/ingest/raw", () => {
     expect(new Map(nd.map((r) => [key(r), r.durationMs]))).toEqual(want);
     const [header, ...lines] = parseCsv(await (await t.get("/api/v1/commands?format=csv")).text());
     const col = (name: string) => header!.indexOf(name);
-    expect(header!.at(-1)).toBe("durationMs");
+    expect(header!.slice(-2)).toEqual(["durationMs", "flags"]); // each added column is appended
     expect(new Map(lines.map((l) => [`${l[col("sessionId")]}/${l[col("seq")]}`, l[col("durationMs")]]))).toEqual(
       new Map([...want].map(([k, v]) => [k, v === null ? "" : String(v)])));
     // The JSON route gives the same record the same presentation (and is a duplicate of it).
@@ -152,6 +152,29 @@ describe("POST /api/v1/ingest/raw", () => {
     await t2.post([suite.v2({ ...ca2[0], ctime: "2024-03-01T12:34:56+08:00", hostname: "rawhost", serverIps: "10.1.1.1,10.1.1.2", clientIp: "192.168.0.5", cwd: "/srv", terminal: "pts/0" })]);
     const strip = ({ id: _i, receivedAt: _r, ...rest }: Presented) => rest;
     expect(strip((await t2.all())[0]!)).toEqual(strip(rows.find((r) => key(r) === "dur/1")!));
+  });
+
+  test("a hook line whose user is ro\\u202eot (bidi override) and a 2018 line with a look-alike host are stored exactly and flagged", async () => {
+    const t = await suite.newApp();
+    const fakeHost = "rt-s\u0440v"; // Cyrillic р
+    const line2018 = `[2024-03-01 11:58:00] [(root) admin pts/9 198.51.100.66] [${fakeHost}@10.0.0.1] uptime`;
+    suite.secrets.add("uptime");
+    const body = cat(
+      enc(suite.hook({ sessionId: "bidi", seq: 1, suser: "ro\u202eot", command: "id -un" })),
+      enc(suite.hook({ sessionId: "bidi", seq: 2, command: "whoami", cwd: "/tmp/\u001b]0;x\u0007" })),
+      enc(suite.hook({ sessionId: "bidi", seq: 3, command: "hostname" })),
+      `${line2018}\n`,
+    );
+    const ans = await json<IngestAnswer>(await t.postRaw(body, "?utcOffset=%2B08:00"));
+    expect(ans).toMatchObject({ code: 0, accepted: 4, duplicates: 0, rejected: [], ignored: 0 });
+    const rows = await t.all();
+    const by = (cmd: string) => rows.find((r) => r.command === cmd)!;
+    expect([by("id -un").suser, by("id -un").flags]).toEqual(["ro\u202eot", ["user-nonstandard", "name-invisible"]]);
+    expect([by("whoami").cwd, by("whoami").flags]).toEqual(["/tmp/\u001b]0;x\u0007", ["cwd-control"]]);
+    expect(by("hostname").flags).toEqual([]);
+    expect([by("uptime").hostname, by("uptime").flags]).toEqual([fakeHost, ["hostname-nonstandard", "name-confusable"]]);
+    expect((await t.all({ suser: "root" })).map((r) => r.command).sort()).toEqual(["hostname", "uptime", "whoami"]);
+    expect((await t.all({ flagged: "true" })).map((r) => r.command).sort()).toEqual(["id -un", "uptime", "whoami"]);
   });
 
   test("a damaged line is rejected with its line number, the others stored", async () => {

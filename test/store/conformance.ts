@@ -295,7 +295,8 @@ function matches(r: AuditRecord, f: CommandFilter): boolean {
     && (f.exitStatus === undefined || r.exitStatus === f.exitStatus)
     && (f.q === undefined || r.command.includes(f.q))
     && (f.fromUs === undefined || r.tsUs >= f.fromUs)
-    && (f.toUs === undefined || r.tsUs < f.toUs);
+    && (f.toUs === undefined || r.tsUs < f.toUs)
+    && (f.flagged === undefined || (r.flags.length > 0) === f.flagged);
 }
 
 /** Walk every page of `filter` with `after` cursors. */
@@ -508,6 +509,36 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect((await everything(s.store)).find((r) => r.oci === first.oci)!.durationMs).toBeNull();
       });
 
+      test("flags round-trip exactly; a resend of a stored oci with other flags stays the one first row", async () => {
+        const t = (i: number) => BASE_US + i * SEC;
+        const recs = [
+          hookRecord(t(0), { hostname: "rt-srv" }),
+          hookRecord(t(1), { hostname: "rt-s\u0440v" }), // Cyrillic р
+          hookRecord(t(2), { suser: "ro\u202eot", luser: "r\u043e\u200bot", terminal: "pts/3\u202e", cwd: "/tmp/\u001b[2J" }),
+          hookRecord(t(3), { luser: "john.doe@corp.example.com", suser: "HOST$", cwd: "/tmp/\u009b" }),
+          legacyRecord(t(4), { hostname: "\uff52\uff4f\uff4f\uff54", suser: "" }),
+        ];
+        expect(recs.map((r) => r.flags)).toEqual([
+          [],
+          ["hostname-nonstandard", "name-confusable"],
+          ["user-nonstandard", "terminal-nonstandard", "name-invisible", "name-confusable", "cwd-control"],
+          ["cwd-control"],
+          ["hostname-nonstandard", "name-confusable"],
+        ]);
+        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0 });
+        const rows = await everything(s.store);
+        expectSameSet(rows, recs);
+        expect((await s.store.query({ host: "rt-srv" }, 10)).map((r) => [r.oci, r.flags])).toEqual([[recs[0]!.oci, []]]);
+        // the session's record again, now with a control character in cwd: same oci, a duplicate, the first row kept
+        const first = recs[0]!;
+        const resent = hookRecord(t(0), { hostname: "rt-srv", sessionId: first.sessionId!, seq: first.seq!, cwd: "/tmp\u001b" });
+        expect([resent.oci, resent.flags]).toEqual([first.oci, ["cwd-control"]]);
+        expect(await s.store.insert([resent], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1 });
+        const again = await everything(s.store);
+        expect(again.length).toBe(recs.length);
+        expect(again.find((r) => r.oci === first.oci)!.flags).toEqual([]);
+      });
+
       test("a link-local IPv6 client address with its zone (accepted by normalizeRecord) is stored", async () => {
         // sshd reports fe80:: peers with their zone; this is the uncompressed form with a predictable NIC name.
         const r = hookRecord(BASE_US, { clientIp: "fe80:0000:0000:0000:0a00:27ff:fe4e:66a1%enp0s31f6" });
@@ -701,6 +732,14 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const got = await store().query({ fromUs: lo, toUs: lo + 1 }, ALL);
         expect(sortedOcis(got)).toEqual(sortedOcis(atLo));
         expect(await store().query({ fromUs: hi, toUs: hi }, ALL)).toEqual([]);
+      });
+
+      test("flagged: only records with flags, or only records without", async () => {
+        await check({ flagged: true });
+        await check({ flagged: false });
+        await check({ flagged: true, host: "db-主机-01" });
+        await check({ flagged: true, host: "web01" }, { nonEmpty: false });
+        await check({ flagged: false, luser: "alice" });
       });
 
       test("filters combine with AND", async () => {

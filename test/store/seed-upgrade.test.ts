@@ -73,7 +73,15 @@ const SPECIAL: SeedRow[] = [
   // rows the seed's reporter could not have sent, but which a 2018 table can hold (imports, hand edits)
   { hostname: "web02", serverIps: null, ctime: "2018-12-11 08:59:07", luser: "backup", suser: null, terminal: null, clientIp: "192.168.1.4", command: "tar czf /backup/etc.tgz /etc" },
   { hostname: "ops-跳板机", serverIps: "172.16.0.1", ctime: "2018-12-11 08:59:08", luser: "ops", suser: null, terminal: "pts/4", clientIp: "172.16.0.100", command: "ssh web01" },
+  // a login name that imitates root (Cyrillic о): the backfill flags it as ingest would
+  { hostname: "web02", serverIps: "10.0.0.12", ctime: "2018-12-11 08:59:09", luser: "r\u043e\u043et", suser: "root", terminal: "pts/1", clientIp: "192.168.1.3", command: "id" },
 ];
+
+/** The flags each old row must get (protocol/names.ts): the Chinese host name is not RFC 1123, the look-alike login is flagged twice. */
+function seedFlags(r: Row): string {
+  if (r.luser === "r\u043e\u043et") return "user-nonstandard,name-confusable";
+  return r.hostname === "ops-跳板机" ? "hostname-nonstandard" : "";
+}
 
 /** ~2,600 seed rows: several hosts reporting in interleaved batches; web01's addresses change on 2018-12-13. */
 function seedRows(seed: number): SeedRow[] {
@@ -200,11 +208,12 @@ describe("opening the store on the 2018 seed's database", () => {
     expect(await q<Row>(db.url, seedColsSql, [maxOldId])).toEqual(before.typed);
   });
 
-  test("the old rows got their UTC time from ctime at +08:00 and nothing else new", async () => {
-    const got = await q<Row>(db.url, "SELECT id, ctime, ts_us, utc_offset, kind, session_id, seq, cwd, exit_status, duration_ms, command_raw, received_us FROM servercmdhist WHERE id <= ? ORDER BY id", [maxOldId]);
+  test("the old rows got their UTC time from ctime at +08:00, their names' flags, and nothing else new", async () => {
+    const got = await q<Row>(db.url, "SELECT id, ctime, hostname, luser, flags, ts_us, utc_offset, kind, session_id, seq, cwd, exit_status, duration_ms, command_raw, received_us FROM servercmdhist WHERE id <= ? ORDER BY id", [maxOldId]);
     expect(got.length).toBe(before.typed.length);
+    expect(got.filter((r) => r.flags !== "").length).toBeGreaterThan(100);
     for (const r of got) {
-      expect({ id: r.id, ts: Number(r.ts_us) }).toEqual({ id: r.id, ts: cstToUs(r.ctime as string) });
+      expect({ id: r.id, ts: Number(r.ts_us), flags: r.flags }).toEqual({ id: r.id, ts: cstToUs(r.ctime as string), flags: seedFlags(r) });
       expect([r.utc_offset, r.kind, r.session_id, r.seq, r.cwd, r.exit_status, r.duration_ms, r.command_raw, Number(r.received_us)])
         .toEqual([null, "command", null, null, null, null, null, null, 0]);
     }
@@ -216,6 +225,7 @@ describe("opening the store on the 2018 seed's database", () => {
       hostname: "web02", serverIps: (r.serverIps as string | null) ?? "", suser: (r.suser as string | null) ?? "", luser: r.luser as string,
       terminal: (r.terminal as string | null) ?? "", clientIp: r.clientIp as string, command: r.command as string, commandRaw: null,
       sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, receivedUs: 0,
+      flags: seedFlags(r) === "" ? [] : seedFlags(r).split(",") as StoredRecord["flags"],
     })).sort((a, b) => b.tsUs - a.tsUs || b.id - a.id);
     const got = (await store.query({ host: "web02" }, 100_000)).filter((r) => r.id <= maxOldId);
     expect(got).toEqual(want);
@@ -311,7 +321,7 @@ describe("opening the store on the 2018 seed's database", () => {
       expect(await all()).toEqual(rowsBefore);
       expect(await q<Row>(db.url, "SELECT * FROM __drizzle_migrations ORDER BY id")).toEqual(migrationsBefore);
       expect(migrationsBefore.length).toBe(MIGRATIONS);
-      expect(MIGRATIONS).toBe(5); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us
+      expect(MIGRATIONS).toBe(6); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth
     } finally {
       await again.close();
     }

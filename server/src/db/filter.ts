@@ -1,4 +1,4 @@
-import { and, eq, gte, lt, lte, or, type SQL } from "drizzle-orm";
+import { and, eq, gte, lt, lte, ne, or, type SQL } from "drizzle-orm";
 import type { servercmdhist as mysqlTable } from "./mysql/schema.ts";
 import type { servercmdhist as sqliteTable } from "./sqlite/schema.ts";
 import type { CommandFilter, Cursor } from "./store.ts";
@@ -23,6 +23,7 @@ export function whereClause(t: Table, f: CommandFilter, after: Cursor | undefine
     f.fromUs !== undefined ? gte(c.tsUs, f.fromUs) : undefined,
     f.toUs !== undefined ? lt(c.tsUs, f.toUs) : undefined,
     f.q !== undefined ? textCond(f.q) : undefined,
+    f.flagged !== undefined ? (f.flagged ? ne(c.flags, "") : eq(c.flags, "")) : undefined,
     // lte() bounds the index range; the or() breaks ties on equal timestamps by id.
     after ? lte(c.tsUs, after.tsUs) : undefined,
     after ? or(lt(c.tsUs, after.tsUs), lt(c.id, after.id)) : undefined,

@@ -1,4 +1,4 @@
-import type { AuditRecord } from "../../../protocol/index.ts";
+import type { AuditRecord, RecordFlag } from "../../../protocol/index.ts";
 import type { StoredRecord } from "./store.ts";
 
 /** The `servercmdhist` row both dialects' schemas describe (same property names and value types). */
@@ -23,6 +23,8 @@ export interface RecordRow {
   durationMs: number | null;
   commandRaw: Uint8Array | null;
   receivedUs: number;
+  /** RecordFlag names joined with "," ('' for none). */
+  flags: string;
 }
 
 export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id"> {
@@ -30,7 +32,7 @@ export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id">
     oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
     terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
     sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, commandRaw: r.commandRaw,
-    receivedUs,
+    receivedUs, flags: r.flags.join(","),
   };
 }
 
@@ -40,5 +42,6 @@ export function fromRow(r: RecordRow): StoredRecord {
     hostname: r.hostname, serverIps: r.serverIps ?? "", suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "",
     clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ?? null, sessionId: r.sessionId, seq: r.seq,
     cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, receivedUs: r.receivedUs,
+    flags: r.flags === "" ? [] : (r.flags.split(",") as RecordFlag[]),
   };
 }

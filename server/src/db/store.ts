@@ -21,6 +21,8 @@ export interface CommandFilter {
   fromUs?: number;
   /** Exclusive upper bound, UTC µs. */
   toUs?: number;
+  /** true: only records with flags; false: only records without. */
+  flagged?: boolean;
 }
 
 /** Keyset position: rows strictly older than (tsUs, id) in newest-first order. */

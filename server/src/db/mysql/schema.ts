@@ -37,6 +37,8 @@ export const servercmdhist = mysqlTable("servercmdhist", {
   durationMs: bigint("duration_ms", { mode: "number", unsigned: true }),
   commandRaw: mediumblob("command_raw"),
   receivedUs: bigint("received_us", { mode: "number" }).notNull().default(0),
+  /** The record's flags (protocol/names.ts), comma-separated; '' for none and on rows from before the column. */
+  flags: varchar("flags", { length: 255 }).notNull().default(""),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),
@@ -58,5 +60,7 @@ export const hosts = mysqlTable("cmdaudit_hosts", {
   /** Receipt time of the latest batch that stored a new record of this host. */
   lastStoredUs: bigint("last_stored_us", { mode: "number" }).notNull().default(0),
   records: bigint("records", { mode: "number", unsigned: true }).notNull().default(0),
+  /** How the host authenticates its ingest requests (host token or the shared token); NULL until known. */
+  ingestAuth: varchar("ingest_auth", { length: 16 }),
 });
 

@@ -2,11 +2,14 @@ import { desc, eq, getTableColumns, getTableName, inArray, sql } from "drizzle-o
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
-import { type AuditRecord, parseCommandTime } from "../../../../protocol/index.ts";
+import { type AuditRecord, parseCommandTime, recordFlags } from "../../../../protocol/index.ts";
 import { whereClause } from "../filter.ts";
 import { fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas, likeContains } from "../store.ts";
 import { hosts, servercmdhist } from "./schema.ts";
+
+/** The hosts table's HostSummary columns (ingest_auth is not part of it). */
+const { ingestAuth: _ingestAuth, ...HOST_SUMMARY } = getTableColumns(hosts);
 
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
 const ROWS_PER_INSERT = 1000;
@@ -81,13 +84,16 @@ async function migrateLocked(pool: mysql.Pool, db: MySql2Database, folder: strin
 
 /**
  * Rows written by the 2018 backend have no UTC time (ts_us = 0): compute it from
- * their ctime and count them into the hosts table, a batch per transaction so a
- * crash half-way loses nothing and counts nothing twice. Seed columns are not touched.
+ * their ctime, flag their names as ingest does, and count them into the hosts table,
+ * a batch per transaction so a crash half-way loses nothing and counts nothing twice.
+ * Seed columns are not touched.
  */
 async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): Promise<void> {
   for (;;) {
-    const rows = await db.select({ id: servercmdhist.id, ctime: servercmdhist.ctime, hostname: servercmdhist.hostname, serverIps: servercmdhist.serverIps })
-      .from(servercmdhist).where(eq(servercmdhist.tsUs, 0)).limit(2000);
+    const rows = await db.select({
+      id: servercmdhist.id, ctime: servercmdhist.ctime, hostname: servercmdhist.hostname, serverIps: servercmdhist.serverIps,
+      suser: servercmdhist.suser, luser: servercmdhist.luser, terminal: servercmdhist.terminal, cwd: servercmdhist.cwd,
+    }).from(servercmdhist).where(eq(servercmdhist.tsUs, 0)).limit(2000);
     if (rows.length === 0) return;
     await db.transaction(async (tx) => {
       const ts = rows.map((r) => {
@@ -97,6 +103,14 @@ async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): 
       const cases = sql.join(rows.map((r, i) => sql`WHEN ${r.id} THEN ${ts[i]}`), sql` `);
       await tx.update(servercmdhist).set({ tsUs: sql`CASE ${servercmdhist.id} ${cases} END` })
         .where(inArray(servercmdhist.id, rows.map((r) => r.id)));
+      const flagged = rows
+        .map((r) => ({ id: r.id, flags: recordFlags({ hostname: r.hostname, suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "", cwd: r.cwd }).join(",") }))
+        .filter((r) => r.flags !== "");
+      if (flagged.length > 0) {
+        const flagCases = sql.join(flagged.map((r) => sql`WHEN ${r.id} THEN ${r.flags}`), sql` `);
+        await tx.update(servercmdhist).set({ flags: sql`CASE ${servercmdhist.id} ${flagCases} END` })
+          .where(inArray(servercmdhist.id, flagged.map((r) => r.id)));
+      }
       const per = new Map<string, { ips: string; min: number; max: number; n: number }>();
       rows.forEach((r, i) => {
         const t = ts[i]!;
@@ -229,7 +243,7 @@ class MysqlStore implements Store {
   }
 
   async hosts(): Promise<HostSummary[]> {
-    return this.db.select().from(hosts).orderBy(hosts.hostname);
+    return this.db.select(HOST_SUMMARY).from(hosts).orderBy(hosts.hostname);
   }
 
   async ping(): Promise<void> {

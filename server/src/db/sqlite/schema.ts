@@ -29,6 +29,7 @@ export const servercmdhist = sqliteTable("servercmdhist", {
   durationMs: integer("duration_ms"),
   commandRaw: bytes("command_raw"),
   receivedUs: integer("received_us").notNull().default(0),
+  flags: text("flags").notNull().default(""),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),
@@ -49,4 +50,5 @@ export const hosts = sqliteTable("cmdaudit_hosts", {
   /** Receipt time of the latest batch that stored a new record of this host. */
   lastStoredUs: integer("last_stored_us").notNull().default(0),
   records: integer("records").notNull().default(0),
+  ingestAuth: text("ingest_auth"),
 });

@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { desc, sql } from "drizzle-orm";
+import { desc, getTableColumns, sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord } from "../../../../protocol/index.ts";
@@ -9,6 +9,9 @@ import { whereClause } from "../filter.ts";
 import { fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
 import { hosts, servercmdhist } from "./schema.ts";
+
+/** The hosts table's HostSummary columns (ingest_auth is not part of it). */
+const { ingestAuth: _ingestAuth, ...HOST_SUMMARY } = getTableColumns(hosts);
 
 /** 20 bound values a row; SQLite allows 32766 per statement. */
 const ROWS_PER_INSERT = 1000;
@@ -62,7 +65,7 @@ class SqliteStore implements Store {
   }
 
   async hosts(): Promise<HostSummary[]> {
-    return this.db.select().from(hosts).orderBy(hosts.hostname).all();
+    return this.db.select(HOST_SUMMARY).from(hosts).orderBy(hosts.hostname).all();
   }
 
   async ping(): Promise<void> {

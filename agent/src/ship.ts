@@ -15,10 +15,16 @@ export type RawAnswer = RawIngestAnswer;
 
 /** The server will not take this (bad token, forbidden, bad request): retrying cannot help. Exit 4. */
 export class ServerRefused extends Error {}
-/** No usable answer after every attempt (down, 5xx, timeout). Exit 3. */
+/** No usable answer after every attempt (down, 5xx, 429, timeout). Exit 3. */
 export class ServerUnreachable extends Error {}
 /** The run's budget ended before an answer came (or before a request could start): no retry. */
 export class BudgetUsedUp extends ServerUnreachable {}
+/** 429: the server asks this token to come back later (`Retry-After`, in ms when given). Retried like 5xx; exit 3. */
+export class ServerBusy extends ServerUnreachable {
+  constructor(message: string, readonly retryAfterMs: number | undefined) {
+    super(message);
+  }
+}
 /** 413: the caller sends less. */
 export class BodyTooLarge extends Error {}
 
@@ -79,6 +85,7 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
       }
     };
     if (res.status === 413) throw new BodyTooLarge(`server: ${msg()}`);
+    if (res.status === 429) throw new ServerBusy(`server answered HTTP 429 (rate limit): ${msg()}`, retryAfterMs(res.headers.get("retry-after")));
     if (res.status === 401 || res.status === 403) throw new ServerRefused(`server refused the token (HTTP ${res.status}): ${msg()}`);
     if (res.status >= 400 && res.status < 500) throw new ServerRefused(`server refused the request (HTTP ${res.status}): ${msg()}`);
     if (res.status !== 200) throw new ServerUnreachable(`server answered HTTP ${res.status}: ${msg()}`);
@@ -101,7 +108,9 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
       let last: ServerUnreachable | undefined;
       for (let attempt = 0; attempt < cfg.run.attempts; attempt++) {
         if (attempt > 0) {
-          const wait = Math.min(cfg.run.backoff_ms * 2 ** (attempt - 1), 30_000) * (0.5 + Math.random());
+          const backoff = Math.min(cfg.run.backoff_ms * 2 ** (attempt - 1), 30_000) * (0.5 + Math.random());
+          // A 429's Retry-After is a floor: sooner would only be refused again. Past the budget: no wait, exit 3.
+          const wait = Math.max(backoff, last instanceof ServerBusy ? last.retryAfterMs ?? 0 : 0);
           if (Date.now() + wait > deadlineMs) break;
           await sleep(wait);
         }
@@ -116,4 +125,14 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
       throw last ?? new BudgetUsedUp("run budget used up before the request could be retried");
     },
   };
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date, in ms from now; undefined when absent or not understood. */
+export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+  if (header === null) return undefined;
+  const h = header.trim();
+  if (/^\d+$/.test(h)) return Number(h) * 1000;
+  // An HTTP date names its day and zone ("Wed, 02 Dec 2026 12:00:30 GMT"); Date.parse alone would take "-5" as a year.
+  const at = /[a-z]/i.test(h) ? Date.parse(h) : NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -14,7 +14,7 @@ import { exportRows } from "../../support/query.ts";
 import { appendOnlySupported, closedPort, isAppendOnly } from "../sh-support.ts";
 import { type Backend, startBackend, startSilentServer } from "../support.ts";
 import type { Knobs, Ran, ReporterDriver, RunOptions, Spawned } from "./driver.ts";
-import { cleanupAll, expectRules, FAKETIME_LIB, FaultHost, faultProxy, gate, json500, mountTmpfs, until } from "./support.ts";
+import { cleanupAll, expectRules, FAKETIME_LIB, FaultHost, faultProxy, gate, json429, json500, mountTmpfs, until } from "./support.ts";
 
 /** A request that gives up the unfinished records at the body's start (docs: `?giveUp=1`; the server takes `giveUp=N`, N ≥ 1). */
 const GIVE_UP = /[?&]giveUp=[1-9]\d*(&|$)/;
@@ -85,6 +85,43 @@ export function faultSuite(driver: ReporterDriver): void {
         expectExit(await run(h), 0);
         expect(failed).toEqual([2, 4]);
         expect(proxy.posts()).toBeGreaterThanOrEqual(6);
+        await settleAndCheck(h);
+      } finally {
+        proxy.stop();
+      }
+    }, SCENARIO_MS);
+
+    test("server answers 429 with Retry-After (its rate limit): retried, never exit 4; the backlog is kept (exit 3) and a later run stores every record once", async () => {
+      const h = new FaultHost("e429");
+      h.write(300);
+      let retryAfter = 1;
+      const refused: number[] = [];
+      const proxy = faultProxy(url(), (n) => { refused.push(n); return json429(retryAfter); });
+      try {
+        for (const [seconds, minRequests] of [[1, 2], [3600, 1]] as const) {
+          // Retry-After 1 s: tried again within the budget. 3600 s: past the budget, the run does not wait for it.
+          retryAfter = seconds;
+          configure(h, proxy.url, { budgetSeconds: 4, timeoutSeconds: 2 });
+          const from = refused.length;
+          const r = await run(h);
+          console.log(`[${driver.name}] 429 with Retry-After ${seconds}: ${refused.length - from} request(s), run took ${r.ms} ms with a 4 s budget, exit ${r.code}`);
+          expectExit(r, 3);
+          expect(r.ms).toBeLessThan(4000 + 1500);
+          expect(refused.length - from).toBeGreaterThanOrEqual(minRequests);
+          expect((await driver.status(h.dir)).lastError).toContain("429");
+        }
+        expect(await exportRows(url(), { host: h.hostname }, READ_TOKEN)).toEqual([]);
+        // The server answers one more 429, then takes the bodies: the run waits it out and catches up.
+        let first = true;
+        proxy.setFault(() => {
+          if (!first) return "forward";
+          first = false;
+          return json429(1);
+        });
+        h.write(20);
+        configure(h, proxy.url);
+        expectExit(await run(h), 0);
+        expect(first).toBe(false);
         await settleAndCheck(h);
       } finally {
         proxy.stop();

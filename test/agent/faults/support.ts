@@ -146,6 +146,11 @@ export function faultProxy(target: string, fault: Fault = () => "forward"): Faul
   };
 }
 
+/** What the server's rate limit answers (server/src/body.ts): 429, its message, `Retry-After` in seconds. */
+export const json429 = (retryAfterSeconds: number) => new Response(
+  JSON.stringify({ code: 429, msg: `this token reached limits.ingest_requests_per_minute (600); retry after ${retryAfterSeconds} s` }),
+  { status: 429, headers: { "content-type": "application/json", "retry-after": String(retryAfterSeconds) } },
+);
 export const json500 = () => new Response('{"code":500,"msg":"injected failure"}', { status: 500, headers: { "content-type": "application/json" } });
 
 // ---------------------------------------------------------------------------------------------

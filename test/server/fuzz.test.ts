@@ -3,7 +3,7 @@
  * Set FUZZ_SEED to replay another run; every failure message names the seed.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { encodeRecord, type EncodableRecord } from "../../protocol/index.ts";
+import { encodeRecord, recordFlags, type EncodableRecord } from "../../protocol/index.ts";
 import { cleanupTmpDirs, type IngestAnswer, makeApp, type Presented, Rng, type TestApp, utcUs } from "./helpers.ts";
 import { testConfig } from "../support/config.ts";
 
@@ -43,9 +43,13 @@ function safeText(rng: Rng, min: number, max: number): string {
   }
   return s;
 }
+/** Bidi overrides, zero-width characters and look-alikes (Cyrillic р, full-width ｒ, U+2010 hyphen): names that imitate others. */
+const SNEAKY = ["\u202e", "\u200b", "\u2066", "\u00ad", "\u0440", "\u043e", "\uff52", "\u2010"];
 /** Identity fields (host, users, terminal, addresses) never hold whitespace: the contract rejects it. */
 function wordText(rng: Rng, min: number, max: number): string {
-  return Array.from(safeText(rng, min * 2, max * 2).replace(/\s/g, "")).slice(0, max).join("");
+  const chars = Array.from(safeText(rng, min * 2, max * 2).replace(/\s/g, "")).slice(0, max);
+  if (chars.length > 0 && rng.chance(0.1)) chars[rng.int(chars.length)] = rng.pick(SNEAKY);
+  return chars.join("");
 }
 /** A command: anything well-formed, newlines, tabs, quotes, backslashes and NUL included. */
 function commandText(rng: Rng, max = 3000): string {
@@ -174,6 +178,10 @@ function checkStored(rows: Presented[], want: Expect, where: string): void {
     exitStatus: got.exitStatus, durationMs: got.durationMs, command: got.command, ...(got.commandB64 !== undefined ? { commandB64: got.commandB64 } : {}),
   };
   expect({ where, rows: rows.length, ...shown }).toEqual({ where, rows: 1, ...want });
+  // Unusual names are stored as sent and flagged; a name with a hidden character always is.
+  expect({ where, flags: got.flags }).toEqual({ where, flags: recordFlags(want) });
+  const hidden = [want.hostname, want.suser, want.luser, want.terminal].some((n) => /[\u202e\u200b\u2066\u00ad]/.test(n));
+  if (hidden) expect({ where, invisible: got.flags.includes("name-invisible") }).toEqual({ where, invisible: true });
 }
 
 describe(`fuzz (seed ${SEED})`, () => {
@@ -257,7 +265,7 @@ describe(`fuzz (seed ${SEED})`, () => {
     const t = await makeApp();
     apps.push(t);
     await t.post([{ ctime: "2024-01-01 00:00:00", hostname: "h", luser: "u", command: "c" }]);
-    const names = ["host", "luser", "suser", "clientIp", "session", "kind", "exitStatus", "q", "from", "to", "limit", "cursor", "format", "x", "", "host[]"];
+    const names = ["host", "luser", "suser", "clientIp", "session", "kind", "exitStatus", "q", "from", "to", "limit", "cursor", "format", "flagged", "x", "", "host[]"];
     for (let i = 0; i < 400; i++) {
       const parts: string[] = [];
       for (let k = rng.int(4); k >= 0; k--) {

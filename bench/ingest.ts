@@ -5,12 +5,16 @@
  *    (same table, same indexes, same batch size and concurrency), no HTTP, no validation.
  * Each round sends fresh records, so both tables grow alike.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { normalizeRecord } from "../protocol/index.ts";
 import { openStore } from "../server/src/db/open.ts";
 import { createTestDatabase } from "../test/support/mysql.ts";
 import { startServer } from "../test/support/server.ts";
 import { benchRecord } from "./fixtures.ts";
+import { unlimitedIngestConfig } from "./server-config.ts";
 import { fmt, percentile, printTable } from "./table.ts";
 
 const TOKEN = "bench-ingest-token-0123456789";
@@ -39,7 +43,8 @@ export async function benchIngest(opts: { records: number; batch: number; client
 
 async function measure(httpUrl: string, rawUrl: string, opts: { records: number; batch: number; clients: number; rounds: number }) {
   const { records, batch, clients, rounds } = opts;
-  const server = await startServer({ CMDAUDIT_DATABASE_URL: httpUrl, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ });
+  const dir = mkdtempSync(join(tmpdir(), "cmdaudit-bench-ingest-"));
+  const server = await startServer({ CMDAUDIT_DATABASE_URL: httpUrl, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ, CMDAUDIT_CONFIG: unlimitedIngestConfig(dir) });
   await (await openStore(rawUrl, { dataDir: "/tmp", legacyUtcOffset: 0 })).close(); // same migrations → same table
   const pool = mysql.createPool({ uri: rawUrl, connectionLimit: clients, charset: "utf8mb4", flags: ["-FOUND_ROWS"] });
 
@@ -78,6 +83,7 @@ async function measure(httpUrl: string, rawUrl: string, opts: { records: number;
   } finally {
     await pool.end();
     await server.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
   const [stored1, stored2] = [await countRows(httpUrl), await countRows(rawUrl)];
   const expected = rounds * records + batch;

@@ -17,6 +17,7 @@ import { buildReporter } from "../agent/build.ts";
 import { createTestDatabase } from "../test/support/mysql.ts";
 import { startServer } from "../test/support/server.ts";
 import { benchRecord, encodeBenchRecord } from "./fixtures.ts";
+import { unlimitedIngestConfig } from "./server-config.ts";
 import { fmt, printTable } from "./table.ts";
 
 const TOKEN = "bench-ingest-token-0123456789";
@@ -90,7 +91,7 @@ export async function benchReporter(opts: { mb: number; idleRuns: number }) {
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-bench-rep-"));
   const db = await createTestDatabase("bench_rep");
   const bin = await buildReporter(join(dir, "cmdaudit-reporter"));
-  const server = await startServer({ CMDAUDIT_DATABASE_URL: db.url, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ, CMDAUDIT_LOG_LEVEL: "info", CMDAUDIT_DATA_DIR: dir });
+  const server = await startServer({ CMDAUDIT_DATABASE_URL: db.url, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ, CMDAUDIT_LOG_LEVEL: "info", CMDAUDIT_DATA_DIR: dir, CMDAUDIT_CONFIG: unlimitedIngestConfig(dir) });
   try {
     const log = join(dir, "commands.log");
     const records = writeBacklog(log, opts.mb);

@@ -1,8 +1,8 @@
 /**
- * `bun run bench [ingest] [hook] [query] [parse] [reporter]`: prints one table per benchmark.
+ * `bun run bench [ingest] [hook] [query] [parse] [reporter] [bomb]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS,
- * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS; the hook bench: CMDAUDIT_BASH_VERSIONS (default every build in shared/bash),
+ * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS, BENCH_BOMB_ROUNDS; the hook bench: CMDAUDIT_BASH_VERSIONS (default every build in shared/bash),
  * BENCH_HOOK_SMALL, BENCH_HOOK_LARGE, BENCH_HOOK_FORK_SMALL, BENCH_HOOK_FORK_LARGE, BENCH_HOOK_SEED_SMALL,
  * BENCH_HOOK_SEED_LARGE, BENCH_HOOK_CG_SMALL, BENCH_HOOK_CG_LARGE, BENCH_HOOK_ROUNDS, BENCH_HOOK_LANG,
  * BENCH_HOOK_DOC_LIMIT, BENCH_HOOK_FILE.
@@ -12,6 +12,7 @@ import { benchHook } from "./hook.ts";
 import { benchQuery } from "./query.ts";
 import { benchParse } from "./parse.ts";
 import { benchReporter } from "./reporter.ts";
+import { benchBomb } from "./bomb.ts";
 
 const which = process.argv.slice(2);
 const all = which.length === 0;
@@ -38,4 +39,7 @@ if (all || which.includes("parse")) {
 }
 if (all || which.includes("reporter")) {
   await benchReporter({ mb: num("BENCH_CATCHUP_MB", 1024), idleRuns: num("BENCH_IDLE_RUNS", 5) });
+}
+if (all || which.includes("bomb")) {
+  await benchBomb({ rounds: num("BENCH_BOMB_ROUNDS", 3) });
 }

@@ -1,5 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import type { Context } from "hono";
+import { getConnInfo } from "hono/bun";
 import { HTTPException } from "hono/http-exception";
 import { MAX_COMMAND_BYTES, MAX_RECORDS_PER_BODY } from "../../protocol/limits.ts";
 import type { AppDeps } from "./app.ts";
@@ -72,6 +73,24 @@ export function ingestLimiter(config: Config, now: () => number = Date.now): Ing
 }
 
 /**
+ * Whose bucket a request takes: a host token's host (its generations share one), or for a shared
+ * token the token and the client's address: a fleet on one token is many hosts, each with its own
+ * rate (behind a proxy they share the proxy's).
+ */
+function limitKey(c: Context): string {
+  // Authentication ran first: the identity is set and the token valid.
+  const id = c.get("identity");
+  if (id.kind === "host") return `host\n${id.host}`;
+  let address = "";
+  try {
+    address = getConnInfo(c).remote.address ?? "";
+  } catch {
+    // No socket behind the request (app.request() in tests): the token alone.
+  }
+  return `shared\n${presentedToken((name) => c.req.header(name)) ?? ""}\n${address}`;
+}
+
+/**
  * An ingest request's body (readBody under the config's limits), rate-limited per presented token:
  * a token out of requests or bytes gets 429 with Retry-After before its body is read; the body's
  * decompressed bytes are charged (a refused bomb's too). `maxLines`: a body of more lines is
@@ -80,8 +99,7 @@ export function ingestLimiter(config: Config, now: () => number = Date.now): Ing
 export async function readIngestBody(c: Context, deps: Pick<AppDeps, "config">, opts: { maxLines?: boolean } = {}): Promise<Buffer> {
   const { limits } = deps.config;
   const limiter = ingestLimiter(deps.config);
-  // Authentication ran first: the token is there and valid.
-  const key = IngestRateLimiter.key(presentedToken((name) => c.req.header(name)) ?? "");
+  const key = IngestRateLimiter.key(limitKey(c));
   const refusal = limiter.admit(key);
   if (refusal) {
     c.header("Retry-After", String(refusal.retryAfterSeconds));

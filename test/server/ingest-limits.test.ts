@@ -93,6 +93,38 @@ describe("rate limit per ingest token", () => {
     expect((await t.all()).map((r) => r.command).sort()).toEqual(["echo 1", "echo 2", "echo 3", "echo other", "echo other raw"]);
   });
 
+  test("host tokens: one bucket per host, however its token is spelt; other hosts are not affected", async () => {
+    const key = "limits-host-key-0123456789abcdefghijklmno";
+    const t = await suite.newApp({ tokens: { ...testConfig().tokens, host_key: key, host_generations: { "limits-host": 1 } }, limits: limits({ ingest_requests_per_minute: 2 }) });
+    const { hostToken } = await import("../../server/src/host-token.ts");
+    const mine = hostToken(key, "limits-host", 1);
+    const other = hostToken(key, "other-host", 0);
+    suite.secret(key, mine, other);
+    expect((await t.post([record("h1")], { AccessToken: mine })).status).toBe(200);
+    // The host part in capitals is the same host's token (the mac covers the lower-case name): the same bucket.
+    expect((await t.post([record("h2")], { AccessToken: mine.replace("limits-host", "LIMITS-HOST") })).status).toBe(200);
+    expect((await t.post([record("h3")], { AccessToken: mine })).status).toBe(429);
+    expect((await t.post([{ ...record("o1"), hostname: "other-host" }], { AccessToken: other })).status).toBe(200);
+  });
+
+  test("a shared token: one bucket per client address (a fleet on one token is many hosts), over real sockets", async () => {
+    const t = await suite.newApp({ limits: limits({ ingest_requests_per_minute: 2 }) });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: t.app.fetch });
+    try {
+      // curl, not fetch: it can choose the source address (the server runs in this process, so not spawnSync).
+      const post = async (from: string, command: string) => {
+        const p = Bun.spawn(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--interface", from, "-H", `AccessToken: ${INGEST_TOKEN}`,
+          "-H", "Content-Type: application/json", "--data-binary", JSON.stringify([record(command)]), `http://127.0.0.1:${server.port}/api/v1/commands`], { stdout: "pipe" });
+        return new Response(p.stdout).text();
+      };
+      const codes = async (from: string) => [await post(from, `${from} 1`), await post(from, `${from} 2`), await post(from, `${from} 3`)];
+      expect(await codes("127.0.0.1")).toEqual(["200", "200", "429"]);
+      expect(await codes("127.0.0.2")).toEqual(["200", "200", "429"]);
+    } finally {
+      server.stop(true);
+    }
+  });
+
   test("past limits.ingest_bytes_per_minute (decompressed bytes): 429 until the debt is refilled; the bucket refills with the clock", async () => {
     const t = await suite.newApp({ limits: limits({ ingest_bytes_per_minute: MiB }) });
     let now = 1_000_000;

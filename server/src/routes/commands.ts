@@ -4,7 +4,7 @@ import {
   type AuditRecord, commandsPageSchema, commandsQuerySchema, ingestAnswerSchema, normalizeRecord, parseUtcOffset, type Rejected, wireRecordSchema,
 } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
-import { readBody } from "../body.ts";
+import { readIngestBody } from "../body.ts";
 import type { CommandFilter } from "../db/store.ts";
 import { admit, commitBatch } from "../ingest.ts";
 import { errors, inputJsonSchema, json, newRouter, tokenRequired } from "../openapi.ts";
@@ -53,7 +53,7 @@ export function commandsRoutes(deps: AppDeps) {
   router.openAPIRegistry.registerComponent("schemas", "WireRecord", inputJsonSchema(wireRecordSchema));
   return router
     .openapi(ingest(deps), async (c) => {
-      const body = await readBody(c, config.limits.max_body_bytes);
+      const body = await readIngestBody(c, deps);
       let data: unknown;
       try {
         data = JSON.parse(body.toString("utf8"));

@@ -86,6 +86,8 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
     };
     if (res.status === 413) throw new BodyTooLarge(`server: ${msg()}`);
     if (res.status === 429) throw new ServerBusy(`server answered HTTP 429 (rate limit): ${msg()}`, retryAfterMs(res.headers.get("retry-after")));
+    // 408: a proxy gave up waiting for the body (slow link); like a timeout, worth another attempt.
+    if (res.status === 408) throw new ServerUnreachable(`server answered HTTP 408 (request timeout): ${msg()}`);
     if (res.status === 401 || res.status === 403) throw new ServerRefused(`server refused the token (HTTP ${res.status}): ${msg()}`);
     if (res.status >= 400 && res.status < 500) throw new ServerRefused(`server refused the request (HTTP ${res.status}): ${msg()}`);
     if (res.status !== 200) throw new ServerUnreachable(`server answered HTTP ${res.status}: ${msg()}`);

@@ -21,7 +21,7 @@ const ingest = (deps: AppDeps) => createRoute({
   },
   responses: {
     200: json(ingestAnswerSchema, "The valid records are stored; `rejected` names the others."),
-    400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415], 503: errors[503],
+    400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415], 429: errors[429], 503: errors[503],
   },
 });
 

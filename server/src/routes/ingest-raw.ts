@@ -23,7 +23,7 @@ const ingestRaw = (deps: AppDeps) => createRoute({
   },
   responses: {
     200: json(rawIngestAnswerSchema, "The settled part of the body is stored, rejected or ignored; `consumed` says how far it goes."),
-    400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415], 503: errors[503],
+    400: errors[400], 401: errors[401], 413: errors[413], 415: errors[415], 429: errors[429], 503: errors[503],
   },
 });
 

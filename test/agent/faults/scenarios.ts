@@ -128,6 +128,25 @@ export function faultSuite(driver: ReporterDriver): void {
       }
     }, SCENARIO_MS);
 
+    test("a proxy answers 408 (it gave up waiting for the body): another attempt, never exit 4; every record stored once", async () => {
+      const h = new FaultHost("e408");
+      h.write(50);
+      let timeouts = 0;
+      const proxy = faultProxy(url(), () => {
+        if (timeouts >= 1) return "forward";
+        timeouts++;
+        return new Response("<html>408 Request Time-out</html>", { status: 408, headers: { "content-type": "text/html" } });
+      });
+      try {
+        configure(h, proxy.url);
+        expectExit(await run(h), 0);
+        expect(timeouts).toBe(1);
+        await settleAndCheck(h);
+      } finally {
+        proxy.stop();
+      }
+    }, SCENARIO_MS);
+
     test("a server that accepts and never answers: the budget is a hard wall-clock bound, connect and read timeouts included; exit 3, status says why", async () => {
       const h = new FaultHost("hang");
       h.write(100);

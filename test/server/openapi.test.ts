@@ -128,7 +128,7 @@ describe("real answers validate against the document", () => {
     expectEveryStatusSeen("GET /healthz", "GET /readyz");
   });
 
-  test("POST /api/v1/commands: stored and rejected, 400, 401, 413, 415, 503", async () => {
+  test("POST /api/v1/commands: stored and rejected, 400, 401, 413, 415, 429, 503", async () => {
     const p = "/api/v1/commands";
     await check("POST", p, await t.post([record(1), record(2), { ...record(3), exitStatus: 999 }]));
     await check("POST", p, await t.post("[{"));
@@ -136,12 +136,15 @@ describe("real answers validate against the document", () => {
     const small = await suite.newApp({ ...t.config, limits: limits({ max_records_per_batch: 1 }) });
     await check("POST", p, await small.post([record(4), record(5)]));
     await check("POST", p, await t.post(gzipSync("[]"), { "Content-Encoding": "br" }));
+    const slow = await suite.newApp({ ...t.config, limits: limits({ ingest_requests_per_minute: 1 }) });
+    await slow.post([record(7)]);
+    await check("POST", p, await slow.post([record(8)]));
     const broken = await suite.newApp({}, down);
     await check("POST", p, await broken.post([record(6)]));
     expectEveryStatusSeen(`POST ${p}`);
   });
 
-  test("POST /api/v1/ingest/raw: stored, damaged and foreign lines, 400, 401, 413, 415, 503", async () => {
+  test("POST /api/v1/ingest/raw: stored, damaged and foreign lines, 400, 401, 413, 415, 429, 503", async () => {
     const p = "/api/v1/ingest/raw";
     await check("POST", p, await t.postRaw(`${hookLine(1)}\nthis is bash history\n${hookLine(2).slice(0, 30)}\n${hookLine(3)}\n`, "?final=1"));
     await check("POST", p, await t.postRaw(`${hookLine(4)}\n`, "?giveUp=soon"));
@@ -150,6 +153,9 @@ describe("real answers validate against the document", () => {
     const small = await suite.newApp({ ...t.config, limits: limits({ max_body_bytes: 64 }) });
     await check("POST", p, await small.postRaw(`${hookLine(5)}\n`));
     await check("POST", p, await t.postRaw(`${hookLine(5)}\n`, "", { "Content-Encoding": "br" }));
+    const slow = await suite.newApp({ ...t.config, limits: limits({ ingest_requests_per_minute: 1 }) });
+    await slow.postRaw(`${hookLine(7)}\n`);
+    await check("POST", p, await slow.postRaw(`${hookLine(8)}\n`));
     const broken = await suite.newApp({}, down);
     await check("POST", p, await broken.postRaw(`${hookLine(6)}\n`));
     expectEveryStatusSeen(`POST ${p}`);

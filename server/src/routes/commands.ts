@@ -79,7 +79,7 @@ export function commandsRoutes(deps: AppDeps) {
       const q = c.req.valid("query");
       const filter: CommandFilter = {
         host: q.host, luser: q.luser, suser: q.suser, clientIp: q.clientIp, sessionId: q.session,
-        kind: q.kind, exitStatus: q.exitStatus, q: q.q, fromUs: q.from, toUs: q.to,
+        kind: q.kind, exitStatus: q.exitStatus, q: q.q, fromUs: q.from, toUs: q.to, flagged: q.flagged,
       };
       const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
       if (q.cursor !== undefined && !after) throw new HTTPException(400, { message: "cursor is not one this server issued" });

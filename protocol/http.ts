@@ -132,6 +132,9 @@ export type CommandsPage = z.infer<typeof commandsPageSchema>;
 // --- hosts ------------------------------------------------------------------------------------
 
 export const HOST_STATES = ["live", "stalled", "silent"] as const;
+/** How a host's latest records came: its own token, or a shared one that may write for any host. */
+export const INGEST_AUTHS = ["host", "shared"] as const;
+export type IngestAuth = (typeof INGEST_AUTHS)[number];
 
 export const hostSchema = z.object({
   hostname: z.string(),
@@ -143,6 +146,9 @@ export const hostSchema = z.object({
   lastReceived: nullableTime("When a batch with records of it last came, new or not."),
   silentSeconds: count().nullable().meta({ description: "Seconds since lastStored." }),
   state: z.enum(HOST_STATES).meta({ description: "live: new records lately; stalled: batches come but hold nothing new (a wedged backlog); silent: nothing lately." }),
+  ingestAuth: z.enum(INGEST_AUTHS).nullable().meta({
+    description: "The token of the latest batch that stored its records: host (its own per-host token) or shared (a fleet-wide token, which any host can use to write for it); null: none since the server knew.",
+  }),
 }).meta({ id: "Host", description: "A reporting host." });
 export type Host = z.infer<typeof hostSchema>;
 

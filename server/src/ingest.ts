@@ -6,11 +6,11 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** Commit the valid records of a batch; counts go to metrics only once the commit succeeded. */
-export async function commitBatch(store: Store, metrics: Metrics, logger: Logger, records: AuditRecord[], rejected: number) {
+export async function commitBatch(store: Store, metrics: Metrics, logger: Logger, records: AuditRecord[], rejected: number, identity: Identity) {
   const started = performance.now();
   let result;
   try {
-    result = await store.insert(records, Date.now() * 1000);
+    result = await store.insert(records, Date.now() * 1000, identity.kind === "read" ? undefined : identity.kind);
   } catch (e) {
     // Driver errors can quote the SQL and its parameters (command text): log only codes.
     const err = e as { name?: string; cause?: { code?: string; errno?: number } };

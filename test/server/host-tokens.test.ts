@@ -173,4 +173,16 @@ describe("per-host ingest tokens", () => {
     expect(expected).toBeGreaterThan(50);
     expect((await t.all()).every((r) => r.hostname.toLowerCase() === "app-7.prod")).toBe(true);
   });
+
+  test("/api/v1/hosts says which hosts still send with a shared token", async () => {
+    const t = await hostApp({ shared: true });
+    expect((await t.post([suite.v2({ hostname: "own-token-host", command: "h1" })], { AccessToken: tokenOf("own-token-host") })).status).toBe(200);
+    expect((await t.post([suite.v2({ hostname: "shared-token-host", command: "s1" })])).status).toBe(200);
+    const hosts = ((await (await t.get("/api/v1/hosts")).json()) as { hosts: { hostname: string; ingestAuth: string | null }[] }).hosts;
+    expect(Object.fromEntries(hosts.map((h) => [h.hostname, h.ingestAuth]))).toEqual({ "own-token-host": "host", "shared-token-host": "shared" });
+    // The host moves to its own token: the view follows the latest batch that stored something.
+    expect((await t.post([suite.v2({ hostname: "shared-token-host", seq: 2, command: "s2" })], { AccessToken: tokenOf("shared-token-host") })).status).toBe(200);
+    const after = ((await (await t.get("/api/v1/hosts")).json()) as { hosts: { hostname: string; ingestAuth: string | null }[] }).hosts;
+    expect(after.every((h) => h.ingestAuth === "host")).toBe(true);
+  });
 });

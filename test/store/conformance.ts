@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { MAX_COMMAND_BYTES, normalizeRecord, type AuditRecord, type WireRecord } from "../../protocol/index.ts";
+import { MAX_COMMAND_BYTES, normalizeRecord, type AuditRecord, type IngestAuth, type WireRecord } from "../../protocol/index.ts";
 import type { CommandFilter, Cursor, HostSummary, Store, StoredRecord } from "../../server/src/db/store.ts";
 import { Rng } from "../protocol/helpers.ts";
 
@@ -152,13 +152,19 @@ function expectSameSet(got: StoredRecord[], want: AuditRecord[]): void {
   for (const g of got) expectStored(g, byOci.get(g.oci)!);
 }
 
-/** What was stored (oci → record), when each host last sent a batch (duplicates or not) and last had something new stored. */
+/**
+ * What was stored (oci → record), when each host last sent a batch (duplicates or not) and last had
+ * something new stored, and what that latest storing batch said: the addresses of its newest record
+ * of the host and the kind of token that sent it (receipt order, not claimed times).
+ */
 interface Model {
   stored: Map<string, AuditRecord>;
   lastReceived: Map<string, number>;
   lastStored: Map<string, number>;
+  serverIps: Map<string, string>;
+  auth: Map<string, IngestAuth>;
 }
-const newModel = (): Model => ({ stored: new Map(), lastReceived: new Map(), lastStored: new Map() });
+const newModel = (): Model => ({ stored: new Map(), lastReceived: new Map(), lastStored: new Map(), serverIps: new Map(), auth: new Map() });
 
 /** What hosts() must say, from the model. */
 function expectedHosts(model: Model): HostSummary[] {
@@ -166,12 +172,16 @@ function expectedHosts(model: Model): HostSummary[] {
   for (const rec of model.stored.values()) {
     const h = by.get(rec.hostname);
     if (!h) {
-      by.set(rec.hostname, { hostname: rec.hostname, serverIps: rec.serverIps, firstSeenUs: rec.tsUs, lastSeenUs: rec.tsUs, lastReceivedUs: model.lastReceived.get(rec.hostname)!, lastStoredUs: model.lastStored.get(rec.hostname)!, records: 1 });
+      by.set(rec.hostname, {
+        hostname: rec.hostname, serverIps: model.serverIps.get(rec.hostname)!, firstSeenUs: rec.tsUs, lastSeenUs: rec.tsUs,
+        lastReceivedUs: model.lastReceived.get(rec.hostname)!, lastStoredUs: model.lastStored.get(rec.hostname)!, records: 1,
+        ingestAuth: model.auth.get(rec.hostname) ?? null,
+      });
       continue;
     }
     h.records++;
     h.firstSeenUs = Math.min(h.firstSeenUs, rec.tsUs);
-    if (rec.tsUs > h.lastSeenUs) { h.lastSeenUs = rec.tsUs; h.serverIps = rec.serverIps; }
+    h.lastSeenUs = Math.max(h.lastSeenUs, rec.tsUs);
   }
   return [...by.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : 1));
 }
@@ -181,16 +191,25 @@ async function sortedHosts(store: Store): Promise<HostSummary[]> {
 }
 
 /** Insert, check the counts against the model, and update it. */
-async function insertModel(store: Store, model: Model, recs: AuditRecord[], receivedUs: number) {
-  const res = await store.insert(recs, receivedUs);
+async function insertModel(store: Store, model: Model, recs: AuditRecord[], receivedUs: number, auth?: IngestAuth) {
+  const res = await store.insert(recs, receivedUs, auth);
   let fresh = 0;
+  const newest = new Map<string, AuditRecord>();
+  const storedOf = new Set<string>();
   for (const r of recs) {
+    const n = newest.get(r.hostname);
+    if (!n || r.tsUs > n.tsUs) newest.set(r.hostname, r);
     if (!model.stored.has(r.oci)) {
       model.stored.set(r.oci, r);
       fresh++;
+      storedOf.add(r.hostname);
       model.lastStored.set(r.hostname, Math.max(model.lastStored.get(r.hostname) ?? 0, receivedUs));
     }
     model.lastReceived.set(r.hostname, Math.max(model.lastReceived.get(r.hostname) ?? 0, receivedUs));
+  }
+  for (const host of storedOf) {
+    model.serverIps.set(host, newest.get(host)!.serverIps);
+    if (auth) model.auth.set(host, auth);
   }
   expect(res).toEqual({ inserted: fresh, duplicates: recs.length - fresh });
   return res;
@@ -831,7 +850,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
     describe("hosts()", () => {
       const s = freshStore();
 
-      test("records (no duplicates), first/last seen, lastReceivedUs and serverIps of the newest record", async () => {
+      test("records (no duplicates), first/last seen, lastReceivedUs; serverIps of the newest record of the latest batch that stored something", async () => {
         const model = newModel();
         const A = (sec: number, ips: string, cmd: string) => hookRecord(BASE_US + sec * SEC, { hostname: "alpha", serverIps: ips, command: cmd });
         const B = (sec: number, ips: string, cmd: string) => hookRecord(BASE_US + sec * SEC, { hostname: "beta", serverIps: ips, command: cmd });
@@ -843,11 +862,12 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         await insertModel(s.store, model, [a1, a2, b1, a3], RECEIVED);
         expect(await sortedHosts(s.store)).toEqual(expectedHosts(model));
 
-        // a late batch with an older record: first seen moves back, serverIps stays the newest record's
+        // a late batch with an older record: first seen moves back; the addresses are the batch's newest record's
+        // (receipt order: a claimed time, up to records.max_future_seconds ahead, must not pin them)
         const a0 = A(900, "10.9.9.9", "a0");
         await insertModel(s.store, model, [a1, a0, a1], RECEIVED + 10 * SEC);
         expect(await sortedHosts(s.store)).toEqual(expectedHosts(model));
-        expect((await sortedHosts(s.store))[0]).toMatchObject({ hostname: "alpha", records: 4, serverIps: "10.0.0.2,fe80::1", firstSeenUs: BASE_US + 900 * SEC, lastSeenUs: BASE_US + 1005 * SEC });
+        expect((await sortedHosts(s.store))[0]).toMatchObject({ hostname: "alpha", records: 4, serverIps: "10.0.0.1", firstSeenUs: BASE_US + 900 * SEC, lastSeenUs: BASE_US + 1005 * SEC });
 
         // a newer record brings new addresses
         const a4 = A(2000, "2001:db8::5,10.0.0.4", "a4");
@@ -857,11 +877,11 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(hosts).toEqual(expectedHosts(model));
         expect(hosts.map((h) => [h.hostname, h.records, h.serverIps, h.lastReceivedUs, h.lastStoredUs])).toEqual([
           ["alpha", 5, "2001:db8::5,10.0.0.4", RECEIVED + 20 * SEC, RECEIVED + 20 * SEC],
-          ["beta", 2, "192.168.0.1", RECEIVED + 20 * SEC, RECEIVED + 20 * SEC],
+          ["beta", 2, "192.168.0.2", RECEIVED + 20 * SEC, RECEIVED + 20 * SEC],
         ]);
 
-        // Duplicates only (a reporter resending a stuck backlog): received moves, stored does not.
-        await insertModel(s.store, model, [a4, b2, a1], RECEIVED + 30 * SEC);
+        // Duplicates only (a reporter resending a stuck backlog): received moves, stored, addresses and token kind do not.
+        await insertModel(s.store, model, [a4, b2, a1], RECEIVED + 30 * SEC, "shared");
         const later = await sortedHosts(s.store);
         expect(later).toEqual(expectedHosts(model));
         expect(later.map((h) => [h.hostname, h.records, h.lastReceivedUs, h.lastStoredUs])).toEqual([
@@ -880,13 +900,40 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         }));
         for (let b = 0; b < 12; b++) {
           const batch = Array.from({ length: 60 }, () => rng.pick(pool));
-          await insertModel(s.store, model, batch, RECEIVED + b * SEC);
+          await insertModel(s.store, model, batch, RECEIVED + b * SEC, rng.pick([undefined, "host", "shared"] as const));
         }
         const want = expectedHosts(model);
         expect(want.length).toBe(9);
         expect(await sortedHosts(s.store)).toEqual(want);
         expectSameSet(await everything(s.store), [...model.stored.values()]);
       }, SLOW);
+
+      test("ingestAuth: the token kind of the latest batch that stored something new of the host; null before any was given", async () => {
+        const model = newModel();
+        const G = (host: string, sec: number, cmd: string) => hookRecord(BASE_US + sec * SEC, { hostname: host, serverIps: "10.1.1.1", command: cmd });
+        const g1 = G("gamma", 1, "g1");
+        await insertModel(s.store, model, [g1, G("delta", 1, "d1")], RECEIVED);
+        await insertModel(s.store, model, [G("gamma", 2, "g2")], RECEIVED + SEC, "shared");
+        const kinds = async () => Object.fromEntries((await sortedHosts(s.store)).filter((h) => ["gamma", "delta"].includes(h.hostname)).map((h) => [h.hostname, h.ingestAuth]));
+        expect(await kinds()).toEqual({ delta: null, gamma: "shared" });
+        await insertModel(s.store, model, [G("gamma", 3, "g3")], RECEIVED + 2 * SEC, "host");
+        expect(await kinds()).toEqual({ delta: null, gamma: "host" });
+        // A resend through a shared token stores nothing new: the host still counts as on its own token.
+        await insertModel(s.store, model, [g1], RECEIVED + 3 * SEC, "shared");
+        expect(await kinds()).toEqual({ delta: null, gamma: "host" });
+        await insertModel(s.store, model, [G("gamma", 4, "g4")], RECEIVED + 4 * SEC, "shared");
+        expect(await kinds()).toEqual({ delta: null, gamma: "shared" });
+        expect((await sortedHosts(s.store)).filter((h) => ["gamma", "delta"].includes(h.hostname))).toEqual(expectedHosts(model).filter((h) => ["gamma", "delta"].includes(h.hostname)));
+      });
+
+      test("a record dated ahead does not pin the addresses: the next batch's are shown", async () => {
+        const model = newModel();
+        const E = (sec: number, ips: string, cmd: string) => hookRecord(BASE_US + sec * SEC, { hostname: "epsilon", serverIps: ips, command: cmd });
+        await insertModel(s.store, model, [E(3000, "6.6.6.6", "ahead")], RECEIVED);
+        await insertModel(s.store, model, [E(1000, "10.5.5.5", "now")], RECEIVED + SEC);
+        const h = (await sortedHosts(s.store)).find((x) => x.hostname === "epsilon")!;
+        expect([h.serverIps, h.lastSeenUs]).toEqual(["10.5.5.5", BASE_US + 3000 * SEC]);
+      });
 
       // Whitespace in names is refused by the contract (test/protocol/record.test.ts), which keeps MySQL's
       // PAD SPACE collation from merging "web01" and "web01 "; case must still tell hosts apart.
@@ -953,9 +1000,11 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const want = [...new Set(all.map((r) => r.hostname))].sort().map((hostname) => {
           const rs = all.filter((r) => r.hostname === hostname);
           const newest = rs.reduce((a, b) => (b.tsUs > a.tsUs ? b : a));
-          return { hostname, records: rs.length, firstSeenUs: Math.min(...rs.map((r) => r.tsUs)), lastSeenUs: newest.tsUs, serverIps: newest.serverIps };
+          return { hostname, records: rs.length, firstSeenUs: Math.min(...rs.map((r) => r.tsUs)), lastSeenUs: newest.tsUs };
         });
-        expect(hosts.map(({ hostname, records, firstSeenUs, lastSeenUs, serverIps }) => ({ hostname, records, firstSeenUs, lastSeenUs, serverIps }))).toEqual(want);
+        expect(hosts.map(({ hostname, records, firstSeenUs, lastSeenUs }) => ({ hostname, records, firstSeenUs, lastSeenUs }))).toEqual(want);
+        // Addresses follow commit order, which concurrency leaves open: each host's are those of one of its records.
+        for (const h of hosts) expect({ host: h.hostname, known: all.some((r) => r.hostname === h.hostname && r.serverIps === h.serverIps) }).toEqual({ host: h.hostname, known: true });
       }
 
       test("8 concurrent overlapping batches (4 hosts) store each record once and count exactly, 4 rounds", async () => {

@@ -150,7 +150,7 @@ function expectedHosts(rows: Row[]): HostSummary[] {
     const ts = cstToUs(r.ctime as string);
     const ips = (r.serverIps as string | null) ?? "";
     const h = by.get(r.hostname as string);
-    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, lastStoredUs: 0, records: 1 }); continue; }
+    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, lastStoredUs: 0, records: 1, ingestAuth: null }); continue; }
     h.records++;
     h.firstSeenUs = Math.min(h.firstSeenUs, ts);
     if (ts > h.lastSeenUs) { h.lastSeenUs = ts; h.serverIps = ips; }

@@ -1,4 +1,4 @@
-import type { AuditRecord } from "../../../protocol/index.ts";
+import type { AuditRecord, IngestAuth } from "../../../protocol/index.ts";
 
 /** A stored audit record: the contract record plus its row id and arrival time. */
 export interface StoredRecord extends AuditRecord {
@@ -41,6 +41,8 @@ export interface HostSummary {
   /** The latest batch that stored something new of this host: the host's records are arriving. */
   lastStoredUs: number;
   records: number;
+  /** The token kind of the latest batch that stored records of this host; null before it was kept. */
+  ingestAuth: IngestAuth | null;
 }
 
 export interface InsertResult {
@@ -51,8 +53,11 @@ export interface InsertResult {
 /** Everything the server needs from a database; one implementation per dialect. */
 export interface Store {
   readonly dialect: "mysql" | "sqlite";
-  /** Store records once each (by `oci`); resolves only after the transaction committed. */
-  insert(records: AuditRecord[], receivedUs: number): Promise<InsertResult>;
+  /**
+   * Store records once each (by `oci`); resolves only after the transaction committed. `auth`: the
+   * kind of token that sent them, kept per host when the batch stored something new of it.
+   */
+  insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth): Promise<InsertResult>;
   /** Newest first, (tsUs, id) descending, at most `limit` rows after `after`. */
   query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]>;
   hosts(): Promise<HostSummary[]>;

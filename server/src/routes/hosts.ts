@@ -36,6 +36,7 @@ export function hostsRoutes(deps: AppDeps) {
         lastReceived: time(h.lastReceivedUs),
         silentSeconds: h.lastStoredUs > 0 ? Math.floor((nowUs - h.lastStoredUs) / 1e6) : null,
         state: nowUs - h.lastStoredUs <= silentAfterUs ? "live" : nowUs - h.lastReceivedUs <= silentAfterUs ? "stalled" : "silent",
+        ingestAuth: h.ingestAuth,
       }));
     return c.json({ hosts }, 200);
   });

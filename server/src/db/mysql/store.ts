@@ -2,14 +2,12 @@ import { desc, eq, getTableColumns, getTableName, inArray, sql } from "drizzle-o
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
-import { type AuditRecord, parseCommandTime, recordFlags } from "../../../../protocol/index.ts";
+import { type AuditRecord, type IngestAuth, parseCommandTime, recordFlags } from "../../../../protocol/index.ts";
 import { whereClause } from "../filter.ts";
 import { fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas, likeContains } from "../store.ts";
 import { hosts, servercmdhist } from "./schema.ts";
 
-/** The hosts table's HostSummary columns (ingest_auth is not part of it). */
-const { ingestAuth: _ingestAuth, ...HOST_SUMMARY } = getTableColumns(hosts);
 
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
 const ROWS_PER_INSERT = 1000;
@@ -178,11 +176,11 @@ class MysqlStore implements Store {
   readonly dialect = "mysql" as const;
   constructor(private readonly pool: mysql.Pool, private readonly db: MySql2Database) {}
 
-  async insert(records: AuditRecord[], receivedUs: number): Promise<InsertResult> {
+  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth): Promise<InsertResult> {
     if (records.length === 0) return { inserted: 0, duplicates: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        const inserted = await this.insertOnce(records, receivedUs);
+        const inserted = await this.insertOnce(records, receivedUs, auth);
         return { inserted, duplicates: records.length - inserted };
       } catch (e) {
         // Concurrent batches for many hosts can still deadlock on index gaps; InnoDB rolled the
@@ -193,12 +191,15 @@ class MysqlStore implements Store {
     }
   }
 
-  private async insertOnce(records: AuditRecord[], receivedUs: number): Promise<number> {
+  private async insertOnce(records: AuditRecord[], receivedUs: number, auth: IngestAuth | undefined): Promise<number> {
     const per = hostDeltas(records);
-    const hostRows = (received: number, counts?: Map<string, number>) => [...per].map(([hostname, h]) => ({
-      hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: received,
-      lastStoredUs: (counts?.get(hostname) ?? 0) > 0 ? received : 0, records: counts?.get(hostname) ?? 0,
-    }));
+    const hostRows = (received: number, counts?: Map<string, number>) => [...per].map(([hostname, h]) => {
+      const stored = (counts?.get(hostname) ?? 0) > 0;
+      return {
+        hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: received,
+        lastStoredUs: stored ? received : 0, records: counts?.get(hostname) ?? 0, ingestAuth: stored ? auth ?? null : null,
+      };
+    });
     return this.db.transaction(async (tx) => {
       // Lock the batch's host rows first, in sorted order. A record's oci covers its hostname, so batches
       // for one host insert one after the other and never meet each other's uncommitted rows: there InnoDB
@@ -222,11 +223,13 @@ class MysqlStore implements Store {
       const counts = new Map<string, number>();
       if (per.size === 1) counts.set(records[0]!.hostname, inserted);
       else for (const r of fresh) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
-      // One statement for every host of the batch; server_ips is set before last_seen_us changes (MySQL assigns left to right).
+      // One statement for every host of the batch. Address and token kind follow receipt: the latest
+      // batch that stored something new of the host (a claimed time must not pin them).
       await tx.insert(hosts).values(hostRows(receivedUs, counts)).onDuplicateKeyUpdate({ set: {
         records: sql.raw("`records` + VALUES(`records`)"),
         firstSeenUs: sql.raw("LEAST(`first_seen_us`, VALUES(`first_seen_us`))"),
-        serverIps: sql.raw("IF(VALUES(`last_seen_us`) >= `last_seen_us`, VALUES(`server_ips`), `server_ips`)"),
+        serverIps: sql.raw("IF(VALUES(`records`) > 0, VALUES(`server_ips`), `server_ips`)"),
+        ingestAuth: sql.raw("IF(VALUES(`records`) > 0, COALESCE(VALUES(`ingest_auth`), `ingest_auth`), `ingest_auth`)"),
         lastSeenUs: sql.raw("GREATEST(`last_seen_us`, VALUES(`last_seen_us`))"),
         lastReceivedUs: sql.raw("GREATEST(`last_received_us`, VALUES(`last_received_us`))"),
         lastStoredUs: sql.raw("GREATEST(`last_stored_us`, VALUES(`last_stored_us`))"),
@@ -243,7 +246,7 @@ class MysqlStore implements Store {
   }
 
   async hosts(): Promise<HostSummary[]> {
-    return this.db.select(HOST_SUMMARY).from(hosts).orderBy(hosts.hostname);
+    return (await this.db.select().from(hosts).orderBy(hosts.hostname)) as HostSummary[];
   }
 
   async ping(): Promise<void> {

@@ -4,14 +4,12 @@ import { dirname } from "node:path";
 import { desc, getTableColumns, sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
-import type { AuditRecord } from "../../../../protocol/index.ts";
+import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
 import { whereClause } from "../filter.ts";
 import { fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
 import { hosts, servercmdhist } from "./schema.ts";
 
-/** The hosts table's HostSummary columns (ingest_auth is not part of it). */
-const { ingestAuth: _ingestAuth, ...HOST_SUMMARY } = getTableColumns(hosts);
 
 /** 20 bound values a row; SQLite allows 32766 per statement. */
 const ROWS_PER_INSERT = 1000;
@@ -30,7 +28,7 @@ class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
   constructor(private readonly sqlite: Database, private readonly db: BunSQLiteDatabase) {}
 
-  async insert(records: AuditRecord[], receivedUs: number): Promise<InsertResult> {
+  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth): Promise<InsertResult> {
     if (records.length === 0) return { inserted: 0, duplicates: 0 };
     const inserted = this.db.transaction((tx) => {
       let total = 0;
@@ -42,11 +40,18 @@ class SqliteStore implements Store {
             .returning({ id: servercmdhist.id }).all().length;
         }
         total += n;
-        tx.insert(hosts).values({ hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, lastStoredUs: n > 0 ? receivedUs : 0, records: n })
+        // Address and token kind follow receipt: the latest batch that stored something new of the host
+        // (a claimed time can be up to records.max_future_seconds ahead; it must not pin them).
+        const stored = n > 0;
+        tx.insert(hosts).values({
+          hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, lastStoredUs: stored ? receivedUs : 0, records: n,
+          ingestAuth: stored ? auth ?? null : null,
+        })
           .onConflictDoUpdate({ target: hosts.hostname, set: {
             records: sql`${hosts.records} + ${n}`,
             firstSeenUs: sql`min(${hosts.firstSeenUs}, ${h.minTs})`,
-            serverIps: sql`iif(${h.maxTs} >= ${hosts.lastSeenUs}, ${h.serverIps}, ${hosts.serverIps})`,
+            serverIps: stored ? h.serverIps : sql`${hosts.serverIps}`,
+            ingestAuth: stored && auth ? auth : sql`${hosts.ingestAuth}`,
             lastSeenUs: sql`max(${hosts.lastSeenUs}, ${h.maxTs})`,
             lastReceivedUs: sql`max(${hosts.lastReceivedUs}, ${receivedUs})`,
             lastStoredUs: sql`max(${hosts.lastStoredUs}, ${n > 0 ? receivedUs : 0})`,
@@ -65,7 +70,7 @@ class SqliteStore implements Store {
   }
 
   async hosts(): Promise<HostSummary[]> {
-    return this.db.select(HOST_SUMMARY).from(hosts).orderBy(hosts.hostname).all();
+    return this.db.select().from(hosts).orderBy(hosts.hostname).all() as HostSummary[];
   }
 
   async ping(): Promise<void> {

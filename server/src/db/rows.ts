@@ -1,4 +1,4 @@
-import type { AuditRecord, RecordFlag } from "../../../protocol/index.ts";
+import { type AuditRecord, type RecordFlag, recordFlags } from "../../../protocol/index.ts";
 import type { StoredRecord } from "./store.ts";
 
 /** The `servercmdhist` row both dialects' schemas describe (same property names and value types). */
@@ -45,3 +45,14 @@ export function fromRow(r: RecordRow): StoredRecord {
     flags: r.flags === "" ? [] : (r.flags.split(",") as RecordFlag[]),
   };
 }
+
+/** A stored row's names, as the flags backfills read them. */
+export type NamesOfRow = Pick<RecordRow, "id" | "hostname" | "suser" | "luser" | "terminal" | "cwd">;
+
+/** The flags ingest would give a stored row's names, joined as the column holds them. */
+export function flagsOfRow(r: NamesOfRow): string {
+  return recordFlags({ hostname: r.hostname, suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "", cwd: r.cwd }).join(",");
+}
+
+/** Rows a flags backfill reads at a time. */
+export const FLAGS_BACKFILL_BATCH = 2000;

@@ -37,7 +37,7 @@ export const servercmdhist = mysqlTable("servercmdhist", {
   durationMs: bigint("duration_ms", { mode: "number", unsigned: true }),
   commandRaw: mediumblob("command_raw"),
   receivedUs: bigint("received_us", { mode: "number" }).notNull().default(0),
-  /** The record's flags (protocol/names.ts), comma-separated; '' for none and on rows from before the column. */
+  /** The record's flags (protocol/names.ts), comma-separated; '' for none. Rows from before the column get theirs at start (flagsBackfill). */
   flags: varchar("flags", { length: 255 }).notNull().default(""),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
@@ -64,3 +64,12 @@ export const hosts = mysqlTable("cmdaudit_hosts", {
   ingestAuth: varchar("ingest_auth", { length: 16 }),
 });
 
+/**
+ * Rows stored before the flags column still to be flagged: ids in (next_id, last_id]. The migration
+ * that adds this table writes the one row (none on an empty table); the server works through it at
+ * start and deletes it when done, so later starts find nothing to do without scanning the trail.
+ */
+export const flagsBackfill = mysqlTable("cmdaudit_flags_backfill", {
+  nextId: bigint("next_id", { mode: "number", unsigned: true }).notNull(),
+  lastId: bigint("last_id", { mode: "number", unsigned: true }).notNull(),
+});

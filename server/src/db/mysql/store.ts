@@ -1,12 +1,12 @@
-import { desc, eq, getTableColumns, getTableName, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, getTableName, gt, inArray, lte, sql } from "drizzle-orm";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
-import { type AuditRecord, type IngestAuth, parseCommandTime, recordFlags } from "../../../../protocol/index.ts";
+import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../../protocol/index.ts";
 import { whereClause } from "../filter.ts";
-import { fromRow, toRow } from "../rows.ts";
+import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, type NamesOfRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas, likeContains } from "../store.ts";
-import { hosts, servercmdhist } from "./schema.ts";
+import { flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
@@ -55,7 +55,10 @@ export async function openMysqlStore(url: string, opts: MysqlStoreOptions): Prom
       throw new Error(`the database's max_allowed_packet is ${max} bytes; cmdaudit needs at least ${MIN_PACKET} (one row holds up to ~10 MiB of SQL)`);
     }
     // The backfill runs under the same lock: two servers starting at once must not both count the legacy rows.
-    await migrateLocked(pool, db, opts.migrationsFolder, () => backfillLegacyRows(db, opts.legacyUtcOffset));
+    await migrateLocked(pool, db, opts.migrationsFolder, async () => {
+      await backfillLegacyRows(db, opts.legacyUtcOffset);
+      await backfillFlags(db);
+    });
   } catch (e) {
     await pool.end();
     throw e;
@@ -80,6 +83,36 @@ async function migrateLocked(pool: mysql.Pool, db: MySql2Database, folder: strin
   }
 }
 
+/** Write the flags of rows whose names have some (the column already holds '' for the rest). */
+async function setFlags(tx: Pick<MySql2Database, "update">, rows: NamesOfRow[]): Promise<void> {
+  const flagged = rows.map((r) => ({ id: r.id, flags: flagsOfRow(r) })).filter((r) => r.flags !== "");
+  if (flagged.length === 0) return;
+  const cases = sql.join(flagged.map((r) => sql`WHEN ${r.id} THEN ${r.flags}`), sql` `);
+  await tx.update(servercmdhist).set({ flags: sql`CASE ${servercmdhist.id} ${cases} END` }).where(inArray(servercmdhist.id, flagged.map((r) => r.id)));
+}
+
+/**
+ * Rows stored before the flags column get the flags ingest gives (0006 wrote which ids): a batch per
+ * transaction with the progress, so a crash half-way redoes at most one batch, and the marker row is
+ * gone once done (later starts read one empty table).
+ */
+async function backfillFlags(db: MySql2Database): Promise<void> {
+  for (;;) {
+    const [todo] = await db.select().from(flagsBackfill).limit(1);
+    if (!todo) return;
+    const rows = await db.select({
+      id: servercmdhist.id, hostname: servercmdhist.hostname, suser: servercmdhist.suser, luser: servercmdhist.luser,
+      terminal: servercmdhist.terminal, cwd: servercmdhist.cwd,
+    }).from(servercmdhist).where(and(gt(servercmdhist.id, todo.nextId), lte(servercmdhist.id, todo.lastId)))
+      .orderBy(asc(servercmdhist.id)).limit(FLAGS_BACKFILL_BATCH);
+    await db.transaction(async (tx) => {
+      await setFlags(tx, rows);
+      if (rows.length === 0) await tx.delete(flagsBackfill);
+      else await tx.update(flagsBackfill).set({ nextId: rows.at(-1)!.id });
+    });
+  }
+}
+
 /**
  * Rows written by the 2018 backend have no UTC time (ts_us = 0): compute it from
  * their ctime, flag their names as ingest does, and count them into the hosts table,
@@ -101,14 +134,7 @@ async function backfillLegacyRows(db: MySql2Database, legacyUtcOffset: number): 
       const cases = sql.join(rows.map((r, i) => sql`WHEN ${r.id} THEN ${ts[i]}`), sql` `);
       await tx.update(servercmdhist).set({ tsUs: sql`CASE ${servercmdhist.id} ${cases} END` })
         .where(inArray(servercmdhist.id, rows.map((r) => r.id)));
-      const flagged = rows
-        .map((r) => ({ id: r.id, flags: recordFlags({ hostname: r.hostname, suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "", cwd: r.cwd }).join(",") }))
-        .filter((r) => r.flags !== "");
-      if (flagged.length > 0) {
-        const flagCases = sql.join(flagged.map((r) => sql`WHEN ${r.id} THEN ${r.flags}`), sql` `);
-        await tx.update(servercmdhist).set({ flags: sql`CASE ${servercmdhist.id} ${flagCases} END` })
-          .where(inArray(servercmdhist.id, flagged.map((r) => r.id)));
-      }
+      await setFlags(tx, rows);
       const per = new Map<string, { ips: string; min: number; max: number; n: number }>();
       rows.forEach((r, i) => {
         const t = ts[i]!;

@@ -52,3 +52,9 @@ export const hosts = sqliteTable("cmdaudit_hosts", {
   records: integer("records").notNull().default(0),
   ingestAuth: text("ingest_auth"),
 });
+
+/** Same as the MySQL table (see ../mysql/schema.ts): rows from before the flags column still to be flagged. */
+export const flagsBackfill = sqliteTable("cmdaudit_flags_backfill", {
+  nextId: integer("next_id").notNull(),
+  lastId: integer("last_id").notNull(),
+});

@@ -1,14 +1,14 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { desc, getTableColumns, sql } from "drizzle-orm";
+import { and, asc, desc, gt, inArray, lte, sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
 import { whereClause } from "../filter.ts";
-import { fromRow, toRow } from "../rows.ts";
+import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
-import { hosts, servercmdhist } from "./schema.ts";
+import { flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
 /** 20 bound values a row; SQLite allows 32766 per statement. */
@@ -21,7 +21,30 @@ export function openSqliteStore(path: string, opts: { migrationsFolder: string }
   sqlite.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;");
   const db = drizzle({ client: sqlite });
   migrate(db, { migrationsFolder: opts.migrationsFolder });
+  backfillFlags(db);
   return new SqliteStore(sqlite, db);
+}
+
+/** Rows stored before the flags column get the flags ingest gives, as in the MySQL store (0004 wrote which ids). */
+function backfillFlags(db: BunSQLiteDatabase): void {
+  for (;;) {
+    const todo = db.select().from(flagsBackfill).limit(1).get();
+    if (!todo) return;
+    const rows = db.select({
+      id: servercmdhist.id, hostname: servercmdhist.hostname, suser: servercmdhist.suser, luser: servercmdhist.luser,
+      terminal: servercmdhist.terminal, cwd: servercmdhist.cwd,
+    }).from(servercmdhist).where(and(gt(servercmdhist.id, todo.nextId), lte(servercmdhist.id, todo.lastId)))
+      .orderBy(asc(servercmdhist.id)).limit(FLAGS_BACKFILL_BATCH).all();
+    db.transaction((tx) => {
+      const flagged = rows.map((r) => ({ id: r.id, flags: flagsOfRow(r) })).filter((r) => r.flags !== "");
+      if (flagged.length > 0) {
+        const cases = sql.join(flagged.map((r) => sql`WHEN ${r.id} THEN ${r.flags}`), sql` `);
+        tx.update(servercmdhist).set({ flags: sql`CASE ${servercmdhist.id} ${cases} END` }).where(inArray(servercmdhist.id, flagged.map((r) => r.id))).run();
+      }
+      if (rows.length === 0) tx.delete(flagsBackfill).run();
+      else tx.update(flagsBackfill).set({ nextId: rows.at(-1)!.id }).run();
+    });
+  }
 }
 
 class SqliteStore implements Store {

@@ -227,7 +227,13 @@ export class LogDecoder {
     else if (legacy) out.push({ type: "record", record: legacy, offset, end });
     else if (startsLegacy) {
       out.push({ type: "damaged", reason: "begins like a 2018 line ([date]) but its [time] [(user) who] [host@ips] fields do not parse", raw: line, offset });
-    } else out.push({ type: "foreign", raw: line, offset });
+    } else {
+      // A record start inside the line: a record written onto a line someone left without its LF
+      // (one byte is enough). Ignoring the line would erase that record without a trace.
+      const glued = recordStartInside(line);
+      if (glued) out.push({ type: "damaged", reason: glued, raw: line, offset });
+      else out.push({ type: "foreign", raw: line, offset });
+    }
     return out;
   }
 
@@ -384,6 +390,23 @@ export class LogDecoder {
       legacy: true,
     };
   }
+}
+
+/** A 2018 line's start anywhere in a string. */
+const LEGACY_START_ANYWHERE = /\[\d{4}-\d\d-\d\d \d\d:\d\d/;
+
+/**
+ * Why a line that is neither format holds a record after other bytes (`CA1`/`CA2` TAB, or a 2018
+ * line's `[YYYY-MM-DD HH:MM`), or null. Checked only on such lines, which the hook never writes.
+ */
+function recordStartInside(line: Uint8Array): string | null {
+  const glued = (start: string, at: number) => `record start (${start}) after ${at} byte(s) of something else: a record written onto an unfinished line`;
+  for (let i = line.indexOf(0x43 /* C */); i >= 0; i = line.indexOf(0x43, i + 1)) {
+    if (line[i + 1] === 0x41 && (line[i + 2] === 0x32 || line[i + 2] === 0x31) && line[i + 3] === 0x09) return glued(`CA${line[i + 2] === 0x32 ? 2 : 1} TAB`, i);
+  }
+  if (line.indexOf(0x5b /* [ */) < 0) return null;
+  const m = LEGACY_START_ANYWHERE.exec(bin(line));
+  return m ? glued("[date] of a 2018 line", m.index) : null;
 }
 
 const NL = new Uint8Array([0x0a]);

@@ -308,6 +308,58 @@ describe("fuzz: damage the format cannot always detect (no checksum)", () => {
   });
 });
 
+/** A prefix someone left without its LF: random bytes (no LF), a bash history line, or a record line cut short. */
+function unfinishedLine(rng: Rng, cutFrom: Uint8Array[]): Uint8Array {
+  const kind = rng.int(3);
+  if (kind === 0) {
+    for (;;) {
+      const p = randomBytes(rng, rng.range(1, 60)).filter((b) => b !== 0x0a);
+      // Not a record start itself: that line would be tried as a record (and is damaged on its own terms, tested elsewhere).
+      if (p.length && !/^(CA[12]\t|\[\d{4}-\d\d-\d\d \d\d:\d\d)/.test(latin1(p))) return p;
+    }
+  }
+  if (kind === 1) return bytes(rng.pick(["x", "#1544500000", "ls -la", " ", "\t", "CA", "CA2", "[", "\r"]));
+  const l = rng.pick(cutFrom);
+  return l.subarray(0, rng.range(1, l.length - 1));
+}
+
+describe("fuzz: a record line written onto a line someone left unfinished", () => {
+  test("random prefixes before a record line: that line is damaged, never foreign; its record is given up as damaged; every other record is exact", () => {
+    const rng = new Rng(SEED + 5);
+    let glued = 0;
+    for (let trial = 0; trial < 3000; trial++) {
+      const { recs, lines } = randomStream(rng, rng.range(1, 6), 40, trial * 10);
+      const originals = recs.map(expected);
+      const at = rng.int(lines.length);
+      const victim = lines[at]!.rec;
+      const prefix = unfinishedLine(rng, lines.map((l) => l.line));
+      const ls = lines.map((l, i) => (i === at ? bytes(prefix, l.line) : l.line));
+      const offset = bytes(...ls.slice(0, at)).length;
+      const d = decodeSafely(bytes(...ls));
+      expect(d.foreign).toEqual([]);
+      const here = d.damaged.find((e) => e.offset === offset);
+      if (!here) throw new Error(`glued line not damaged: ${Buffer.from(bytes(...ls)).toString("base64")}`);
+      // A cut record line before it makes the line a damaged record line; any other prefix is named as such.
+      if (latin1(ls[at]!).match(/^(CA[12]\t|\[\d{4}-)/) === null) expect(here.reason).toMatch(/^record start \(.*\) after \d+ byte\(s\) of something else/);
+      expect(d.records.length).toBe(recs.length - 1);
+      for (const r of d.records) expect(isOriginal(r, originals) && !sameRecord(r, originals[victim]!)).toBe(true);
+      glued++;
+    }
+    expect(glued).toBe(3000);
+  });
+
+  test("random prefixes before a 2018 line: damaged, never foreign", () => {
+    const rng = new Rng(SEED + 6);
+    const seed = "[2018-12-11 11:58:00] [(root) root pts/0 192.168.1.2] [web01@10.0.0.1,10.0.0.2] ls -la /root";
+    for (let trial = 0; trial < 2000; trial++) {
+      const prefix = unfinishedLine(rng, [bytes(seed.slice(0, 20))]);
+      if (latin1(prefix).startsWith("[2018")) continue; // a 2018 line cut short, then a 2018 line: one 2018 line, by the format
+      const d = decodeSafely(bytes(prefix, seed, "\n", seed.replace("ls -la", "id"), "\n"));
+      expect(d.events.map((e) => e.type)).toEqual(["damaged", "record"]);
+    }
+  });
+});
+
 /** Which record fields a byte of a line feeds, by field index; [] = a byte whose change must be detected. */
 const TEXT_FIELD: Record<number, (keyof LogRecord)[]> = {
   2: ["sessionId"], 3: ["seq"], 5: ["ctime"], 6: ["hostname"], 7: ["serverIps"], 8: ["suser"], 9: ["luser"],

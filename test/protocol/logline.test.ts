@@ -810,6 +810,47 @@ describe("foreign lines", () => {
   });
 });
 
+describe("a line with a record start after other bytes is damaged, never foreign (a line left unfinished, a record written onto it)", () => {
+  const SEED = "[2018-12-11 11:58:00] [(root) root pts/0 192.168.1.2] [web01@10.0.0.1] ls -la";
+  const head = () => encodeRecord(rec({ command: "rm -rf /tmp/x" })).subarray(0, -1);
+  const ca1Head = () => asCa1(encodeRecord(rec({ command: "uptime" }))).subarray(0, -1);
+  test.each([
+    ["x", "CA2 head", head],
+    ["#1544500000", "CA2 head", head],
+    ["\t\t", "CA2 head", head],
+    ["x", "CA1 head", ca1Head],
+    ["x", "2018 line", () => te.encode(SEED)],
+    ["ls -la ", "2018 line", () => te.encode(SEED)],
+    ["CA", "CA2 head", head],
+    ["[", "2018 line", () => te.encode(SEED)],
+  ])("%p then a %s", (prefix, _what, line) => {
+    const glued = bytes(prefix, line());
+    const d = decodeAll(bytes(glued, "\n"));
+    expect(d.events.map((e) => e.type)).toEqual(["damaged"]);
+    expect(latin1(d.damaged[0]!.raw)).toBe(latin1(glued));
+    expect(d.damaged[0]!.reason).toMatch(/^record start \((CA[12] TAB|\[date\] of a 2018 line)\) after \d+ byte\(s\) of something else: /);
+  });
+
+  test("a glued part line is damaged, and so is the record it belonged to", () => {
+    const r = rec({ command: "x".repeat(20) });
+    const [h, p2, p3] = physicalLines(encodeRecord(r, 8));
+    const d = decodeAll(bytes(h!, "y", p2!, p3!));
+    expect(d.records).toEqual([]);
+    expect(d.foreign).toEqual([]);
+    expect(d.damaged.map((e) => e.reason.slice(0, 20))).toEqual(["record start (CA2 TA", "part 3 out of order ", "part 3 out of order"]);
+  });
+
+  test("what holds no record start stays foreign", () => {
+    const d = decodeAll(bytes("xCA3\tR\n", "xCA2 R\n", "xCA2R\n", "x[2018] ls\n", "x[12:00:00] up\n", "x[2018-12-11 11\n", "ca2\tR\n"));
+    expect(d.events.map((e) => e.type)).toEqual(Array(7).fill("foreign"));
+  });
+
+  test("a 2018 line whose command holds a record start is still read as one (the 2018 hook logged such commands)", () => {
+    const d = decodeAll(bytes(SEED, " '[2018-12-11 11:58'\n"));
+    expect(d.events.map((e) => e.type)).toEqual(["record"]);
+  });
+});
+
 describe("legacy seed lines", () => {
   function legacy(line: string | Uint8Array, offset = 480): LogRecord {
     const d = decodeAll(bytes(line, "\n"), offset);

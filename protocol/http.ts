@@ -117,7 +117,7 @@ export const presentedRecordSchema = z.object({
   commandB64: z.string().optional().meta({ description: "The exact command bytes, base64, only when they are not valid UTF-8." }),
   receivedAt: nullableTime("When the server stored it (UTC); null for rows of the 2018 backend."),
   flags: z.array(z.enum(RECORD_FLAGS)).meta({
-    description: "What is unusual about its names or cwd, in this order, [] for none: hostname-nonstandard (not an RFC 1123 host name), user-nonstandard (suser or luser not a POSIX portable user name, name@domain or name$), terminal-nonstandard, name-invisible (a bidi control or zero-width character in a name), name-confusable (a name imitating an ASCII one with look-alike characters), cwd-control (a control, bidi or zero-width character in cwd).",
+    description: "What is unusual about its names or cwd, in this order, [] for none: hostname-nonstandard (not an RFC 1123 host name), user-nonstandard (suser or luser not a POSIX portable user name, name@domain or name$), terminal-nonstandard, name-invisible (a bidi control or zero-width character in a name), name-confusable (a name imitating an ASCII one with look-alike characters), cwd-control (a control, bidi or zero-width character in cwd), conflict (another record came with this record's key, session and seq, and other content: both are kept, neither is a duplicate).",
     example: ["user-nonstandard", "name-confusable"],
   }),
 }).meta({ id: "Record", description: "A stored record as the query API shows it." });

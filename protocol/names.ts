@@ -42,6 +42,8 @@ export const RECORD_FLAGS = [
   "name-invisible",
   "name-confusable",
   "cwd-control",
+  // Not a name flag: set by the store when two records came with one key and different content (conflicts.ts).
+  "conflict",
 ] as const;
 export type RecordFlag = (typeof RECORD_FLAGS)[number];
 
@@ -115,6 +117,7 @@ export function recordFlags(r: FlaggedFields): RecordFlag[] {
     "name-invisible": names.some(hasInvisible),
     "name-confusable": names.some(imitatesAscii),
     "cwd-control": r.cwd !== null && (CONTROL.test(r.cwd) || INVISIBLE.test(r.cwd)),
+    conflict: false,
   };
   return RECORD_FLAGS.filter((f) => on[f]);
 }

@@ -82,9 +82,14 @@ describe("names and flags on POST and GET /api/v1/commands", () => {
     }
   });
 
-  test("a resend of a stored record is a duplicate whatever its flags would now be", async () => {
-    const again = await json<IngestAnswer>(await t.post([{ ...records[0]!, cwd: "/tmp/\u202e" }]));
+  test("a resend of a stored record is a duplicate; the same key with another cwd is a conflict, both kept and flagged", async () => {
+    const again = await json<IngestAnswer>(await t.post([records[0]!]));
     expect(again).toMatchObject({ accepted: 0, duplicates: 1, rejected: [] });
     expect((await t.all({ session: "real" })).find((r) => r.seq === 1)!.flags).toEqual([]);
+    const other = await json<IngestAnswer>(await t.post([{ ...records[0]!, cwd: "/tmp/\u202e" }]));
+    expect(other).toMatchObject({ accepted: 1, duplicates: 0, rejected: [] });
+    const seq1 = (await t.all({ session: "real" })).filter((r) => r.seq === 1).sort((a, b) => a.id - b.id);
+    expect(seq1.map((r) => [r.cwd, r.flags])).toEqual([[seq1[0]!.cwd, ["conflict"]], ["/tmp/\u202e", ["cwd-control", "conflict"]]]);
+    expect(seq1[0]!.cwd).not.toBe("/tmp/\u202e");
   });
 });

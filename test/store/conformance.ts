@@ -385,6 +385,45 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(hosts.map((h) => [h.hostname, h.records])).toEqual([["web01", 10], ["web02", 10]]);
       });
 
+      test("a record with a stored key and other content is a conflict: both kept and flagged, never a duplicate; resends of either are duplicates", async () => {
+        // A user writes their own session's next seq first (pre-emption), then the hook writes the real command.
+        const forged = hookRecord(BASE_US + 700 * SEC, { sessionId: "pre-empt", seq: 17, command: "true # nothing to see" });
+        const real = hookRecord(BASE_US + 700 * SEC, { sessionId: "pre-empt", seq: 17, command: "rm -rf /var/lib/mysql" });
+        expect(real.oci).toBe(forged.oci);
+        expect(await s.store.insert([forged], RECEIVED)).toEqual({ inserted: 1, duplicates: 0 });
+        expect(await s.store.insert([real], RECEIVED + 1)).toEqual({ inserted: 1, duplicates: 0 });
+        const rows = (await s.store.query({ sessionId: "pre-empt" }, ALL)).sort((a, b) => a.id - b.id);
+        expect(rows.map((r) => [r.command, r.seq, r.flags])).toEqual([["true # nothing to see", 17, ["conflict"]], ["rm -rf /var/lib/mysql", 17, ["conflict"]]]);
+        expect(rows[0]!.oci).toBe(forged.oci);
+        // Resends (a reporter after a crash) of either: duplicates, nothing new.
+        expect(await s.store.insert([real, forged, real], RECEIVED + 2)).toEqual({ inserted: 0, duplicates: 3 });
+        // A third text for the key is a third row; the flag filter finds all three.
+        const third = hookRecord(BASE_US + 700 * SEC, { sessionId: "pre-empt", seq: 17, command: "echo third", cwd: "/tmp" });
+        expect(await s.store.insert([third], RECEIVED + 3)).toEqual({ inserted: 1, duplicates: 0 });
+        expect((await s.store.query({ sessionId: "pre-empt", flagged: true }, ALL)).length).toBe(3);
+        // Within one batch too, and a conflicting record's own names flags are kept beside it.
+        const a = hookRecord(BASE_US + 800 * SEC, { sessionId: "same-batch", seq: 1, command: "echo a" });
+        const b = hookRecord(BASE_US + 800 * SEC, { sessionId: "same-batch", seq: 1, command: "echo b", luser: "r\u043eot" });
+        expect(await s.store.insert([a, b, a], RECEIVED + 4)).toEqual({ inserted: 2, duplicates: 1 });
+        const pair = (await s.store.query({ sessionId: "same-batch" }, ALL)).sort((x, y) => x.id - y.id);
+        expect(pair.map((r) => [r.command, r.flags])).toEqual([["echo a", ["conflict"]], ["echo b", ["user-nonstandard", "name-confusable", "conflict"]]]);
+        // The hosts table counts what is stored: every conflict row.
+        const web01 = (await s.store.hosts()).find((h) => h.hostname === "web01")!;
+        expect(web01.records).toBe((await s.store.query({ host: "web01" }, ALL)).length);
+      });
+
+      test("what is not a conflict: a 2018 record again with another client IP (its key is its content), a resend that gained durationMs", async () => {
+        const l1 = legacyRecord(BASE_US + 900 * SEC, { command: "uptime-legacy", clientIp: "192.168.1.2" });
+        const l2 = legacyRecord(BASE_US + 900 * SEC, { command: "uptime-legacy", clientIp: "" });
+        expect(l2.oci).toBe(l1.oci);
+        expect(await s.store.insert([l1], RECEIVED)).toEqual({ inserted: 1, duplicates: 0 });
+        expect(await s.store.insert([l2], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1 });
+        const h1 = hookRecord(BASE_US + 901 * SEC, { sessionId: "gain", seq: 1, durationMs: null });
+        expect(await s.store.insert([h1], RECEIVED)).toEqual({ inserted: 1, duplicates: 0 });
+        expect(await s.store.insert([{ ...h1, durationMs: 1234 }], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1 });
+        expect((await s.store.query({ flagged: true, q: "uptime-legacy" }, ALL))).toEqual([]);
+      });
+
       test("two genuine identical commands in the same second (different seq) are two rows", async () => {
         const ctime = "2024-03-01T12:00:00+08:00";
         const a = hookRecord(0, { ctime, sessionId: "s-9", seq: 41, command: "make" });
@@ -548,10 +587,9 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const rows = await everything(s.store);
         expectSameSet(rows, recs);
         expect((await s.store.query({ host: "rt-srv" }, 10)).map((r) => [r.oci, r.flags])).toEqual([[recs[0]!.oci, []]]);
-        // the session's record again, now with a control character in cwd: same oci, a duplicate, the first row kept
+        // the session's record again, as a later server would flag it: flags are not content, so a duplicate, the first row kept
         const first = recs[0]!;
-        const resent = hookRecord(t(0), { hostname: "rt-srv", sessionId: first.sessionId!, seq: first.seq!, cwd: "/tmp\u001b" });
-        expect([resent.oci, resent.flags]).toEqual([first.oci, ["cwd-control"]]);
+        const resent = { ...first, flags: ["cwd-control" as const] };
         expect(await s.store.insert([resent], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1 });
         const again = await everything(s.store);
         expect(again.length).toBe(recs.length);

@@ -3,6 +3,7 @@ import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../../protocol/index.ts";
+import { findConflicts, withConflict } from "../conflicts.ts";
 import { whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, type NamesOfRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas, likeContains } from "../store.ts";
@@ -249,6 +250,31 @@ class MysqlStore implements Store {
       const counts = new Map<string, number>();
       if (per.size === 1) counts.set(records[0]!.hostname, inserted);
       else for (const r of fresh) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
+      if (inserted < records.length) {
+        // Some keys were stored already: same content is a duplicate, other content a conflict (conflicts.ts).
+        // The host rows are locked, so nobody else writes these keys meanwhile.
+        const sessionKeys = [...new Set(records.filter((r) => r.sessionId !== null).map((r) => r.oci))];
+        const stored = new Map<string, StoredRecord>();
+        for (let i = 0; i < sessionKeys.length; i += ROWS_PER_INSERT) {
+          const rows = await tx.select().from(servercmdhist).where(inArray(servercmdhist.oci, sessionKeys.slice(i, i + ROWS_PER_INSERT)));
+          for (const row of rows) stored.set(row.oci, fromRow(row));
+        }
+        const c = findConflicts(records, stored);
+        if (c.records.length) {
+          const known = new Set<string>();
+          const keys = c.records.map((r) => r.oci);
+          for (let i = 0; i < keys.length; i += ROWS_PER_INSERT) {
+            for (const row of await tx.select({ oci: servercmdhist.oci }).from(servercmdhist).where(inArray(servercmdhist.oci, keys.slice(i, i + ROWS_PER_INSERT)))) known.add(row.oci);
+          }
+          const added = c.records.filter((r) => !known.has(r.oci));
+          for (const part of chunks(added)) await tx.execute(insertRows(part, receivedUs));
+          inserted += added.length;
+          for (const r of added) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
+          for (const oci of c.flagStored) {
+            await tx.update(servercmdhist).set({ flags: withConflict(stored.get(oci)!.flags).join(",") }).where(eq(servercmdhist.oci, oci));
+          }
+        }
+      }
       // One statement for every host of the batch. Address and token kind follow receipt: the latest
       // batch that stored something new of the host (a claimed time must not pin them).
       await tx.insert(hosts).values(hostRows(receivedUs, counts)).onDuplicateKeyUpdate({ set: {

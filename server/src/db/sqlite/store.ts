@@ -1,10 +1,11 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { and, asc, desc, gt, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
+import { findConflicts, withConflict } from "../conflicts.ts";
 import { whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, toRow } from "../rows.ts";
 import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
@@ -57,10 +58,28 @@ class SqliteStore implements Store {
       let total = 0;
       for (const [hostname, h] of hostDeltas(records)) {
         let n = 0;
-        for (let i = 0; i < h.records.length; i += ROWS_PER_INSERT) {
-          const rows = h.records.slice(i, i + ROWS_PER_INSERT).map((r) => toRow(r, receivedUs));
-          n += tx.insert(servercmdhist).values(rows).onConflictDoNothing({ target: servercmdhist.oci })
-            .returning({ id: servercmdhist.id }).all().length;
+        const insert = (recs: AuditRecord[]) => {
+          let added = 0;
+          for (let i = 0; i < recs.length; i += ROWS_PER_INSERT) {
+            const rows = recs.slice(i, i + ROWS_PER_INSERT).map((r) => toRow(r, receivedUs));
+            added += tx.insert(servercmdhist).values(rows).onConflictDoNothing({ target: servercmdhist.oci })
+              .returning({ id: servercmdhist.id }).all().length;
+          }
+          return added;
+        };
+        n += insert(h.records);
+        if (n < h.records.length) {
+          // Some keys were stored already: same content is a duplicate, other content a conflict (conflicts.ts).
+          const keys = [...new Set(h.records.filter((r) => r.sessionId !== null).map((r) => r.oci))];
+          const stored = new Map<string, StoredRecord>();
+          for (let i = 0; i < keys.length; i += ROWS_PER_INSERT) {
+            for (const row of tx.select().from(servercmdhist).where(inArray(servercmdhist.oci, keys.slice(i, i + ROWS_PER_INSERT))).all()) stored.set(row.oci, fromRow(row));
+          }
+          const c = findConflicts(h.records, stored);
+          n += insert(c.records);
+          for (const oci of c.flagStored) {
+            tx.update(servercmdhist).set({ flags: withConflict(stored.get(oci)!.flags).join(",") }).where(eq(servercmdhist.oci, oci)).run();
+          }
         }
         total += n;
         // Address and token kind follow receipt: the latest batch that stored something new of the host

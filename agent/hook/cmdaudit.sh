@@ -113,8 +113,12 @@ esac
 
 # Append one line; 1 if it could not be written. The callers send stderr to /dev/null
 # once around all of this, so no failure ever reaches the terminal.
+# Every line of the hook is written LF first, in the same write(): the log is writable by every
+# user, and a line someone left without its LF must not swallow the record (docs/log-format.md).
+# Both LFs are in the argument, none in the format: bash's stdout is line-buffered, and printf puts
+# a format's characters one by one, so a leading LF there would be a write() of its own.
 __cmdaudit_emit() {
-  builtin printf '%s\n' "$1" >>"$__cmdaudit_log"
+  builtin printf '%s' $'\n'"$1"$'\n' >>"$__cmdaudit_log"
 }
 
 # After a cd: the escaped cwd, whether it is ASCII, and how many command bytes still fit a
@@ -160,8 +164,7 @@ __cmdaudit_write() {
   fi
   # The common case: one line well below the limit.
   if ((${#3} < __cmdaudit_room)); then
-    builtin printf 'CA2\tR\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t1\t%s\t%s\n' "$__cmdaudit_sid" "$__cmdaudit_seq" "$1" "$4" \
-      "$__cmdaudit_fixed" "$__cmdaudit_pwd_esc" "$2" "$5" "${#3}" "$3" >>"$__cmdaudit_log"
+    builtin printf '%s' $'\n'"CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	$1	$4	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$2	$5	1	${#3}	$3"$'\n' >>"$__cmdaudit_log"
     builtin return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
   builtin local c="$3" chunk n="${#3}" np off part=2 tab=$'\t'
@@ -189,7 +192,7 @@ NR == 1 { $0 = substr($0, skip + 1) }
 { gsub(/\\/, "&&"); gsub(/\t/, "\\t"); gsub(/\r/, "\\r"); L[++n] = $0 }
 function out(c,   pre) {
   if (part == 1) pre = ENVIRON["CMDAUDIT_HEAD"] np; else pre = ENVIRON["CMDAUDIT_PART"] part
-  printf "%s\t%d\t%s\n", pre, length(c), c
+  printf "\n%s\t%d\t%s\n", pre, length(c), c
   fflush(); part++; need = chunk
 }
 END {
@@ -223,9 +226,8 @@ __cmdaudit_lost() {
   builtin local lost="$__cmdaudit_failed"
   ((lost > 0)) || builtin return 0
   __cmdaudit_failed=0
-  # A write cut short by a full disk leaves a line without its end: end it, so that it cannot
-  # swallow the next record (the reader drops it as damaged; the loss record below counts it).
-  builtin printf '\n' >>"$__cmdaudit_log"
+  # A write cut short by a full disk leaves a line without its end: the LF this record is written
+  # after ends it (the reader drops it as damaged; this loss record counts it).
   __cmdaudit_now
   __cmdaudit_write loss "" "cmdaudit hook: $lost record(s) could not be written to the log" "$__cmdaudit_t" "" ||
     { __cmdaudit_failed=$((lost + 1)) && builtin return 1; }
@@ -408,8 +410,8 @@ __cmdaudit_prompt() {
           __cmdaudit_t=${__cmdaudit_h:7:24} __cmdaudit_d=''
         fi
         # One word with literal TABs between the fields: far cheaper in bash than printf
-        # formatting each field.
-        builtin printf '%s\n' "CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_t	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$__cmdaudit_d	1	${#__cmdaudit_r}	$__cmdaudit_r" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        # formatting each field. LF first, both LFs in the argument (see __cmdaudit_emit).
+        builtin printf '%s' $'\n'"CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_t	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$__cmdaudit_d	1	${#__cmdaudit_r}	$__cmdaudit_r"$'\n' >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
       else
         __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
@@ -577,6 +579,9 @@ __cmdaudit_init() {
     __cmdaudit_ps0='${__cmdaudit_z[__cmdaudit_t0=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}]-}'
     PS0=$__cmdaudit_ps0${PS0-}
   fi
+  # stdio's first output on bash's (line-buffered) stdout goes out a character at a time, an LF
+  # alone: put one byte through it first, to /dev/null, so that the first record is one write() too.
+  builtin printf x >&"$__cmdaudit_null"
   __cmdaudit_record session_start "" "" 2>&"$__cmdaudit_null"
 }
 

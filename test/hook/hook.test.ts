@@ -307,7 +307,7 @@ for (const bash of BASHES) {
         const r = await typeInto(rcFile(root), "echo x\nexit\n", { bash, env: { __cmdaudit_sid: "fake" } });
         expect(hookNoise(r.output)).toEqual([]);
         const recs = readLog(root.log).records;
-        expect(commands({ records: recs, damaged: [], foreign: [] }).map(text)).toEqual(["echo x", "exit"]);
+        expect(commands({ records: recs, damaged: [], foreign: [], blank: 0 }).map(text)).toEqual(["echo x", "exit"]);
         expect(recs[0]!.sessionId).not.toBe("fake");
       }, TEST_MS);
 
@@ -599,7 +599,10 @@ for (const bash of BASHES) {
           unfinished.delete(resumed[1]!);
         }
       }
-      const lines = readFileSync(root.log, "latin1").split("\n").slice(0, -1).map((l) => l.length + 1);
+      // Each write is LF, one line, LF (the LF first: docs/log-format.md, "Unfinished lines").
+      const log = readFileSync(root.log, "latin1");
+      expect(/^(\n[^\n]+\n)*$/.test(log)).toBe(true);
+      const lines = log.split("\n").filter((l) => l !== "").map((l) => l.length + 2);
       expect(lines.length).toBeGreaterThan(40);
       expect(sizes).toEqual(lines);
       expect(Math.max(...lines)).toBeLessThan(4096);

@@ -241,7 +241,10 @@ try {
 export interface Decoded {
   records: LogRecord[];
   damaged: DecodeEvent[];
-  foreign: DecodeEvent[];
+  /** Foreign lines but the empty ones. */
+  foreign: Extract<DecodeEvent, { type: "foreign" }>[];
+  /** Empty lines: the hook writes one before each of its lines (docs/log-format.md, "Unfinished lines"). */
+  blank: number;
 }
 
 /** Parse the whole log with the contract's decoder. */
@@ -253,10 +256,11 @@ export function readLog(path: string): Decoded {
     buf = new Uint8Array();
   }
   const d = new LogDecoder({ legacyUtcOffset: 0 });
-  const out: Decoded = { records: [], damaged: [], foreign: [] };
+  const out: Decoded = { records: [], damaged: [], foreign: [], blank: 0 };
   const take = (e: DecodeEvent) => {
     if (e.type === "record") out.records.push(e.record);
     else if (e.type === "damaged") out.damaged.push(e);
+    else if (e.raw.length === 0) out.blank++;
     else out.foreign.push(e);
   };
   for (const { line, offset } of lines(buf)) d.push(line, offset).forEach(take);

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { RECORD_FLAGS } from "./names.ts";
-import { RECORD_KINDS } from "./record.ts";
+import { ATTESTATIONS, RECORD_KINDS } from "./record.ts";
 import { parseCommandTime, parseUtcOffset } from "./time.ts";
 
 const count = () => z.number().int().min(0);
@@ -119,6 +119,9 @@ export const presentedRecordSchema = z.object({
   flags: z.array(z.enum(RECORD_FLAGS)).meta({
     description: "What is unusual about its names or cwd, in this order, [] for none: hostname-nonstandard (not an RFC 1123 host name), user-nonstandard (suser or luser not a POSIX portable user name, name@domain or name$), terminal-nonstandard, name-invisible (a bidi control or zero-width character in a name), name-confusable (a name imitating an ASCII one with look-alike characters), cwd-control (a control, bidi or zero-width character in cwd), conflict (another record came with this record's key, session and seq, and other content: both are kept, neither is a duplicate).",
     example: ["user-nonstandard", "name-confusable"],
+  }),
+  attestation: z.enum(ATTESTATIONS).meta({
+    description: "kernel: the reporter read it from a transport that stamps the writer's uid and checked the record's users against it; none: read from the log file, which any local user can append to (or sent without such a check).",
   }),
 }).meta({ id: "Record", description: "A stored record as the query API shows it." });
 export type PresentedRecord = z.infer<typeof presentedRecordSchema>;

@@ -6,6 +6,13 @@ import { legacyOci, sessionOci } from "./oci.ts";
 import { parseCommandTime, parseUtcOffset } from "./time.ts";
 
 export const RECORD_KINDS = ["command", "session_start", "session_end", "loss"] as const;
+/**
+ * Who vouches for the record's user and session: `kernel` when the reporter read it from a transport
+ * that stamps the writer's uid where the user cannot set it, and checked the record's claims against
+ * that; `none` for lines from the log file (any local user can append one) and everything else.
+ */
+export const ATTESTATIONS = ["kernel", "none"] as const;
+export type Attestation = (typeof ATTESTATIONS)[number];
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** One audit record as stored: what the hook saw, normalised. */
@@ -33,6 +40,7 @@ export interface AuditRecord {
   exitStatus: number | null;
   /** Milliseconds from the command's start (`ctime`) to the prompt after it; null when not measured. */
   durationMs: number | null;
+  attestation: Attestation;
   /** What is unusual about its names and cwd (protocol/names.ts); not part of the oci. */
   flags: RecordFlag[];
 }
@@ -74,6 +82,7 @@ export const wireRecordSchema = z.strictObject({
   durationMs: z.number({ error: "durationMs must be a number" })
     .min(0, { error: "durationMs must not be negative" }).max(Number.MAX_SAFE_INTEGER, { error: "durationMs is larger than 2^53-1" })
     .int({ error: "durationMs must be an integer" }).nullable().optional(),
+  attestation: z.enum(ATTESTATIONS, { error: `attestation must be one of ${ATTESTATIONS.join(", ")}` }).default("none"),
 });
 export type WireRecord = z.input<typeof wireRecordSchema>;
 
@@ -180,6 +189,7 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
     cwd: r.cwd ?? null,
     exitStatus: r.exitStatus ?? null,
     durationMs: r.durationMs ?? null,
+    attestation: r.attestation,
     flags: recordFlags({ hostname: r.hostname, suser: r.suser, luser: r.luser, terminal: r.terminal, cwd: r.cwd ?? null }),
   };
 }

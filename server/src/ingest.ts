@@ -44,6 +44,8 @@ export interface Admission {
  */
 export function admit(r: AuditRecord | string, a: Admission): AuditRecord | string {
   if (typeof r === "string") return r;
+  // Only a reporter that holds its host's own token can vouch that the kernel attested a record.
+  if (r.attestation === "kernel" && a.identity.kind !== "host") return "attestation kernel needs the host's own token (a shared token writes for any host)";
   if (a.identity.kind === "host" && r.hostname.toLowerCase() !== a.identity.host) {
     return `hostname ${JSON.stringify(r.hostname)} is not the host this token belongs to (${a.identity.host}): a host token writes only its own host's records`;
   }

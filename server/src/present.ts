@@ -25,6 +25,7 @@ export function presentRecord(r: StoredRecord): PresentedRecord {
     ...(r.commandRaw ? { commandB64: Buffer.from(r.commandRaw).toString("base64") } : {}),
     receivedAt: r.receivedUs > 0 ? formatCommandTime(r.receivedUs, null) : null,
     flags: r.flags,
+    attestation: r.attestation,
   };
 }
 
@@ -37,9 +38,9 @@ export function decodeCursor(s: string): Cursor | undefined {
   return m ? { tsUs: Number(m[1]), id: Number(m[2]) } : undefined;
 }
 
-/** durationMs, then flags came later: they are last, so readers that take the columns by position still find the others. */
+/** durationMs, flags, then attestation came later: they are last, so readers that take the columns by position still find the others. */
 export const CSV_COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp",
-  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags"] as const;
+  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags", "attestation"] as const;
 
 /** A CSV cell's value: the flags as one comma-separated cell, as the database keeps them. */
 function csvValue(p: PresentedRecord, k: (typeof CSV_COLUMNS)[number]): unknown {

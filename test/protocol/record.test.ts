@@ -78,6 +78,7 @@ describe("normalizeRecord: the seed's payload", () => {
       cwd: null,
       exitStatus: null,
       durationMs: null,
+      attestation: "none",
       flags: [],
     });
   });

@@ -68,14 +68,14 @@ describe("names and flags on POST and GET /api/v1/commands", () => {
     expect(((await bad.json()) as { msg: string }).msg).toContain("flagged");
   });
 
-  test("NDJSON carries flags; CSV has them as the last column, one comma-separated cell", async () => {
+  test("NDJSON carries flags; CSV has them in a column of their own (before attestation), one comma-separated cell", async () => {
     const nd = (await (await t.get("/api/v1/commands?format=ndjson")).text()).trimEnd().split("\n").map((l) => JSON.parse(l) as Presented);
     expect(new Map(nd.map((r) => [key(r), r.flags]))).toEqual(new Map((await t.all()).map((r) => [key(r), r.flags])));
     for (const mode of ["safe", "raw"]) {
       const [header, ...lines] = parseCsv(await (await t.get(`/api/v1/commands?format=csv&csv=${mode}`)).text());
-      expect(header!.at(-1)).toBe("flags");
+      expect(header!.slice(-2)).toEqual(["flags", "attestation"]);
       const col = (name: string) => header!.indexOf(name);
-      const got = new Map(lines.map((l) => [`${l[col("sessionId")]}/${l[col("seq")]}`, l.at(-1)]));
+      const got = new Map(lines.map((l) => [`${l[col("sessionId")]}/${l[col("seq")]}`, l[col("flags")]]));
       expect(got.get("fake/1")).toBe("hostname-nonstandard,name-confusable");
       expect(got.get("real/3")).toBe("user-nonstandard,name-invisible,cwd-control");
       expect(got.get("real/1")).toBe("");

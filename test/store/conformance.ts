@@ -596,6 +596,15 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(again.find((r) => r.oci === first.oci)!.flags).toEqual([]);
       });
 
+      test("attestation round-trips (kernel, none); a resend with the other one is the same record", async () => {
+        const k = hookRecord(BASE_US + 950 * SEC, { sessionId: "att-s", seq: 1, attestation: "kernel" });
+        const n = hookRecord(BASE_US + 951 * SEC, { sessionId: "att-s", seq: 2 });
+        expect([k.attestation, n.attestation]).toEqual(["kernel", "none"]);
+        expect(await s.store.insert([k, n], RECEIVED)).toEqual({ inserted: 2, duplicates: 0 });
+        expect((await s.store.query({ sessionId: "att-s" }, ALL)).map((r) => [r.seq, r.attestation]).sort()).toEqual([[1, "kernel"], [2, "none"]]);
+        expect(await s.store.insert([{ ...k, attestation: "none" }], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1 });
+      });
+
       test("a link-local IPv6 client address with its zone (accepted by normalizeRecord) is stored", async () => {
         // sshd reports fe80:: peers with their zone; this is the uncompressed form with a predictable NIC name.
         const r = hookRecord(BASE_US, { clientIp: "fe80:0000:0000:0000:0a00:27ff:fe4e:66a1%enp0s31f6" });

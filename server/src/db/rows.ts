@@ -25,6 +25,7 @@ export interface RecordRow {
   receivedUs: number;
   /** RecordFlag names joined with "," ('' for none). */
   flags: string;
+  attestation: string;
 }
 
 export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id"> {
@@ -32,7 +33,7 @@ export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id">
     oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
     terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
     sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, commandRaw: r.commandRaw,
-    receivedUs, flags: r.flags.join(","),
+    receivedUs, flags: r.flags.join(","), attestation: r.attestation,
   };
 }
 
@@ -43,6 +44,7 @@ export function fromRow(r: RecordRow): StoredRecord {
     clientIp: r.clientIp, command: r.command, commandRaw: r.commandRaw ?? null, sessionId: r.sessionId, seq: r.seq,
     cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, receivedUs: r.receivedUs,
     flags: r.flags === "" ? [] : (r.flags.split(",") as RecordFlag[]),
+    attestation: r.attestation === "kernel" ? "kernel" : "none",
   };
 }
 

@@ -39,6 +39,8 @@ export const servercmdhist = mysqlTable("servercmdhist", {
   receivedUs: bigint("received_us", { mode: "number" }).notNull().default(0),
   /** The record's flags (protocol/names.ts), comma-separated; '' for none. Rows from before the column get theirs at start (flagsBackfill). */
   flags: varchar("flags", { length: 255 }).notNull().default(""),
+  /** protocol/record.ts ATTESTATIONS: `kernel` or `none` (every row from before the column: none). */
+  attestation: varchar("attestation", { length: 8 }).notNull().default("none"),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),

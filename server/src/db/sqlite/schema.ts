@@ -30,6 +30,7 @@ export const servercmdhist = sqliteTable("servercmdhist", {
   commandRaw: bytes("command_raw"),
   receivedUs: integer("received_us").notNull().default(0),
   flags: text("flags").notNull().default(""),
+  attestation: text("attestation").notNull().default("none"),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),

@@ -1,0 +1,1 @@
+ALTER TABLE `servercmdhist` ADD `attestation` varchar(8) DEFAULT 'none' NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE `servercmdhist` ADD `attestation` text DEFAULT 'none' NOT NULL;

@@ -164,3 +164,37 @@ export type HostsAnswer = z.infer<typeof hostsAnswerSchema>;
 
 export const livenessSchema = z.object({ status: z.literal("ok") }).meta({ id: "Liveness" });
 export const readinessSchema = z.object({ status: z.enum(["ready", "unavailable"]) }).meta({ id: "Readiness" });
+
+// --- sessions ---------------------------------------------------------------------------------
+
+export const sessionsQuerySchema = z.strictObject({
+  host: z.string().min(1).max(255).meta({ description: "Hostname, exact: the sessions of one host." }),
+  from: time().optional().meta({ description: "Sessions with a record at or after this instant (ISO 8601 with a UTC offset)." }),
+  to: time().optional().meta({ description: "Sessions with a record before this instant." }),
+  limit: z.coerce.number().int().min(1).optional().meta({ description: "Sessions per page (default 100, at most the server's max_page_size)." }),
+  cursor: z.string().max(128).optional().meta({ description: "The nextCursor of the previous page." }),
+});
+export type SessionsQuery = z.infer<typeof sessionsQuerySchema>;
+
+export const sessionSchema = z.object({
+  sessionId: z.string(),
+  hostname: z.string(),
+  lusers: z.array(z.string()).meta({ description: "Login users its records name (one, unless records were forged or conflict)." }),
+  susers: z.array(z.string()).meta({ description: "Effective users its records name." }),
+  firstTime: z.string().meta({ description: "Time of its oldest record (UTC)." }),
+  lastTime: z.string().meta({ description: "Time of its newest record (UTC)." }),
+  records: count(),
+  firstSeq: count(),
+  lastSeq: count(),
+  missingSeqs: count().meta({ description: "Sequence numbers between firstSeq and lastSeq with no record: records that never arrived (a write that failed, a line swallowed, a record given up)." }),
+  started: z.boolean().meta({ description: "A session_start record is stored." }),
+  ended: z.boolean().meta({ description: "A session_end record is stored; false for a live session and for one whose end never came (a killed shell, a lost record)." }),
+  conflicts: count().meta({ description: "Records flagged conflict (another record came with the same key and other content)." }),
+}).meta({ id: "Session", description: "One shell session of one host, from its stored records." });
+export type Session = z.infer<typeof sessionSchema>;
+
+export const sessionsPageSchema = z.object({
+  items: z.array(sessionSchema),
+  nextCursor: z.string().nullable(),
+}).meta({ id: "SessionsPage", description: "Sessions, the most recently active first." });
+export type SessionsPage = z.infer<typeof sessionsPageSchema>;

@@ -13,6 +13,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { hostsRoutes } from "./routes/hosts.ts";
 import { ingestRawRoutes } from "./routes/ingest-raw.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { sessionsRoutes } from "./routes/sessions.ts";
 
 export interface AppDeps {
   store: Store;
@@ -52,6 +53,7 @@ export function createApp(deps: { store: Store; config: Config; logger?: Logger;
   app.route("/api/v1/commands", commandsRoutes(d));
   app.route("/api/v1/ingest/raw", ingestRawRoutes(d));
   app.route("/api/v1/hosts", hostsRoutes(d));
+  app.route("/api/v1/sessions", sessionsRoutes(d));
 
   // Public, as /healthz is: the document and the page describe the API (the same as this source
   // tree does) and hold no record, host or setting of this server.

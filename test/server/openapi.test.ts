@@ -96,7 +96,7 @@ describe("the OpenAPI document", () => {
 
 describe("real answers validate against the document", () => {
   // Each test covers the operations it names here, every documented status of each (so each test runs alone).
-  const COVERED = ["GET /healthz", "GET /readyz", "POST /api/v1/commands", "POST /api/v1/ingest/raw", "GET /api/v1/commands", "GET /api/v1/hosts", "GET /metrics"];
+  const COVERED = ["GET /healthz", "GET /readyz", "POST /api/v1/commands", "POST /api/v1/ingest/raw", "GET /api/v1/commands", "GET /api/v1/hosts", "GET /api/v1/sessions", "GET /metrics"];
   const seen = new Set<string>();
   beforeEach(() => seen.clear());
   const check = async (method: string, path: string, res: Response) => {
@@ -176,6 +176,14 @@ describe("real answers validate against the document", () => {
     await check("GET", p, await t.get(`${p}?limit=100000`));
     await check("GET", p, await t.app.request(p));
     expectEveryStatusSeen(`GET ${p}`);
+  });
+
+  test("GET /api/v1/sessions: a page, 400, 401", async () => {
+    expect((await t.post([record(40), record(41)])).status).toBe(200);
+    await check("GET", "/api/v1/sessions", await t.get("/api/v1/sessions?host=contract-host&limit=1"));
+    await check("GET", "/api/v1/sessions", await t.get("/api/v1/sessions"));
+    await check("GET", "/api/v1/sessions", await t.app.request("/api/v1/sessions?host=contract-host"));
+    expectEveryStatusSeen("GET /api/v1/sessions");
   });
 
   test("GET /api/v1/hosts and /metrics: 200, 401", async () => {

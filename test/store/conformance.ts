@@ -894,6 +894,64 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       }, SLOW);
     });
 
+    describe("sessions()", () => {
+      const s = freshStore();
+
+      test("one host's sessions, newest activity first: users, times, seq range and gaps, start, end, conflicts; paged by a cursor", async () => {
+        const R = (sid: string, seq: number, sec: number, over: Partial<WireRecord> = {}) =>
+          hookRecord(BASE_US + sec * SEC, { hostname: "sess-host", sessionId: sid, seq, command: `${sid} ${seq}`, ...over });
+        const recs = [
+          // complete: start, two commands, end
+          R("a", 1, 10, { kind: "session_start", command: undefined }), R("a", 2, 11), R("a", 3, 12), R("a", 4, 13, { kind: "session_end", command: undefined }),
+          // seq 3 and 4 never arrived; no end; sudo -i changed suser within it (forged or not, both names show)
+          R("b", 1, 20, { kind: "session_start", command: undefined }), R("b", 2, 21), R("b", 5, 22, { suser: "mallory" }),
+          // a pre-empted record: seq 2 twice
+          R("c", 1, 30), R("c", 2, 31), R("c", 2, 31, { command: "forged c 2" }),
+          // another host's session with the same id is not this host's
+          hookRecord(BASE_US + 40 * SEC, { hostname: "other-host", sessionId: "a", seq: 9 }),
+          // a legacy record has no session
+          legacyRecord(BASE_US + 50 * SEC, { hostname: "sess-host" }),
+        ];
+        await s.store.insert(recs, RECEIVED);
+        const all = await s.store.sessions({ host: "sess-host" }, 100);
+        expect(all.map((x) => [x.sessionId, x.records, x.firstSeq, x.lastSeq, x.seqs, x.started, x.ended, x.conflicts])).toEqual([
+          ["c", 3, 1, 2, 2, false, false, 2],
+          ["b", 3, 1, 5, 3, true, false, 0],
+          ["a", 4, 1, 4, 4, true, true, 0],
+        ]);
+        const b = all[1]!;
+        expect([b.hostname, b.lusers, b.susers, b.firstTsUs, b.lastTsUs]).toEqual(["sess-host", ["alice"], ["mallory", "root"], BASE_US + 20 * SEC, BASE_US + 22 * SEC]);
+        // Pages of one, by the cursor of the last session of the page before.
+        const pages: string[] = [];
+        let after: { lastTsUs: number; sessionId: string } | undefined;
+        for (;;) {
+          const page = await s.store.sessions({ host: "sess-host" }, 1, after);
+          if (page.length === 0) break;
+          pages.push(page[0]!.sessionId);
+          after = { lastTsUs: page[0]!.lastTsUs, sessionId: page[0]!.sessionId };
+        }
+        expect(pages).toEqual(["c", "b", "a"]);
+        // Time range: records in it only.
+        const ranged = await s.store.sessions({ host: "sess-host", fromUs: BASE_US + 11 * SEC, toUs: BASE_US + 21 * SEC }, 100);
+        expect(ranged.map((x) => [x.sessionId, x.records])).toEqual([["b", 1], ["a", 3]]);
+        expect(await s.store.sessions({ host: "SESS-HOST" }, 100)).toEqual([]);
+      });
+
+      test("sessions with the same newest time page by session id, none lost or repeated", async () => {
+        const recs = Array.from({ length: 7 }, (_, i) => hookRecord(BASE_US + 60 * SEC, { hostname: "tie-host", sessionId: `t${i}`, seq: 1 }));
+        await s.store.insert(recs, RECEIVED);
+        const seen: string[] = [];
+        let after: { lastTsUs: number; sessionId: string } | undefined;
+        for (let guard = 0; guard < 10; guard++) {
+          const page = await s.store.sessions({ host: "tie-host" }, 3, after);
+          seen.push(...page.map((x) => x.sessionId));
+          if (page.length < 3) break;
+          after = { lastTsUs: page.at(-1)!.lastTsUs, sessionId: page.at(-1)!.sessionId };
+        }
+        expect(seen).toEqual(["t6", "t5", "t4", "t3", "t2", "t1", "t0"]);
+      });
+    });
+
     describe("hosts()", () => {
       const s = freshStore();
 

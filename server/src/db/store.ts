@@ -45,6 +45,36 @@ export interface HostSummary {
   ingestAuth: IngestAuth | null;
 }
 
+/** A session's stored records, summed up (Store.sessions). */
+export interface SessionSummary {
+  sessionId: string;
+  hostname: string;
+  lusers: string[];
+  susers: string[];
+  firstTsUs: number;
+  lastTsUs: number;
+  records: number;
+  firstSeq: number;
+  lastSeq: number;
+  /** Distinct sequence numbers stored. */
+  seqs: number;
+  started: boolean;
+  ended: boolean;
+  conflicts: number;
+}
+
+export interface SessionFilter {
+  host: string;
+  fromUs?: number;
+  toUs?: number;
+}
+
+/** Sessions page by their newest record: (lastTsUs, sessionId) descending. */
+export interface SessionCursor {
+  lastTsUs: number;
+  sessionId: string;
+}
+
 export interface InsertResult {
   inserted: number;
   duplicates: number;
@@ -61,6 +91,8 @@ export interface Store {
   /** Newest first, (tsUs, id) descending, at most `limit` rows after `after`. */
   query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]>;
   hosts(): Promise<HostSummary[]>;
+  /** The sessions of one host with a record in the range, most recently active first, at most `limit` after `after`. */
+  sessions(filter: SessionFilter, limit: number, after?: SessionCursor): Promise<SessionSummary[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -84,4 +116,37 @@ export function hostDeltas(records: AuditRecord[]): Map<string, { serverIps: str
 /** LIKE pattern for a literal substring (backslash is the escape character in both dialects as used). */
 export function likeContains(s: string): string {
   return "%" + s.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
+}
+
+/** One session's aggregate row as both dialects' SQL returns it (numbers may come back as strings or bigints). */
+export interface SessionRow {
+  session_id: string;
+  hostname: string;
+  /** JSON arrays (as text, or parsed by the driver). */
+  lusers: string | (string | null)[] | null;
+  susers: string | (string | null)[] | null;
+  first_ts: number | string;
+  last_ts: number | string;
+  records: number | string;
+  first_seq: number | string;
+  last_seq: number | string;
+  seqs: number | string;
+  started: number | string | null;
+  ended: number | string | null;
+  conflicts: number | string | null;
+}
+
+export function sessionFromRow(r: SessionRow): SessionSummary {
+  const n = (v: number | string | null) => Number(v ?? 0);
+  // A JSON array of the distinct names (JSON_ARRAYAGG / json_group_array): no separator a name could hold.
+  // The MySQL driver may hand the array over parsed already.
+  const names = (v: string | (string | null)[] | null) => {
+    const list = v === null ? [] : Array.isArray(v) ? v : (JSON.parse(v) as (string | null)[]);
+    return list.filter((x): x is string => x !== null).sort();
+  };
+  return {
+    sessionId: r.session_id, hostname: r.hostname, lusers: names(r.lusers), susers: names(r.susers),
+    firstTsUs: n(r.first_ts), lastTsUs: n(r.last_ts), records: n(r.records), firstSeq: n(r.first_seq), lastSeq: n(r.last_seq),
+    seqs: n(r.seqs), started: n(r.started) > 0, ended: n(r.ended) > 0, conflicts: n(r.conflicts),
+  };
 }

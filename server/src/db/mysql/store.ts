@@ -6,7 +6,10 @@ import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../..
 import { findConflicts, withConflict } from "../conflicts.ts";
 import { whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, type NamesOfRow, toRow } from "../rows.ts";
-import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas, likeContains } from "../store.ts";
+import {
+  type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
+  type Store, type StoredRecord, hostDeltas, likeContains, sessionFromRow,
+} from "../store.ts";
 import { flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
@@ -295,6 +298,23 @@ class MysqlStore implements Store {
     const rows = await this.db.select().from(servercmdhist).where(where)
       .orderBy(desc(servercmdhist.tsUs), desc(servercmdhist.id)).limit(limit);
     return rows.map(fromRow);
+  }
+
+  async sessions(filter: SessionFilter, limit: number, after?: SessionCursor): Promise<SessionSummary[]> {
+    const range = sql.join([
+      sql`hostname = ${filter.host} AND session_id IS NOT NULL`,
+      ...(filter.fromUs !== undefined ? [sql`ts_us >= ${filter.fromUs}`] : []),
+      ...(filter.toUs !== undefined ? [sql`ts_us < ${filter.toUs}`] : []),
+    ], sql` AND `);
+    const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
+    const [rows] = await this.db.execute(sql`
+      SELECT session_id, MIN(hostname) AS hostname, JSON_ARRAYAGG(DISTINCT luser) AS lusers, JSON_ARRAYAGG(DISTINCT suser) AS susers,
+        MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
+        COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
+        SUM(CONCAT(',', flags, ',') LIKE '%,conflict,%') AS conflicts
+      FROM servercmdhist WHERE ${range} GROUP BY session_id ${page}
+      ORDER BY last_ts DESC, session_id DESC LIMIT ${limit}`);
+    return (rows as unknown as SessionRow[]).map(sessionFromRow);
   }
 
   async hosts(): Promise<HostSummary[]> {

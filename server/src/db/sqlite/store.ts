@@ -8,7 +8,10 @@ import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
 import { whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, toRow } from "../rows.ts";
-import { type CommandFilter, type Cursor, type HostSummary, type InsertResult, type Store, type StoredRecord, hostDeltas } from "../store.ts";
+import {
+  type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
+  type Store, type StoredRecord, hostDeltas, sessionFromRow,
+} from "../store.ts";
 import { flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
@@ -109,6 +112,23 @@ class SqliteStore implements Store {
     const rows = this.db.select().from(servercmdhist).where(where)
       .orderBy(desc(servercmdhist.tsUs), desc(servercmdhist.id)).limit(limit).all();
     return rows.map(fromRow);
+  }
+
+  async sessions(filter: SessionFilter, limit: number, after?: SessionCursor): Promise<SessionSummary[]> {
+    const range = sql.join([
+      sql`hostname = ${filter.host} AND session_id IS NOT NULL`,
+      ...(filter.fromUs !== undefined ? [sql`ts_us >= ${filter.fromUs}`] : []),
+      ...(filter.toUs !== undefined ? [sql`ts_us < ${filter.toUs}`] : []),
+    ], sql` AND `);
+    const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
+    const rows = this.db.all<SessionRow>(sql`
+      SELECT session_id, MIN(hostname) AS hostname, json_group_array(DISTINCT luser) AS lusers, json_group_array(DISTINCT suser) AS susers,
+        MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
+        COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
+        SUM((',' || flags || ',') LIKE '%,conflict,%') AS conflicts
+      FROM servercmdhist WHERE ${range} GROUP BY session_id ${page}
+      ORDER BY last_ts DESC, session_id DESC LIMIT ${limit}`);
+    return rows.map(sessionFromRow);
   }
 
   async hosts(): Promise<HostSummary[]> {

@@ -16,7 +16,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, loadReporterConfig } from "./config.t
 import { check } from "./check.ts";
 import { EXIT, run } from "./run.ts";
 import { VERSION } from "./ship.ts";
-import { StateError } from "./state.ts";
+import { StateError, StateWriteError } from "./state.ts";
 import { status } from "./status.ts";
 
 const USAGE = "usage: cmdaudit-reporter [-c CONFIG] run|status [--json]|check|version";
@@ -82,6 +82,10 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof StateError) {
       process.stderr.write(`cmdaudit-reporter: ${e.message}\n`);
       return EXIT.config;
+    }
+    if (e instanceof StateWriteError) {
+      process.stderr.write(`cmdaudit-reporter: ${e.message}\n`);
+      return EXIT.internal;
     }
     throw e;
   }

@@ -89,6 +89,9 @@ export function newState(): State {
 
 export class StateError extends Error {}
 
+/** The state directory cannot be written (disk full, read-only): the run stops, the checkpoint before stays. */
+export class StateWriteError extends Error {}
+
 /** The saved state; a new one when there is none. A damaged file is an error, not a silent restart from 0. */
 export function loadState(stateDir: string): State {
   let text: string;
@@ -111,6 +114,16 @@ export function loadState(stateDir: string): State {
 
 /** Write, fsync, rename, fsync the directory: after a crash the file is the old state or the new one. */
 export function saveState(stateDir: string, state: State): void {
+  try {
+    writeState(stateDir, state);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (!err.code) throw e;
+    throw new StateWriteError(`cannot write ${stateFile(stateDir)}: ${err.code}${err.code === "ENOSPC" ? " (no space left on device)" : ""}; the checkpoint before it is kept, so what this run sent is sent again and stored once`);
+  }
+}
+
+function writeState(stateDir: string, state: State): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const final = stateFile(stateDir);
   const tmp = `${final}.tmp`;

@@ -433,6 +433,9 @@ export function faultSuite(driver: ReporterDriver): void {
         const a = await run(h);
         console.log(`[${driver.name}] run with the state dir full from the start: exit ${a.code}, stderr ${JSON.stringify(a.stderr.slice(0, 300))}`);
         expect(a.code).not.toBe(0);
+        // Both say which file in the state dir could not be written, not "internal error".
+        expect(a.stderr).toContain(h.stateDir);
+        expect(a.stderr).not.toContain("internal error");
         rmSync(filler);
         expectExit(await run(h), 0);
         // Full while the server commits a body: the checkpoint cannot be saved.
@@ -446,6 +449,7 @@ export function faultSuite(driver: ReporterDriver): void {
         const b = await s.done;
         console.log(`[${driver.name}] run whose state dir filled up after the server committed a body: exit ${b.code}, stderr ${JSON.stringify(b.stderr.slice(0, 300))}`);
         expect(b.code).not.toBe(0);
+        expect(b.stderr).toContain(h.stateDir);
         rmSync(filler);
         proxy.setFault(() => "forward");
         h.write(50);

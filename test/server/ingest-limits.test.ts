@@ -75,6 +75,36 @@ describe("the cost of one request", () => {
   });
 });
 
+describe("fuzz: gzip bodies of every ratio", () => {
+  test("413 exactly when a body inflates past max(8 MiB, ratio x its size), never a 500; the others are read to the end", async () => {
+    const { Rng } = await import("./helpers.ts");
+    const { GZIP_FLOOR_BYTES } = await import("../../server/src/body.ts");
+    const rng = new Rng(4242);
+    // A small ratio so that bodies on both sides of the bound stay small enough for a quick test.
+    const t = await suite.newApp({ limits: limits({ max_gzip_ratio: 10, ingest_requests_per_minute: 100_000, ingest_bytes_per_minute: 1 << 30 }) });
+    let refused = 0;
+    let read = 0;
+    for (let i = 0; i < 40; i++) {
+      // Random bytes (ratio ~1) mixed with runs of one byte (ratio ~1000), sizes around the floor.
+      const size = GZIP_FLOOR_BYTES / 2 + rng.int(GZIP_FLOOR_BYTES);
+      const noise = Buffer.from(rng.bytes(rng.int(256 * 1024)));
+      const plain = Buffer.concat([noise, Buffer.alloc(Math.max(0, size - noise.length), rng.pick(["\n", "x", " "]))]);
+      const gz = gz9(plain);
+      const want = plain.length > Math.max(GZIP_FLOOR_BYTES, 10 * gz.length) ? 413 : 200;
+      const res = await t.postRaw(gz, "?final=1", GZIP);
+      const body = await res.text();
+      // A body of lines that are not records is read (ignored or damaged), not refused: 200; over 10,000 lines: 413 too.
+      const lines = plain.filter((b) => b === 0x0a).length;
+      const expected = want === 413 || lines > 10_000 ? 413 : 200;
+      expect({ i, status: res.status, ratio: Math.round(plain.length / gz.length) }).toEqual({ i, status: expected, ratio: Math.round(plain.length / gz.length) });
+      if (res.status === 413) refused++;
+      else { read++; expect(JSON.parse(body).code).toBe(0); }
+    }
+    expect(refused).toBeGreaterThan(3);
+    expect(read).toBeGreaterThan(3);
+  }, 60_000);
+});
+
 describe("rate limit per ingest token", () => {
   const twoTokens = () => ({ ...testConfig().tokens, ingest: [INGEST_TOKEN, OTHER_TOKEN] });
 

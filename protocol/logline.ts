@@ -409,6 +409,19 @@ function recordStartInside(line: Uint8Array): string | null {
   return m ? glued("[date] of a 2018 line", m.index) : null;
 }
 
+/**
+ * Whether a whole line holds a record's head: a CA2/CA1 head or a 2018 line at its start, or such a
+ * start after other bytes (a record glued onto an unfinished line, which the decoder calls damaged).
+ * What the reporters count as records when they describe bytes they could not send.
+ */
+export function holdsRecordStart(line: Uint8Array): boolean {
+  // A line of the hook's own format is a head (R) or a part (P, whose escaped text holds no TAB):
+  // never something a record was glued onto.
+  if (line[0] === 0x43 && line[1] === 0x41 && (line[2] === 0x32 || line[2] === 0x31) && line[3] === 0x09) return line[4] === 0x52 && line[5] === 0x09;
+  if (line[0] === 0x5b && line[1] !== undefined && line[1] >= 0x30 && line[1] <= 0x39) return true;
+  return recordStartInside(line) !== null;
+}
+
 const NL = new Uint8Array([0x0a]);
 const NO_BYTES = new Uint8Array(0);
 

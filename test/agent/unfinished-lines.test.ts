@@ -2,8 +2,7 @@
  * Both reporters on a log where another user left lines without their LF (issue 13, "Swallowing";
  * docs/log-format.md, "Unfinished lines"), against the real server process on MariaDB: a record an
  * older hook wrote onto such a line is dead-lettered and counted, exactly, in a stored loss record,
- * never ignored; records written LF first (this hook) are stored. The compiled reporter does not
- * count it in a loss record yet (the test marked failing below).
+ * never ignored; records written LF first (this hook) are stored.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -54,10 +53,9 @@ describe("a record written onto a line another user left unfinished", () => {
     expect(letters[0].raw).toStartWith("xCA2\tR\t");
   });
 
-  // Not yet: the compiled reporter counts a dead letter's records by the record starts at its line
-  // starts (agent/src/tail/records.ts recordsIn), so a glued record is dead-lettered but counted as 0
-  // and no loss record is sent. Drop `.failing` once it counts a record start anywhere in the line.
-  test.failing("compiled reporter: the glued record is counted in one loss record", async () => {
+  // The compiled reporter counts a dead letter's records with holdsRecordStart (agent/src/tail/records.ts),
+  // which sees a record start anywhere in the line, as the decoder does.
+  test("compiled reporter: the glued record is counted in one loss record", async () => {
     const { h, at } = gluedLog();
     expect((await runReporter(h)).code).toBe(0);
     const loss = await lossRecords(be.server, h.stateDir);

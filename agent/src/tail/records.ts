@@ -1,64 +1,52 @@
 /** Counting records in raw log bytes: a record is a head line (CA2, CA1) or a seed line; part lines are not records. */
 import { closeSync, openSync, readSync } from "node:fs";
+import { holdsRecordStart, lines } from "../../../protocol/index.ts";
 
-/** Count the records in a byte range without keeping it in memory: CA2 and CA1 head lines, and seed lines. */
+/**
+ * Count the records in a byte range without keeping it in memory: CA2 and CA1 head lines and seed
+ * lines, also glued onto a line someone left unfinished (holdsRecordStart). A line that runs past `to`
+ * counts by what is there.
+ */
 export function countRecords(path: string, from: number, to: number): number {
   const fd = openSync(path, "r");
   const buf = Buffer.alloc(1024 * 1024);
   let n = 0;
-  let atLineStart = from === 0;
   let pos = from;
-  // A record starts at a line start: find the first one after `from` unless `from` is one.
-  if (!atLineStart) {
+  // A record starts at a line start: skip to the first one after `from` unless `from` is one.
+  let skipping = false;
+  if (from > 0) {
     const prev = Buffer.alloc(1);
     readSync(fd, prev, 0, 1, from - 1);
-    atLineStart = prev[0] === 0x0a;
+    skipping = prev[0] !== 0x0a;
   }
-  let carry = Buffer.alloc(0);
+  let carry: Buffer = Buffer.alloc(0);
   try {
     while (pos < to) {
       const got = readSync(fd, buf, 0, Math.min(buf.length, to - pos), pos);
       if (got <= 0) break;
+      pos += got;
       const chunk = carry.length ? Buffer.concat([carry, buf.subarray(0, got)]) : buf.subarray(0, got);
       let start = 0;
-      if (!atLineStart) {
-        const nl = chunk.indexOf(0x0a);
-        if (nl < 0) { carry = Buffer.alloc(0); pos += got; continue; }
-        start = nl + 1;
-        atLineStart = true;
-      }
-      for (;;) {
-        const nl = chunk.indexOf(0x0a, start);
-        const avail = (nl < 0 ? chunk.length : nl) - start;
-        if (avail < 6 && nl < 0) { carry = Buffer.from(chunk.subarray(start)); break; }
-        if (isRecordStart(chunk, start)) n++;
-        if (nl < 0) { carry = Buffer.alloc(0); atLineStart = false; break; }
+      for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+        if (!skipping && holdsRecordStart(chunk.subarray(start, nl))) n++;
+        skipping = false;
         start = nl + 1;
       }
-      pos += got;
+      carry = Buffer.from(chunk.subarray(start));
     }
-    if (carry.length && isRecordStart(carry, 0)) n++;
+    if (!skipping && carry.length && holdsRecordStart(carry)) n++;
   } finally {
     closeSync(fd);
   }
   return n;
 }
 
-function isRecordStart(b: Buffer, i: number): boolean {
-  // "CA2\tR\t", "CA1\tR\t" or a seed line "[2"
-  if (b[i] === 0x43) return b[i + 1] === 0x41 && (b[i + 2] === 0x32 || b[i + 2] === 0x31) && b[i + 3] === 0x09 && b[i + 4] === 0x52 && b[i + 5] === 0x09;
-  return b[i] === 0x5b && b[i + 1] !== undefined && b[i + 1]! >= 0x30 && b[i + 1]! <= 0x39;
-}
-
-/** Records (head lines: CA2, CA1, seed) among whole lines in `buf`, which starts at a line start. */
+/** Records (head lines: CA2, CA1, seed, also glued onto an unfinished line) among whole lines in `buf`, which starts at a line start. */
 export function recordsIn(buf: Uint8Array): number {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   let n = 0;
-  for (let i = 0; i < b.length;) {
-    if (isRecordStart(b, i)) n++;
-    const nl = b.indexOf(0x0a, i);
-    if (nl < 0) break;
-    i = nl + 1;
-  }
+  for (const { line } of lines(buf)) if (holdsRecordStart(line)) n++;
+  // A last line without its LF counts too.
+  const last = buf.lastIndexOf(0x0a);
+  if (last < buf.length - 1 && holdsRecordStart(buf.subarray(last + 1))) n++;
   return n;
 }

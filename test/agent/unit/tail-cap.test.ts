@@ -42,6 +42,17 @@ describe("counting records", () => {
     expect(countRecords(join(dir, "f"), second + 1, bytes.length)).toBe(3);
     expect(countRecords(join(dir, "f"), 0, second + 10)).toBe(2);
   });
+  test("a record glued onto a line someone left unfinished counts; a part whose text looks like a 2018 date does not", () => {
+    const glued = Buffer.concat([Buffer.from("xx"), record(4)]);
+    const dated = record(5, "echo [2024-05-01 03:00:00] ".repeat(200), 1000); // parts hold the date text
+    const all = Buffer.concat([glued, Buffer.from("junk [2024-05-01 03:00:00] [(root) root pts/0 1.2.3.4] [h@1] id\n"), dated]);
+    expect(recordsIn(all)).toBe(3);
+    const dir = logDir();
+    writeFileSync(join(dir, "g"), all);
+    expect(countRecords(join(dir, "g"), 0, all.length)).toBe(3);
+    // A chunk boundary inside the glued line changes nothing (the reader keeps the whole line).
+    expect(countRecords(join(dir, "g"), 1, all.length)).toBe(2);
+  });
 });
 
 describe("the retained cap", () => {

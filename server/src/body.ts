@@ -116,8 +116,9 @@ export async function readIngestBody(c: Context, deps: Pick<AppDeps, "config">, 
   }
   limiter.charge(key, body.length);
   if (opts.maxLines) {
-    // The reporters send at most MAX_RECORDS_PER_BODY lines a body.
-    const max = Math.max(limits.max_records_per_batch, MAX_RECORDS_PER_BODY);
+    // The reporters send at most MAX_RECORDS_PER_BODY lines a body; the hook writes an empty line before
+    // each of its own (LF first), so twice that. Empty lines cost a parse too: they count.
+    const max = 2 * Math.max(limits.max_records_per_batch, MAX_RECORDS_PER_BODY);
     let lines = 0;
     for (let at = body.indexOf(0x0a); at >= 0; at = body.indexOf(0x0a, at + 1)) {
       if (++lines > max) throw new HTTPException(413, { message: `body has more than ${max} lines` });

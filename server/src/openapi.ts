@@ -47,7 +47,7 @@ export const errors = {
   400: error("Bad request: a parameter or the body is malformed; msg says which."),
   401: error("No token, an unknown one, or one of the other scope (no detail on purpose)."),
   413: error("The body is larger than limits.max_body_bytes (before or after gzip), inflates more than limits.max_gzip_ratio times, "
-    + "or holds more than limits.max_records_per_batch records (raw: 10,000 lines)."),
+    + "or holds more than limits.max_records_per_batch records (raw: 20,000 lines, the hook writing an empty line before each of its own)."),
   415: error("Content-Encoding other than gzip or none."),
   429: error("This host sent more than limits.ingest_requests_per_minute requests or limits.ingest_bytes_per_minute bytes: retry after Retry-After seconds; nothing was stored."),
   503: error("The database is unavailable; nothing was stored: retry the batch."),

@@ -59,7 +59,8 @@ export function ingestRawRoutes(deps: AppDeps) {
     let complete = 0;
     const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, maxAgeDays: config.records.max_age_days, identity: c.get("identity") };
     const handle = (ev: DecodeEvent) => {
-      if (ev.type === "foreign") { ignored++; return; }
+      // Empty lines are the hook's own (it writes LF, the line, LF): only other lines are ignored ones worth counting.
+      if (ev.type === "foreign") { if (ev.raw.length > 0) ignored++; return; }
       if (ev.type === "damaged") { rejected.push({ line: lineOf.get(ev.offset), error: `damaged line: ${ev.reason}` }); return; }
       const wire = toWireRecord(ev.record);
       // A seed line's zone-less time at the server's configured offset is assumed, as for a JSON seed

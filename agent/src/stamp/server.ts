@@ -1,0 +1,180 @@
+/**
+ * The stamping daemon (docs/transport.md, option D): shells connect to 127.0.0.1:PORT (a port below
+ * 1024, which users cannot bind) with bash's own /dev/tcp and write their records; each connection is
+ * spooled to a file of its own under a root-only directory, headed by what the kernel says of the
+ * writer (socket-owner.ts), never by what its lines claim. Per uid: a byte quota of unshipped spool and
+ * a connection cap; past them lines are dropped and counted, and other users are not affected. It
+ * never blocks on a client: it reads everything and writes locally.
+ *
+ * Spool file `<uid>-<opened ms>-<n>.spool` (0600):
+ *   #stamp v1 uid=U loginuid=L|- session=S|- pid=P|- opened=ISO
+ *   <each non-empty line as received>
+ *   #dropped N lines (quota|too long)        when some were
+ *   #unfinished B bytes                        a last line without its LF
+ *   #closed ISO
+ * A connection the kernel cannot attribute, or over the cap, is closed at once and counted in the
+ * daemon's counters (and, over the cap, in a spool file of the uid with `#refused`).
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { socketOwner, type SocketOwner } from "./socket-owner.ts";
+
+export interface StampOptions {
+  port: number;
+  spoolDir: string;
+  /** Unshipped spool bytes a uid may hold; lines past it are dropped and counted. */
+  quotaBytesPerUid: number;
+  /** Open connections a uid may hold; more are refused and counted. */
+  maxConnectionsPerUid: number;
+  /** A line longer than this is dropped and counted (the hook's lines are below 4 KiB). */
+  maxLineBytes: number;
+  /** Where socket-owner.ts reads /proc (tests). */
+  proc?: string;
+}
+
+export interface StampCounters {
+  connections: number;
+  unattributed: number;
+  refused: number;
+  lines: number;
+  dropped: number;
+}
+
+interface Conn {
+  owner: SocketOwner;
+  fd: number;
+  pending: Buffer[];
+  pendingBytes: number;
+  /** Skipping the rest of a line that was too long. */
+  skipping: boolean;
+  droppedQuota: number;
+  droppedLong: number;
+}
+
+const SPOOL = /^(\d+)-\d+-\d+\.spool$/;
+const LF = 0x0a;
+
+export function startStampServer(opts: StampOptions) {
+  mkdirSync(opts.spoolDir, { recursive: true, mode: 0o700 });
+  const counters: StampCounters = { connections: 0, unattributed: 0, refused: 0, lines: 0, dropped: 0 };
+  const open = new Map<number, number>();
+  /** Spool bytes per uid, re-read from the directory (the reporter deletes what it shipped). */
+  let spooled = new Map<number, number>();
+  const rescan = () => {
+    const next = new Map<number, number>();
+    for (const name of readdirSync(opts.spoolDir)) {
+      const m = SPOOL.exec(name);
+      if (!m) continue;
+      try {
+        next.set(Number(m[1]), (next.get(Number(m[1])) ?? 0) + statSync(join(opts.spoolDir, name)).size);
+      } catch {
+        // shipped and deleted meanwhile
+      }
+    }
+    spooled = next;
+  };
+  rescan();
+  const timer = setInterval(rescan, 5000);
+  let seq = 0;
+  const spoolFile = (uid: number) => {
+    const path = join(opts.spoolDir, `${uid}-${Date.now()}-${++seq}.spool`);
+    return openSync(path, "a", 0o600);
+  };
+  const put = (c: Conn, text: string) => {
+    const b = Buffer.from(text);
+    writeSync(c.fd, b);
+    spooled.set(c.owner.uid, (spooled.get(c.owner.uid) ?? 0) + b.length);
+  };
+  const line = (c: Conn, bytes: Buffer) => {
+    if (bytes.length === 0) return; // the hook writes an LF before each line
+    if ((spooled.get(c.owner.uid) ?? 0) + bytes.length + 1 > opts.quotaBytesPerUid) {
+      c.droppedQuota++;
+      counters.dropped++;
+      return;
+    }
+    writeSync(c.fd, Buffer.concat([bytes, Buffer.from([LF])]));
+    spooled.set(c.owner.uid, (spooled.get(c.owner.uid) ?? 0) + bytes.length + 1);
+    counters.lines++;
+  };
+  const id = (n: number | null) => (n === null ? "-" : String(n));
+
+  const server = Bun.listen<Conn | undefined>({
+    hostname: "127.0.0.1",
+    port: opts.port,
+    socket: {
+      open(socket) {
+        counters.connections++;
+        let owner: SocketOwner | undefined;
+        try {
+          owner = socketOwner(socket.remotePort, server.port, opts.proc);
+        } catch {
+          owner = undefined;
+        }
+        if (!owner) {
+          counters.unattributed++;
+          socket.end();
+          return;
+        }
+        const held = open.get(owner.uid) ?? 0;
+        if (held >= opts.maxConnectionsPerUid) {
+          counters.refused++;
+          const fd = spoolFile(owner.uid);
+          writeSync(fd, `#stamp v1 uid=${owner.uid} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n#refused over ${opts.maxConnectionsPerUid} connections of this uid\n`);
+          closeSync(fd);
+          socket.end();
+          return;
+        }
+        open.set(owner.uid, held + 1);
+        const c: Conn = { owner, fd: spoolFile(owner.uid), pending: [], pendingBytes: 0, skipping: false, droppedQuota: 0, droppedLong: 0 };
+        put(c, `#stamp v1 uid=${owner.uid} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n`);
+        socket.data = c;
+      },
+      data(socket, chunk) {
+        const c = socket.data;
+        if (!c) return;
+        let buf = Buffer.from(chunk);
+        for (let nl = buf.indexOf(LF); nl >= 0; nl = buf.indexOf(LF)) {
+          const head = buf.subarray(0, nl);
+          if (c.skipping) c.skipping = false;
+          else line(c, c.pendingBytes ? Buffer.concat([...c.pending, head]) : head);
+          c.pending = [];
+          c.pendingBytes = 0;
+          buf = buf.subarray(nl + 1);
+        }
+        if (buf.length === 0 || c.skipping) return;
+        c.pending.push(Buffer.from(buf));
+        c.pendingBytes += buf.length;
+        if (c.pendingBytes > opts.maxLineBytes) {
+          c.droppedLong++;
+          counters.dropped++;
+          c.pending = [];
+          c.pendingBytes = 0;
+          c.skipping = true;
+        }
+      },
+      close(socket) {
+        const c = socket.data;
+        if (!c) return;
+        socket.data = undefined;
+        if (c.droppedQuota) put(c, `#dropped ${c.droppedQuota} lines (quota)\n`);
+        if (c.droppedLong) put(c, `#dropped ${c.droppedLong} lines (too long)\n`);
+        if (c.pendingBytes) put(c, `#unfinished ${c.pendingBytes} bytes\n`);
+        put(c, `#closed ${new Date().toISOString()}\n`);
+        closeSync(c.fd);
+        open.set(c.owner.uid, (open.get(c.owner.uid) ?? 1) - 1);
+      },
+      error(socket) {
+        socket.end();
+      },
+    },
+  });
+
+  return {
+    port: server.port,
+    counters,
+    stop() {
+      clearInterval(timer);
+      server.stop(true);
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Who holds the other end of a loopback TCP connection, as the kernel records it (docs/transport.md,
+ * option D): the client socket's owner uid from /proc/net/tcp (set at socket() from the creator's
+ * fsuid; a user cannot choose it), and the loginuid and audit session of a process holding it.
+ */
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+
+export interface SocketOwner {
+  uid: number;
+  inode: number;
+  /** A process holding the socket, if one was found (it may have exited already). */
+  pid: number | null;
+  /** The login's uid (pam_loginuid), null when unset (4294967295) or unknown. */
+  loginUid: number | null;
+  /** The kernel's audit session id, null when unset or unknown. */
+  auditSession: number | null;
+}
+
+const UNSET = 4294967295;
+
+/** "0100007F:1F90" → "127.0.0.1:8080" (IPv4 rows of /proc/net/tcp: the address little-endian hex, the port big-endian). */
+function decode(hex: string): string {
+  const [a, p] = hex.split(":");
+  const n = Number.parseInt(a!, 16);
+  return `${n & 255}.${(n >>> 8) & 255}.${(n >>> 16) & 255}.${n >>> 24}:${Number.parseInt(p!, 16)}`;
+}
+
+/** The row of the socket at `local` connected to `remote` ("127.0.0.1:PORT" each), from /proc/net/tcp's text. */
+export function findSocket(table: string, local: string, remote: string): { uid: number; inode: number } | undefined {
+  for (const line of table.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    if (decode(f[1]!) === local && decode(f[2]!) === remote) return { uid: Number(f[7]), inode: Number(f[9]) };
+  }
+  return undefined;
+}
+
+/** A process with an open fd on socket `inode`, or null (one scan of /proc; done once per connection). */
+export function holderOf(inode: number, proc = "/proc"): number | null {
+  const want = `socket:[${inode}]`;
+  for (const name of readdirSync(proc)) {
+    if (!/^\d+$/.test(name)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`${proc}/${name}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`${proc}/${name}/fd/${fd}`) === want) return Number(name);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return null;
+}
+
+function readId(path: string): number | null {
+  try {
+    const n = Number(readFileSync(path, "utf8").trim());
+    return Number.isInteger(n) && n !== UNSET ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The owner of the client end of a connection the daemon accepted: `clientPort` is the peer's port,
+ * `serverPort` the daemon's, both on 127.0.0.1. Undefined when the kernel no longer lists it.
+ */
+export function socketOwner(clientPort: number, serverPort: number, proc = "/proc"): SocketOwner | undefined {
+  const row = findSocket(readFileSync(`${proc}/net/tcp`, "utf8"), `127.0.0.1:${clientPort}`, `127.0.0.1:${serverPort}`);
+  if (!row) return undefined;
+  const pid = row.inode > 0 ? holderOf(row.inode, proc) : null;
+  return {
+    ...row,
+    pid,
+    loginUid: pid === null ? null : readId(`${proc}/${pid}/loginuid`),
+    auditSession: pid === null ? null : readId(`${proc}/${pid}/sessionid`),
+  };
+}

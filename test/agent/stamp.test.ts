@@ -1,0 +1,132 @@
+/**
+ * The stamping daemon (agent/src/stamp, docs/transport.md option D) on real loopback TCP, with real
+ * users writing through bash's own /dev/tcp: each connection's spool file is headed by the uid the
+ * kernel gives the client socket, whatever its lines claim; a user who floods or opens connection
+ * after connection loses only their own lines, counted exactly; another user's lines are intact.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { findSocket } from "../../agent/src/stamp/socket-owner.ts";
+import { startStampServer } from "../../agent/src/stamp/server.ts";
+
+const USERS = [`cmdaudit-st${process.pid % 100000}a`, `cmdaudit-st${process.pid % 100000}b`] as const;
+const dir = mkdtempSync(join(tmpdir(), "cmdaudit-stamp-"));
+const uidOf = (u: string) => Number(Bun.spawnSync(["id", "-u", u]).stdout.toString().trim());
+
+beforeAll(() => {
+  if (process.getuid?.() !== 0) throw new Error("the stamp tests run as root (they create users)");
+  for (const u of USERS) {
+    const r = Bun.spawnSync(["useradd", "-M", "-s", "/bin/bash", u]);
+    if (r.exitCode !== 0) throw new Error(`useradd ${u}: ${r.stderr}`);
+  }
+});
+afterAll(() => {
+  for (const u of USERS) {
+    Bun.spawnSync(["pkill", "-KILL", "-u", u]);
+    Bun.spawnSync(["userdel", u]);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Run a bash script as `user` (async: the daemon runs in this process). */
+async function asUser(user: string | null, script: string, env: Record<string, string>): Promise<number> {
+  const argv = user ? ["runuser", "-u", user, "--", "bash", "-c", script] : ["bash", "-c", script];
+  const p = Bun.spawn(argv, { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...env }, stdout: "ignore", stderr: "pipe" });
+  return p.exited;
+}
+
+/** The spool files, each as its lines, once every connection has closed. */
+async function spool(spoolDir: string, files: number): Promise<string[][]> {
+  for (let i = 0; i < 100; i++) {
+    const all = readdirSync(spoolDir).filter((f) => f.endsWith(".spool")).map((f) => readFileSync(join(spoolDir, f), "utf8"));
+    if (all.length >= files && all.every((t) => /#(closed|refused) /.test(t))) return all.map((t) => t.split("\n").filter(Boolean));
+    await Bun.sleep(50);
+  }
+  throw new Error(`spool not settled in ${spoolDir}`);
+}
+
+describe("socket owner", () => {
+  test("a /proc/net/tcp row is found by its local and remote address; its uid and inode read", () => {
+    const table = [
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      "   0: 0100007F:03D3 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 111 1 0000000000000000 100 0 0 10 0",
+      "   1: 0100007F:A0F2 0100007F:03D3 01 00000000:00000000 00:00000000 00000000  1001        0 222 1 0000000000000000 20 4 30 10 -1",
+      "   2: 0100007F:03D3 0100007F:A0F2 01 00000000:00000000 00:00000000 00000000     0        0 333 1 0000000000000000 20 4 30 10 -1",
+    ].join("\n");
+    expect(findSocket(table, "127.0.0.1:41202", "127.0.0.1:979")).toEqual({ uid: 1001, inode: 222 });
+    expect(findSocket(table, "127.0.0.1:979", "127.0.0.1:41202")).toEqual({ uid: 0, inode: 333 });
+    expect(findSocket(table, "127.0.0.1:1", "127.0.0.1:979")).toBeUndefined();
+  });
+});
+
+describe("the daemon", () => {
+  test("each connection is stamped with the kernel's uid of its socket, whatever its lines claim; root's too", async () => {
+    const spoolDir = join(dir, "who");
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
+    try {
+      const env = { PORT: String(d.port) };
+      // A forged line claiming root, a real one, and a last line without its LF.
+      const forge = 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nCA2\\tR\\tforged\\tsuser=root\\n" >&3; printf "\\nmine\\n" >&3; printf "half" >&3';
+      expect(await asUser(USERS[0], forge, env)).toBe(0);
+      expect(await asUser(null, 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nroot line\\n" >&3', env)).toBe(0);
+      const files = await spool(spoolDir, 2);
+      const byUid = new Map(files.map((f) => [Number(/uid=(\d+)/.exec(f[0]!)![1]), f]));
+      const a = byUid.get(uidOf(USERS[0]))!;
+      expect(a[0]).toMatch(/^#stamp v1 uid=\d+ loginuid=(\d+|-) session=(\d+|-) pid=(\d+|-) opened=\S+$/);
+      expect(a.slice(1, -1)).toEqual(["CA2\tR\tforged\tsuser=root", "mine", "#unfinished 4 bytes"]);
+      expect(a.at(-1)).toMatch(/^#closed /);
+      expect(byUid.get(0)!.slice(1, -1)).toEqual(["root line"]);
+      expect(d.counters).toMatchObject({ connections: 2, unattributed: 0, refused: 0, lines: 3, dropped: 0 });
+    } finally {
+      d.stop();
+    }
+  }, 60_000);
+
+  test("a user flooding past the quota loses only their own lines, counted exactly; another user's lines are all there", async () => {
+    const spoolDir = join(dir, "flood");
+    const quota = 64 * 1024;
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: quota, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
+    try {
+      const env = { PORT: String(d.port) };
+      const line = "x".repeat(99); // 100 bytes with its LF
+      const flood = `exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 2000); do printf '%s\\n' ${line} >&3; done`;
+      const victim = 'exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 500); do printf "\\nvictim %d\\n" $i >&3; done';
+      const [f, v] = await Promise.all([asUser(USERS[0], flood, env), asUser(USERS[1], victim, env)]);
+      expect([f, v]).toEqual([0, 0]);
+      const files = await spool(spoolDir, 2);
+      const byUid = new Map(files.map((x) => [Number(/uid=(\d+)/.exec(x[0]!)![1]), x]));
+      const flooder = byUid.get(uidOf(USERS[0]))!;
+      const kept = flooder.filter((l) => l === line).length;
+      const dropped = Number(/^#dropped (\d+) lines \(quota\)$/.exec(flooder.find((l) => l.startsWith("#dropped"))!)![1]);
+      expect(kept + dropped).toBe(2000);
+      expect(kept).toBeGreaterThan(0);
+      expect(kept * 100).toBeLessThanOrEqual(quota);
+      expect(byUid.get(uidOf(USERS[1]))!.filter((l) => l.startsWith("victim ")).length).toBe(500);
+      expect(d.counters.dropped).toBe(dropped);
+    } finally {
+      d.stop();
+    }
+  }, 60_000);
+
+  test("connections past a uid's cap are refused and counted; another uid still connects", async () => {
+    const spoolDir = join(dir, "cap");
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 3, maxLineBytes: 65536 });
+    try {
+      const env = { PORT: String(d.port) };
+      // Five connections held open at once, each writing one line after all are open.
+      const hold = 'trap "" PIPE; for n in 3 4 5 6 7; do eval "exec $n>/dev/tcp/127.0.0.1/$PORT"; done; sleep 0.5; for n in 3 4 5 6 7; do printf "\\nline %d\\n" $n >&$n 2>/dev/null; done; true';
+      expect(await asUser(USERS[0], hold, env)).toBe(0);
+      expect(await asUser(USERS[1], 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nother\\n" >&3', env)).toBe(0);
+      const files = await spool(spoolDir, 6);
+      const a = files.filter((f) => f[0]!.includes(`uid=${uidOf(USERS[0])} `));
+      expect(a.filter((f) => f.some((l) => l.startsWith("#refused"))).length).toBe(2);
+      expect(a.filter((f) => f.some((l) => /^line \d$/.test(l))).length).toBe(3);
+      expect(files.filter((f) => f.includes("other")).length).toBe(1);
+      expect(d.counters.refused).toBe(2);
+    } finally {
+      d.stop();
+    }
+  }, 60_000);
+});

@@ -58,6 +58,9 @@ describe("socket owner", () => {
     expect(findSocket(table, "127.0.0.1:41202", "127.0.0.1:979")).toEqual({ uid: 1001, inode: 222 });
     expect(findSocket(table, "127.0.0.1:979", "127.0.0.1:41202")).toEqual({ uid: 0, inode: 333 });
     expect(findSocket(table, "127.0.0.1:1", "127.0.0.1:979")).toBeUndefined();
+    // A socket its writer closed already (TIME_WAIT, or orphaned) shows uid 0 and inode 0: no one's, never root's.
+    const closed = "   3: 0100007F:A0F3 0100007F:03D3 06 00000000:00000000 03:00000F5A 00000000     0        0 0 3 0000000000000000";
+    expect(findSocket(`${table}\n${closed}`, "127.0.0.1:41203", "127.0.0.1:979")).toBeUndefined();
   });
 });
 
@@ -67,10 +70,11 @@ describe("the daemon", () => {
     const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
     try {
       const env = { PORT: String(d.port) };
-      // A forged line claiming root, a real one, and a last line without its LF.
-      const forge = 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nCA2\\tR\\tforged\\tsuser=root\\n" >&3; printf "\\nmine\\n" >&3; printf "half" >&3';
+      // A forged line claiming root, a real one, and a last line without its LF; each writer holds its
+      // connection a moment, as a shell does for its session (one closed at once is test "writers that close at once").
+      const forge = 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nCA2\\tR\\tforged\\tsuser=root\\n" >&3; printf "\\nmine\\n" >&3; printf "half" >&3; sleep 1';
       expect(await asUser(USERS[0], forge, env)).toBe(0);
-      expect(await asUser(null, 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nroot line\\n" >&3', env)).toBe(0);
+      expect(await asUser(null, 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nroot line\\n" >&3; sleep 1', env)).toBe(0);
       const files = await spool(spoolDir, 2);
       const byUid = new Map(files.map((f) => [Number(/uid=(\d+)/.exec(f[0]!)![1]), f]));
       const a = byUid.get(uidOf(USERS[0]))!;
@@ -91,8 +95,9 @@ describe("the daemon", () => {
     try {
       const env = { PORT: String(d.port) };
       const line = "x".repeat(99); // 100 bytes with its LF
-      const flood = `exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 2000); do printf '%s\\n' ${line} >&3; done`;
-      const victim = 'exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 500); do printf "\\nvictim %d\\n" $i >&3; done';
+      // Each holds its connection a moment after writing, as a shell does for its whole session.
+      const flood = `exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 2000); do printf '%s\\n' ${line} >&3; done; sleep 1`;
+      const victim = 'exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 500); do printf "\\nvictim %d\\n" $i >&3; done; sleep 1';
       const [f, v] = await Promise.all([asUser(USERS[0], flood, env), asUser(USERS[1], victim, env)]);
       expect([f, v]).toEqual([0, 0]);
       const files = await spool(spoolDir, 2);
@@ -110,6 +115,22 @@ describe("the daemon", () => {
     }
   }, 60_000);
 
+  test("writers that close at once are stamped with their own uid or with none, never root's", async () => {
+    const spoolDir = join(dir, "quick");
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 64, maxLineBytes: 65536 });
+    try {
+      const quick = 'for i in $(seq 40); do (exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nquick %d\\n" $i >&3) & done; wait';
+      expect(await asUser(USERS[0], quick, { PORT: String(d.port) })).toBe(0);
+      const files = await spool(spoolDir, 40);
+      const uids = files.map((f) => /uid=(\d+|-)/.exec(f[0]!)![1]);
+      expect(uids.filter((u) => u !== String(uidOf(USERS[0])) && u !== "-")).toEqual([]);
+      expect(files.flatMap((f) => f.filter((l) => l.startsWith("quick "))).length).toBe(40); // kept either way
+      expect(d.counters.unattributed).toBe(uids.filter((u) => u === "-").length);
+    } finally {
+      d.stop();
+    }
+  }, 60_000);
+
   test("connections past a uid's cap are refused and counted; another uid still connects", async () => {
     const spoolDir = join(dir, "cap");
     const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 3, maxLineBytes: 65536 });
@@ -118,7 +139,7 @@ describe("the daemon", () => {
       // Five connections held open at once, each writing one line after all are open.
       const hold = 'trap "" PIPE; for n in 3 4 5 6 7; do eval "exec $n>/dev/tcp/127.0.0.1/$PORT"; done; sleep 0.5; for n in 3 4 5 6 7; do printf "\\nline %d\\n" $n >&$n 2>/dev/null; done; true';
       expect(await asUser(USERS[0], hold, env)).toBe(0);
-      expect(await asUser(USERS[1], 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nother\\n" >&3', env)).toBe(0);
+      expect(await asUser(USERS[1], 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nother\\n" >&3; sleep 1', env)).toBe(0);
       const files = await spool(spoolDir, 6);
       const a = files.filter((f) => f[0]!.includes(`uid=${uidOf(USERS[0])} `));
       expect(a.filter((f) => f.some((l) => l.startsWith("#refused"))).length).toBe(2);

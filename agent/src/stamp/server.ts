@@ -12,8 +12,9 @@
  *   #dropped N lines (quota|too long)        when some were
  *   #unfinished B bytes                        a last line without its LF
  *   #closed ISO
- * A connection the kernel cannot attribute, or over the cap, is closed at once and counted in the
- * daemon's counters (and, over the cap, in a spool file of the uid with `#refused`).
+ * A connection the kernel cannot attribute (its writer closed it before the daemon looked) is spooled
+ * to `unattributed-…` with `uid=-`: its lines are kept, vouched for by no one. A connection over its
+ * uid's cap is closed at once and counted (a spool file of the uid with `#refused`).
  */
 import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -51,7 +52,9 @@ interface Conn {
   droppedLong: number;
 }
 
-const SPOOL = /^(\d+)-\d+-\d+\.spool$/;
+const SPOOL = /^(\d+|unattributed)-\d+-\d+\.spool$/;
+/** The quota bucket of connections no uid could be found for. */
+const NO_UID = -1;
 const LF = 0x0a;
 
 export function startStampServer(opts: StampOptions) {
@@ -65,8 +68,9 @@ export function startStampServer(opts: StampOptions) {
     for (const name of readdirSync(opts.spoolDir)) {
       const m = SPOOL.exec(name);
       if (!m) continue;
+      const uid = m[1] === "unattributed" ? NO_UID : Number(m[1]);
       try {
-        next.set(Number(m[1]), (next.get(Number(m[1])) ?? 0) + statSync(join(opts.spoolDir, name)).size);
+        next.set(uid, (next.get(uid) ?? 0) + statSync(join(opts.spoolDir, name)).size);
       } catch {
         // shipped and deleted meanwhile
       }
@@ -77,7 +81,7 @@ export function startStampServer(opts: StampOptions) {
   const timer = setInterval(rescan, 5000);
   let seq = 0;
   const spoolFile = (uid: number) => {
-    const path = join(opts.spoolDir, `${uid}-${Date.now()}-${++seq}.spool`);
+    const path = join(opts.spoolDir, `${uid === NO_UID ? "unattributed" : uid}-${Date.now()}-${++seq}.spool`);
     return openSync(path, "a", 0o600);
   };
   const put = (c: Conn, text: string) => {
@@ -112,21 +116,20 @@ export function startStampServer(opts: StampOptions) {
         }
         if (!owner) {
           counters.unattributed++;
-          socket.end();
-          return;
+          owner = { uid: NO_UID, inode: 0, pid: null, loginUid: null, auditSession: null };
         }
         const held = open.get(owner.uid) ?? 0;
         if (held >= opts.maxConnectionsPerUid) {
           counters.refused++;
           const fd = spoolFile(owner.uid);
-          writeSync(fd, `#stamp v1 uid=${owner.uid} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n#refused over ${opts.maxConnectionsPerUid} connections of this uid\n`);
+          writeSync(fd, `#stamp v1 uid=${id(owner.uid === NO_UID ? null : owner.uid)} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n#refused over ${opts.maxConnectionsPerUid} connections of this uid\n`);
           closeSync(fd);
           socket.end();
           return;
         }
         open.set(owner.uid, held + 1);
         const c: Conn = { owner, fd: spoolFile(owner.uid), pending: [], pendingBytes: 0, skipping: false, droppedQuota: 0, droppedLong: 0 };
-        put(c, `#stamp v1 uid=${owner.uid} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n`);
+        put(c, `#stamp v1 uid=${id(owner.uid === NO_UID ? null : owner.uid)} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n`);
         socket.data = c;
       },
       data(socket, chunk) {

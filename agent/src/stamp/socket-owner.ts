@@ -25,12 +25,19 @@ function decode(hex: string): string {
   return `${n & 255}.${(n >>> 8) & 255}.${(n >>> 16) & 255}.${n >>> 24}:${Number.parseInt(p!, 16)}`;
 }
 
-/** The row of the socket at `local` connected to `remote` ("127.0.0.1:PORT" each), from /proc/net/tcp's text. */
+/**
+ * The row of the socket at `local` connected to `remote` ("127.0.0.1:PORT" each), from /proc/net/tcp's
+ * text, while a process still holds it. A socket its writer already closed (inode 0: orphaned, or
+ * TIME_WAIT) shows uid 0 whoever made it: such a row is no one's, never root's.
+ */
 export function findSocket(table: string, local: string, remote: string): { uid: number; inode: number } | undefined {
   for (const line of table.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 10) continue;
-    if (decode(f[1]!) === local && decode(f[2]!) === remote) return { uid: Number(f[7]), inode: Number(f[9]) };
+    if (decode(f[1]!) === local && decode(f[2]!) === remote) {
+      const inode = Number(f[9]);
+      return inode > 0 ? { uid: Number(f[7]), inode } : undefined;
+    }
   }
   return undefined;
 }

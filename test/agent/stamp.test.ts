@@ -72,14 +72,14 @@ describe("the daemon", () => {
       const env = { PORT: String(d.port) };
       // A forged line claiming root, a real one, and a last line without its LF; each writer holds its
       // connection a moment, as a shell does for its session (one closed at once is test "writers that close at once").
-      const forge = 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nCA2\\tR\\tforged\\tsuser=root\\n" >&3; printf "\\nmine\\n" >&3; printf "half" >&3; sleep 1';
+      const forge = 'exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf "\\n%s\\tCA2\\tR\\tforged\\tsuser=root\\n" "$K" >&3; printf "\\n%s\\tmine\\n" "$K" >&3; printf "%s\\thalf" "$K" >&3; sleep 1';
       expect(await asUser(USERS[0], forge, env)).toBe(0);
-      expect(await asUser(null, 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nroot line\\n" >&3; sleep 1', env)).toBe(0);
+      expect(await asUser(null, 'exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf "\\n%s\\troot line\\n" "$K" >&3; sleep 1', env)).toBe(0);
       const files = await spool(spoolDir, 2);
       const byUid = new Map(files.map((f) => [Number(/uid=(\d+)/.exec(f[0]!)![1]), f]));
       const a = byUid.get(uidOf(USERS[0]))!;
       expect(a[0]).toMatch(/^#stamp v1 uid=\d+ loginuid=(\d+|-) session=(\d+|-) pid=(\d+|-) opened=\S+$/);
-      expect(a.slice(1, -1)).toEqual(["CA2\tR\tforged\tsuser=root", "mine", "#unfinished 4 bytes"]);
+      expect(a.slice(1, -1)).toEqual(["CA2\tR\tforged\tsuser=root", "mine", "#unfinished 37 bytes"]); // the key, its TAB and "half"
       expect(a.at(-1)).toMatch(/^#closed /);
       expect(byUid.get(0)!.slice(1, -1)).toEqual(["root line"]);
       expect(d.counters).toMatchObject({ connections: 2, unattributed: 0, refused: 0, lines: 3, dropped: 0 });
@@ -96,8 +96,8 @@ describe("the daemon", () => {
       const env = { PORT: String(d.port) };
       const line = "x".repeat(99); // 100 bytes with its LF
       // Each holds its connection a moment after writing, as a shell does for its whole session.
-      const flood = `exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 2000); do printf '%s\\n' ${line} >&3; done; sleep 1`;
-      const victim = 'exec 3>/dev/tcp/127.0.0.1/$PORT; for i in $(seq 500); do printf "\\nvictim %d\\n" $i >&3; done; sleep 1';
+      const flood = `exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; for i in $(seq 2000); do printf '%s\\t%s\\n' "$K" ${line} >&3; done; sleep 1`;
+      const victim = 'exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; for i in $(seq 500); do printf "\\n%s\\tvictim %d\\n" "$K" $i >&3; done; sleep 1';
       const [f, v] = await Promise.all([asUser(USERS[0], flood, env), asUser(USERS[1], victim, env)]);
       expect([f, v]).toEqual([0, 0]);
       const files = await spool(spoolDir, 2);
@@ -115,11 +115,30 @@ describe("the daemon", () => {
     }
   }, 60_000);
 
+  test("a root connection inherited through su: the other user can write to it but not with its key; those lines are marked unkeyed and counted", async () => {
+    const spoolDir = join(dir, "inherit");
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
+    try {
+      // Root's shell: its key in an unexported variable; then bob, started from it, inherits fd 3 (bash
+      // cannot mark it close-on-exec), finds nothing left to read on it, and writes as best he can.
+      const bob = 'read -r -t 1 -u 3 stolen; printf "\\n%s\\tforged as root\\n" "${stolen:-guess}" >&3; printf "\\nno key at all\\n" >&3';
+      const root = `exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf "\\n%s\\troot before\\n" "$K" >&3; `
+        + `runuser -u ${USERS[1]} -- bash -c '${bob}'; printf "\\n%s\\troot after\\n" "$K" >&3; sleep 1`;
+      expect(await asUser(null, root, { PORT: String(d.port) })).toBe(0);
+      const [f] = await spool(spoolDir, 1);
+      expect(f![0]).toMatch(/^#stamp v1 uid=0 /);
+      expect(f!.slice(1, -1)).toEqual(["root before", "#unkeyed guess\tforged as root", "#unkeyed no key at all", "root after"]);
+      expect(d.counters).toMatchObject({ lines: 2, unkeyed: 2 });
+    } finally {
+      d.stop();
+    }
+  }, 60_000);
+
   test("writers that close at once are stamped with their own uid or with none, never root's", async () => {
     const spoolDir = join(dir, "quick");
     const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 64, maxLineBytes: 65536 });
     try {
-      const quick = 'for i in $(seq 40); do (exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nquick %d\\n" $i >&3) & done; wait';
+      const quick = 'for i in $(seq 40); do (exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf "\\n%s\\tquick %d\\n" "$K" $i >&3) & done; wait';
       expect(await asUser(USERS[0], quick, { PORT: String(d.port) })).toBe(0);
       const files = await spool(spoolDir, 40);
       const uids = files.map((f) => /uid=(\d+|-)/.exec(f[0]!)![1]);
@@ -137,9 +156,9 @@ describe("the daemon", () => {
     try {
       const env = { PORT: String(d.port) };
       // Five connections held open at once, each writing one line after all are open.
-      const hold = 'trap "" PIPE; for n in 3 4 5 6 7; do eval "exec $n>/dev/tcp/127.0.0.1/$PORT"; done; sleep 0.5; for n in 3 4 5 6 7; do printf "\\nline %d\\n" $n >&$n 2>/dev/null; done; true';
+      const hold = 'trap "" PIPE; for n in 3 4 5 6 7; do eval "exec $n<>/dev/tcp/127.0.0.1/$PORT"; eval "read -r -t 5 -u $n K$n"; done; sleep 0.5; for n in 3 4 5 6 7; do eval "k=\\$K$n"; printf "\\n%s\\tline %d\\n" "$k" $n >&$n 2>/dev/null; done; true';
       expect(await asUser(USERS[0], hold, env)).toBe(0);
-      expect(await asUser(USERS[1], 'exec 3>/dev/tcp/127.0.0.1/$PORT; printf "\\nother\\n" >&3; sleep 1', env)).toBe(0);
+      expect(await asUser(USERS[1], 'exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf "\\n%s\\tother\\n" "$K" >&3; sleep 1', env)).toBe(0);
       const files = await spool(spoolDir, 6);
       const a = files.filter((f) => f[0]!.includes(`uid=${uidOf(USERS[0])} `));
       expect(a.filter((f) => f.some((l) => l.startsWith("#refused"))).length).toBe(2);

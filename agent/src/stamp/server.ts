@@ -6,9 +6,15 @@
  * a connection cap; past them lines are dropped and counted, and other users are not affected. It
  * never blocks on a client: it reads everything and writes locally.
  *
+ * The connection's key: the daemon sends one line, a random key, when it accepts; the hook keeps it in
+ * an unexported shell variable and starts every line with it and a TAB. A process that inherited the
+ * connection (a root shell's, through `su bob`: bash cannot mark it close-on-exec) can write to it but
+ * never learned the key: its lines are kept apart, marked `#unkeyed`, and counted.
+ *
  * Spool file `<uid>-<opened ms>-<n>.spool` (0600):
  *   #stamp v1 uid=U loginuid=L|- session=S|- pid=P|- opened=ISO
- *   <each non-empty line as received>
+ *   <each non-empty keyed line as received, without its key>
+ *   #unkeyed <a line without the connection's key>
  *   #dropped N lines (quota|too long)        when some were
  *   #unfinished B bytes                        a last line without its LF
  *   #closed ISO
@@ -16,6 +22,7 @@
  * to `unattributed-…` with `uid=-`: its lines are kept, vouched for by no one. A connection over its
  * uid's cap is closed at once and counted (a spool file of the uid with `#refused`).
  */
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { socketOwner, type SocketOwner } from "./socket-owner.ts";
@@ -39,10 +46,14 @@ export interface StampCounters {
   refused: number;
   lines: number;
   dropped: number;
+  /** Lines without their connection's key: not the hook's. */
+  unkeyed: number;
 }
 
 interface Conn {
   owner: SocketOwner;
+  /** The key line the daemon sent, as the hook echoes it before each line ("<hex>\t"). */
+  key: Buffer;
   fd: number;
   pending: Buffer[];
   pendingBytes: number;
@@ -59,7 +70,7 @@ const LF = 0x0a;
 
 export function startStampServer(opts: StampOptions) {
   mkdirSync(opts.spoolDir, { recursive: true, mode: 0o700 });
-  const counters: StampCounters = { connections: 0, unattributed: 0, refused: 0, lines: 0, dropped: 0 };
+  const counters: StampCounters = { connections: 0, unattributed: 0, refused: 0, lines: 0, dropped: 0, unkeyed: 0 };
   const open = new Map<number, number>();
   /** Spool bytes per uid, re-read from the directory (the reporter deletes what it shipped). */
   let spooled = new Map<number, number>();
@@ -91,14 +102,17 @@ export function startStampServer(opts: StampOptions) {
   };
   const line = (c: Conn, bytes: Buffer) => {
     if (bytes.length === 0) return; // the hook writes an LF before each line
-    if ((spooled.get(c.owner.uid) ?? 0) + bytes.length + 1 > opts.quotaBytesPerUid) {
+    const keyed = bytes.length >= c.key.length && timingSafeEqual(bytes.subarray(0, c.key.length), c.key);
+    const out = keyed ? bytes.subarray(c.key.length) : Buffer.concat([Buffer.from("#unkeyed "), bytes]);
+    if ((spooled.get(c.owner.uid) ?? 0) + out.length + 1 > opts.quotaBytesPerUid) {
       c.droppedQuota++;
       counters.dropped++;
       return;
     }
-    writeSync(c.fd, Buffer.concat([bytes, Buffer.from([LF])]));
-    spooled.set(c.owner.uid, (spooled.get(c.owner.uid) ?? 0) + bytes.length + 1);
-    counters.lines++;
+    writeSync(c.fd, Buffer.concat([out, Buffer.from([LF])]));
+    spooled.set(c.owner.uid, (spooled.get(c.owner.uid) ?? 0) + out.length + 1);
+    if (keyed) counters.lines++;
+    else counters.unkeyed++;
   };
   const id = (n: number | null) => (n === null ? "-" : String(n));
 
@@ -128,9 +142,13 @@ export function startStampServer(opts: StampOptions) {
           return;
         }
         open.set(owner.uid, held + 1);
-        const c: Conn = { owner, fd: spoolFile(owner.uid), pending: [], pendingBytes: 0, skipping: false, droppedQuota: 0, droppedLong: 0 };
+        const key = randomBytes(16).toString("hex");
+        const c: Conn = {
+          owner, key: Buffer.from(`${key}\t`), fd: spoolFile(owner.uid), pending: [], pendingBytes: 0, skipping: false, droppedQuota: 0, droppedLong: 0,
+        };
         put(c, `#stamp v1 uid=${id(owner.uid === NO_UID ? null : owner.uid)} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n`);
         socket.data = c;
+        socket.write(`${key}\n`);
       },
       data(socket, chunk) {
         const c = socket.data;

@@ -120,6 +120,8 @@ export const presentedRecordSchema = z.object({
     description: "What is unusual about its names or cwd, in this order, [] for none: hostname-nonstandard (not an RFC 1123 host name), user-nonstandard (suser or luser not a POSIX portable user name, name@domain or name$), terminal-nonstandard, name-invisible (a bidi control or zero-width character in a name), name-confusable (a name imitating an ASCII one with look-alike characters), cwd-control (a control, bidi or zero-width character in cwd), conflict (another record came with this record's key, session and seq, and other content: both are kept, neither is a duplicate).",
     example: ["user-nonstandard", "name-confusable"],
   }),
+  attestedUser: z.string().nullable().meta({ description: "With attestation kernel: the name of the uid the kernel gave the writer. A record whose suser is not this one (or whose luser is not attestedLoginUser) is flagged forged: a forgery attempt by this user." }),
+  attestedLoginUser: z.string().nullable().meta({ description: "With attestation kernel: the name of the writer's login uid, when it has one." }),
   attestation: z.enum(ATTESTATIONS).meta({
     description: "kernel: the reporter read it from a transport that stamps the writer's uid and checked the record's users against it; none: read from the log file, which any local user can append to (or sent without such a check).",
   }),

@@ -42,8 +42,11 @@ export const RECORD_FLAGS = [
   "name-invisible",
   "name-confusable",
   "cwd-control",
-  // Not a name flag: set by the store when two records came with one key and different content (conflicts.ts).
+  // Not name flags: conflict is set by the store when two records came with one key and other content
+  // (server/src/db/conflicts.ts); forged by normalizeRecord when a kernel-attested record's users are
+  // not the ones the kernel named.
   "conflict",
+  "forged",
 ] as const;
 export type RecordFlag = (typeof RECORD_FLAGS)[number];
 
@@ -118,6 +121,7 @@ export function recordFlags(r: FlaggedFields): RecordFlag[] {
     "name-confusable": names.some(imitatesAscii),
     "cwd-control": r.cwd !== null && (CONTROL.test(r.cwd) || INVISIBLE.test(r.cwd)),
     conflict: false,
+    forged: false,
   };
   return RECORD_FLAGS.filter((f) => on[f]);
 }

@@ -41,6 +41,9 @@ export interface AuditRecord {
   /** Milliseconds from the command's start (`ctime`) to the prompt after it; null when not measured. */
   durationMs: number | null;
   attestation: Attestation;
+  /** With attestation kernel: the name of the uid the kernel gave the writer, and of its login uid (null: none). */
+  attestedUser: string | null;
+  attestedLoginUser: string | null;
   /** What is unusual about its names and cwd (protocol/names.ts); not part of the oci. */
   flags: RecordFlag[];
 }
@@ -83,6 +86,8 @@ export const wireRecordSchema = z.strictObject({
     .min(0, { error: "durationMs must not be negative" }).max(Number.MAX_SAFE_INTEGER, { error: "durationMs is larger than 2^53-1" })
     .int({ error: "durationMs must be an integer" }).nullable().optional(),
   attestation: z.enum(ATTESTATIONS, { error: `attestation must be one of ${ATTESTATIONS.join(", ")}` }).default("none"),
+  attestedUser: word("attestedUser", MAX_USER).min(1, { error: "attestedUser is empty" }).optional(),
+  attestedLoginUser: word("attestedLoginUser", MAX_USER).min(1, { error: "attestedLoginUser is empty" }).nullable().optional(),
 });
 export type WireRecord = z.input<typeof wireRecordSchema>;
 
@@ -110,6 +115,17 @@ const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * Validate one untrusted JSON value and turn it into an AuditRecord, or return
  * a message that names what is wrong.
  */
+/**
+ * A kernel-attested record whose users are not the ones the kernel named (suser not the writer's uid,
+ * luser not its login uid where there is one) is a forgery attempt by the attested user: kept as
+ * evidence, flagged `forged`.
+ */
+function forgedFlag(flags: RecordFlag[], r: { suser: string; luser: string; attestedUser?: string; attestedLoginUser?: string | null }): RecordFlag[] {
+  if (r.attestedUser === undefined) return flags;
+  const forged = r.suser !== r.attestedUser || (r.attestedLoginUser != null && r.luser !== r.attestedLoginUser);
+  return forged ? [...flags, "forged"] : flags;
+}
+
 export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRecord | string {
   const parsed = wireRecordSchema.safeParse(input);
   if (!parsed.success) {
@@ -140,6 +156,9 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
   }
   if (r.kind === "command" && command.length === 0) return "command is empty";
   if (r.cwd !== undefined && !r.cwd.isWellFormed()) return "cwd contains an unpaired UTF-16 surrogate";
+
+  if (r.attestation === "kernel" && r.attestedUser === undefined) return "attestation kernel needs attestedUser (the name of the uid the kernel gave the writer)";
+  if (r.attestation !== "kernel" && (r.attestedUser !== undefined || r.attestedLoginUser != null)) return "attestedUser and attestedLoginUser go with attestation kernel only";
 
   const hasSession = r.sessionId !== undefined;
   if (hasSession !== (r.seq !== undefined)) return "sessionId and seq must be given together";
@@ -190,6 +209,8 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
     exitStatus: r.exitStatus ?? null,
     durationMs: r.durationMs ?? null,
     attestation: r.attestation,
-    flags: recordFlags({ hostname: r.hostname, suser: r.suser, luser: r.luser, terminal: r.terminal, cwd: r.cwd ?? null }),
+    attestedUser: r.attestedUser ?? null,
+    attestedLoginUser: r.attestedLoginUser ?? null,
+    flags: forgedFlag(recordFlags({ hostname: r.hostname, suser: r.suser, luser: r.luser, terminal: r.terminal, cwd: r.cwd ?? null }), r),
   };
 }

@@ -26,6 +26,8 @@ export function presentRecord(r: StoredRecord): PresentedRecord {
     receivedAt: r.receivedUs > 0 ? formatCommandTime(r.receivedUs, null) : null,
     flags: r.flags,
     attestation: r.attestation,
+    attestedUser: r.attestedUser,
+    attestedLoginUser: r.attestedLoginUser,
   };
 }
 
@@ -38,9 +40,9 @@ export function decodeCursor(s: string): Cursor | undefined {
   return m ? { tsUs: Number(m[1]), id: Number(m[2]) } : undefined;
 }
 
-/** durationMs, flags, then attestation came later: they are last, so readers that take the columns by position still find the others. */
+/** durationMs, flags, then the attestation columns came later: they are last, so readers that take the columns by position still find the others. */
 export const CSV_COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp",
-  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags", "attestation"] as const;
+  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags", "attestation", "attestedUser", "attestedLoginUser"] as const;
 
 /** A CSV cell's value: the flags as one comma-separated cell, as the database keeps them. */
 function csvValue(p: PresentedRecord, k: (typeof CSV_COLUMNS)[number]): unknown {

@@ -79,6 +79,8 @@ describe("normalizeRecord: the seed's payload", () => {
       exitStatus: null,
       durationMs: null,
       attestation: "none",
+      attestedUser: null,
+      attestedLoginUser: null,
       flags: [],
     });
   });

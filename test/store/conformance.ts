@@ -597,11 +597,12 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       });
 
       test("attestation round-trips (kernel, none); a resend with the other one is the same record", async () => {
-        const k = hookRecord(BASE_US + 950 * SEC, { sessionId: "att-s", seq: 1, attestation: "kernel" });
+        const k = hookRecord(BASE_US + 950 * SEC, { sessionId: "att-s", seq: 1, attestation: "kernel", attestedUser: "root", attestedLoginUser: "alice" });
         const n = hookRecord(BASE_US + 951 * SEC, { sessionId: "att-s", seq: 2 });
         expect([k.attestation, n.attestation]).toEqual(["kernel", "none"]);
         expect(await s.store.insert([k, n], RECEIVED)).toEqual({ inserted: 2, duplicates: 0 });
-        expect((await s.store.query({ sessionId: "att-s" }, ALL)).map((r) => [r.seq, r.attestation]).sort()).toEqual([[1, "kernel"], [2, "none"]]);
+        expect((await s.store.query({ sessionId: "att-s" }, ALL)).map((r) => [r.seq, r.attestation, r.attestedUser, r.attestedLoginUser]).sort())
+          .toEqual([[1, "kernel", "root", "alice"], [2, "none", null, null]]);
         expect(await s.store.insert([{ ...k, attestation: "none" }], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1 });
       });
 

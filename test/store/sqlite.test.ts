@@ -38,8 +38,8 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
     const old = join(dir, "migrations");
     cpSync(real, old, { recursive: true });
     const journal = JSON.parse(readFileSync(join(old, "meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
-    expect(journal.entries.slice(-3).map((e) => e.tag)).toEqual(["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation"]);
-    journal.entries.splice(-3);
+    expect(journal.entries.slice(-4).map((e) => e.tag)).toEqual(["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users"]);
+    journal.entries.splice(-4);
     writeFileSync(join(old, "meta/_journal.json"), JSON.stringify(journal));
     const path = join(dir, "audit.db");
     const prev = new Database(path, { create: true });
@@ -50,7 +50,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
     const recs = Array.from({ length: n }, (_, i) => hookRecord(Date.UTC(2024, 2, 1) * 1000 + i, { hostname: i % 7 === 0 ? "rt-s\u0440v" : "rt-srv", command: `old ${i}` }));
     const columns = getTableColumns(servercmdhist);
     for (const rec of recs) {
-      const { flags: _, attestation: _a, ...row } = toRow(rec, 1);
+      const { flags: _, attestation: _a, attestedUser: _u, attestedLoginUser: _l, ...row } = toRow(rec, 1);
       const names = Object.keys(row).map((k) => columns[k as keyof typeof columns].name);
       prev.query(`INSERT INTO servercmdhist (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`).run(...Object.values(row));
     }

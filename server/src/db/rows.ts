@@ -26,6 +26,8 @@ export interface RecordRow {
   /** RecordFlag names joined with "," ('' for none). */
   flags: string;
   attestation: string;
+  attestedUser: string | null;
+  attestedLoginUser: string | null;
 }
 
 export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id"> {
@@ -33,7 +35,7 @@ export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id">
     oci: r.oci, hostname: r.hostname, serverIps: r.serverIps, ctime: r.ctime, luser: r.luser, suser: r.suser,
     terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
     sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, commandRaw: r.commandRaw,
-    receivedUs, flags: r.flags.join(","), attestation: r.attestation,
+    receivedUs, flags: r.flags.join(","), attestation: r.attestation, attestedUser: r.attestedUser, attestedLoginUser: r.attestedLoginUser,
   };
 }
 
@@ -45,6 +47,7 @@ export function fromRow(r: RecordRow): StoredRecord {
     cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, receivedUs: r.receivedUs,
     flags: r.flags === "" ? [] : (r.flags.split(",") as RecordFlag[]),
     attestation: r.attestation === "kernel" ? "kernel" : "none",
+    attestedUser: r.attestedUser, attestedLoginUser: r.attestedLoginUser,
   };
 }
 

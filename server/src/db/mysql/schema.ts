@@ -41,6 +41,9 @@ export const servercmdhist = mysqlTable("servercmdhist", {
   flags: varchar("flags", { length: 255 }).notNull().default(""),
   /** protocol/record.ts ATTESTATIONS: `kernel` or `none` (every row from before the column: none). */
   attestation: varchar("attestation", { length: 8 }).notNull().default("none"),
+  /** With attestation kernel: the names of the uid and login uid the kernel gave the writer. */
+  attestedUser: varchar("attested_user", { length: 64 }),
+  attestedLoginUser: varchar("attested_login_user", { length: 64 }),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),

@@ -31,6 +31,8 @@ export const servercmdhist = sqliteTable("servercmdhist", {
   receivedUs: integer("received_us").notNull().default(0),
   flags: text("flags").notNull().default(""),
   attestation: text("attestation").notNull().default("none"),
+  attestedUser: text("attested_user"),
+  attestedLoginUser: text("attested_login_user"),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),

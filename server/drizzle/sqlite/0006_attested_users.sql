@@ -1,0 +1,2 @@
+ALTER TABLE `servercmdhist` ADD `attested_user` text;--> statement-breakpoint
+ALTER TABLE `servercmdhist` ADD `attested_login_user` text;

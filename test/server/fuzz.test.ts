@@ -145,7 +145,7 @@ function randomJson(rng: Rng, depth = 0): unknown {
   }
   return "leaf";
 }
-const FIELDS = ["kind", "ctime", "utcOffset", "hostname", "serverIps", "suser", "luser", "terminal", "clientIp", "command", "commandB64", "sessionId", "seq", "cwd", "exitStatus", "durationMs"];
+const FIELDS = ["kind", "ctime", "utcOffset", "hostname", "serverIps", "suser", "luser", "terminal", "clientIp", "command", "commandB64", "sessionId", "seq", "cwd", "exitStatus", "durationMs", "attestation", "attestedUser", "attestedLoginUser"];
 
 /** A valid-looking record (own session, "MUT" marker) with 1-3 random mutations: may or may not still be valid. */
 function mutatedRecord(rng: Rng, n: number): unknown {

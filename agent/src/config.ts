@@ -31,6 +31,14 @@ export const reporterConfigSchema = z.strictObject({
     legacy_utc_offset: z.string().regex(/^[+-]\d\d:\d\d$/, { error: "must be ±HH:MM" }).optional(),
   }).prefault({}),
   state_dir: z.string().min(1).default("/var/lib/cmdaudit"),
+  /** The stamping daemon (`listen`; docs/transport.md): where shells connect and where it spools. */
+  stamp: z.strictObject({
+    /** Below 1024 so that no user can bind it first (0: any free port, for tests). */
+    port: z.number().int().min(0).max(1023).default(979),
+    spool_dir: z.string().min(1).default("/var/lib/cmdaudit/spool"),
+    quota_bytes_per_uid: bytes(64 * 1024).default(64 * MiB),
+    max_connections_per_uid: z.number().int().min(1).default(256),
+  }).prefault({}),
   batch: z.strictObject({
     bytes: bytes(64 * 1024).default(MiB),
     /** A record larger than `bytes` (a 4 MiB command) is sent in one body of up to this size. */

@@ -4,6 +4,7 @@
  *   cmdaudit-reporter [-c FILE] run      the cron job; silent unless something is wrong
  *   cmdaudit-reporter [-c FILE] status [--json]
  *   cmdaudit-reporter [-c FILE] check    config, log file, server + token
+ *   cmdaudit-reporter [-c FILE] listen   the stamping daemon (docs/transport.md), until SIGTERM
  *   cmdaudit-reporter version            (also --version; -h/--help prints the usage)
  *
  * Exit codes: 0 ok · 1 internal error · 2 bad command line, config or state · 3 server unreachable
@@ -12,15 +13,17 @@
  * fails with it too), or (check) the log file or state dir is not as the hook needs it.
  */
 import { parseArgs } from "node:util";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadReporterConfig } from "./config.ts";
+import { MAX_LOG_LINE_BYTES } from "../../protocol/index.ts";
+import { ConfigError, DEFAULT_CONFIG_PATH, loadReporterConfig, type ReporterConfig } from "./config.ts";
+import { startStampServer } from "./stamp/server.ts";
 import { check } from "./check.ts";
 import { EXIT, run } from "./run.ts";
 import { VERSION } from "./ship.ts";
 import { StateError, StateWriteError } from "./state.ts";
 import { status } from "./status.ts";
 
-const USAGE = "usage: cmdaudit-reporter [-c CONFIG] run|status [--json]|check|version";
-const COMMANDS = ["run", "status", "check", "version"];
+const USAGE = "usage: cmdaudit-reporter [-c CONFIG] run|status [--json]|check|listen|version";
+const COMMANDS = ["run", "status", "check", "listen", "version"];
 
 /** The command line, strictly: an unknown option, or an option without its value, is an error (exit 2). */
 function parseCommandLine(argv: string[]): { cmd: string; configPath: string; json: boolean } | { problem: string } | "help" {
@@ -77,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (cmd === "run") return await run(cfg);
     if (cmd === "status") return status(cfg, json);
+    if (cmd === "listen") return await listen(cfg);
     return await check(cfg);
   } catch (e) {
     if (e instanceof StateError) {
@@ -89,6 +93,22 @@ async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+}
+
+/** The stamping daemon in the foreground; its counters on stderr when SIGTERM stops it. */
+async function listen(cfg: ReporterConfig): Promise<number> {
+  const d = startStampServer({
+    port: cfg.stamp.port, spoolDir: cfg.stamp.spool_dir, quotaBytesPerUid: cfg.stamp.quota_bytes_per_uid,
+    maxConnectionsPerUid: cfg.stamp.max_connections_per_uid, maxLineBytes: MAX_LOG_LINE_BYTES,
+  });
+  process.stderr.write(`cmdaudit-reporter: listening on 127.0.0.1:${d.port}, spooling to ${cfg.stamp.spool_dir}\n`);
+  await new Promise<void>((done) => {
+    process.once("SIGTERM", done);
+    process.once("SIGINT", done);
+  });
+  d.stop();
+  process.stderr.write(`cmdaudit-reporter: stopped: ${JSON.stringify(d.counters)}\n`);
+  return EXIT.ok;
 }
 
 function usage(problem: string): number {

@@ -5,7 +5,7 @@
  * after connection loses only their own lines, counted exactly; another user's lines are intact.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findSocket } from "../../agent/src/stamp/socket-owner.ts";
@@ -168,5 +168,35 @@ describe("the daemon", () => {
     } finally {
       d.stop();
     }
+  }, 60_000);
+});
+
+describe("cmdaudit-reporter listen", () => {
+  test("runs the daemon from the reporter's config until SIGTERM, then prints its counters and exits 0", async () => {
+    const spoolDir = join(dir, "cli-spool");
+    const cfg = join(dir, "cli.yml");
+    writeFileSync(cfg, `server:\n  url: http://127.0.0.1:9\n  token: cli-test-token-0123456789\nstate_dir: ${join(dir, "cli-state")}\nstamp:\n  port: 0\n  spool_dir: ${spoolDir}\n`);
+    const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../../agent/src/main.ts"), "-c", cfg, "listen"], { stdout: "ignore", stderr: "pipe" });
+    const reader = proc.stderr.getReader();
+    let err = "";
+    while (!/listening on 127\.0\.0\.1:(\d+)/.test(err)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`listen exited: ${err}`);
+      err += new TextDecoder().decode(value);
+    }
+    const port = /listening on 127\.0\.0\.1:(\d+)/.exec(err)![1]!;
+    const script = 'exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf "\\n%s\\tfrom the cli\\n" "$K" >&3; sleep 1';
+    expect(await asUser(USERS[0], script, { PORT: port })).toBe(0);
+    const [f] = await spool(spoolDir, 1);
+    expect(f![0]).toContain(`uid=${uidOf(USERS[0])} `);
+    expect(f!.slice(1, -1)).toEqual(["from the cli"]);
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += new TextDecoder().decode(value);
+    }
+    expect(err).toContain('stopped: {"connections":1,"unattributed":0,"refused":0,"lines":1,"dropped":0,"unkeyed":0}');
   }, 60_000);
 });

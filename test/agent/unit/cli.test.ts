@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const MAIN = join(import.meta.dir, "../../../agent/src/main.ts");
-const USAGE = "usage: cmdaudit-reporter [-c CONFIG] run|status [--json]|check|version";
+const USAGE = "usage: cmdaudit-reporter [-c CONFIG] run|status [--json]|check|listen|version";
 const TOKEN = "secret-ingest-token-0123456789";
 
 const dir = mkdtempSync(join(tmpdir(), "cmdaudit-reporter-cli-"));

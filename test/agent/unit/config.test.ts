@@ -43,6 +43,7 @@ describe("reporter config", () => {
     ["cap below rotation", { ...good(), log: { rotate_bytes: 1 << 30, max_retained_bytes: 1 << 20 } }, "log.rotate_bytes: must be smaller"],
     ["bad offset", { ...good(), log: { legacy_utc_offset: "8" } }, "log.legacy_utc_offset: must be ±HH:MM"],
     ["string number", { ...good(), run: { budget_seconds: "50" } }, "run.budget_seconds"],
+    ["a stamp port users could bind", { ...good(), stamp: { port: 8979 } }, "stamp.port"],
   ])("%s: the error names the key", (_name, tree, want) => {
     const c = load(stringify(tree));
     expect(c).toBeInstanceOf(ConfigError);

@@ -10,9 +10,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findSocket } from "../../agent/src/stamp/socket-owner.ts";
 import { startStampServer } from "../../agent/src/stamp/server.ts";
+import { readSpool, uidNames } from "../../agent/src/stamp/spool-records.ts";
+import { encodeRecord } from "../../protocol/index.ts";
+import { hostToken } from "../../server/src/host-token.ts";
+import { RouteSuite } from "../server/helpers.ts";
+import { testConfig } from "../support/config.ts";
 
 const USERS = [`cmdaudit-st${process.pid % 100000}a`, `cmdaudit-st${process.pid % 100000}b`] as const;
 const dir = mkdtempSync(join(tmpdir(), "cmdaudit-stamp-"));
+/** In-process servers for the spool-to-server test (and its checks that no log line holds a secret). */
+const suite = new RouteSuite();
 const uidOf = (u: string) => Number(Bun.spawnSync(["id", "-u", u]).stdout.toString().trim());
 
 beforeAll(() => {
@@ -198,5 +205,40 @@ describe("cmdaudit-reporter listen", () => {
       err += new TextDecoder().decode(value);
     }
     expect(err).toContain('stopped: {"connections":1,"unattributed":0,"refused":0,"lines":1,"dropped":0,"unkeyed":0}');
+  }, 60_000);
+});
+
+describe("a spool file as records (spool-records.ts), stored by the server", () => {
+  test("records a user wrote are vouched for by the stamp: genuine ones stored clean, ones claiming root stored flagged forged; what the daemon left out becomes loss texts", async () => {
+    const spoolDir = join(dir, "records");
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
+    const alice = USERS[0];
+    const line = (seq: number, suser: string, command: string) => Buffer.from(encodeRecord({
+      kind: "command", ctime: new Date().toISOString(), hostname: "stamp-host", serverIps: "10.0.0.1", suser, luser: suser, terminal: "pts/1",
+      clientIp: "", sessionId: "st-sess", seq, cwd: "/tmp", exitStatus: 0, command,
+    })).toString("utf8").replace(/\n$/, "");
+    try {
+      const lines = [line(1, alice, "id"), line(2, "root", "rm -rf /var/lib/mysql")];
+      const script = `exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf '\\n%s\\t%s\\n' "$K" "$L1" "$K" "$L2" >&3; printf '\\nno key\\n' >&3; sleep 1`;
+      expect(await asUser(alice, script, { PORT: String(d.port), L1: lines[0]!, L2: lines[1]! })).toBe(0);
+      const [name] = readdirSync(spoolDir);
+      const content = readSpool(readFileSync(join(spoolDir, name!)), uidNames(), 0);
+      expect(content.stamp.uid).toBe(uidOf(alice));
+      expect(content.closed).toBe(true);
+      expect(content.records.map((r) => [r.seq, r.suser, r.attestation, r.attestedUser])).toEqual([[1, alice, "kernel", alice], [2, "root", "kernel", alice]]);
+      expect(content.losses).toEqual([`1 line(s) on a connection of ${alice} (uid ${uidOf(alice)}) were written without its key, by a process that inherited the connection: not records of its owner`]);
+
+      // The server stores both; the one claiming root is a forgery attempt by alice.
+      const key = "stamp-host-key-0123456789abcdefghijklmno";
+      const t = await suite.newApp({ tokens: { ...testConfig().tokens, host_key: key } });
+      const res = await t.post(content.records, { AccessToken: hostToken(key, "stamp-host") });
+      expect(((await res.json()) as { accepted: number }).accepted).toBe(2);
+      const rows = (await t.all()).sort((a, b) => a.seq! - b.seq!);
+      expect(rows.map((r) => [r.command, r.attestation, r.attestedUser, r.flags.includes("forged")])).toEqual([
+        ["id", "kernel", alice, false], ["rm -rf /var/lib/mysql", "kernel", alice, true],
+      ]);
+    } finally {
+      d.stop();
+    }
   }, 60_000);
 });

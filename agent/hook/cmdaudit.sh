@@ -389,15 +389,16 @@ __cmdaudit_prompt() {
   {
     [[ -z ${HISTTIMEFORMAT-}$__cmdaudit_htf_read ]] || builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read"
     if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)); then
-      # The common case inline: "%5d%c " with the number HISTCMD - 1 (HISTCMD is the next
-      # number while PROMPT_COMMAND runs), on bash < 5.0 the entry's stamp (25 bytes: the layout
-      # of __cmdaudit_tpat), one new one-line command, the same cwd, short ASCII text with
-      # nothing to escape, a start from PS0 on bash >= 5.0. Anything else: __cmdaudit_slow.
+      # The common case inline: "%5d%c " with the number after the last one recorded (not
+      # HISTCMD - 1: HISTCMD is 1 in PROMPT_COMMAND before bash 5.1, which kept 4.1-5.0 off this
+      # path), on bash < 5.0 the entry's stamp (25 bytes: the layout of __cmdaudit_tpat), one new
+      # one-line command, the same cwd, short ASCII text with nothing to escape, a start from PS0
+      # on bash >= 5.0. Anything else: __cmdaudit_slow.
       __cmdaudit_h=${__cmdaudit_a[0]}
       __cmdaudit_r=${__cmdaudit_h:__cmdaudit_pfx:${#__cmdaudit_h}>__cmdaudit_pfx+1?${#__cmdaudit_h}-__cmdaudit_pfx-1:0}
-      if [[ "     $((__cmdaudit_n = HISTCMD - 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  &&
+      if [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  &&
         $PWD == "$__cmdaudit_pwd" && $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
-        ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_n < 100000 && !__cmdaudit_failed && ${#__cmdaudit_r} < __cmdaudit_room_fast && ++__cmdaudit_scratch < 512)) &&
+        ((__cmdaudit_last >= 0 && __cmdaudit_n < 100000 && !__cmdaudit_failed && ${#__cmdaudit_r} < __cmdaudit_room_fast && ++__cmdaudit_scratch < 512)) &&
         if ((__cmdaudit_fast == 1)); then
           __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
           ((${#__cmdaudit_t0} == 16)) && [[ $__cmdaudit_t0 != *[!0-9]* ]] && ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))

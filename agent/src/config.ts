@@ -35,7 +35,8 @@ export const reporterConfigSchema = z.strictObject({
   stamp: z.strictObject({
     /** Below 1024 so that no user can bind it first (0: any free port, for tests). */
     port: z.number().int().min(0).max(1023).default(979),
-    spool_dir: z.string().min(1).default("/var/lib/cmdaudit/spool"),
+    /** Default: `<state_dir>/spool` (spoolDir()). */
+    spool_dir: z.string().min(1).optional(),
     quota_bytes_per_uid: bytes(64 * 1024).default(64 * MiB),
     max_connections_per_uid: z.number().int().min(1).default(256),
   }).prefault({}),
@@ -82,4 +83,9 @@ export function loadReporterConfig(path: string): ReporterConfig & { tokenValue:
   }
   if (/[\r\n]/.test(tokenValue)) throw new ConfigError("server.token: must be one line");
   return { ...c, tokenValue };
+}
+
+/** Where the stamping daemon spools and `run` reads: stamp.spool_dir, else <state_dir>/spool. */
+export function spoolDir(cfg: ReporterConfig): string {
+  return cfg.stamp.spool_dir ?? `${cfg.state_dir.replace(/\/+$/, "")}/spool`;
 }

@@ -14,7 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { MAX_LOG_LINE_BYTES } from "../../protocol/index.ts";
-import { ConfigError, DEFAULT_CONFIG_PATH, loadReporterConfig, type ReporterConfig } from "./config.ts";
+import { ConfigError, DEFAULT_CONFIG_PATH, loadReporterConfig, type ReporterConfig, spoolDir } from "./config.ts";
 import { startStampServer } from "./stamp/server.ts";
 import { check } from "./check.ts";
 import { EXIT, run } from "./run.ts";
@@ -98,10 +98,10 @@ async function main(argv: string[]): Promise<number> {
 /** The stamping daemon in the foreground; its counters on stderr when SIGTERM stops it. */
 async function listen(cfg: ReporterConfig): Promise<number> {
   const d = startStampServer({
-    port: cfg.stamp.port, spoolDir: cfg.stamp.spool_dir, quotaBytesPerUid: cfg.stamp.quota_bytes_per_uid,
+    port: cfg.stamp.port, spoolDir: spoolDir(cfg), quotaBytesPerUid: cfg.stamp.quota_bytes_per_uid,
     maxConnectionsPerUid: cfg.stamp.max_connections_per_uid, maxLineBytes: MAX_LOG_LINE_BYTES,
   });
-  process.stderr.write(`cmdaudit-reporter: listening on 127.0.0.1:${d.port}, spooling to ${cfg.stamp.spool_dir}\n`);
+  process.stderr.write(`cmdaudit-reporter: listening on 127.0.0.1:${d.port}, spooling to ${spoolDir(cfg)}\n`);
   await new Promise<void>((done) => {
     process.once("SIGTERM", done);
     process.once("SIGINT", done);

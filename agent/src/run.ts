@@ -5,6 +5,7 @@
  * saved (fsync + rename) after every batch: a crash anywhere resends, and the
  * server's idempotent key stores the resent records once.
  */
+import { shipSpool } from "./stamp/ship-spool.ts";
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, type Stats } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -94,6 +95,7 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
           const why = await drain(cfg, state, f, shipper, ctx);
           if (why) stuck.push(why);
         }
+        await shipSpool(cfg, state, shipper, { save, loss: (text) => ev.loss(text), legacyUtcOffset: ctx.legacyUtcOffset });
         await sendLosses(state, shipper, save); // the losses this run counted (dead letters), at once
       } catch (e) {
         // The budget ran out (between two bodies or in the middle of a request) after the server

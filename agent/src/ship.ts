@@ -1,12 +1,14 @@
 /**
- * POST raw log bytes to the ingest server (`/api/v1/ingest/raw`): gzip, a timeout
- * per request, retries with exponential backoff and jitter inside the run's
- * budget, which no request outlasts. The server decodes the lines with the contract codec and answers how
- * many bytes of the body are settled (`consumed`); only that advances a checkpoint.
+ * POST raw log bytes to the ingest server (`/api/v1/ingest/raw`), or JSON records (`/api/v1/commands`,
+ * for the stamped spool): gzip, a timeout per request, retries with exponential backoff and jitter
+ * inside the run's budget, which no request outlasts. For raw bytes the server decodes the lines with
+ * the contract codec and answers how many bytes of the body are settled (`consumed`); only that
+ * advances a checkpoint.
  */
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { type RawIngestAnswer, rawIngestAnswerSchema } from "../../protocol/http.ts";
+import { type IngestAnswer, ingestAnswerSchema, type RawIngestAnswer, rawIngestAnswerSchema } from "../../protocol/http.ts";
+import type { WireRecord } from "../../protocol/index.ts";
 import type { ReporterConfig } from "./config.ts";
 
 export const VERSION = process.env.CMDAUDIT_REPORTER_VERSION ?? "dev";
@@ -31,24 +33,26 @@ export class BodyTooLarge extends Error {}
 export interface Shipper {
   /** `final`: the end of a file that will not grow. `giveUp`: the record at the body's first byte waited long enough for its parts. */
   postRaw(body: Uint8Array, final: boolean, giveUp?: boolean): Promise<RawAnswer>;
+  /** JSON records (the spool's, with their attestation); the answer names each rejected one by index. */
+  postRecords(records: WireRecord[]): Promise<IngestAnswer>;
   /** Whether the server has answered a request of this shipper with an ingest answer. */
   answered(): boolean;
 }
 
 export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcOffset: string, deadlineMs: number, sleep = Bun.sleep): Shipper {
-  const url = new URL("api/v1/ingest/raw", cfg.server.url.endsWith("/") ? cfg.server.url : cfg.server.url + "/");
+  const base = cfg.server.url.endsWith("/") ? cfg.server.url : cfg.server.url + "/";
+  const url = new URL("api/v1/ingest/raw", base);
   url.searchParams.set("utcOffset", utcOffset);
+  const commandsUrl = new URL("api/v1/commands", base);
   const ca = cfg.server.ca_file ? readFileSync(cfg.server.ca_file, "utf8") : undefined;
   const timeoutMs = cfg.server.timeout_seconds * 1000;
   let answered = false;
 
-  async function once(body: Uint8Array, final: boolean, giveUp: boolean): Promise<RawAnswer> {
-    const u = new URL(url);
-    if (final) u.searchParams.set("final", "1");
-    if (giveUp) u.searchParams.set("giveUp", "1");
+  /** One request: the parsed JSON of a 200, or the error its status means. */
+  async function send(u: URL, body: Uint8Array, contentType: string): Promise<unknown> {
     const headers: Record<string, string> = {
       AccessToken: cfg.tokenValue,
-      "Content-Type": "text/plain; charset=utf-8",
+      "Content-Type": contentType,
       "User-Agent": `cmdaudit-reporter/${VERSION}`,
     };
     let payload: Uint8Array = body;
@@ -91,41 +95,57 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
     if (res.status === 401 || res.status === 403) throw new ServerRefused(`server refused the token (HTTP ${res.status}): ${msg()}`);
     if (res.status >= 400 && res.status < 500) throw new ServerRefused(`server refused the request (HTTP ${res.status}): ${msg()}`);
     if (res.status !== 200) throw new ServerUnreachable(`server answered HTTP ${res.status}: ${msg()}`);
-    let json: unknown;
     try {
-      json = JSON.parse(text);
+      return JSON.parse(text);
     } catch {
       throw new ServerUnreachable("server answered 200 without JSON");
     }
-    const a = rawIngestAnswerSchema.safeParse(json);
+  }
+
+  async function once(body: Uint8Array, final: boolean, giveUp: boolean): Promise<RawAnswer> {
+    const u = new URL(url);
+    if (final) u.searchParams.set("final", "1");
+    if (giveUp) u.searchParams.set("giveUp", "1");
+    const a = rawIngestAnswerSchema.safeParse(await send(u, body, "text/plain; charset=utf-8"));
     if (!a.success) throw new ServerUnreachable(`server answer is not an ingest answer: ${a.error.issues[0]!.path.join(".")} ${a.error.issues[0]!.message}`);
     if (a.data.consumed > body.length) throw new ServerUnreachable("server answer claims more bytes than were sent");
     answered = true;
     return a.data;
   }
 
+  async function onceRecords(records: WireRecord[]): Promise<IngestAnswer> {
+    const a = ingestAnswerSchema.safeParse(await send(commandsUrl, Buffer.from(JSON.stringify(records)), "application/json"));
+    if (!a.success) throw new ServerUnreachable(`server answer is not an ingest answer: ${a.error.issues[0]!.path.join(".")} ${a.error.issues[0]!.message}`);
+    answered = true;
+    return a.data;
+  }
+
+  /** `attempt` with retries: exponential backoff and jitter, a 429's Retry-After as a floor, never past the budget. */
+  async function retried<T>(attempt: () => Promise<T>): Promise<T> {
+    let last: ServerUnreachable | undefined;
+    for (let n = 0; n < cfg.run.attempts; n++) {
+      if (n > 0) {
+        const backoff = Math.min(cfg.run.backoff_ms * 2 ** (n - 1), 30_000) * (0.5 + Math.random());
+        // A 429's Retry-After is a floor: sooner would only be refused again. Past the budget: no wait, exit 3.
+        const wait = Math.max(backoff, last instanceof ServerBusy ? last.retryAfterMs ?? 0 : 0);
+        if (Date.now() + wait > deadlineMs) break;
+        await sleep(wait);
+      }
+      try {
+        return await attempt();
+      } catch (e) {
+        if (!(e instanceof ServerUnreachable) || e instanceof BudgetUsedUp) throw e;
+        last = e;
+      }
+    }
+    // The retry loop stops at the deadline.
+    throw last ?? new BudgetUsedUp("run budget used up before the request could be retried");
+  }
+
   return {
     answered: () => answered,
-    async postRaw(body, final, giveUp = false) {
-      let last: ServerUnreachable | undefined;
-      for (let attempt = 0; attempt < cfg.run.attempts; attempt++) {
-        if (attempt > 0) {
-          const backoff = Math.min(cfg.run.backoff_ms * 2 ** (attempt - 1), 30_000) * (0.5 + Math.random());
-          // A 429's Retry-After is a floor: sooner would only be refused again. Past the budget: no wait, exit 3.
-          const wait = Math.max(backoff, last instanceof ServerBusy ? last.retryAfterMs ?? 0 : 0);
-          if (Date.now() + wait > deadlineMs) break;
-          await sleep(wait);
-        }
-        try {
-          return await once(body, final, giveUp);
-        } catch (e) {
-          if (!(e instanceof ServerUnreachable) || e instanceof BudgetUsedUp) throw e;
-          last = e;
-        }
-      }
-      // The retry loop stops at the deadline.
-      throw last ?? new BudgetUsedUp("run budget used up before the request could be retried");
-    },
+    postRaw: (body, final, giveUp = false) => retried(() => once(body, final, giveUp)),
+    postRecords: (records) => retried(() => onceRecords(records)),
   };
 }
 

@@ -66,6 +66,8 @@ const stateSchema = z.strictObject({
   lastRun: z.string().nullable(),
   /** Why the last run could not move a file on while the server answered (exit 6); `check` fails with it. */
   stuck: z.string().nullable().optional(),
+  /** Per spool file of the stamping daemon: how many of its records, losses and damaged lines are sent. */
+  spool: z.record(z.string(), z.strictObject({ records: z.number().int(), losses: z.number().int(), damaged: z.number().int() })).default({}),
 });
 export type State = z.infer<typeof stateSchema>;
 
@@ -84,6 +86,7 @@ export function newState(): State {
     lastSuccess: null,
     lastError: null,
     lastRun: null,
+    spool: {},
   };
 }
 

@@ -34,6 +34,8 @@ afterAll(() => {
     Bun.spawnSync(["pkill", "-KILL", "-u", u]);
     Bun.spawnSync(["userdel", u]);
   }
+  // `run` makes its live log append-only, as the role does.
+  Bun.spawnSync(["chattr", "-R", "-a", dir], { stdout: "ignore", stderr: "ignore" });
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -238,6 +240,51 @@ describe("a spool file as records (spool-records.ts), stored by the server", () 
         ["id", "kernel", alice, false], ["rm -rf /var/lib/mysql", "kernel", alice, true],
       ]);
     } finally {
+      d.stop();
+    }
+  }, 60_000);
+});
+
+describe("run ships the spool", () => {
+  test("records through the JSON route, attested (the one claiming root flagged forged), the daemon's markers as loss records; a closed file is deleted and a second run sends nothing", async () => {
+    const { run } = await import("../../agent/src/run.ts");
+    const { loadReporterConfig } = await import("../../agent/src/config.ts");
+    const stateDir = join(dir, "run-state");
+    const spoolDir = join(stateDir, "spool");
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
+    const key = "run-spool-host-key-0123456789abcdefghijkl";
+    const t = await suite.newApp({ tokens: { ...testConfig().tokens, host_key: key } });
+    const http = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: t.app.fetch });
+    const host = (await import("node:os")).hostname();
+    const token = hostToken(key, host);
+    suite.secret(key, token);
+    const alice = USERS[0];
+    const line = (seq: number, suser: string, command: string) => Buffer.from(encodeRecord({
+      kind: "command", ctime: new Date().toISOString(), hostname: host, serverIps: "", suser, luser: suser, terminal: "pts/1",
+      clientIp: "", sessionId: "run-sess", seq, cwd: "/tmp", exitStatus: 0, command,
+    })).toString("utf8").replace(/\n$/, "");
+    try {
+      const script = `exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf '\\n%s\\t%s\\n' "$K" "$L1" "$K" "$L2" >&3; printf '\\nno key\\n' >&3; sleep 1`;
+      expect(await asUser(alice, script, { PORT: String(d.port), L1: line(1, alice, "whoami"), L2: line(2, "root", "cat /etc/shadow") })).toBe(0);
+      await spool(spoolDir, 1);
+      const cfgPath = join(dir, "run.yml");
+      writeFileSync(cfgPath, `server:\n  url: http://127.0.0.1:${http.port}\n  token: ${token}\nstate_dir: ${stateDir}\nlog:\n  path: ${join(dir, "run-commands.log")}\n`);
+      const cfg = loadReporterConfig(cfgPath);
+      const warnings: string[] = [];
+      expect(await run(cfg, { warn: (m) => warnings.push(m) })).toBe(0);
+      const rows = await t.all();
+      const cmds = rows.filter((r) => r.kind === "command").sort((a, b) => a.seq! - b.seq!);
+      expect(cmds.map((r) => [r.command, r.attestation, r.attestedUser, r.flags.includes("forged")])).toEqual([
+        ["whoami", "kernel", alice, false], ["cat /etc/shadow", "kernel", alice, true],
+      ]);
+      expect(rows.filter((r) => r.kind === "loss").map((r) => r.command)).toEqual([
+        `1 line(s) on a connection of ${alice} (uid ${uidOf(alice)}) were written without its key, by a process that inherited the connection: not records of its owner`,
+      ]);
+      expect(readdirSync(spoolDir)).toEqual([]);
+      expect(await run(cfg, { warn: (m) => warnings.push(m) })).toBe(0);
+      expect((await t.all()).length).toBe(rows.length);
+    } finally {
+      http.stop(true);
       d.stop();
     }
   }, 60_000);

@@ -387,32 +387,37 @@ __cmdaudit_history_switched() {
 __cmdaudit_prompt() {
   __cmdaudit_st=$?
   {
-    [[ -z ${HISTTIMEFORMAT-}$__cmdaudit_htf_read ]] || builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read"
+    # bash < 5.0 always reads the stamp: $__cmdaudit_htf_read first, so that ${HISTTIMEFORMAT-} is
+    # not expanded there (every character of a ${name} costs bash 4.2 a mbrtowc() in UTF-8).
+    [[ -z $__cmdaudit_htf_read && -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read"
     if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)); then
       # The common case inline: "%5d%c " with the number after the last one recorded (not
       # HISTCMD - 1: HISTCMD is 1 in PROMPT_COMMAND before bash 5.1, which kept 4.1-5.0 off this
-      # path), on bash < 5.0 the entry's stamp (25 bytes: the layout of __cmdaudit_tpat), one new
-      # one-line command, the same cwd, short ASCII text with nothing to escape, a start from PS0
-      # on bash >= 5.0. Anything else: __cmdaudit_slow.
-      __cmdaudit_h=${__cmdaudit_a[0]}
-      __cmdaudit_r=${__cmdaudit_h:__cmdaudit_pfx:${#__cmdaudit_h}>__cmdaudit_pfx+1?${#__cmdaudit_h}-__cmdaudit_pfx-1:0}
-      if [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${__cmdaudit_h:0:5}" && ${__cmdaudit_h:5:2} == [\ *]\  &&
-        $PWD == "$__cmdaudit_pwd" && $__cmdaudit_r != *[$'\\\t\n\r']* && $__cmdaudit_r != *[![:ascii:]]* ]] &&
-        ((__cmdaudit_last >= 0 && __cmdaudit_n < 100000 && !__cmdaudit_failed && ${#__cmdaudit_r} < __cmdaudit_room_fast && ++__cmdaudit_scratch < 512)) &&
+      # path), on bash < 5.0 the entry's stamp (__cmdaudit_tpat), one new one-line command, the
+      # same cwd, short ASCII text with nothing to escape, a start from PS0 on bash >= 5.0.
+      # Anything else: __cmdaudit_slow. The entry's line in $1, its text in $2 with the LF that
+      # ends the line (its only one): positional parameters are the cheapest names to expand.
+      builtin set -- "${__cmdaudit_a[0]}"
+      builtin set -- "$1" "${1:__cmdaudit_pfx}"
+      # shellcheck disable=SC2053 # a pattern
+      if ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
+        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
         if ((__cmdaudit_fast == 1)); then
           __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
           ((${#__cmdaudit_t0} == 16)) && [[ $__cmdaudit_t0 != *[!0-9]* ]] && ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))
-        else [[ ${__cmdaudit_h:11:1}${__cmdaudit_h:17:1}${__cmdaudit_h:31:1} == '-T ' ]]; fi &&
+        else [[ ${1:7:25} == $__cmdaudit_tpat ]]; fi &&
         ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
         if ((__cmdaudit_fast == 1)); then
           ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
           __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000)) __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
         else
-          __cmdaudit_t=${__cmdaudit_h:7:24} __cmdaudit_d=''
+          __cmdaudit_t=${1:7:24} __cmdaudit_d=''
         fi
         # One word with literal TABs between the fields: far cheaper in bash than printf
-        # formatting each field. LF first, both LFs in the argument (see __cmdaudit_emit).
-        builtin printf '%s' $'\n'"CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	command	$__cmdaudit_t	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$__cmdaudit_d	1	${#__cmdaudit_r}	$__cmdaudit_r"$'\n' >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        # formatting each field. LF first (in __cmdaudit_rp), both LFs in the argument (see
+        # __cmdaudit_emit); the second is the one $2 ends with.
+        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_t	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$__cmdaudit_d	1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
       else
         __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
@@ -541,6 +546,7 @@ __cmdaudit_init() {
   boot=${boot//-/}
   if [[ $__cmdaudit_clock == date ]]; then epoch=$(builtin command date +%s); else builtin printf -v epoch '%(%s)T' -1; fi
   __cmdaudit_sid=${boot:0:8}.$epoch.$$.$RANDOM
+  __cmdaudit_rp=$'\n'"CA2	R	$__cmdaudit_sid	" # the start of every record line, LF first
   builtin local fixed="" v
   for v in "$host" "$ips" "$suser" "$luser" "$tty" "$client"; do
     __cmdaudit_esc "$v"
@@ -587,7 +593,7 @@ __cmdaudit_init() {
 }
 
 __cmdaudit_init
-builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
+builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid __cmdaudit_rp \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w __cmdaudit_maxl __cmdaudit_big \
   __cmdaudit_htf __cmdaudit_htf_read __cmdaudit_pfx __cmdaudit_login __cmdaudit_tpat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
 builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_write_long \

@@ -158,7 +158,8 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     inv.all.children = {
       ...inv.all.children,
       cmdaudit_servers: { hosts: { web1: null } },
-      cmdaudit_audited: { hosts: { web1: null, web2: null, legacy1: null } },
+      // web2 also runs the stamping daemon (docs/transport.md), which the hook does not write to yet.
+      cmdaudit_audited: { hosts: { web1: null, web2: { cmdaudit_reporter_stamp: true }, legacy1: null } },
     };
     inventory = join(fleet.dir, "site-inventory.yml");
     writeFileSync(inventory, stringify(inv));
@@ -293,6 +294,26 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     expect(rows.filter((r) => r.kind === "loss")).toEqual([]);
   }, 300_000);
 
+  test("web2's stamping daemon: a record alice writes through it is stored attested with her name; one she writes as root is stored flagged forged", async () => {
+    const web2 = fleet.host("web2");
+    const { encodeRecord } = await import("../../protocol/index.ts");
+    const line = (seq: number, suser: string, command: string) => Buffer.from(encodeRecord({
+      kind: "command", ctime: new Date().toISOString(), hostname: "web2", serverIps: web2.ip, suser, luser: suser, terminal: "pts/9",
+      clientIp: "", sessionId: "stampd-e2e", seq, cwd: "/home/alice", exitStatus: 0, command,
+    })).toString("base64");
+    // As alice, through bash's own /dev/tcp: read the connection's key, write two keyed lines.
+    const script = 'exec 3<>/dev/tcp/127.0.0.1/979 && read -r -t 5 -u 3 K && for l in "$@"; do printf "\\n%s\\t%s\\n" "$K" "$(printf %s "$l" | base64 -d | tr -d "\\n")" >&3; done; sleep 1';
+    const r = await fleet.exec(web2, `runuser -u alice -- bash -c '${script}' x ${line(1, "alice", "id -un")} ${line(2, "root", "cat /etc/shadow")}`);
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: "" });
+    await runCronLine(web2);
+    const rows = (await exportRows<Row & { attestation: string; attestedUser: string | null; flags: string[] }>(serverUrl, { host: "web2", session: "stampd-e2e" }, READ_TOKEN))
+      .sort((a, b) => a.seq - b.seq);
+    expect(rows.map((x) => [x.command, x.attestation, x.attestedUser, x.flags.includes("forged")])).toEqual([
+      ["id -un", "kernel", "alice", false], ["cat /etc/shadow", "kernel", "alice", true],
+    ]);
+    expect((await fleet.exec(web2, "ls /var/lib/cmdaudit/spool | wc -l")).stdout.trim()).toBe("0"); // shipped and deleted
+  }, 120_000);
+
   test("rollback: state absent removes the hook (and its bash.bashrc line), the reporter and its cron entry on every audited host, keeps the log; a second run changes nothing", async () => {
     const absent = ["-e", "cmdaudit_hook_state=absent", "-e", "cmdaudit_reporter_state=absent"];
     const t = performance.now();
@@ -301,8 +322,10 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     if (first.code !== 0) console.log(first.out.slice(-6000));
     expect(first.code).toBe(0);
     for (const h of ["web1", "web2", "legacy1"]) {
-      const r = await fleet.exec(h, "for f in /etc/profile.d/00-cmdaudit.sh /etc/cron.d/cmdaudit-reporter /usr/local/sbin/cmdaudit-reporter /etc/cmdaudit/reporter.yml /etc/cmdaudit/reporter.conf /etc/cmdaudit/reporter.token; do [ -e $f ] && echo left $f; done; grep -l cmdaudit /etc/bash.bashrc; [ -f /var/log/cmdaudit/commands.log ] && echo log kept");
+      const r = await fleet.exec(h, "for f in /etc/profile.d/00-cmdaudit.sh /etc/cron.d/cmdaudit-reporter /usr/local/sbin/cmdaudit-reporter /etc/cmdaudit/reporter.yml /etc/cmdaudit/reporter.conf /etc/cmdaudit/reporter.token /etc/cron.d/cmdaudit-stampd /usr/local/sbin/cmdaudit-stampd-start; do [ -e $f ] && echo left $f; done; grep -l cmdaudit /etc/bash.bashrc; [ -f /var/log/cmdaudit/commands.log ] && echo log kept");
       expect({ host: h, out: r.stdout }).toEqual({ host: h, out: "log kept\n" });
+      // The stamping daemon is stopped too: nothing listens on its port.
+      expect({ host: h, listening: (await fleet.exec(h, "bash -c 'exec 3<>/dev/tcp/127.0.0.1/979' 2>/dev/null && echo yes || echo no")).stdout.trim() }).toEqual({ host: h, listening: "no" });
     }
     const again = await playbook(absent);
     expect(again.code).toBe(0);

@@ -183,6 +183,7 @@ export const sessionSchema = z.object({
   hostname: z.string(),
   lusers: z.array(z.string()).meta({ description: "Login users its records name (one, unless records were forged or conflict)." }),
   susers: z.array(z.string()).meta({ description: "Effective users its records name." }),
+  attestedUsers: z.array(z.string()).meta({ description: "The writers the kernel attested for its records (attestation kernel); more than one: two writers used one session." }),
   firstTime: z.string().meta({ description: "Time of its oldest record (UTC)." }),
   lastTime: z.string().meta({ description: "Time of its newest record (UTC)." }),
   records: count(),

@@ -908,6 +908,8 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           R("b", 1, 20, { kind: "session_start", command: undefined }), R("b", 2, 21), R("b", 5, 22, { suser: "mallory" }),
           // a pre-empted record: seq 2 twice
           R("c", 1, 30), R("c", 2, 31), R("c", 2, 31, { command: "forged c 2" }),
+          // two attested writers in one session
+          R("d", 1, 32, { attestation: "kernel", attestedUser: "root" }), R("d", 2, 33, { attestation: "kernel", attestedUser: "bob", suser: "bob" }),
           // another host's session with the same id is not this host's
           hookRecord(BASE_US + 40 * SEC, { hostname: "other-host", sessionId: "a", seq: 9 }),
           // a legacy record has no session
@@ -916,12 +918,14 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         await s.store.insert(recs, RECEIVED);
         const all = await s.store.sessions({ host: "sess-host" }, 100);
         expect(all.map((x) => [x.sessionId, x.records, x.firstSeq, x.lastSeq, x.seqs, x.started, x.ended, x.conflicts])).toEqual([
+          ["d", 2, 1, 2, 2, false, false, 0],
           ["c", 3, 1, 2, 2, false, false, 2],
           ["b", 3, 1, 5, 3, true, false, 0],
           ["a", 4, 1, 4, 4, true, true, 0],
         ]);
-        const b = all[1]!;
-        expect([b.hostname, b.lusers, b.susers, b.firstTsUs, b.lastTsUs]).toEqual(["sess-host", ["alice"], ["mallory", "root"], BASE_US + 20 * SEC, BASE_US + 22 * SEC]);
+        expect(all[0]!.attestedUsers).toEqual(["bob", "root"]);
+        const b = all[2]!;
+        expect([b.hostname, b.lusers, b.susers, b.attestedUsers, b.firstTsUs, b.lastTsUs]).toEqual(["sess-host", ["alice"], ["mallory", "root"], [], BASE_US + 20 * SEC, BASE_US + 22 * SEC]);
         // Pages of one, by the cursor of the last session of the page before.
         const pages: string[] = [];
         let after: { lastTsUs: number; sessionId: string } | undefined;
@@ -931,7 +935,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           pages.push(page[0]!.sessionId);
           after = { lastTsUs: page[0]!.lastTsUs, sessionId: page[0]!.sessionId };
         }
-        expect(pages).toEqual(["c", "b", "a"]);
+        expect(pages).toEqual(["d", "c", "b", "a"]);
         // Time range: records in it only.
         const ranged = await s.store.sessions({ host: "sess-host", fromUs: BASE_US + 11 * SEC, toUs: BASE_US + 21 * SEC }, 100);
         expect(ranged.map((x) => [x.sessionId, x.records])).toEqual([["b", 1], ["a", 3]]);

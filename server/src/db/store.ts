@@ -51,6 +51,8 @@ export interface SessionSummary {
   hostname: string;
   lusers: string[];
   susers: string[];
+  /** The attested writers of its kernel-attested records: more than one means two writers used one session. */
+  attestedUsers: string[];
   firstTsUs: number;
   lastTsUs: number;
   records: number;
@@ -125,6 +127,7 @@ export interface SessionRow {
   /** JSON arrays (as text, or parsed by the driver). */
   lusers: string | (string | null)[] | null;
   susers: string | (string | null)[] | null;
+  attested_users: string | (string | null)[] | null;
   first_ts: number | string;
   last_ts: number | string;
   records: number | string;
@@ -145,7 +148,7 @@ export function sessionFromRow(r: SessionRow): SessionSummary {
     return list.filter((x): x is string => x !== null).sort();
   };
   return {
-    sessionId: r.session_id, hostname: r.hostname, lusers: names(r.lusers), susers: names(r.susers),
+    sessionId: r.session_id, hostname: r.hostname, lusers: names(r.lusers), susers: names(r.susers), attestedUsers: names(r.attested_users),
     firstTsUs: n(r.first_ts), lastTsUs: n(r.last_ts), records: n(r.records), firstSeq: n(r.first_seq), lastSeq: n(r.last_seq),
     seqs: n(r.seqs), started: n(r.started) > 0, ended: n(r.ended) > 0, conflicts: n(r.conflicts),
   };

@@ -30,7 +30,7 @@ export function decodeSessionCursor(s: string): SessionCursor | undefined {
 
 function present(s: SessionSummary): Session {
   return {
-    sessionId: s.sessionId, hostname: s.hostname, lusers: s.lusers, susers: s.susers,
+    sessionId: s.sessionId, hostname: s.hostname, lusers: s.lusers, susers: s.susers, attestedUsers: s.attestedUsers,
     firstTime: formatCommandTime(s.firstTsUs, null), lastTime: formatCommandTime(s.lastTsUs, null),
     records: s.records, firstSeq: s.firstSeq, lastSeq: s.lastSeq, missingSeqs: s.lastSeq - s.firstSeq + 1 - s.seqs,
     started: s.started, ended: s.ended, conflicts: s.conflicts,

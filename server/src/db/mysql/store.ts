@@ -309,6 +309,7 @@ class MysqlStore implements Store {
     const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
     const [rows] = await this.db.execute(sql`
       SELECT session_id, MIN(hostname) AS hostname, JSON_ARRAYAGG(DISTINCT luser) AS lusers, JSON_ARRAYAGG(DISTINCT suser) AS susers,
+        JSON_ARRAYAGG(DISTINCT attested_user) AS attested_users,
         MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
         COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
         SUM(CONCAT(',', flags, ',') LIKE '%,conflict,%') AS conflicts

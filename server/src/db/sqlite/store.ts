@@ -123,6 +123,7 @@ class SqliteStore implements Store {
     const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
     const rows = this.db.all<SessionRow>(sql`
       SELECT session_id, MIN(hostname) AS hostname, json_group_array(DISTINCT luser) AS lusers, json_group_array(DISTINCT suser) AS susers,
+        json_group_array(DISTINCT attested_user) AS attested_users,
         MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
         COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
         SUM((',' || flags || ',') LIKE '%,conflict,%') AS conflicts

@@ -249,6 +249,7 @@ __cmdaudit_record() {
 # non-ASCII characters on 4.3/4.4; mapfile reads bytes on every version.
 # HISTTIMEFORMAT (local to the callers) puts the second bash stamped the entry with before it.
 __cmdaudit_htf='%Y-%m-%dT%H:%M:%S%z '
+__cmdaudit_t0pat='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' # PS0's stamp: 16 digits
 __cmdaudit_tpat='[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][+-][0-9][0-9][0-9][0-9] '
 __cmdaudit_entry() {
   builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
@@ -384,50 +385,66 @@ __cmdaudit_history_switched() {
 # PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
 # Everything it writes goes through one redirection: stderr to /dev/null (nothing ever
 # reaches the terminal), stdout to the scratch file (for `history 1`).
-__cmdaudit_prompt() {
-  __cmdaudit_st=$?
-  {
-    # bash < 5.0 always reads the stamp: $__cmdaudit_htf_read first, so that ${HISTTIMEFORMAT-} is
-    # not expanded there (every character of a ${name} costs bash 4.2 a mbrtowc() in UTF-8).
-    [[ -z $__cmdaudit_htf_read && -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read"
-    if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)); then
-      # The common case inline: "%5d%c " with the number after the last one recorded (not
-      # HISTCMD - 1: HISTCMD is 1 in PROMPT_COMMAND before bash 5.1, which kept 4.1-5.0 off this
-      # path), on bash < 5.0 the entry's stamp (__cmdaudit_tpat), one new one-line command, the
-      # same cwd, short ASCII text with nothing to escape, a start from PS0 on bash >= 5.0.
-      # Anything else: __cmdaudit_slow. The entry's line in $1, its text in $2 with the LF that
-      # ends the line (its only one): positional parameters are the cheapest names to expand.
-      builtin set -- "${__cmdaudit_a[0]}"
-      builtin set -- "$1" "${1:__cmdaudit_pfx}"
+# The common case inline: "%5d%c " with the number after the last one recorded (not HISTCMD - 1:
+# HISTCMD is 1 in PROMPT_COMMAND before bash 5.1), on bash < 5.0 the entry's stamp
+# (__cmdaudit_tpat), one new one-line command, the same cwd, short ASCII text with nothing to
+# escape, a start from PS0 on bash >= 5.0. Anything else: __cmdaudit_slow. The entry's line in
+# $1, its text in $2 with the LF that ends the line (its only one): positional parameters are
+# the cheapest names to expand (each character of a ${name} costs bash 4.2 a mbrtowc() in UTF-8).
+# Records are one word with literal TABs between the fields, far cheaper in bash than printf
+# formatting each field; LF first (in __cmdaudit_rp), both LFs in the argument (see
+# __cmdaudit_emit), the second the one $2 ends with.
+# One definition per clock, chosen here: bash copies a function's whole body each time it runs it,
+# so the lines of the other branch would cost every prompt.
+if ((__cmdaudit_fast == 1)); then
+  __cmdaudit_prompt() {
+    __cmdaudit_st=$?
+    {
+      [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT='' # entries without their stamp
+      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
       # shellcheck disable=SC2053 # a pattern
-      if ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
+      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
+        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
         [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
         $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
-        if ((__cmdaudit_fast == 1)); then
-          __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
-          ((${#__cmdaudit_t0} == 16)) && [[ $__cmdaudit_t0 != *[!0-9]* ]] && ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))
-        else [[ ${1:7:25} == $__cmdaudit_tpat ]]; fi &&
-        ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
-        if ((__cmdaudit_fast == 1)); then
-          ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
-          __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000)) __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
-        else
-          __cmdaudit_t=${1:7:24} __cmdaudit_d=''
-        fi
-        # One word with literal TABs between the fields: far cheaper in bash than printf
-        # formatting each field. LF first (in __cmdaudit_rp), both LFs in the argument (see
-        # __cmdaudit_emit); the second is the one $2 ends with.
-        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_t	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$__cmdaudit_d	1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__cmdaudit_t0 == $__cmdaudit_t0pat ]] &&
+        ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e && (__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq))); then
+        ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
+        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$(((__cmdaudit_e - __cmdaudit_t0) / 1000))	1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
       else
         __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
-    else
-      __cmdaudit_slow || builtin : # also an empty history: it primes the first prompt, or shows history -c
-    fi
-    [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
-  } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-  builtin return "$__cmdaudit_st"
-}
+      [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
+    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+    builtin return "$__cmdaudit_st"
+  }
+else
+  __cmdaudit_prompt() {
+    __cmdaudit_st=$?
+    {
+      builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read" # entries with their stamp
+      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      # shellcheck disable=SC2053 # a pattern
+      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
+        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
+        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
+        [[ ${1:7:25} == $__cmdaudit_tpat ]] && ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
+        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	${1:7:24}	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st		1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+      else
+        __cmdaudit_slow || builtin :
+      fi
+      # Without the user's `set -u`, the same checks with plain $NAME: each ${NAME-} costs bash 4.2
+      # ~3,000 instructions per character of the name in UTF-8 (80,000 a prompt here).
+      [[ $- != *u* && -o history && $__cmdaudit_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
+        [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
+    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+    builtin return "$__cmdaudit_st"
+  }
+fi
 # The other cases, with the entry's lines in __cmdaudit_a. Bytes, whatever the user's locale:
 # in GBK or Big5 the second byte of a character can be `\`, which must be escaped as a byte.
 __cmdaudit_slow() {
@@ -595,7 +612,7 @@ __cmdaudit_init() {
 __cmdaudit_init
 builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid __cmdaudit_rp \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w __cmdaudit_maxl __cmdaudit_big \
-  __cmdaudit_htf __cmdaudit_htf_read __cmdaudit_pfx __cmdaudit_login __cmdaudit_tpat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
+  __cmdaudit_htf __cmdaudit_htf_read __cmdaudit_pfx __cmdaudit_login __cmdaudit_tpat __cmdaudit_t0pat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
 builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_write_long \
   __cmdaudit_head __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_t0_ok __cmdaudit_stamp __cmdaudit_slow __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_command __cmdaudit_history_switched __cmdaudit_checks \

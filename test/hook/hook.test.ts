@@ -290,6 +290,16 @@ for (const bash of BASHES) {
         expect(c.find((x) => text(x) === "set +u")!.cwd).toBe("/tmp");
       }, TEST_MS);
 
+      test("HISTCONTROL, HISTIGNORE and HISTSIZE unset or set by hand, with and without `set -u`: every command recorded, nothing printed", async () => {
+        const root = hookRoot();
+        const typed = "set -u\nunset HISTCONTROL HISTIGNORE HISTSIZE\necho one\nHISTCONTROL=ignorespace\n echo two\nset +u\n" +
+          "unset HISTCONTROL HISTIGNORE HISTSIZE\necho three\nHISTIGNORE='echo*'\necho four\nexit\n";
+        const r = await typeInto(rcFile(root), typed, { bash });
+        expect(hookNoise(r.output)).toEqual([]);
+        expect(r.output).not.toContain("unbound variable");
+        expect(commands(readLog(root.log)).map(text)).toEqual(typed.trimEnd().split("\n"));
+      }, TEST_MS);
+
       test("PROMPT_COMMAND emptied by hand: the commands it hid are counted as a gap at logout", async () => {
         const root = hookRoot();
         const r = await typeInto(rcFile(root), "echo seen\nPROMPT_COMMAND=\necho hidden1\necho hidden2\nexit\n", { bash });

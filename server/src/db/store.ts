@@ -124,10 +124,10 @@ export function likeContains(s: string): string {
 export interface SessionRow {
   session_id: string;
   hostname: string;
-  /** JSON arrays (as text, or parsed by the driver). */
-  lusers: string | (string | null)[] | null;
-  susers: string | (string | null)[] | null;
-  attested_users: string | (string | null)[] | null;
+  /** The distinct names, as sessionFromRow's `lists` says. */
+  lusers: string | null;
+  susers: string | null;
+  attested_users: string | null;
   first_ts: number | string;
   last_ts: number | string;
   records: number | string;
@@ -139,12 +139,19 @@ export interface SessionRow {
   conflicts: number | string | null;
 }
 
-export function sessionFromRow(r: SessionRow): SessionSummary {
+/**
+ * The separator of MySQL's GROUP_CONCAT of names (`SEPARATOR X'1F'` in mysql/store.ts): a control
+ * character, which no user name holds (the contract refuses them). GROUP_CONCAT, not
+ * JSON_ARRAYAGG(DISTINCT …), which MySQL 8 lacks.
+ */
+export const NAME_SEPARATOR = "\u001f";
+
+/** `lists`: how the dialect returns the distinct names: joined by NAME_SEPARATOR (MySQL) or a JSON array (SQLite's json_group_array). */
+export function sessionFromRow(r: SessionRow, lists: "separated" | "json"): SessionSummary {
   const n = (v: number | string | null) => Number(v ?? 0);
-  // A JSON array of the distinct names (JSON_ARRAYAGG / json_group_array): no separator a name could hold.
-  // The MySQL driver may hand the array over parsed already.
-  const names = (v: string | (string | null)[] | null) => {
-    const list = v === null ? [] : Array.isArray(v) ? v : (JSON.parse(v) as (string | null)[]);
+  const names = (v: string | null) => {
+    if (v === null || v === "") return [];
+    const list = lists === "json" ? (JSON.parse(v) as (string | null)[]) : v.split(NAME_SEPARATOR);
     return list.filter((x): x is string => x !== null).sort();
   };
   return {

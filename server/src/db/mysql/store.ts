@@ -308,14 +308,15 @@ class MysqlStore implements Store {
     ], sql` AND `);
     const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
     const [rows] = await this.db.execute(sql`
-      SELECT session_id, MIN(hostname) AS hostname, JSON_ARRAYAGG(DISTINCT luser) AS lusers, JSON_ARRAYAGG(DISTINCT suser) AS susers,
-        JSON_ARRAYAGG(DISTINCT attested_user) AS attested_users,
+      SELECT /*+ SET_VAR(group_concat_max_len = 1048576) */ session_id, MIN(hostname) AS hostname,
+        GROUP_CONCAT(DISTINCT luser SEPARATOR X'1F') AS lusers, GROUP_CONCAT(DISTINCT suser SEPARATOR X'1F') AS susers,
+        GROUP_CONCAT(DISTINCT attested_user SEPARATOR X'1F') AS attested_users,
         MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
         COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
         SUM(CONCAT(',', flags, ',') LIKE '%,conflict,%') AS conflicts
       FROM servercmdhist WHERE ${range} GROUP BY session_id ${page}
       ORDER BY last_ts DESC, session_id DESC LIMIT ${limit}`);
-    return (rows as unknown as SessionRow[]).map(sessionFromRow);
+    return (rows as unknown as SessionRow[]).map((r) => sessionFromRow(r, "separated"));
   }
 
   async hosts(): Promise<HostSummary[]> {

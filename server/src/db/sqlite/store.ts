@@ -129,7 +129,7 @@ class SqliteStore implements Store {
         SUM((',' || flags || ',') LIKE '%,conflict,%') AS conflicts
       FROM servercmdhist WHERE ${range} GROUP BY session_id ${page}
       ORDER BY last_ts DESC, session_id DESC LIMIT ${limit}`);
-    return rows.map(sessionFromRow);
+    return rows.map((r) => sessionFromRow(r, "json"));
   }
 
   async hosts(): Promise<HostSummary[]> {

@@ -1,7 +1,7 @@
-import { and, eq, gte, lt, lte, ne, or, type SQL } from "drizzle-orm";
+import { and, eq, gte, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { servercmdhist as mysqlTable } from "./mysql/schema.ts";
 import type { servercmdhist as sqliteTable } from "./sqlite/schema.ts";
-import type { CommandFilter, Cursor } from "./store.ts";
+import type { CommandFilter, Cursor, SessionCursor, SessionFilter } from "./store.ts";
 
 type Table = typeof mysqlTable | typeof sqliteTable;
 
@@ -29,4 +29,33 @@ export function whereClause(t: Table, f: CommandFilter, after: Cursor | undefine
     after ? or(lt(c.tsUs, after.tsUs), lt(c.id, after.id)) : undefined,
   ];
   return and(...conds.filter((x): x is SQL => x !== undefined));
+}
+
+/** What the two dialects write differently in the sessions query. */
+export interface SessionDialect {
+  /** Placed right after SELECT (MySQL: an optimizer hint). */
+  hint: SQL;
+  /** The distinct values of a name column, as sessionFromRow reads them for this dialect. */
+  names: (column: "luser" | "suser" | "attested_user") => SQL;
+}
+
+/**
+ * The sessions of one host (Store.sessions), one statement for both dialects: one row per session with
+ * the columns of SessionRow, newest activity first, keyset-paged by (last time, session id).
+ */
+export function sessionsQuery(d: SessionDialect, f: SessionFilter, limit: number, after?: SessionCursor): SQL {
+  const range = sql.join([
+    sql`hostname = ${f.host} AND session_id IS NOT NULL`,
+    ...(f.fromUs !== undefined ? [sql`ts_us >= ${f.fromUs}`] : []),
+    ...(f.toUs !== undefined ? [sql`ts_us < ${f.toUs}`] : []),
+  ], sql` AND `);
+  const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
+  return sql`
+    SELECT ${d.hint} session_id, MIN(hostname) AS hostname,
+      ${d.names("luser")} AS lusers, ${d.names("suser")} AS susers, ${d.names("attested_user")} AS attested_users,
+      MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
+      COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
+      SUM(CONCAT(',', flags, ',') LIKE '%,conflict,%') AS conflicts
+    FROM servercmdhist WHERE ${range} GROUP BY session_id ${page}
+    ORDER BY last_ts DESC, session_id DESC LIMIT ${limit}`;
 }

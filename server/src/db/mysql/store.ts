@@ -4,7 +4,7 @@ import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
-import { whereClause } from "../filter.ts";
+import { type SessionDialect, sessionsQuery, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, type NamesOfRow, toRow } from "../rows.ts";
 import {
   type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
@@ -69,6 +69,12 @@ export async function openMysqlStore(url: string, opts: MysqlStoreOptions): Prom
   }
   return new MysqlStore(pool, db);
 }
+
+/** GROUP_CONCAT, not JSON_ARRAYAGG(DISTINCT …), which MySQL 8 lacks; its length cap raised for the statement. */
+const MYSQL_SESSIONS: SessionDialect = {
+  hint: sql.raw("/*+ SET_VAR(group_concat_max_len = 1048576) */"),
+  names: (column) => sql.raw(`GROUP_CONCAT(DISTINCT ${column} SEPARATOR X'1F')`),
+};
 
 /** Two servers starting at once must not run the same ALTERs (or the legacy backfill) twice. */
 async function migrateLocked(pool: mysql.Pool, db: MySql2Database, folder: string, thenLocked: () => Promise<void>): Promise<void> {
@@ -301,21 +307,7 @@ class MysqlStore implements Store {
   }
 
   async sessions(filter: SessionFilter, limit: number, after?: SessionCursor): Promise<SessionSummary[]> {
-    const range = sql.join([
-      sql`hostname = ${filter.host} AND session_id IS NOT NULL`,
-      ...(filter.fromUs !== undefined ? [sql`ts_us >= ${filter.fromUs}`] : []),
-      ...(filter.toUs !== undefined ? [sql`ts_us < ${filter.toUs}`] : []),
-    ], sql` AND `);
-    const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
-    const [rows] = await this.db.execute(sql`
-      SELECT /*+ SET_VAR(group_concat_max_len = 1048576) */ session_id, MIN(hostname) AS hostname,
-        GROUP_CONCAT(DISTINCT luser SEPARATOR X'1F') AS lusers, GROUP_CONCAT(DISTINCT suser SEPARATOR X'1F') AS susers,
-        GROUP_CONCAT(DISTINCT attested_user SEPARATOR X'1F') AS attested_users,
-        MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
-        COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
-        SUM(CONCAT(',', flags, ',') LIKE '%,conflict,%') AS conflicts
-      FROM servercmdhist WHERE ${range} GROUP BY session_id ${page}
-      ORDER BY last_ts DESC, session_id DESC LIMIT ${limit}`);
+    const [rows] = await this.db.execute(sessionsQuery(MYSQL_SESSIONS, filter, limit, after));
     return (rows as unknown as SessionRow[]).map((r) => sessionFromRow(r, "separated"));
   }
 

@@ -6,7 +6,7 @@ import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
-import { whereClause } from "../filter.ts";
+import { type SessionDialect, sessionsQuery, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, toRow } from "../rows.ts";
 import {
   type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
@@ -14,6 +14,9 @@ import {
 } from "../store.ts";
 import { flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
+
+/** json_group_array takes DISTINCT (SQLite's group_concat does not with a separator). */
+const SQLITE_SESSIONS: SessionDialect = { hint: sql``, names: (column) => sql.raw(`json_group_array(DISTINCT ${column})`) };
 
 /** 20 bound values a row; SQLite allows 32766 per statement. */
 const ROWS_PER_INSERT = 1000;
@@ -115,21 +118,7 @@ class SqliteStore implements Store {
   }
 
   async sessions(filter: SessionFilter, limit: number, after?: SessionCursor): Promise<SessionSummary[]> {
-    const range = sql.join([
-      sql`hostname = ${filter.host} AND session_id IS NOT NULL`,
-      ...(filter.fromUs !== undefined ? [sql`ts_us >= ${filter.fromUs}`] : []),
-      ...(filter.toUs !== undefined ? [sql`ts_us < ${filter.toUs}`] : []),
-    ], sql` AND `);
-    const page = after ? sql`HAVING MAX(ts_us) < ${after.lastTsUs} OR (MAX(ts_us) = ${after.lastTsUs} AND session_id < ${after.sessionId})` : sql``;
-    const rows = this.db.all<SessionRow>(sql`
-      SELECT session_id, MIN(hostname) AS hostname, json_group_array(DISTINCT luser) AS lusers, json_group_array(DISTINCT suser) AS susers,
-        json_group_array(DISTINCT attested_user) AS attested_users,
-        MIN(ts_us) AS first_ts, MAX(ts_us) AS last_ts, COUNT(*) AS records, MIN(seq) AS first_seq, MAX(seq) AS last_seq,
-        COUNT(DISTINCT seq) AS seqs, SUM(kind = 'session_start') AS started, SUM(kind = 'session_end') AS ended,
-        SUM((',' || flags || ',') LIKE '%,conflict,%') AS conflicts
-      FROM servercmdhist WHERE ${range} GROUP BY session_id ${page}
-      ORDER BY last_ts DESC, session_id DESC LIMIT ${limit}`);
-    return rows.map((r) => sessionFromRow(r, "json"));
+    return this.db.all<SessionRow>(sessionsQuery(SQLITE_SESSIONS, filter, limit, after)).map((r) => sessionFromRow(r, "json"));
   }
 
   async hosts(): Promise<HostSummary[]> {

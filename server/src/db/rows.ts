@@ -1,3 +1,4 @@
+import { type SQL, sql } from "drizzle-orm";
 import { type AuditRecord, type RecordFlag, recordFlags } from "../../../protocol/index.ts";
 import type { StoredRecord } from "./store.ts";
 
@@ -55,8 +56,18 @@ export function fromRow(r: RecordRow): StoredRecord {
 export type NamesOfRow = Pick<RecordRow, "id" | "hostname" | "suser" | "luser" | "terminal" | "cwd">;
 
 /** The flags ingest would give a stored row's names, joined as the column holds them. */
-export function flagsOfRow(r: NamesOfRow): string {
+function flagsOfRow(r: NamesOfRow): string {
   return recordFlags({ hostname: r.hostname, suser: r.suser ?? "", luser: r.luser, terminal: r.terminal ?? "", cwd: r.cwd }).join(",");
+}
+
+/**
+ * The flags ingest would give stored rows, for the ones whose names have some (the column already
+ * holds '' for the rest): `UPDATE … SET flags = <flags> WHERE id IN (<ids>)`, in either dialect.
+ */
+export function flagsUpdate(rows: NamesOfRow[]): { ids: number[]; flags: SQL } | undefined {
+  const flagged = rows.map((r) => ({ id: r.id, flags: flagsOfRow(r) })).filter((r) => r.flags !== "");
+  if (flagged.length === 0) return undefined;
+  return { ids: flagged.map((r) => r.id), flags: sql`CASE id ${sql.join(flagged.map((r) => sql`WHEN ${r.id} THEN ${r.flags}`), sql` `)} END` };
 }
 
 /** Rows a flags backfill reads at a time. */

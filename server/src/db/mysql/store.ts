@@ -5,7 +5,7 @@ import mysql from "mysql2/promise";
 import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, whereClause } from "../filter.ts";
-import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, type NamesOfRow, toRow } from "../rows.ts";
+import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, type NamesOfRow, toRow } from "../rows.ts";
 import {
   type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
   type Store, type StoredRecord, hostDeltas, likeContains, sessionFromRow,
@@ -95,10 +95,8 @@ async function migrateLocked(pool: mysql.Pool, db: MySql2Database, folder: strin
 
 /** Write the flags of rows whose names have some (the column already holds '' for the rest). */
 async function setFlags(tx: Pick<MySql2Database, "update">, rows: NamesOfRow[]): Promise<void> {
-  const flagged = rows.map((r) => ({ id: r.id, flags: flagsOfRow(r) })).filter((r) => r.flags !== "");
-  if (flagged.length === 0) return;
-  const cases = sql.join(flagged.map((r) => sql`WHEN ${r.id} THEN ${r.flags}`), sql` `);
-  await tx.update(servercmdhist).set({ flags: sql`CASE ${servercmdhist.id} ${cases} END` }).where(inArray(servercmdhist.id, flagged.map((r) => r.id)));
+  const u = flagsUpdate(rows);
+  if (u) await tx.update(servercmdhist).set({ flags: u.flags }).where(inArray(servercmdhist.id, u.ids));
 }
 
 /**

@@ -7,7 +7,7 @@ import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, whereClause } from "../filter.ts";
-import { FLAGS_BACKFILL_BATCH, flagsOfRow, fromRow, toRow } from "../rows.ts";
+import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, toRow } from "../rows.ts";
 import {
   type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
   type Store, type StoredRecord, hostDeltas, sessionFromRow,
@@ -43,11 +43,8 @@ function backfillFlags(db: BunSQLiteDatabase): void {
     }).from(servercmdhist).where(and(gt(servercmdhist.id, todo.nextId), lte(servercmdhist.id, todo.lastId)))
       .orderBy(asc(servercmdhist.id)).limit(FLAGS_BACKFILL_BATCH).all();
     db.transaction((tx) => {
-      const flagged = rows.map((r) => ({ id: r.id, flags: flagsOfRow(r) })).filter((r) => r.flags !== "");
-      if (flagged.length > 0) {
-        const cases = sql.join(flagged.map((r) => sql`WHEN ${r.id} THEN ${r.flags}`), sql` `);
-        tx.update(servercmdhist).set({ flags: sql`CASE ${servercmdhist.id} ${cases} END` }).where(inArray(servercmdhist.id, flagged.map((r) => r.id))).run();
-      }
+      const u = flagsUpdate(rows);
+      if (u) tx.update(servercmdhist).set({ flags: u.flags }).where(inArray(servercmdhist.id, u.ids)).run();
       if (rows.length === 0) tx.delete(flagsBackfill).run();
       else tx.update(flagsBackfill).set({ nextId: rows.at(-1)!.id }).run();
     });

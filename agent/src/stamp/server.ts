@@ -115,6 +115,9 @@ export function startStampServer(opts: StampOptions) {
     else counters.unkeyed++;
   };
   const id = (n: number | null) => (n === null ? "-" : String(n));
+  /** A spool file's first line: what the kernel says of the writer (spool-records.ts reads it). */
+  const stampLine = (o: SocketOwner) =>
+    `#stamp v1 uid=${id(o.uid === NO_UID ? null : o.uid)} loginuid=${id(o.loginUid)} session=${id(o.auditSession)} pid=${id(o.pid)} opened=${new Date().toISOString()}\n`;
 
   const server = Bun.listen<Conn | undefined>({
     hostname: "127.0.0.1",
@@ -136,7 +139,7 @@ export function startStampServer(opts: StampOptions) {
         if (held >= opts.maxConnectionsPerUid) {
           counters.refused++;
           const fd = spoolFile(owner.uid);
-          writeSync(fd, `#stamp v1 uid=${id(owner.uid === NO_UID ? null : owner.uid)} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n#refused over ${opts.maxConnectionsPerUid} connections of this uid\n`);
+          writeSync(fd, `${stampLine(owner)}#refused over ${opts.maxConnectionsPerUid} connections of this uid\n`);
           closeSync(fd);
           socket.end();
           return;
@@ -146,7 +149,7 @@ export function startStampServer(opts: StampOptions) {
         const c: Conn = {
           owner, key: Buffer.from(`${key}\t`), fd: spoolFile(owner.uid), pending: [], pendingBytes: 0, skipping: false, droppedQuota: 0, droppedLong: 0,
         };
-        put(c, `#stamp v1 uid=${id(owner.uid === NO_UID ? null : owner.uid)} loginuid=${id(owner.loginUid)} session=${id(owner.auditSession)} pid=${id(owner.pid)} opened=${new Date().toISOString()}\n`);
+        put(c, stampLine(owner));
         socket.data = c;
         socket.write(`${key}\n`);
       },

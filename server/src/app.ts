@@ -7,6 +7,7 @@ import type { Store } from "./db/store.ts";
 import { DOCS_PATH, DOCUMENT_PATH, docsRoutes } from "./docs/index.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { IngestRateLimiter } from "./rate-limit.ts";
 import { newRouter, SECURITY_SCHEMES } from "./openapi.ts";
 import { commandsRoutes } from "./routes/commands.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -21,13 +22,19 @@ export interface AppDeps {
   tokens: { ingest: IngestAuthenticator; read: TokenSet };
   logger: Logger;
   metrics: Metrics;
+  /** One per app: both ingest routes take from it. */
+  ingestLimiter: IngestRateLimiter;
 }
 
-export function createApp(deps: { store: Store; config: Config; logger?: Logger; metrics?: Metrics }) {
+/** `clock` (ms): the rate limiter's, for tests of refills without sleeping. */
+export function createApp(deps: { store: Store; config: Config; logger?: Logger; metrics?: Metrics; clock?: () => number }) {
   const d: AppDeps = {
     ...deps,
     logger: deps.logger ?? silentLogger,
     metrics: deps.metrics ?? new Metrics(),
+    ingestLimiter: new IngestRateLimiter({
+      bytesPerMinute: deps.config.limits.ingest_bytes_per_minute, requestsPerMinute: deps.config.limits.ingest_requests_per_minute,
+    }, deps.clock),
     tokens: {
       ingest: new IngestAuthenticator(deps.config.tokens.host_key, deps.config.tokens.host_generations, sharedIngestOn(deps.config) ? deps.config.tokens.ingest : []),
       read: new TokenSet(deps.config.tokens.read),

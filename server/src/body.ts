@@ -5,7 +5,6 @@ import { HTTPException } from "hono/http-exception";
 import { MAX_COMMAND_BYTES, MAX_RECORDS_PER_BODY } from "../../protocol/limits.ts";
 import type { AppDeps } from "./app.ts";
 import { presentedToken } from "./auth.ts";
-import type { Config } from "./config.ts";
 import { IngestRateLimiter } from "./rate-limit.ts";
 
 /**
@@ -57,21 +56,6 @@ export async function readBody(c: Context, max: number, maxGzipRatio = Infinity)
   }
 }
 
-const limiters = new WeakMap<Config, IngestRateLimiter>();
-
-/**
- * The ingest rate limiter of the app with this config (one per app: both ingest routes share it).
- * `now` is taken by the call that makes it (tests pass a clock before the first request).
- */
-export function ingestLimiter(config: Config, now: () => number = Date.now): IngestRateLimiter {
-  let l = limiters.get(config);
-  if (!l) {
-    l = new IngestRateLimiter({ bytesPerMinute: config.limits.ingest_bytes_per_minute, requestsPerMinute: config.limits.ingest_requests_per_minute }, now);
-    limiters.set(config, l);
-  }
-  return l;
-}
-
 /**
  * Whose bucket a request takes: a host token's host (its generations share one), or for a shared
  * token the token and the client's address: a fleet on one token is many hosts, each with its own
@@ -96,9 +80,9 @@ function limitKey(c: Context): string {
  * decompressed bytes are charged (a refused bomb's too). `maxLines`: a body of more lines is
  * refused (413) before anything parses them, each line having a cost of its own.
  */
-export async function readIngestBody(c: Context, deps: Pick<AppDeps, "config">, opts: { maxLines?: boolean } = {}): Promise<Buffer> {
+export async function readIngestBody(c: Context, deps: Pick<AppDeps, "config" | "ingestLimiter">, opts: { maxLines?: boolean } = {}): Promise<Buffer> {
   const { limits } = deps.config;
-  const limiter = ingestLimiter(deps.config);
+  const limiter = deps.ingestLimiter;
   const key = IngestRateLimiter.key(limitKey(c));
   const refusal = limiter.admit(key);
   if (refusal) {

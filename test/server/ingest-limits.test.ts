@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { encodeRecord } from "../../protocol/index.ts";
-import { ingestLimiter } from "../../server/src/body.ts";
 import { ConfigError, loadConfig } from "../../server/src/config.ts";
 import { IngestRateLimiter } from "../../server/src/rate-limit.ts";
 import { testConfig } from "../support/config.ts";
@@ -158,9 +157,8 @@ describe("rate limit per ingest token", () => {
   });
 
   test("past limits.ingest_bytes_per_minute (decompressed bytes): 429 until the debt is refilled; the bucket refills with the clock", async () => {
-    const t = await suite.newApp({ limits: limits({ ingest_bytes_per_minute: MiB }) });
     let now = 1_000_000;
-    ingestLimiter(t.config, () => now);
+    const t = await suite.newApp({ limits: limits({ ingest_bytes_per_minute: MiB }) }, undefined, () => now);
     // 1.5 MiB inflated from a few KB: the bucket of 1 MiB goes 0.5 MiB into debt, once.
     const first = await t.post(gz9(JSON.stringify([record("b".repeat(1.5 * MiB))])), GZIP);
     expect(first.status).toBe(200);
@@ -175,9 +173,8 @@ describe("rate limit per ingest token", () => {
   });
 
   test("requests refill at the configured rate (a clock, no sleeps)", async () => {
-    const t = await suite.newApp({ limits: limits({ ingest_requests_per_minute: 2 }) });
     let now = 5_000_000;
-    ingestLimiter(t.config, () => now);
+    const t = await suite.newApp({ limits: limits({ ingest_requests_per_minute: 2 }) }, undefined, () => now);
     expect((await t.post([record("r1")])).status).toBe(200);
     expect((await t.post([record("r2")])).status).toBe(200);
     expect((await t.post([record("r3")])).status).toBe(429);

@@ -6,6 +6,9 @@
  * data (plain JS filters, sorts and counts), never read back from the store.
  */
 import { createHash } from "node:crypto";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MAX_COMMAND_BYTES, normalizeRecord, type AuditRecord, type IngestAuth, type WireRecord } from "../../protocol/index.ts";
 import type { CommandFilter, Cursor, HostSummary, Store, StoredRecord } from "../../server/src/db/store.ts";
@@ -51,6 +54,21 @@ export function record(wire: WireRecord): AuditRecord {
   const r = normalizeRecord(wire, NORMALIZE);
   if (typeof r === "string") throw new Error(`fixture rejected by normalizeRecord: ${r} (${JSON.stringify(wire).slice(0, 200)})`);
   return r;
+}
+
+/**
+ * A copy in `dir` of a dialect's committed migrations without the last ones (`dropped`, checked by
+ * tag): applied, it makes the database a server of an earlier version left.
+ */
+export function migrationsWithout(dialect: "mysql" | "sqlite", dropped: string[], dir: string): string {
+  const old = join(dir, "migrations");
+  cpSync(fileURLToPath(new URL(`../../server/drizzle/${dialect}`, import.meta.url)), old, { recursive: true });
+  const file = join(old, "meta/_journal.json");
+  const journal = JSON.parse(readFileSync(file, "utf8")) as { entries: { tag: string }[] };
+  expect(journal.entries.slice(-dropped.length).map((e) => e.tag)).toEqual(dropped);
+  journal.entries.splice(-dropped.length);
+  writeFileSync(file, JSON.stringify(journal));
+  return old;
 }
 
 let nextSeq = 1;

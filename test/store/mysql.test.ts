@@ -1,15 +1,14 @@
 import { expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { openStore } from "../../server/src/db/open.ts";
 import { FLAGS_BACKFILL_BATCH, toRow } from "../../server/src/db/rows.ts";
 import { MYSQL_URL, createTestDatabase } from "../support/mysql.ts";
-import { hookRecord, LEGACY_OFFSET, storeConformance } from "./conformance.ts";
+import { hookRecord, LEGACY_OFFSET, migrationsWithout, storeConformance } from "./conformance.ts";
 
 // No skip when MariaDB is down: this fails, and so does every conformance test (their hooks throw).
 test("MariaDB is reachable", async () => {
@@ -48,13 +47,7 @@ test("a MariaDB database from before the flags column upgrades: its rows get the
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-mysql-upgrade-"));
   try {
     // The committed migrations without the flags ones: the database a server of the previous version left.
-    const real = fileURLToPath(new URL("../../server/drizzle/mysql", import.meta.url));
-    const old = join(dir, "migrations");
-    cpSync(real, old, { recursive: true });
-    const journal = JSON.parse(readFileSync(join(old, "meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
-    expect(journal.entries.slice(-4).map((e) => e.tag)).toEqual(["0005_name_flags_ingest_auth", "0006_flags_backfill", "0007_attestation", "0008_attested_users"]);
-    journal.entries.splice(-4);
-    writeFileSync(join(old, "meta/_journal.json"), JSON.stringify(journal));
+    const old = migrationsWithout("mysql", ["0005_name_flags_ingest_auth", "0006_flags_backfill", "0007_attestation", "0008_attested_users"], dir);
     const pool = mysql.createPool({ uri: db.url, multipleStatements: true });
     try {
       await migrate(drizzle(pool, { mode: "default" }), { migrationsFolder: old });

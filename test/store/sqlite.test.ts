@@ -1,16 +1,15 @@
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { openStore } from "../../server/src/db/open.ts";
 import { getTableColumns } from "drizzle-orm";
 import { FLAGS_BACKFILL_BATCH, toRow } from "../../server/src/db/rows.ts";
 import { servercmdhist } from "../../server/src/db/sqlite/schema.ts";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
-import { hookRecord, LEGACY_OFFSET, storeConformance } from "./conformance.ts";
+import { hookRecord, LEGACY_OFFSET, migrationsWithout, storeConformance } from "./conformance.ts";
 
 storeConformance("sqlite file", async () => {
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-store-"));
@@ -34,13 +33,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-store-upgrade-"));
   try {
     // The committed migrations without the flags ones: the database a server of the previous version left.
-    const real = fileURLToPath(new URL("../../server/drizzle/sqlite", import.meta.url));
-    const old = join(dir, "migrations");
-    cpSync(real, old, { recursive: true });
-    const journal = JSON.parse(readFileSync(join(old, "meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
-    expect(journal.entries.slice(-4).map((e) => e.tag)).toEqual(["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users"]);
-    journal.entries.splice(-4);
-    writeFileSync(join(old, "meta/_journal.json"), JSON.stringify(journal));
+    const old = migrationsWithout("sqlite", ["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users"], dir);
     const path = join(dir, "audit.db");
     const prev = new Database(path, { create: true });
     migrate(drizzle({ client: prev }), { migrationsFolder: old });

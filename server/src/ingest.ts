@@ -1,6 +1,7 @@
 import { HTTPException } from "hono/http-exception";
 import { type AuditRecord, formatCommandTime } from "../../protocol/index.ts";
 import type { Identity } from "./auth.ts";
+import type { Config } from "./config.ts";
 import type { Store } from "./db/store.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -33,6 +34,11 @@ export interface Admission {
   /** 0: no bound. */
   maxAgeDays: number;
   identity: Identity;
+}
+
+/** What a request's records are admitted against now: `records.*` of the config, its token's identity. */
+export function admissionNow(config: Config, identity: Identity): Admission {
+  return { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, maxAgeDays: config.records.max_age_days, identity };
 }
 
 /**

@@ -6,7 +6,7 @@ import {
 import type { AppDeps } from "../app.ts";
 import { readIngestBody } from "../body.ts";
 import type { CommandFilter } from "../db/store.ts";
-import { admit, commitBatch } from "../ingest.ts";
+import { admissionNow, admit, commitBatch } from "../ingest.ts";
 import { errors, inputJsonSchema, json, newRouter, tokenRequired } from "../openapi.ts";
 import { decodeCursor, encodeCursor, exportStream, presentRecord } from "../present.ts";
 
@@ -65,7 +65,7 @@ export function commandsRoutes(deps: AppDeps) {
       if (data.length > max) throw new HTTPException(413, { message: `batch has ${data.length} records; at most ${max} are allowed` });
       const valid: AuditRecord[] = [];
       const rejected: Rejected[] = [];
-      const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, maxAgeDays: config.records.max_age_days, identity: c.get("identity") };
+      const admission = admissionNow(config, c.get("identity"));
       data.forEach((item, index) => {
         const r = admit(normalizeRecord(item, { legacyUtcOffset }), admission);
         if (typeof r === "string") rejected.push({ index, error: r });

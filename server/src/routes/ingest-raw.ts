@@ -6,7 +6,7 @@ import {
 } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
 import { readIngestBody } from "../body.ts";
-import { admit, commitBatch } from "../ingest.ts";
+import { admissionNow, admit, commitBatch } from "../ingest.ts";
 import { errors, json, newRouter, tokenRequired } from "../openapi.ts";
 
 const ingestRaw = (deps: AppDeps) => createRoute({
@@ -57,7 +57,7 @@ export function ingestRawRoutes(deps: AppDeps) {
     const rejected: Rejected[] = [];
     let ignored = 0;
     let complete = 0;
-    const admission = { nowUs: Date.now() * 1000, maxFutureSeconds: config.records.max_future_seconds, maxAgeDays: config.records.max_age_days, identity: c.get("identity") };
+    const admission = admissionNow(config, c.get("identity"));
     const handle = (ev: DecodeEvent) => {
       // Empty lines are the hook's own (it writes LF, the line, LF): only other lines are ignored ones worth counting.
       if (ev.type === "foreign") { if (ev.raw.length > 0) ignored++; return; }

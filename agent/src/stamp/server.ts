@@ -95,8 +95,9 @@ export function startStampServer(opts: StampOptions) {
     const path = join(opts.spoolDir, `${uid === NO_UID ? "unattributed" : uid}-${Date.now()}-${++seq}.spool`);
     return openSync(path, "a", 0o600);
   };
-  const put = (c: Conn, text: string) => {
-    const b = Buffer.from(text);
+  /** Append to the connection's spool file, counted against its uid's quota. */
+  const put = (c: Conn, data: string | Buffer) => {
+    const b = typeof data === "string" ? Buffer.from(data) : data;
     writeSync(c.fd, b);
     spooled.set(c.owner.uid, (spooled.get(c.owner.uid) ?? 0) + b.length);
   };
@@ -109,8 +110,7 @@ export function startStampServer(opts: StampOptions) {
       counters.dropped++;
       return;
     }
-    writeSync(c.fd, Buffer.concat([out, Buffer.from([LF])]));
-    spooled.set(c.owner.uid, (spooled.get(c.owner.uid) ?? 0) + out.length + 1);
+    put(c, Buffer.concat([out, Buffer.from([LF])]));
     if (keyed) counters.lines++;
     else counters.unkeyed++;
   };

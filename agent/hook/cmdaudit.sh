@@ -19,6 +19,9 @@ if [ -n "${__cmdaudit_sid+x}" ]; then
 fi
 
 __cmdaudit_log=/var/log/cmdaudit/commands.log # cmdaudit:log (the Ansible role sets this path)
+__cmdaudit_port=0 # cmdaudit:port (the role sets it: the stamping daemon on 127.0.0.1; 0: the log file only)
+__cmdaudit_sock=-1                             # the descriptor of the daemon's connection; -1: none
+__cmdaudit_k=                                  # the connection's key and a TAB, which start each line on it
 __cmdaudit_chunk=3072                          # escaped command bytes per line
 __cmdaudit_line_max=4000                       # a head line stays one write() below PIPE_BUF
 __cmdaudit_seq=0
@@ -111,14 +114,58 @@ printf)
   ;;
 esac
 
-# Append one line; 1 if it could not be written. The callers send stderr to /dev/null
-# once around all of this, so no failure ever reaches the terminal.
+# The stamping daemon (docs/transport.md): one connection per shell, opened at login, and again
+# when it went away. The daemon stamps it with what the kernel says of this process (uid, login
+# uid, audit session) and sends a key, read once into an unexported variable: a process that
+# inherits the descriptor (through `su`: bash cannot mark it close-on-exec) can write to it, but
+# its lines lack the key, and the daemon keeps them apart. No port, nothing listening, or no key
+# within 1 s: the records go to the log file (unattested).
+__cmdaudit_connect() {
+  builtin local key=''
+  __cmdaudit_sock=-1 __cmdaudit_k=''
+  if ((__cmdaudit_port > 0)) && exec {__cmdaudit_sock}<>"/dev/tcp/127.0.0.1/$__cmdaudit_port"; then
+    builtin read -r -t 1 -u "$__cmdaudit_sock" key
+    if [[ ${#key} == 32 && $key != *[!0-9a-f]* ]]; then
+      __cmdaudit_k="$key	"
+    else
+      exec {__cmdaudit_sock}>&-
+      __cmdaudit_sock=-1
+    fi
+  fi
+  __cmdaudit_rp=$'\n'"${__cmdaudit_k}CA2	R	$__cmdaudit_sid	" # the start of every record line, LF first
+}
+# Before a record: is the descriptor still the daemon's connection? It must be a socket (the user
+# may have closed it, and bash then reuses the number for the descriptors it saves around a
+# redirection), not at its end (a connection the daemon closed reads as ready), and no write may
+# have failed on it. Else a new connection; without one, each record tries again. A connection
+# the daemon closed is closed here too; any other descriptor is left alone: it may not be ours.
+__cmdaudit_via() {
+  if ((__cmdaudit_sock >= 0)); then
+    [[ -S /dev/fd/$__cmdaudit_sock ]] || { __cmdaudit_connect; builtin return 0; }
+    if builtin read -t 0 -u "$__cmdaudit_sock"; then
+      exec {__cmdaudit_sock}>&-
+    elif ((!__cmdaudit_failed)); then
+      builtin return 0
+    fi
+  elif ((__cmdaudit_port <= 0)); then
+    builtin return 0
+  fi
+  __cmdaudit_connect
+}
+
+# Write one line, on the daemon's connection or appended to the log; 1 if it could not be
+# written. The callers send stderr to /dev/null once around all of this, so no failure ever
+# reaches the terminal.
 # Every line of the hook is written LF first, in the same write(): the log is writable by every
 # user, and a line someone left without its LF must not swallow the record (docs/log-format.md).
 # Both LFs are in the argument, none in the format: bash's stdout is line-buffered, and printf puts
 # a format's characters one by one, so a leading LF there would be a write() of its own.
 __cmdaudit_emit() {
-  builtin printf '%s' $'\n'"$1"$'\n' >>"$__cmdaudit_log"
+  if ((__cmdaudit_sock >= 0)); then
+    builtin printf '%s' $'\n'"$__cmdaudit_k$1"$'\n' >&"$__cmdaudit_sock"
+  else
+    builtin printf '%s' $'\n'"$1"$'\n' >>"$__cmdaudit_log"
+  fi
 }
 
 # After a cd: the escaped cwd, whether it is ASCII, and how many command bytes still fit a
@@ -151,6 +198,7 @@ __cmdaudit_head() {
 # One record (kind, exit status, text, ctime, duration in ms or empty): one line when it fits,
 # else head and part lines.
 __cmdaudit_write() {
+  __cmdaudit_via
   [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
   # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
   # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
@@ -164,7 +212,7 @@ __cmdaudit_write() {
   fi
   # The common case: one line well below the limit.
   if ((${#3} < __cmdaudit_room)); then
-    builtin printf '%s' $'\n'"CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	$1	$4	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$2	$5	1	${#3}	$3"$'\n' >>"$__cmdaudit_log"
+    __cmdaudit_emit "CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	$1	$4	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$2	$5	1	${#3}	$3"
     builtin return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
   builtin local c="$3" chunk n="${#3}" np off part=2 tab=$'\t'
@@ -209,15 +257,19 @@ END {
   exit (part == np + 1 ? 0 : 1)
 }'
 __cmdaudit_write_long() {
+  __cmdaudit_via
   [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
   ((++__cmdaudit_seq))
-  builtin local tab=$'\t'
   __cmdaudit_head command "$1" "$2" "$3"
   # Read the entry again, from the start of an emptied scratch file.
   __cmdaudit_scratch_reset
   builtin history 1 || builtin return 1
-  builtin command "$__cmdaudit_env" -i LC_ALL=C "CMDAUDIT_HEAD=$__cmdaudit_hd" "CMDAUDIT_PART=CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}" \
-    "$__cmdaudit_awk" -v "skip=$__cmdaudit_pl" -v "first=$__cmdaudit_first" -v "chunk=$__cmdaudit_chunk" "$__cmdaudit_awk_prog" <&"$__cmdaudit_rd" >>"$__cmdaudit_log"
+  if ((__cmdaudit_sock >= 0)); then __cmdaudit_awk_lines >&"$__cmdaudit_sock"; else __cmdaudit_awk_lines >>"$__cmdaudit_log"; fi
+}
+__cmdaudit_awk_lines() {
+  builtin local tab=$'\t'
+  builtin command "$__cmdaudit_env" -i LC_ALL=C "CMDAUDIT_HEAD=$__cmdaudit_k$__cmdaudit_hd" "CMDAUDIT_PART=${__cmdaudit_k}CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}" \
+    "$__cmdaudit_awk" -v "skip=$__cmdaudit_pl" -v "first=$__cmdaudit_first" -v "chunk=$__cmdaudit_chunk" "$__cmdaudit_awk_prog" <&"$__cmdaudit_rd"
 }
 
 # The `loss` record of earlier records that could not be written, if any; 1 if it could not be
@@ -225,6 +277,7 @@ __cmdaudit_write_long() {
 __cmdaudit_lost() {
   builtin local lost="$__cmdaudit_failed"
   ((lost > 0)) || builtin return 0
+  __cmdaudit_via # while the count is set: the connection a write failed on is replaced first
   __cmdaudit_failed=0
   # A write cut short by a full disk leaves a line without its end: the LF this record is written
   # after ends it (the reader drops it as damaged; this loss record counts it).
@@ -382,69 +435,6 @@ __cmdaudit_history_switched() {
   fi
 }
 
-# PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
-# Everything it writes goes through one redirection: stderr to /dev/null (nothing ever
-# reaches the terminal), stdout to the scratch file (for `history 1`).
-# The common case inline: "%5d%c " with the number after the last one recorded (not HISTCMD - 1:
-# HISTCMD is 1 in PROMPT_COMMAND before bash 5.1), on bash < 5.0 the entry's stamp
-# (__cmdaudit_tpat), one new one-line command, the same cwd, short ASCII text with nothing to
-# escape, a start from PS0 on bash >= 5.0. Anything else: __cmdaudit_slow. The entry's line in
-# $1, its text in $2 with the LF that ends the line (its only one): positional parameters are
-# the cheapest names to expand (each character of a ${name} costs bash 4.2 a mbrtowc() in UTF-8).
-# Records are one word with literal TABs between the fields, far cheaper in bash than printf
-# formatting each field; LF first (in __cmdaudit_rp), both LFs in the argument (see
-# __cmdaudit_emit), the second the one $2 ends with.
-# One definition per clock, chosen here: bash copies a function's whole body each time it runs it,
-# so the lines of the other branch would cost every prompt.
-if ((__cmdaudit_fast == 1)); then
-  __cmdaudit_prompt() {
-    __cmdaudit_st=$?
-    {
-      [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT='' # entries without their stamp
-      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
-      # shellcheck disable=SC2053 # a pattern
-      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
-        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
-        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
-        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
-        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
-        __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__cmdaudit_t0 == $__cmdaudit_t0pat ]] &&
-        ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e && (__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq))); then
-        ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
-        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$(((__cmdaudit_e - __cmdaudit_t0) / 1000))	1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
-        __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
-      else
-        __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
-      fi
-      [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
-    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-    builtin return "$__cmdaudit_st"
-  }
-else
-  __cmdaudit_prompt() {
-    __cmdaudit_st=$?
-    {
-      builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read" # entries with their stamp
-      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
-      # shellcheck disable=SC2053 # a pattern
-      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
-        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
-        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
-        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
-        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
-        [[ ${1:7:25} == $__cmdaudit_tpat ]] && ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
-        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	${1:7:24}	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st		1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
-      else
-        __cmdaudit_slow || builtin :
-      fi
-      # Without the user's `set -u`, the same checks with plain $NAME: each ${NAME-} costs bash 4.2
-      # ~3,000 instructions per character of the name in UTF-8 (80,000 a prompt here).
-      [[ $- != *u* && -o history && $__cmdaudit_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
-        [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
-    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-    builtin return "$__cmdaudit_st"
-  }
-fi
 # The other cases, with the entry's lines in __cmdaudit_a. Bytes, whatever the user's locale:
 # in GBK or Big5 the second byte of a character can be `\`, which must be escaped as a byte.
 __cmdaudit_slow() {
@@ -563,7 +553,13 @@ __cmdaudit_init() {
   boot=${boot//-/}
   if [[ $__cmdaudit_clock == date ]]; then epoch=$(builtin command date +%s); else builtin printf -v epoch '%(%s)T' -1; fi
   __cmdaudit_sid=${boot:0:8}.$epoch.$$.$RANDOM
-  __cmdaudit_rp=$'\n'"CA2	R	$__cmdaudit_sid	" # the start of every record line, LF first
+  # The daemon's port is one no user can take first, unless the kernel lets users bind it
+  # (ip_unprivileged_port_start, 0 in some containers): then, and when nothing answers at login,
+  # the session writes to the log file, and never tries the daemon (port 0).
+  builtin read -r f </proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null
+  [[ $f =~ ^[0-9]+$ ]] && ((__cmdaudit_port >= f)) && __cmdaudit_port=0
+  __cmdaudit_connect 2>&"$__cmdaudit_null"
+  ((__cmdaudit_sock >= 0)) || __cmdaudit_port=0
   builtin local fixed="" v
   for v in "$host" "$ips" "$suser" "$luser" "$tty" "$client"; do
     __cmdaudit_esc "$v"
@@ -610,10 +606,130 @@ __cmdaudit_init() {
 }
 
 __cmdaudit_init
-builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid __cmdaudit_rp \
+
+# PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
+# Everything it writes goes through one redirection: stderr to /dev/null (nothing ever
+# reaches the terminal), stdout to the scratch file (for `history 1`).
+# The common case inline: "%5d%c " with the number after the last one recorded (not HISTCMD - 1:
+# HISTCMD is 1 in PROMPT_COMMAND before bash 5.1), on bash < 5.0 the entry's stamp
+# (__cmdaudit_tpat), one new one-line command, the same cwd, short ASCII text with nothing to
+# escape, a start from PS0 on bash >= 5.0. Anything else: __cmdaudit_slow. The entry's line in
+# $1, its text in $2 with the LF that ends the line (its only one): positional parameters are
+# the cheapest names to expand (each character of a ${name} costs bash 4.2 a mbrtowc() in UTF-8).
+# Records are one word with literal TABs between the fields, far cheaper in bash than printf
+# formatting each field; LF first (in __cmdaudit_rp), both LFs in the argument (see
+# __cmdaudit_emit), the second the one $2 ends with.
+# One definition per clock and destination, chosen here: bash copies a function's whole body each
+# time it runs it, so the lines of another branch, or a test of the destination, would cost every
+# prompt. The destination is the one __cmdaudit_init found: the daemon's connection, or the log
+# file for the whole session. They differ in two places: on the connection, the descriptor must
+# still be a socket that has not reached its end (else __cmdaudit_slow, whose __cmdaudit_via
+# connects again, or writes to the log file while it cannot), and the line is written to it.
+if ((__cmdaudit_port > 0 && __cmdaudit_fast == 1)); then
+  __cmdaudit_prompt() {
+    __cmdaudit_st=$?
+    {
+      [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT='' # entries without their stamp
+      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      # shellcheck disable=SC2053 # a pattern
+      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
+        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
+        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
+        __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__cmdaudit_t0 == $__cmdaudit_t0pat ]] &&
+        [[ -S /dev/fd/$__cmdaudit_sock ]] && ! builtin read -t 0 -u "$__cmdaudit_sock" &&
+        ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e && (__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq))); then
+        ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
+        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$(((__cmdaudit_e - __cmdaudit_t0) / 1000))	1	$((${#2} - 1))	$2" >&"$__cmdaudit_sock" || ((++__cmdaudit_failed))
+        __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
+      else
+        __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
+      fi
+      [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
+    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+    builtin return "$__cmdaudit_st"
+  }
+elif ((__cmdaudit_port > 0)); then
+  __cmdaudit_prompt() {
+    __cmdaudit_st=$?
+    {
+      builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read" # entries with their stamp
+      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      # shellcheck disable=SC2053 # a pattern
+      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
+        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
+        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
+        [[ ${1:7:25} == $__cmdaudit_tpat ]] && [[ -S /dev/fd/$__cmdaudit_sock ]] && ! builtin read -t 0 -u "$__cmdaudit_sock" &&
+        ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
+        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	${1:7:24}	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st		1	$((${#2} - 1))	$2" >&"$__cmdaudit_sock" || ((++__cmdaudit_failed))
+      else
+        __cmdaudit_slow || builtin :
+      fi
+      # Without the user's `set -u`, the same checks with plain $NAME: each ${NAME-} costs bash 4.2
+      # ~3,000 instructions per character of the name in UTF-8 (80,000 a prompt here).
+      [[ $- != *u* && -o history && $__cmdaudit_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
+        [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
+    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+    builtin return "$__cmdaudit_st"
+  }
+elif ((__cmdaudit_fast == 1)); then
+  __cmdaudit_prompt() {
+    __cmdaudit_st=$?
+    {
+      [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT='' # entries without their stamp
+      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      # shellcheck disable=SC2053 # a pattern
+      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
+        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
+        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
+        __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__cmdaudit_t0 == $__cmdaudit_t0pat ]] &&
+        ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e && (__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq))); then
+        ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
+        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$(((__cmdaudit_e - __cmdaudit_t0) / 1000))	1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+        __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
+      else
+        __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
+      fi
+      [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
+    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+    builtin return "$__cmdaudit_st"
+  }
+else
+  __cmdaudit_prompt() {
+    __cmdaudit_st=$?
+    {
+      builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read" # entries with their stamp
+      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      # shellcheck disable=SC2053 # a pattern
+      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
+        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
+        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
+        [[ ${1:7:25} == $__cmdaudit_tpat ]] && ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
+        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	${1:7:24}	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st		1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+      else
+        __cmdaudit_slow || builtin :
+      fi
+      # Without the user's `set -u`, the same checks with plain $NAME: each ${NAME-} costs bash 4.2
+      # ~3,000 instructions per character of the name in UTF-8 (80,000 a prompt here).
+      [[ $- != *u* && -o history && $__cmdaudit_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
+        [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
+    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
+    builtin return "$__cmdaudit_st"
+  }
+fi
+
+builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_port __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
   __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w __cmdaudit_maxl __cmdaudit_big \
   __cmdaudit_htf __cmdaudit_htf_read __cmdaudit_pfx __cmdaudit_login __cmdaudit_tpat __cmdaudit_t0pat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
 builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_write_long \
+  __cmdaudit_connect __cmdaudit_via __cmdaudit_awk_lines \
   __cmdaudit_head __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_t0_ok __cmdaudit_stamp __cmdaudit_slow __cmdaudit_scratch_reset \
   __cmdaudit_collect_other __cmdaudit_command __cmdaudit_history_switched __cmdaudit_checks \
   __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_functrace_off __cmdaudit_init
@@ -634,4 +750,8 @@ __cmdaudit_x=$(builtin trap -p EXIT) && [[ -n $__cmdaudit_x ]] && builtin eval "
 builtin trap "__cmdaudit_exit${__cmdaudit_x:+$'\n'$__cmdaudit_x}" EXIT
 __cmdaudit_x=''
 builtin unset -f __cmdaudit_trap_cmd
+# A write on a connection the daemon has just dropped raises SIGPIPE, which would end the shell: a
+# PIPE trap of the hook's own keeps it (programs the shell starts still get SIGPIPE as before). A
+# PIPE trap set before this file is left as it is.
+if ((__cmdaudit_port > 0)) && [[ -z $(builtin trap -p PIPE) ]]; then builtin trap : PIPE; fi
 builtin trap '__cmdaudit_guard && builtin trap - DEBUG' DEBUG

@@ -1,8 +1,9 @@
 /**
- * The bash hook in the tree, and the one rule that points it at a log: its line
- * `__cmdaudit_log=<path> # cmdaudit:log …` gets a new, shell-quoted path, the rest of the
- * hook stays byte for byte. The Ansible role (vars/main.yml) applies the same rule, and takes the
- * same paths: absolute, one line, no backslash.
+ * The bash hook in the tree, and the two rules that set it up for a host: its line
+ * `__cmdaudit_log=<path> # cmdaudit:log …` gets a new, shell-quoted path, and its line
+ * `__cmdaudit_port=<n> # cmdaudit:port …` the stamping daemon's port (0: the log file only); the
+ * rest of the hook stays byte for byte. The Ansible role (vars/main.yml) applies the same rules, and
+ * takes the same values: an absolute path on one line without a backslash, a port 0–65535.
  */
 import { fileURLToPath } from "node:url";
 
@@ -25,4 +26,14 @@ export function withLogPath(source: string, path: string): string {
   const found = source.match(LOG_LINE)?.length ?? 0;
   if (found !== 1) throw new Error(`the hook must have exactly one \`__cmdaudit_log=… # cmdaudit:log\` line, found ${found}`);
   return source.replace(LOG_LINE, (_line, marker: string) => `__cmdaudit_log=${shellQuote(path)}${marker}`);
+}
+
+const PORT_LINE = /^__cmdaudit_port=.*( +# cmdaudit:port(?: .*)?)$/gm;
+
+/** `source` (the hook) with the stamping daemon's port set to `port` (0: none); throws unless the port line is there exactly once. */
+export function withStampPort(source: string, port: number): string {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`the hook's stamp port must be 0-65535: ${port}`);
+  const found = source.match(PORT_LINE)?.length ?? 0;
+  if (found !== 1) throw new Error(`the hook must have exactly one \`__cmdaudit_port=… # cmdaudit:port\` line, found ${found}`);
+  return source.replace(PORT_LINE, (_line, marker: string) => `__cmdaudit_port=${port}${marker}`);
 }

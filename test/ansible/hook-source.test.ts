@@ -1,13 +1,14 @@
 /**
- * The hook role takes the hook from the tree and sets its log path with the same rule as
- * agent/hook/log-path.ts: what the role would install is withLogPath()'s output, byte for byte.
+ * The hook role takes the hook from the tree and sets its log path and stamping daemon port with the
+ * same rules as agent/hook/log-path.ts: what the role would install is withStampPort(withLogPath())'s
+ * output, byte for byte.
  * Runs the role's own vars and source check on localhost; nothing is installed.
  */
 import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HOOK_FILE, withLogPath } from "../../agent/hook/log-path.ts";
+import { HOOK_FILE, withLogPath, withStampPort } from "../../agent/hook/log-path.ts";
 
 const ROLES = join(import.meta.dir, "../../ansible/roles");
 const missing = !Bun.which("ansible-playbook");
@@ -24,7 +25,7 @@ const PATHS = ["/var/log/cmdaudit/commands.log", "/srv/audit logs/it's.log", "/s
  * The playbook sits in <run>/ansible beside a link to the tree's agent/, as site.yml sits in the tree:
  * without cmdaudit_hook_src the role's default finds the hook.
  */
-function renderWithRole(vars: { cmdaudit_hook_src?: string; cmdaudit_hook_log_path?: string } = {}): { code: number; out: string; run: string } {
+function renderWithRole(vars: { cmdaudit_hook_src?: string; cmdaudit_hook_log_path?: string; cmdaudit_hook_stamp_port?: number } = {}): { code: number; out: string; run: string } {
   const run = mkdtempSync(join(dir, "run-"));
   mkdirSync(join(run, "ansible"));
   symlinkSync(join(import.meta.dir, "../../agent"), join(run, "agent"));
@@ -53,11 +54,21 @@ test.skipIf(missing)("the role installs the tree's hook (its default cmdaudit_ho
   expect(r.out).not.toContain("FAILED");
   expect(r.code).toBe(0);
   const hook = readFileSync(HOOK_FILE, "utf8");
-  PATHS.forEach((path, i) => expect(readFileSync(join(r.run, `out-${i}.sh`), "utf8")).toBe(withLogPath(hook, path)));
+  // The port: the reporter role's default daemon port (979).
+  PATHS.forEach((path, i) => expect(readFileSync(join(r.run, `out-${i}.sh`), "utf8")).toBe(withStampPort(withLogPath(hook, path), 979)));
   // bash reads the path back as it was given.
   const quoted = readFileSync(join(r.run, "out-1.sh"), "utf8").split("\n").find((l) => l.startsWith("__cmdaudit_log="))!;
   const echoed = Bun.spawnSync(["bash", "-c", `${quoted}\nprintf %s "$__cmdaudit_log"`]).stdout.toString();
   expect(echoed).toBe(PATHS[1]!);
+}, 120_000);
+
+test.skipIf(missing)("cmdaudit_hook_stamp_port sets the port line as withStampPort does (0: the log file only)", () => {
+  const hook = readFileSync(HOOK_FILE, "utf8");
+  for (const port of [0, 700]) {
+    const r = renderWithRole({ cmdaudit_hook_stamp_port: port });
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(r.run, "out-0.sh"), "utf8")).toBe(withStampPort(withLogPath(hook, PATHS[0]!), port));
+  }
 }, 120_000);
 
 test.skipIf(missing)("a hook source without its log line, or with two, stops the role before anything is installed", () => {

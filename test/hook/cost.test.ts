@@ -4,14 +4,24 @@
  * __cmdaudit_prompt. Before bash 5.1 HISTCMD is 1 in PROMPT_COMMAND, and a check on it sent every
  * prompt of 4.2-5.0 to the slow path (2.9 M instructions a prompt on 4.2, 1.8 M on 4.4); then each
  * bash copies the whole body of a function each time it runs it, and 4.2 pays per character expanded.
+ * The same on the attested path: the hook writing to the stamping daemon (in this process).
  * Skipped where valgrind is not installed, except in CI (CI=true), where that fails the run.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readSpool } from "../../agent/src/stamp/spool-records.ts";
+import { startPrivilegedStampServer } from "../support/stamp.ts";
 import { atLeast, BASHES, type Bash, commands, hookRoot, rcFile, readLog, REMOVE_ROOTS_MS, removeHookRoots, spawnTracked } from "./support.ts";
 
-afterAll(removeHookRoots, REMOVE_ROOTS_MS);
+const spoolDir = mkdtempSync(join(tmpdir(), "cmdaudit-cost-spool-"));
+const daemon = startPrivilegedStampServer({ spoolDir, quotaBytesPerUid: 1 << 30, maxConnectionsPerUid: 64, maxLineBytes: 65536 });
+afterAll(async () => {
+  daemon.stop();
+  rmSync(spoolDir, { recursive: true, force: true });
+  await removeHookRoots();
+}, REMOVE_ROOTS_MS);
 if (!Bun.which("valgrind") && process.env.CI === "true") throw new Error("not installed: valgrind (the hook's cost test counts instructions with callgrind)");
 
 /**
@@ -21,9 +31,22 @@ if (!Bun.which("valgrind") && process.env.CI === "true") throw new Error("not in
  */
 const MAX_ADDED = 1_000_000;
 
-/** Instructions of the interactive shell (the largest callgrind file) typing `n` no-op commands. */
-async function instructions(bash: Bash, withHook: boolean, n: number): Promise<number> {
-  const root = hookRoot();
+/** Command records the daemon spooled from the connection of shell `pid`, once it closed. */
+async function spooledCommands(pid: number): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    for (const f of readdirSync(spoolDir)) {
+      const bytes = readFileSync(join(spoolDir, f));
+      const c = readSpool(bytes, String, 0);
+      if (c.stamp.pid === pid && c.closed) return c.records.filter((r) => r.kind === "command").length;
+    }
+    await Bun.sleep(50);
+  }
+  throw new Error(`no closed spool file of shell ${pid}`);
+}
+
+/** Instructions of the interactive shell (the largest callgrind file) typing `n` no-op commands; `stamp`: the hook writes to the daemon. */
+async function instructions(bash: Bash, withHook: boolean, n: number, stamp = false): Promise<number> {
+  const root = hookRoot({ stampPort: stamp ? daemon.port : 0 });
   const rc = withHook ? rcFile(root) : join(root.dir, "bare-rc");
   if (!withHook) writeFileSync(rc, "PS1='$ '\n");
   const out = join(root.dir, "cg");
@@ -32,15 +55,19 @@ async function instructions(bash: Bash, withHook: boolean, n: number): Promise<n
     env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", HOME: root.dir, TERM: "dumb", LANG: "C.UTF-8" },
   });
   expect(await p.exited).toBe(0);
-  if (withHook) expect(commands(readLog(root.log)).length).toBe(n + 1);
-  const counts = readdirSync(root.dir).filter((f) => f.startsWith("cg.")).map((f) => Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(root.dir, f), "utf8"))?.[1]));
+  const files = readdirSync(root.dir).filter((f) => f.startsWith("cg."));
+  const counts = files.map((f) => Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(root.dir, f), "utf8"))?.[1]));
+  const shell = Number(files[counts.indexOf(Math.max(...counts))]!.slice(3)); // cg.<pid>: the interactive shell's
+  if (withHook) expect(stamp ? await spooledCommands(shell) : commands(readLog(root.log)).length).toBe(n + 1);
+  if (stamp) expect(commands(readLog(root.log)).length).toBe(0);
   return Math.max(...counts);
 }
 
 describe.each(BASHES.filter((b) => atLeast(b, 4, 2)))("bash $version", (bash: Bash) => {
-  test.skipIf(!Bun.which("valgrind"))(`a one-line command adds fewer than ${MAX_ADDED.toLocaleString("en")} instructions per prompt`, async () => {
-    const slope = async (withHook: boolean) => ((await instructions(bash, withHook, 120)) - (await instructions(bash, withHook, 20))) / 100;
-    const added = (await slope(true)) - (await slope(false));
-    expect(added).toBeLessThan(MAX_ADDED);
-  }, 180_000);
+  const slope = async (withHook: boolean, stamp = false) => ((await instructions(bash, withHook, 120, stamp)) - (await instructions(bash, withHook, 20, stamp))) / 100;
+  test.skipIf(!Bun.which("valgrind"))(`a one-line command adds fewer than ${MAX_ADDED.toLocaleString("en")} instructions per prompt, to the log file and to the stamping daemon`, async () => {
+    const bare = await slope(false);
+    expect((await slope(true)) - bare).toBeLessThan(MAX_ADDED);
+    expect((await slope(true, true)) - bare).toBeLessThan(MAX_ADDED);
+  }, 300_000);
 });

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFile
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HOOK_FILE, withLogPath } from "../../agent/hook/log-path.ts";
+import { HOOK_FILE, withLogPath, withStampPort } from "../../agent/hook/log-path.ts";
 import { type DecodeEvent, LogDecoder, lines, type LogRecord, parseCommandTime } from "../../protocol/index.ts";
 import { BASHES, type Bash } from "../support/bashes.ts";
 
@@ -38,7 +38,8 @@ export interface HookRoot {
 /** Every hookRoot() directory not yet removed; removeHookRoots() takes them away. */
 const roots = new Set<string>();
 
-export function hookRoot(opts: { log?: string } = {}): HookRoot {
+/** `stampPort`: the hook writes to the stamping daemon on that port (default 0: the log file only). */
+export function hookRoot(opts: { log?: string; stampPort?: number } = {}): HookRoot {
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-hook-"));
   roots.add(dir);
   chmodSync(dir, 0o755);
@@ -46,7 +47,7 @@ export function hookRoot(opts: { log?: string } = {}): HookRoot {
   mkdirSync(join(dir, "etc/profile.d"), { recursive: true });
   const log = opts.log ?? join(dir, "var/log/cmdaudit/commands.log");
   const hook = join(dir, "etc/profile.d/00-cmdaudit.sh");
-  writeFileSync(hook, withLogPath(readFileSync(HOOK, "utf8"), log), { mode: 0o644 });
+  writeFileSync(hook, withStampPort(withLogPath(readFileSync(HOOK, "utf8"), log), opts.stampPort ?? 0), { mode: 0o644 });
   return { dir, hook, log };
 }
 
@@ -78,6 +79,8 @@ export async function typeInto(
     byName?: boolean;
     /** More bind mounts in that private namespace, [source, target] (byName only). */
     binds?: [string, string][];
+    /** Run before chunk i (i > 0) is typed, once the shell has run the chunks before it. */
+    between?: (i: number) => Promise<void>;
   } = {},
 ): Promise<Typed> {
   const bash = opts.bash ?? BASHES.at(-1)!;
@@ -119,6 +122,7 @@ export async function typeInto(
         if (i > 0) {
           await Bun.sleep(500);
           for (const until = Date.now() + 10_000; prompts() <= lines && Date.now() < until && !timedOut;) await Bun.sleep(20);
+          await opts.between?.(i);
         }
         sink.write(bytes(c));
         await sink.flush();

@@ -195,6 +195,7 @@ export function startStampServer(opts: StampOptions) {
 
   return {
     port: server.port,
+    spoolDir: opts.spoolDir,
     counters,
     stop() {
       clearInterval(timer);

@@ -101,12 +101,17 @@ function changedTasks(out: string): string[] {
 }
 
 /** Log in over SSH on a pty and type; chunks go 0.6 s apart (a prompt in between). */
-async function typeOverSsh(host: FleetHost, chunks: (string | Uint8Array)[]): Promise<string> {
+/** Type `chunks` into a login over SSH; a function among them is awaited there, between two chunks. */
+async function typeOverSsh(host: FleetHost, chunks: (string | Uint8Array | (() => Promise<void>))[]): Promise<string> {
   const ssh = fleet.sshArgv(host, fleet.user, { tty: true }).map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
   const proc = Bun.spawn(["script", "-qec", ssh, "/dev/null"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TERM: "dumb", LANG: "C.UTF-8" } });
   const out = new Response(proc.stdout).text();
   await Bun.sleep(1500); // the login: motd, profile, the hook's session_start
   for (const c of chunks) {
+    if (typeof c === "function") {
+      await c();
+      continue;
+    }
     proc.stdin.write(typeof c === "string" ? Buffer.from(c) : c);
     await proc.stdin.flush();
     await Bun.sleep(600);
@@ -130,6 +135,7 @@ async function runCronLine(host: FleetHost): Promise<void> {
 interface Row {
   kind: string; hostname: string; serverIps: string; luser: string; suser: string; terminal: string; clientIp: string;
   sessionId: string; seq: number; cwd: string | null; exitStatus: number | null; command: string; commandB64?: string;
+  attestation: string; attestedUser: string | null; attestedLoginUser: string | null; flags: string[];
 }
 
 /** A host's rows in session and seq order. */
@@ -158,8 +164,9 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     inv.all.children = {
       ...inv.all.children,
       cmdaudit_servers: { hosts: { web1: null } },
-      // web2 also runs the stamping daemon (docs/transport.md), which the hook does not write to yet.
-      cmdaudit_audited: { hosts: { web1: null, web2: { cmdaudit_reporter_stamp: true }, legacy1: null } },
+      // The compiled reporter's hosts (web1, web2) run the stamping daemon, the roles' default
+      // (docs/transport.md); legacy1 has the sh reporter, no daemon: its shells write to the log file.
+      cmdaudit_audited: { hosts: { web1: null, web2: null, legacy1: null } },
     };
     inventory = join(fleet.dir, "site-inventory.yml");
     writeFileSync(inventory, stringify(inv));
@@ -253,8 +260,10 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     const t = performance.now();
     const screen = await typeOverSsh(host, typed(name));
     expect(screen).toContain(`hello from ${name}`);
+    // web2's shells write to its stamping daemon, legacy1's to the log file.
     const log = await fleet.exec(host, "wc -c < /var/log/cmdaudit/commands.log");
-    expect(Number(log.stdout.trim())).toBeGreaterThan(0);
+    if (name === "web2") expect(Number(log.stdout.trim())).toBe(0);
+    else expect(Number(log.stdout.trim())).toBeGreaterThan(0);
     await runCronLine(host);
     // The cron line pipes into logger: the reporter's own account says whether it caught up.
     const conf = name === "legacy1" ? "/etc/cmdaudit/reporter.conf" : "/etc/cmdaudit/reporter.yml";
@@ -292,7 +301,35 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
       ["cd /tmp", "/tmp", 0], ["false", "/tmp", 1], ["whoami", "/tmp", 0], ["exit", "/tmp", 0],
     ]);
     expect(rows.filter((r) => r.kind === "loss")).toEqual([]);
+    // Who wrote each record, as the kernel told web2's daemon: alice (her login uid too), and root
+    // after sudo -i, still with alice's login uid; legacy1's records are vouched for by no one.
+    for (const r of rows) {
+      if (name === "web2") expect([r.attestation, r.attestedUser, r.attestedLoginUser]).toEqual(["kernel", r.suser, "alice"]);
+      else expect([r.attestation, r.attestedUser, r.attestedLoginUser]).toEqual(["none", null, null]);
+      expect(r.flags).toEqual([]);
+    }
   }, 300_000);
+
+  test("web2 moved from the daemon to the log file and back with a session open: every record arrives once, attested while the daemon ran", async () => {
+    const web2 = fleet.host("web2");
+    const toggle = (on: boolean) => async () => {
+      const r = await playbook(["--limit", "web2", "-e", `cmdaudit_reporter_stamp=${on}`]);
+      if (r.code !== 0) console.log(r.out.slice(-4000));
+      expect(r.code).toBe(0);
+      const listening = await fleet.exec(web2, "bash -c 'exec 3<>/dev/tcp/127.0.0.1/979' 2>/dev/null && echo yes || echo no");
+      expect(listening.stdout.trim()).toBe(on ? "yes" : "no");
+    };
+    await typeOverSsh(web2, ["set +o emacs\n", "echo move-1-daemon\n", toggle(false), "echo move-2-file\n", "echo move-3-file\n", toggle(true), "echo move-4-daemon\n", "exit\n"]);
+    await runCronLine(web2);
+    const login = (await rowsOf("web2")).find((r) => r.command === "echo move-1-daemon")!.sessionId;
+    const rows = (await rowsOf("web2")).filter((r) => r.sessionId === login);
+    expect(rows.map((r) => [r.seq, r.kind, r.command, r.attestation])).toEqual([
+      [1, "session_start", "", "kernel"], [2, "command", "set +o emacs", "kernel"], [3, "command", "echo move-1-daemon", "kernel"],
+      [4, "command", "echo move-2-file", "none"], [5, "command", "echo move-3-file", "none"],
+      [6, "command", "echo move-4-daemon", "kernel"], [7, "command", "exit", "kernel"], [8, "session_end", "", "kernel"],
+    ]);
+    expect((await rowsOf("web2")).filter((r) => r.kind === "loss")).toEqual([]);
+  }, 600_000);
 
   test("web2's stamping daemon: a record alice writes through it is stored attested with her name; one she writes as root is stored flagged forged", async () => {
     const web2 = fleet.host("web2");

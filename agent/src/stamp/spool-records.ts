@@ -76,7 +76,8 @@ export function readSpool(bytes: Uint8Array, nameOf: (uid: number) => string, le
     let m: RegExpExecArray | null;
     if ((m = /^#dropped (\d+) lines \((quota|too long)\)$/.exec(text))) { out.losses.push(`${m[1]} line(s) of ${who()} were dropped by the stamping daemon (${m[2]})`); continue; }
     if ((m = /^#unfinished (\d+) bytes$/.exec(text))) { out.losses.push(`${who()} ended inside a line (${m[1]} bytes never finished)`); continue; }
-    if (text.startsWith("#refused")) { out.losses.push(`${who()} was refused: ${text.slice("#refused ".length)}`); continue; }
+    // The daemon writes a refused connection's file whole and closes it at once: nothing more will come.
+    if (text.startsWith("#refused")) { out.losses.push(`${who()} was refused: ${text.slice("#refused ".length)}`); out.closed = true; continue; }
     if (text.startsWith("#closed ")) { out.closed = true; continue; }
     for (const ev of decoder.push(line, offset)) take(ev);
   }

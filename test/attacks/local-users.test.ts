@@ -301,6 +301,22 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
       expect(await newLosses()).toEqual([]);
     }, 120_000);
 
+    test("off-switch: the hook's descriptor pointed at a listener of her own that never answers: her later records go there; the session shows no end", async () => {
+      // Her own listener on a high port (users may bind those), which reads and keeps nothing.
+      const sink = shared(`sink-${tag}.py`, "import socket,sys\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(5); print(s.getsockname()[1], flush=True)\nc,_=s.accept()\nwhile c.recv(65536): pass\n");
+      const listener = spawnTracked(["runuser", "-u", MALLORY, "--", "python3", sink], { stdout: "pipe", stderr: "ignore" });
+      const reader = listener.stdout.getReader();
+      const sinkPort = Number(new TextDecoder().decode((await reader.read()).value).trim());
+      reader.releaseLock();
+      const divert = `exec 9<>/dev/tcp/127.0.0.1/${sinkPort}; eval "exec $__cmdaudit_sock>&9 9>&-"`;
+      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", `${divert}\n`, "echo hidden\n", "exit\n"]);
+      await listener.exited;
+      await ship();
+      const s = await sessionOf(sidIn(out));
+      expect([s.started, s.ended, s.records, s.missingSeqs]).toEqual([true, false, 2, 0]);
+      expect(await newLosses()).toEqual([]);
+    }, 120_000);
+
     test("off-switch: the hook's seq set back: every record it collides with is kept, both flagged conflict", async () => {
       const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", "__cmdaudit_seq=0\n", "echo again\n", "exit\n"]);
       await ship();

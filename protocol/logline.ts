@@ -198,6 +198,11 @@ export class LogDecoder {
     this.legacyUtcOffset = formatUtcOffset(opts.legacyUtcOffset);
   }
 
+  /** No multi-part record is waiting for its parts: a reader may stop here and start again after. */
+  get idle(): boolean {
+    return this.pending.size === 0;
+  }
+
   push(line: Uint8Array, offset: number): DecodeEvent[] {
     const end = offset + line.length + 1;
     const out: DecodeEvent[] = [];

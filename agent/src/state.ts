@@ -66,8 +66,18 @@ const stateSchema = z.strictObject({
   lastRun: z.string().nullable(),
   /** Why the last run could not move a file on while the server answered (exit 6); `check` fails with it. */
   stuck: z.string().nullable().optional(),
-  /** Per spool file of the stamping daemon: how many of its records, losses and damaged lines are sent. */
-  spool: z.record(z.string(), z.strictObject({ records: z.number().int(), losses: z.number().int(), damaged: z.number().int() })).default({}),
+  /**
+   * Per spool file of the stamping daemon: the byte where the next read starts (never inside a record
+   * whose parts are still to come), the stamp read at its head, and how many of the records, losses and
+   * damaged lines read from there on are sent. A state written before `offset` (no offset: 0) reads on.
+   */
+  spool: z.record(z.string(), z.strictObject({
+    offset: z.number().int().min(0).default(0),
+    stamp: z.strictObject({ uid: z.number().int().nullable(), loginUid: z.number().int().nullable(), session: z.number().int().nullable(), pid: z.number().int().nullable() }).optional(),
+    records: z.number().int(),
+    losses: z.number().int(),
+    damaged: z.number().int(),
+  })).default({}),
 });
 export type State = z.infer<typeof stateSchema>;
 

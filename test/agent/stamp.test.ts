@@ -288,4 +288,57 @@ describe("run ships the spool", () => {
       d.stop();
     }
   }, 60_000);
+  test("a connection open across runs: each run reads its spool file from where the last stopped; every record stored once, none sent twice", async () => {
+    const { run } = await import("../../agent/src/run.ts");
+    const { loadReporterConfig } = await import("../../agent/src/config.ts");
+    const { loadState: readState } = await import("../../agent/src/state.ts");
+    const stateDir = join(dir, "step-state");
+    const spoolDir = join(stateDir, "spool");
+    const d = startStampServer({ port: 0, spoolDir, quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
+    const key = "run-step-host-key-0123456789abcdefghijklm";
+    const t = await suite.newApp({ tokens: { ...testConfig().tokens, host_key: key } });
+    const http = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: t.app.fetch });
+    const host = (await import("node:os")).hostname();
+    const token = hostToken(key, host);
+    suite.secret(key, token);
+    const alice = USERS[1];
+    const line = (seq: number, command: string) => Buffer.from(encodeRecord({
+      kind: "command", ctime: new Date().toISOString().slice(0, 19) + "+0000", hostname: host, serverIps: "", suser: alice, luser: alice, terminal: "pts/1",
+      clientIp: "", sessionId: "step-sess", seq, cwd: "/tmp", exitStatus: 0, command,
+    })).toString("utf8").replace(/\n$/, "");
+    try {
+      // The writer holds its connection and writes a line for each line it reads from its stdin.
+      const writer = Bun.spawn(["runuser", "-u", alice, "--", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${d.port}; read -r -t 5 -u 3 K; while IFS= read -r l; do printf '\\n%s\\t%s\\n' "$K" "$l" >&3; done`], { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+      const feed = writer.stdin;
+      const cfgPath = join(dir, "step.yml");
+      writeFileSync(cfgPath, `server:\n  url: http://127.0.0.1:${http.port}\n  token: ${token}\nstate_dir: ${stateDir}\nlog:\n  path: ${join(dir, "step-commands.log")}\n`);
+      const cfg = loadReporterConfig(cfgPath);
+      const ship = async () => expect(await run(cfg, { warn: () => {} })).toBe(0);
+      const spoolFile = async () => {
+        for (let i = 0; i < 100 && !readdirSync(spoolDir).length; i++) await Bun.sleep(20);
+        return join(spoolDir, readdirSync(spoolDir)[0]!);
+      };
+      feed.write(`${line(1, "one")}\n${line(2, "two")}\n`);
+      await feed.flush();
+      const file = await spoolFile();
+      for (let i = 0; i < 100 && readFileSync(file, "utf8").split("\n").length < 4; i++) await Bun.sleep(20);
+      await ship();
+      const name = file.split("/").at(-1)!;
+      const size1 = readFileSync(file).length;
+      expect(readState(stateDir).spool[name]!.offset).toBe(size1);
+      feed.write(`${line(3, "three")}\n`);
+      await feed.flush();
+      for (let i = 0; i < 100 && readFileSync(file).length === size1; i++) await Bun.sleep(20);
+      await ship();
+      expect(readState(stateDir).spool[name]!.offset).toBe(readFileSync(file).length);
+      const stored = (await t.all()).filter((r) => r.sessionId === "step-sess");
+      expect(stored.map((r) => r.command).sort()).toEqual(["one", "three", "two"]);
+      expect(readState(stateDir).counters.duplicates).toBe(0);
+      feed.end();
+      expect(await writer.exited).toBe(0);
+    } finally {
+      http.stop(true);
+      d.stop();
+    }
+  }, 60_000);
 });

@@ -1,10 +1,12 @@
 /**
  * Ship the stamping daemon's spool (docs/transport.md): each file's records through the JSON route
  * with their attestation, what the daemon left out and what did not decode as loss records, and a
- * file the daemon closed is deleted once all of it is sent. Progress per file is in the state, saved
- * after each body, so a crash resends at most one body (the server stores each record once).
+ * file the daemon closed is deleted once all of it is sent. Each run reads a file from where the last
+ * one stopped (a shell's connection stays open for its whole session: its file is read once, not
+ * again every minute). Progress is in the state, saved after each body, so a crash resends at most
+ * one body (the server stores each record once).
  */
-import { existsSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { spoolDir } from "../config.ts";
 import type { Config } from "../run.ts";
@@ -30,8 +32,10 @@ export async function shipSpool(cfg: Config, state: State, shipper: Shipper, ctx
   for (const name of Object.keys(state.spool)) if (!names.includes(name)) delete state.spool[name];
   for (const name of names) {
     const path = join(dir, name);
-    const done = (state.spool[name] ??= { records: 0, losses: 0, damaged: 0 });
-    const content = readSpool(readFileSync(path), nameOf, ctx.legacyUtcOffset);
+    const done = (state.spool[name] ??= { offset: 0, records: 0, losses: 0, damaged: 0 });
+    const resume = done.offset > 0 && done.stamp ? { from: done.offset, stamp: done.stamp } : undefined;
+    if (!resume) done.offset = 0;
+    const content = readSpool(readFrom(path, done.offset), nameOf, ctx.legacyUtcOffset, resume);
     for (let i = done.records; i < content.records.length; i += RECORDS_PER_BODY) {
       const part = content.records.slice(i, i + RECORDS_PER_BODY);
       const answer = await shipper.postRecords(part);
@@ -46,7 +50,26 @@ export async function shipSpool(cfg: Config, state: State, shipper: Shipper, ctx
     if (content.closed) {
       unlinkSync(path);
       delete state.spool[name];
+    } else if (content.next > done.offset) {
+      state.spool[name] = { offset: content.next, stamp: content.stamp, records: 0, losses: 0, damaged: 0 };
     }
     ctx.save();
+  }
+}
+
+/** The bytes of `path` from `offset` to its end now. */
+function readFrom(path: string, offset: number): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(Math.max(0, fstatSync(fd).size - offset));
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -23,6 +23,14 @@ export interface SpoolContent {
   losses: string[];
   /** The daemon closed the connection: nothing more will come. */
   closed: boolean;
+  /** Where the next read of the file starts: after the last line taken (never inside a record whose parts are still to come). */
+  next: number;
+}
+
+/** Where an earlier read of the same file stopped, and the stamp it read at the file's head. */
+export interface SpoolResume {
+  from: number;
+  stamp: SpoolStamp;
 }
 
 const HEADER = /^#stamp v1 uid=(\d+|-) loginuid=(\d+|-) session=(\d+|-) pid=(\d+|-) opened=\S+$/;
@@ -42,15 +50,32 @@ export function uidNames(lookup = (uid: number) => Bun.spawnSync(["getent", "pas
   };
 }
 
-/** A whole spool file (the daemon writes it; a partial last line is left for a later read). */
-export function readSpool(bytes: Uint8Array, nameOf: (uid: number) => string, legacyUtcOffset: number): SpoolContent {
-  const out: SpoolContent = { stamp: { uid: null, loginUid: null, session: null, pid: null }, records: [], damaged: [], losses: [], closed: false };
+/**
+ * A spool file, or its rest from `resume.from` (the bytes from there on). What the lines hold is taken
+ * up to the last line after which no multi-part record is waiting for its parts; the lines after it,
+ * and a last line without its LF, are left for the next read (`next`), which gives them whole. Each
+ * read counts its own unkeyed lines, so nothing is said twice.
+ */
+export function readSpool(bytes: Uint8Array, nameOf: (uid: number) => string, legacyUtcOffset: number, resume?: SpoolResume): SpoolContent {
+  const out: SpoolContent = {
+    stamp: resume?.stamp ?? { uid: null, loginUid: null, session: null, pid: null }, records: [], damaged: [], losses: [], closed: false, next: resume?.from ?? 0,
+  };
   const decoder = new LogDecoder({ legacyUtcOffset });
   let unkeyed = 0;
-  let first = true;
+  let first = resume === undefined;
+  // What the lines since the decoder was last idle hold; taken when it is idle again.
+  let held = { records: [] as WireRecord[], damaged: [] as string[], losses: [] as string[], unkeyed: 0 };
+  const commit = (end: number) => {
+    out.records.push(...held.records);
+    out.damaged.push(...held.damaged);
+    out.losses.push(...held.losses);
+    unkeyed += held.unkeyed;
+    held = { records: [], damaged: [], losses: [], unkeyed: 0 };
+    out.next = end;
+  };
   const who = () => (out.stamp.uid === null ? "a connection no uid could be found for" : `a connection of ${nameOf(out.stamp.uid)} (uid ${out.stamp.uid})`);
   const take = (ev: ReturnType<LogDecoder["push"]>[number]) => {
-    if (ev.type === "damaged") out.damaged.push(ev.reason);
+    if (ev.type === "damaged") held.damaged.push(ev.reason);
     if (ev.type !== "record") return;
     const w: WireRecord = toWireRecord(ev.record);
     if (out.stamp.uid !== null) {
@@ -58,30 +83,36 @@ export function readSpool(bytes: Uint8Array, nameOf: (uid: number) => string, le
       w.attestedUser = nameOf(out.stamp.uid);
       w.attestedLoginUser = out.stamp.loginUid === null ? null : nameOf(out.stamp.loginUid);
     }
-    out.records.push(w);
+    held.records.push(w);
   };
-  for (const { line, offset } of lines(bytes)) {
+  let end = out.next;
+  for (const { line, offset } of lines(bytes, resume?.from ?? 0)) {
+    end = offset + line.length + 1;
     const text = Buffer.from(line).toString("latin1");
     if (first) {
       first = false;
       const m = HEADER.exec(text);
-      if (!m) {
-        out.losses.push("a spool file without its stamp: its lines are vouched for by no one");
+      if (m) {
+        out.stamp = { uid: num(m[1]!), loginUid: num(m[2]!), session: num(m[3]!), pid: num(m[4]!) };
+        commit(end);
         continue;
       }
-      out.stamp = { uid: num(m[1]!), loginUid: num(m[2]!), session: num(m[3]!), pid: num(m[4]!) };
-      continue;
+      held.losses.push("a spool file without its stamp: its lines are vouched for by no one");
     }
-    if (text.startsWith("#unkeyed ")) { unkeyed++; continue; }
     let m: RegExpExecArray | null;
-    if ((m = /^#dropped (\d+) lines \((quota|too long)\)$/.exec(text))) { out.losses.push(`${m[1]} line(s) of ${who()} were dropped by the stamping daemon (${m[2]})`); continue; }
-    if ((m = /^#unfinished (\d+) bytes$/.exec(text))) { out.losses.push(`${who()} ended inside a line (${m[1]} bytes never finished)`); continue; }
+    if (text.startsWith("#unkeyed ")) held.unkeyed++;
+    else if ((m = /^#dropped (\d+) lines \((quota|too long)\)$/.exec(text))) held.losses.push(`${m[1]} line(s) of ${who()} were dropped by the stamping daemon (${m[2]})`);
+    else if ((m = /^#unfinished (\d+) bytes$/.exec(text))) held.losses.push(`${who()} ended inside a line (${m[1]} bytes never finished)`);
     // The daemon writes a refused connection's file whole and closes it at once: nothing more will come.
-    if (text.startsWith("#refused")) { out.losses.push(`${who()} was refused: ${text.slice("#refused ".length)}`); out.closed = true; continue; }
-    if (text.startsWith("#closed ")) { out.closed = true; continue; }
-    for (const ev of decoder.push(line, offset)) take(ev);
+    else if (text.startsWith("#refused")) { held.losses.push(`${who()} was refused: ${text.slice("#refused ".length)}`); out.closed = true; }
+    else if (text.startsWith("#closed ")) out.closed = true;
+    else for (const ev of decoder.push(line, offset)) take(ev);
+    if (decoder.idle) commit(end);
+  }
+  if (out.closed) {
+    for (const ev of decoder.finish()) take(ev);
+    commit(end);
   }
   if (unkeyed) out.losses.push(`${unkeyed} line(s) on ${who()} were written without its key, by a process that inherited the connection: not records of its owner`);
-  if (out.closed) for (const ev of decoder.finish()) take(ev);
   return out;
 }

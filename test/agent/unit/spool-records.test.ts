@@ -45,3 +45,36 @@ test("uid names come from the host's lookup, once each; a uid without a name is 
   expect(calls).toBe(2);
   expect(uidNames()(0)).toBe("root"); // the real getent
 });
+
+test("read in steps as the file grows: each record, loss and unkeyed line once; a read never stops inside a record whose parts are still coming", () => {
+  const head = "#stamp v1 uid=1000 loginuid=- session=- pid=1 opened=2026-12-01T10:00:00.000Z\n";
+  const long = rec(2, "z".repeat(300)); // head and parts of 64 bytes
+  const cut = long.indexOf("\n", long.indexOf("\n") + 1) + 1; // after its second line
+  const steps = [head + rec(1, "a") + "#unkeyed x\n", long.slice(0, cut), long.slice(cut) + "#unkeyed y\n" + rec(3, "c"), "#dropped 2 lines (quota)\n#closed 2026-12-01T10:01:00.000Z\n"];
+  const whole = Buffer.from(steps.join(""));
+  const got = { records: [] as (number | undefined)[], losses: [] as string[] };
+  let file = "";
+  let resume: { from: number; stamp: ReturnType<typeof readSpool>["stamp"] } | undefined;
+  const nexts: number[] = [];
+  for (const s of steps) {
+    file += s;
+    const c = readSpool(Buffer.from(file).subarray(resume?.from ?? 0), names, 0, resume);
+    got.records.push(...c.records.map((r) => r.seq));
+    got.losses.push(...c.losses);
+    nexts.push(c.next);
+    resume = { from: c.next, stamp: c.stamp };
+  }
+  expect(got.records).toEqual([1, 2, 3]);
+  expect(got.losses).toEqual([
+    "1 line(s) on a connection of alice (uid 1000) were written without its key, by a process that inherited the connection: not records of its owner",
+    "1 line(s) on a connection of alice (uid 1000) were written without its key, by a process that inherited the connection: not records of its owner",
+    "2 line(s) of a connection of alice (uid 1000) were dropped by the stamping daemon (quota)",
+  ]);
+  // The second read stopped before the long record's head, where the first one had; then at the end.
+  const afterFirst = Buffer.byteLength(steps[0]!);
+  expect(nexts).toEqual([afterFirst, afterFirst, whole.length - Buffer.byteLength(steps[3]!), whole.length]);
+  // The same file read at once says the same.
+  const once = readSpool(whole, names, 0);
+  expect(once.records.map((r) => r.seq)).toEqual([1, 2, 3]);
+  expect(once.losses.length).toBe(2);
+});

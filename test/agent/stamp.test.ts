@@ -5,7 +5,7 @@
  * after connection loses only their own lines, counted exactly; another user's lines are intact.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findSocket } from "../../agent/src/stamp/socket-owner.ts";
@@ -176,6 +176,39 @@ describe("the daemon", () => {
       expect(d.counters.refused).toBe(2);
     } finally {
       d.stop();
+    }
+  }, 60_000);
+});
+
+describe("a full file system", () => {
+  test("lines the disk has no room for are dropped whole and counted; the count is written once there is room; the daemon goes on", async () => {
+    const mnt = join(dir, "full");
+    mkdirSync(mnt);
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt]).exitCode).toBe(0);
+    const d = startStampServer({ port: 0, spoolDir: join(mnt, "spool"), quotaBytesPerUid: 1 << 20, maxConnectionsPerUid: 16, maxLineBytes: 65536 });
+    try {
+      // Leave about 8 KiB: then 200 lines of 200 bytes (40 KB) cannot all fit.
+      const filler = join(mnt, "filler");
+      Bun.spawnSync(["sh", "-c", `dd if=/dev/zero of=${filler} bs=1k count=64 2>/dev/null; truncate -s -8k ${filler}`]);
+      const n = 200;
+      const script = `exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; for i in $(seq ${n}); do printf '\\n%s\\tline %03d %s\\n' "$K" $i "$(printf '%0190d' 0)" >&3; done; sleep 0.5; rm -f ${filler}; sleep 0.2`;
+      expect(await asUser(null, script, { PORT: String(d.port) })).toBe(0);
+      await Bun.sleep(5500); // the daemon writes what it holds back at its next 5 s tick
+      const [f] = await spool(join(mnt, "spool"), 1);
+      const kept = f!.filter((l) => l.startsWith("line ")).length;
+      const dropped = Number(/^#dropped (\d+) lines \(no space\)$/m.exec(f!.join("\n"))?.[1]);
+      expect(kept).toBeGreaterThan(0);
+      expect(dropped).toBeGreaterThan(0);
+      expect(kept + dropped).toBe(n);
+      // Every kept line is whole: none was cut by the full disk.
+      expect(f!.filter((l) => l.startsWith("line ")).every((l) => l.length === "line 001 ".length + 190)).toBe(true);
+      expect(f!.at(-1)).toMatch(/^#closed /);
+      // The daemon still takes connections.
+      expect(await asUser(USERS[0], 'exec 3<>/dev/tcp/127.0.0.1/$PORT; read -r -t 5 -u 3 K; printf "\\n%s\\tafter\\n" "$K" >&3; sleep 0.3', { PORT: String(d.port) })).toBe(0);
+      expect((await spool(join(mnt, "spool"), 2)).some((x) => x.includes("after"))).toBe(true);
+    } finally {
+      d.stop();
+      Bun.spawnSync(["umount", mnt]);
     }
   }, 60_000);
 });

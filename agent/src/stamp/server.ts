@@ -15,7 +15,7 @@
  *   #stamp v1 uid=U loginuid=L|- session=S|- pid=P|- opened=ISO
  *   <each non-empty keyed line as received, without its key>
  *   #unkeyed <a line without the connection's key>
- *   #dropped N lines (quota|too long)        when some were
+ *   #dropped N lines (quota|too long|no space) when some were
  *   #unfinished B bytes                        a last line without its LF
  *   #closed ISO
  * A connection the kernel cannot attribute (its writer closed it before the daemon looked) is spooled
@@ -23,7 +23,7 @@
  * uid's cap is closed at once and counted (a spool file of the uid with `#refused`).
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from "node:fs";
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { socketOwner, type SocketOwner } from "./socket-owner.ts";
 
@@ -61,6 +61,10 @@ interface Conn {
   skipping: boolean;
   droppedQuota: number;
   droppedLong: number;
+  /** Lines the disk had no room for. */
+  droppedNoSpace: number;
+  /** Bytes in the spool file: a write the disk cut short is cut back to this. */
+  size: number;
 }
 
 const SPOOL = /^(\d+|unattributed)-\d+-\d+\.spool$/;
@@ -89,17 +93,53 @@ export function startStampServer(opts: StampOptions) {
     spooled = next;
   };
   rescan();
-  const timer = setInterval(rescan, 5000);
+  const timer = setInterval(() => {
+    rescan();
+    for (const c of closing) finish(c);
+  }, 5000);
   let seq = 0;
+  /** A new spool file; undefined when the file system has no room for one. */
   const spoolFile = (uid: number) => {
     const path = join(opts.spoolDir, `${uid === NO_UID ? "unattributed" : uid}-${Date.now()}-${++seq}.spool`);
-    return openSync(path, "a", 0o600);
+    try {
+      return { path, fd: openSync(path, "a", 0o600) };
+    } catch {
+      return undefined;
+    }
   };
-  /** Append to the connection's spool file, counted against its uid's quota. */
-  const put = (c: Conn, data: string | Buffer) => {
+  /**
+   * Append to the connection's spool file, counted against its uid's quota. False when the disk took
+   * none of it: a write cut short (a full file system) is cut back, so the file never holds half a line.
+   */
+  const put = (c: Conn, data: string | Buffer): boolean => {
     const b = typeof data === "string" ? Buffer.from(data) : data;
-    writeSync(c.fd, b);
+    try {
+      if (writeSync(c.fd, b) !== b.length) throw new Error("short write");
+    } catch {
+      try {
+        ftruncateSync(c.fd, c.size);
+      } catch {
+        // nothing more to undo with
+      }
+      return false;
+    }
+    c.size += b.length;
     spooled.set(c.owner.uid, (spooled.get(c.owner.uid) ?? 0) + b.length);
+    return true;
+  };
+  /** Connections closed while the disk was full: their last lines are written when it has room again. */
+  const closing = new Set<Conn>();
+  const finish = (c: Conn) => {
+    const tail = [
+      c.droppedQuota ? `#dropped ${c.droppedQuota} lines (quota)\n` : "",
+      c.droppedLong ? `#dropped ${c.droppedLong} lines (too long)\n` : "",
+      c.droppedNoSpace ? `#dropped ${c.droppedNoSpace} lines (no space)\n` : "",
+      c.pendingBytes ? `#unfinished ${c.pendingBytes} bytes\n` : "",
+      `#closed ${new Date().toISOString()}\n`,
+    ].join("");
+    if (!put(c, tail)) return closing.add(c);
+    closing.delete(c);
+    closeSync(c.fd);
   };
   const line = (c: Conn, bytes: Buffer) => {
     if (bytes.length === 0) return; // the hook writes an LF before each line
@@ -110,7 +150,11 @@ export function startStampServer(opts: StampOptions) {
       counters.dropped++;
       return;
     }
-    put(c, Buffer.concat([out, Buffer.from([LF])]));
+    if (!put(c, Buffer.concat([out, Buffer.from([LF])]))) {
+      c.droppedNoSpace++;
+      counters.dropped++;
+      return;
+    }
     if (keyed) counters.lines++;
     else counters.unkeyed++;
   };
@@ -138,18 +182,38 @@ export function startStampServer(opts: StampOptions) {
         const held = open.get(owner.uid) ?? 0;
         if (held >= opts.maxConnectionsPerUid) {
           counters.refused++;
-          const fd = spoolFile(owner.uid);
-          writeSync(fd, `${stampLine(owner)}#refused over ${opts.maxConnectionsPerUid} connections of this uid\n`);
-          closeSync(fd);
+          const f = spoolFile(owner.uid);
+          if (f) {
+            try {
+              writeSync(f.fd, `${stampLine(owner)}#refused over ${opts.maxConnectionsPerUid} connections of this uid\n`);
+            } catch {
+              unlinkSync(f.path); // a full disk: counted in the daemon's counters only
+            }
+            closeSync(f.fd);
+          }
+          socket.end();
+          return;
+        }
+        const key = randomBytes(16).toString("hex");
+        const f = spoolFile(owner.uid);
+        if (!f) {
+          counters.dropped++; // no room for a file: no key, so the shell writes to the log file
           socket.end();
           return;
         }
         open.set(owner.uid, held + 1);
-        const key = randomBytes(16).toString("hex");
         const c: Conn = {
-          owner, key: Buffer.from(`${key}\t`), fd: spoolFile(owner.uid), pending: [], pendingBytes: 0, skipping: false, droppedQuota: 0, droppedLong: 0,
+          owner, key: Buffer.from(`${key}\t`), fd: f.fd, pending: [], pendingBytes: 0, skipping: false, droppedQuota: 0, droppedLong: 0, droppedNoSpace: 0, size: 0,
         };
-        put(c, stampLine(owner));
+        if (!put(c, stampLine(owner))) {
+          // No room for even the stamp: no key, so the shell writes to the log file (and counts what it cannot).
+          counters.dropped++;
+          closeSync(f.fd);
+          unlinkSync(f.path);
+          open.set(owner.uid, held);
+          socket.end();
+          return;
+        }
         socket.data = c;
         socket.write(`${key}\n`);
       },
@@ -180,11 +244,7 @@ export function startStampServer(opts: StampOptions) {
         const c = socket.data;
         if (!c) return;
         socket.data = undefined;
-        if (c.droppedQuota) put(c, `#dropped ${c.droppedQuota} lines (quota)\n`);
-        if (c.droppedLong) put(c, `#dropped ${c.droppedLong} lines (too long)\n`);
-        if (c.pendingBytes) put(c, `#unfinished ${c.pendingBytes} bytes\n`);
-        put(c, `#closed ${new Date().toISOString()}\n`);
-        closeSync(c.fd);
+        finish(c);
         open.set(c.owner.uid, (open.get(c.owner.uid) ?? 1) - 1);
       },
       error(socket) {

@@ -101,7 +101,7 @@ export function readSpool(bytes: Uint8Array, nameOf: (uid: number) => string, le
     }
     let m: RegExpExecArray | null;
     if (text.startsWith("#unkeyed ")) held.unkeyed++;
-    else if ((m = /^#dropped (\d+) lines \((quota|too long)\)$/.exec(text))) held.losses.push(`${m[1]} line(s) of ${who()} were dropped by the stamping daemon (${m[2]})`);
+    else if ((m = /^#dropped (\d+) lines \((quota|too long|no space)\)$/.exec(text))) held.losses.push(`${m[1]} line(s) of ${who()} were dropped by the stamping daemon (${m[2]})`);
     else if ((m = /^#unfinished (\d+) bytes$/.exec(text))) held.losses.push(`${who()} ended inside a line (${m[1]} bytes never finished)`);
     // The daemon writes a refused connection's file whole and closes it at once: nothing more will come.
     else if (text.startsWith("#refused")) { held.losses.push(`${who()} was refused: ${text.slice("#refused ".length)}`); out.closed = true; }

@@ -12,44 +12,51 @@
 # shellcheck disable=SC2317
 case $- in *i*) ;; *) { return 0 2>/dev/null || exit 0; } ;; esac
 # Loaded already (CentOS /etc/bashrc sources profile.d again)? Only our own readonly
-# session id counts: one imported from the environment must not switch the hook off.
+# session id counts: one imported from the environment must not switch the hook off. Before
+# 2026-12 it was __cmdaudit_sid: a shell that loaded that version keeps it.
 if [ -n "${__cmdaudit_sid+x}" ]; then
   case $(builtin declare -p __cmdaudit_sid 2>/dev/null) in "declare -r"*) builtin return 0 ;; esac
-  builtin unset __cmdaudit_sid 2>/dev/null || builtin return 0
+fi
+if [ -n "${__ca_sid+x}" ]; then
+  case $(builtin declare -p __ca_sid 2>/dev/null) in "declare -r"*) builtin return 0 ;; esac
+  builtin unset __ca_sid 2>/dev/null || builtin return 0
 fi
 
+# Names: __ca_ and short, because bash 4.2 (CentOS 7) pays a mbrtowc() per character of every
+# name it expands in a UTF-8 locale: __cmdaudit_ cost it 90,000 instructions (10 %) a prompt.
+# The two lines the role rewrites keep their long names.
 __cmdaudit_log=/var/log/cmdaudit/commands.log # cmdaudit:log (the Ansible role sets this path)
 __cmdaudit_port=0 # cmdaudit:port (the role sets it: the stamping daemon on 127.0.0.1; 0: the log file only)
-__cmdaudit_sock=-1                             # the descriptor of the daemon's connection; -1: none
-__cmdaudit_k=                                  # the connection's key and a TAB, which start each line on it
-__cmdaudit_chunk=3072                          # escaped command bytes per line
-__cmdaudit_line_max=4000                       # a head line stays one write() below PIPE_BUF
-__cmdaudit_seq=0
-__cmdaudit_failed=0
-__cmdaudit_histoff=0
-__cmdaudit_last=-1                             # history number of the last recorded entry; -1: not primed
-__cmdaudit_r=
-__cmdaudit_st=0
-__cmdaudit_n=0
-__cmdaudit_h=
-__cmdaudit_p=
-__cmdaudit_sp=
-__cmdaudit_pwd=
-__cmdaudit_pwd_esc=
-__cmdaudit_pwd_ascii=1
-__cmdaudit_room=0
-__cmdaudit_room_fast=-1
-__cmdaudit_a=()                                # the history entry's lines (mapfile)
-__cmdaudit_maxl=64                             # lines of an entry bash reads itself; longer ones go to awk
-__cmdaudit_big=8192                            # bytes of an entry bash escapes itself; longer ones go to awk
-__cmdaudit_t0=                                 # the command's start, set by PS0 (bash >= 5.0)
-__cmdaudit_tp=0                                # the start of the last command recorded with it
-__cmdaudit_b=()
-__cmdaudit_ct=                                 # the command's start as a ctime field
-__cmdaudit_d=                                  # its duration in ms, empty when unknown
+__ca_sock=-1                             # the descriptor of the daemon's connection; -1: none
+__ca_k=                                  # the connection's key and a TAB, which start each line on it
+__ca_chunk=3072                          # escaped command bytes per line
+__ca_line_max=4000                       # a head line stays one write() below PIPE_BUF
+__ca_seq=0
+__ca_failed=0
+__ca_histoff=0
+__ca_last=-1                             # history number of the last recorded entry; -1: not primed
+__ca_r=
+__ca_st=0
+__ca_n=0
+__ca_h=
+__ca_p=
+__ca_sp=
+__ca_pwd=
+__ca_pwd_esc=
+__ca_pwd_ascii=1
+__ca_room=0
+__ca_room_fast=-1
+__ca_a=()                                # the history entry's lines (mapfile)
+__ca_maxl=64                             # lines of an entry bash reads itself; longer ones go to awk
+__ca_big=8192                            # bytes of an entry bash escapes itself; longer ones go to awk
+__ca_t0=                                 # the command's start, set by PS0 (bash >= 5.0)
+__ca_tp=0                                # the start of the last command recorded with it
+__ca_b=()
+__ca_ct=                                 # the command's start as a ctime field
+__ca_d=                                  # its duration in ms, empty when unknown
 
-# Escape backslash, TAB, LF and CR (docs/log-format.md); result in __cmdaudit_r.
-__cmdaudit_esc() {
+# Escape backslash, TAB, LF and CR (docs/log-format.md); result in __ca_r.
+__ca_esc() {
   builtin local s="$1" # quoted: after `builtin`, local is no declaration and its words are split
   if [[ $s == *[$'\\\t\n\r']* ]]; then
     s=${s//\\/\\\\}
@@ -57,59 +64,59 @@ __cmdaudit_esc() {
     s=${s//$'\n'/\\n}
     s=${s//$'\r'/\\r}
   fi
-  __cmdaudit_r=$s
+  __ca_r=$s
 }
 
 # Local time with UTC offset, without a fork where the bash version allows.
 # CMDAUDIT_HOOK_CLOCK forces a branch; the tests use it to cover old bash versions.
 if [ -n "${CMDAUDIT_HOOK_CLOCK-}" ]; then
-  __cmdaudit_clock=$CMDAUDIT_HOOK_CLOCK
+  __ca_clock=$CMDAUDIT_HOOK_CLOCK
 elif ((BASH_VERSINFO[0] >= 5)); then
-  __cmdaudit_clock=epochrealtime
+  __ca_clock=epochrealtime
 elif ((BASH_VERSINFO[0] > 4 || BASH_VERSINFO[1] >= 2)); then
-  __cmdaudit_clock='printf'
+  __ca_clock='printf'
 else
-  __cmdaudit_clock='date'
+  __ca_clock='date'
 fi
 # strftime (which stats the zone file) runs once a minute: a UTC offset changes only on a
 # minute boundary, so the seconds are added to the minute's "YYYY-MM-DDTHH:MM:" and offset.
-# One __cmdaudit_now per clock, chosen here; it sets __cmdaudit_t.
-__cmdaudit_fast=0 __cmdaudit_min=-1 __cmdaudit_tpre='' __cmdaudit_tz='' __cmdaudit_t='' __cmdaudit_e='' __cmdaudit_s=''
-__cmdaudit_minute() {
+# One __ca_now per clock, chosen here; it sets __ca_t.
+__ca_fast=0 __ca_min=-1 __ca_tpre='' __ca_tz='' __ca_t='' __ca_e='' __ca_s=''
+__ca_minute() {
   builtin local x
   builtin printf -v x '%(%Y-%m-%dT%H:%M:|%S|%z)T' "$1"
-  __cmdaudit_tpre=${x%%|*} __cmdaudit_tz=${x##*|}
+  __ca_tpre=${x%%|*} __ca_tz=${x##*|}
   x=${x#*|}
-  __cmdaudit_min=$(($1 - 10#${x%|*}))
-  __cmdaudit_s=$(($1 - __cmdaudit_min + 100))
+  __ca_min=$(($1 - 10#${x%|*}))
+  __ca_s=$(($1 - __ca_min + 100))
 }
-case $__cmdaudit_clock in
+case $__ca_clock in
 epochrealtime)
-  __cmdaudit_fast=1 # PS0 stamps commands to the microsecond
+  __ca_fast=1 # PS0 stamps commands to the microsecond
   # Readonly keeps it dynamic, but a user can no longer unset it and then set the records' time.
   builtin readonly EPOCHREALTIME 2>/dev/null
   # EPOCHREALTIME is "SSSSSSSSSS.UUUUUU" (a comma in some locales): fixed widths, so plain
   # substrings, which cost far less in bash than pattern removal.
-  __cmdaudit_now() {
-    __cmdaudit_e=$EPOCHREALTIME # globals here: a `local` costs more than the assignment
-    ((${__cmdaudit_e:0:10} - __cmdaudit_min < 60 && ${__cmdaudit_e:0:10} >= __cmdaudit_min)) || __cmdaudit_minute "${__cmdaudit_e:0:10}"
-    __cmdaudit_s=$((${__cmdaudit_e:0:10} - __cmdaudit_min + 100)) # 1SS: two digits after ${s:1}
-    __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_e:11}$__cmdaudit_tz
+  __ca_now() {
+    __ca_e=$EPOCHREALTIME # globals here: a `local` costs more than the assignment
+    ((${__ca_e:0:10} - __ca_min < 60 && ${__ca_e:0:10} >= __ca_min)) || __ca_minute "${__ca_e:0:10}"
+    __ca_s=$((${__ca_e:0:10} - __ca_min + 100)) # 1SS: two digits after ${s:1}
+    __ca_t=$__ca_tpre${__ca_s:1}.${__ca_e:11}$__ca_tz
   }
   ;;
 printf)
-  __cmdaudit_fast=2
-  __cmdaudit_now() {
+  __ca_fast=2
+  __ca_now() {
     builtin local s
     builtin printf -v s '%(%s)T' -1
-    ((s - __cmdaudit_min < 60 && s >= __cmdaudit_min)) || __cmdaudit_minute "$s"
-    s=$((s - __cmdaudit_min + 100))
-    __cmdaudit_t=$__cmdaudit_tpre${s:1}$__cmdaudit_tz
+    ((s - __ca_min < 60 && s >= __ca_min)) || __ca_minute "$s"
+    s=$((s - __ca_min + 100))
+    __ca_t=$__ca_tpre${s:1}$__ca_tz
   }
   ;;
 *)
-  __cmdaudit_now() {
-    __cmdaudit_t=$(PATH=/usr/bin:/bin builtin exec date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork (and exec) per record
+  __ca_now() {
+    __ca_t=$(PATH=/usr/bin:/bin builtin exec date +%Y-%m-%dT%H:%M:%S%z) # bash 4.1: the one fork (and exec) per record
   }
   ;;
 esac
@@ -120,37 +127,37 @@ esac
 # inherits the descriptor (through `su`: bash cannot mark it close-on-exec) can write to it, but
 # its lines lack the key, and the daemon keeps them apart. No port, nothing listening, or no key
 # within 1 s: the records go to the log file (unattested).
-__cmdaudit_connect() {
+__ca_connect() {
   builtin local key=''
-  __cmdaudit_sock=-1 __cmdaudit_k=''
-  if ((__cmdaudit_port > 0)) && exec {__cmdaudit_sock}<>"/dev/tcp/127.0.0.1/$__cmdaudit_port"; then
-    builtin read -r -t 1 -u "$__cmdaudit_sock" key
+  __ca_sock=-1 __ca_k=''
+  if ((__cmdaudit_port > 0)) && exec {__ca_sock}<>"/dev/tcp/127.0.0.1/$__cmdaudit_port"; then
+    builtin read -r -t 1 -u "$__ca_sock" key
     if [[ ${#key} == 32 && $key != *[!0-9a-f]* ]]; then
-      __cmdaudit_k="$key	"
+      __ca_k="$key	"
     else
-      exec {__cmdaudit_sock}>&-
-      __cmdaudit_sock=-1
+      exec {__ca_sock}>&-
+      __ca_sock=-1
     fi
   fi
-  __cmdaudit_rp=$'\n'"${__cmdaudit_k}CA2	R	$__cmdaudit_sid	" # the start of every record line, LF first
+  __ca_rp=$'\n'"${__ca_k}CA2	R	$__ca_sid	" # the start of every record line, LF first
 }
 # Before a record: is the descriptor still the daemon's connection? It must be a socket (the user
 # may have closed it, and bash then reuses the number for the descriptors it saves around a
 # redirection), not at its end (a connection the daemon closed reads as ready), and no write may
 # have failed on it. Else a new connection; without one, each record tries again. A connection
 # the daemon closed is closed here too; any other descriptor is left alone: it may not be ours.
-__cmdaudit_via() {
-  if ((__cmdaudit_sock >= 0)); then
-    [[ -S /dev/fd/$__cmdaudit_sock ]] || { __cmdaudit_connect; builtin return 0; }
-    if builtin read -t 0 -u "$__cmdaudit_sock"; then
-      exec {__cmdaudit_sock}>&-
-    elif ((!__cmdaudit_failed)); then
+__ca_via() {
+  if ((__ca_sock >= 0)); then
+    [[ -S /dev/fd/$__ca_sock ]] || { __ca_connect; builtin return 0; }
+    if builtin read -t 0 -u "$__ca_sock"; then
+      exec {__ca_sock}>&-
+    elif ((!__ca_failed)); then
       builtin return 0
     fi
   elif ((__cmdaudit_port <= 0)); then
     builtin return 0
   fi
-  __cmdaudit_connect
+  __ca_connect
 }
 
 # Write one line, on the daemon's connection or appended to the log; 1 if it could not be
@@ -160,9 +167,9 @@ __cmdaudit_via() {
 # user, and a line someone left without its LF must not swallow the record (docs/log-format.md).
 # Both LFs are in the argument, none in the format: bash's stdout is line-buffered, and printf puts
 # a format's characters one by one, so a leading LF there would be a write() of its own.
-__cmdaudit_emit() {
-  if ((__cmdaudit_sock >= 0)); then
-    builtin printf '%s' $'\n'"$__cmdaudit_k$1"$'\n' >&"$__cmdaudit_sock"
+__ca_emit() {
+  if ((__ca_sock >= 0)); then
+    builtin printf '%s' $'\n'"$__ca_k$1"$'\n' >&"$__ca_sock"
   else
     builtin printf '%s' $'\n'"$1"$'\n' >>"$__cmdaudit_log"
   fi
@@ -171,71 +178,71 @@ __cmdaudit_emit() {
 # After a cd: the escaped cwd, whether it is ASCII, and how many command bytes still fit a
 # one-line record (the other head fields fit in 200). PWD is a variable a user may assign
 # (`PWD=/tmp`) without leaving the directory: when it does not name the directory the shell is
-# in, the real one is recorded, and __cmdaudit_room_fast (-1) keeps the prompt's inline path off
+# in, the real one is recorded, and __ca_room_fast (-1) keeps the prompt's inline path off
 # (so this check runs again at every prompt) until a cd makes PWD true again.
-__cmdaudit_cwd() {
+__ca_cwd() {
   builtin local LC_ALL=C d="$PWD" true_pwd=1 # byte lengths
   if [[ ! . -ef $PWD ]]; then
     true_pwd=0
     d=$(builtin pwd -P 2>/dev/null) || d=$PWD # a fork, only while PWD is false
   fi
-  __cmdaudit_esc "$d"
-  __cmdaudit_pwd=$PWD __cmdaudit_pwd_esc=$__cmdaudit_r __cmdaudit_pwd_ascii=$__cmdaudit_fixed_ascii
-  [[ $d == *[![:ascii:]]* ]] && __cmdaudit_pwd_ascii=0
-  __cmdaudit_room=$((__cmdaudit_line_max - __cmdaudit_fixed_len - 200 - ${#__cmdaudit_pwd_esc}))
-  __cmdaudit_room_fast=$((true_pwd ? __cmdaudit_room : -1))
+  __ca_esc "$d"
+  __ca_pwd=$PWD __ca_pwd_esc=$__ca_r __ca_pwd_ascii=$__ca_fixed_ascii
+  [[ $d == *[![:ascii:]]* ]] && __ca_pwd_ascii=0
+  __ca_room=$((__ca_line_max - __ca_fixed_len - 200 - ${#__ca_pwd_esc}))
+  __ca_room_fast=$((true_pwd ? __ca_room : -1))
 }
 
-# A head line up to its nparts field (kind, exit status, ctime, duration), into __cmdaudit_hd, and
-# how many escaped command bytes its line takes, into __cmdaudit_first.
-__cmdaudit_head() {
-  __cmdaudit_hd="CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	$1	$3	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$2	$4	"
-  __cmdaudit_first=$((__cmdaudit_line_max - ${#__cmdaudit_hd} - 16))
-  ((__cmdaudit_first <= __cmdaudit_chunk)) || __cmdaudit_first=$__cmdaudit_chunk
-  ((__cmdaudit_first >= 0)) || __cmdaudit_first=0
+# A head line up to its nparts field (kind, exit status, ctime, duration), into __ca_hd, and
+# how many escaped command bytes its line takes, into __ca_first.
+__ca_head() {
+  __ca_hd="CA2	R	$__ca_sid	$__ca_seq	$1	$3	$__ca_fixed	$__ca_pwd_esc	$2	$4	"
+  __ca_first=$((__ca_line_max - ${#__ca_hd} - 16))
+  ((__ca_first <= __ca_chunk)) || __ca_first=$__ca_chunk
+  ((__ca_first >= 0)) || __ca_first=0
 }
 
 # One record (kind, exit status, text, ctime, duration in ms or empty): one line when it fits,
 # else head and part lines.
-__cmdaudit_write() {
-  __cmdaudit_via
-  [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
+__ca_write() {
+  __ca_via
+  [[ $PWD == "$__ca_pwd" && __ca_room_fast -ge 0 ]] || __ca_cwd
   # Lengths and offsets must count bytes: for ASCII text they do in any locale, and
   # changing LC_ALL costs two setlocale() calls, so only non-ASCII text pays for it.
-  if ((!__cmdaudit_pwd_ascii)) || [[ $3 == *[![:ascii:]]* ]]; then
+  if ((!__ca_pwd_ascii)) || [[ $3 == *[![:ascii:]]* ]]; then
     builtin local LC_ALL=C
   fi
-  ((++__cmdaudit_seq))
+  ((++__ca_seq))
   if [[ $3 == *[$'\\\t\n\r']* ]]; then
-    __cmdaudit_esc "$3"
-    set -- "$1" "$2" "$__cmdaudit_r" "$4" "$5" # $3 is the escaped text from here on
+    __ca_esc "$3"
+    set -- "$1" "$2" "$__ca_r" "$4" "$5" # $3 is the escaped text from here on
   fi
   # The common case: one line well below the limit.
-  if ((${#3} < __cmdaudit_room)); then
-    __cmdaudit_emit "CA2	R	$__cmdaudit_sid	$__cmdaudit_seq	$1	$4	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$2	$5	1	${#3}	$3"
+  if ((${#3} < __ca_room)); then
+    __ca_emit "CA2	R	$__ca_sid	$__ca_seq	$1	$4	$__ca_fixed	$__ca_pwd_esc	$2	$5	1	${#3}	$3"
     builtin return $? # explicit: a bare `return` in the EXIT trap returns the status before the trap
   fi
   builtin local c="$3" chunk n="${#3}" np off part=2 tab=$'\t'
-  __cmdaudit_head "$1" "$2" "$4" "$5"
+  __ca_head "$1" "$2" "$4" "$5"
   np=1
-  ((n > __cmdaudit_first)) && np=$((1 + (n - __cmdaudit_first + __cmdaudit_chunk - 1) / __cmdaudit_chunk))
-  chunk=${c:0:__cmdaudit_first}
-  __cmdaudit_emit "${__cmdaudit_hd}${np}${tab}${#chunk}${tab}${chunk}" || builtin return 1
-  for ((off = __cmdaudit_first; off < n; off += __cmdaudit_chunk)); do
-    chunk=${c:off:__cmdaudit_chunk}
-    __cmdaudit_emit "CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}${part}${tab}${#chunk}${tab}${chunk}" || builtin return 1
+  ((n > __ca_first)) && np=$((1 + (n - __ca_first + __ca_chunk - 1) / __ca_chunk))
+  chunk=${c:0:__ca_first}
+  __ca_emit "${__ca_hd}${np}${tab}${#chunk}${tab}${chunk}" || builtin return 1
+  for ((off = __ca_first; off < n; off += __ca_chunk)); do
+    chunk=${c:off:__ca_chunk}
+    __ca_emit "CA2${tab}P${tab}${__ca_sid}${tab}${__ca_seq}${tab}${part}${tab}${#chunk}${tab}${chunk}" || builtin return 1
     part=$((part + 1))
   done
 }
 
-# A long command, still in the scratch file after the __cmdaudit_pl bytes of its history prefix
+# A long command, still in the scratch file after the __ca_pl bytes of its history prefix
 # (exit status, ctime, duration): awk escapes it and cuts it into the same lines as
-# __cmdaudit_write, one write() each, in time linear in its length (bash's own string
+# __ca_write, one write() each, in time linear in its length (bash's own string
 # operations are not: seconds for a MiB). Run with an empty environment and a fixed locale: the
 # user's variables (AWKPATH, POSIXLY_CORRECT, LANG) must not change what it writes.
 # The last line of the entry is dropped when empty: the LF after a here-document's delimiter.
 # shellcheck disable=SC2016 # awk's program, not bash's
-__cmdaudit_awk_prog='
+__ca_awk_prog='
 NR == 1 { $0 = substr($0, skip + 1) }
 { gsub(/\\/, "&&"); gsub(/\t/, "\\t"); gsub(/\r/, "\\r"); L[++n] = $0 }
 function out(c,   pre) {
@@ -256,211 +263,211 @@ END {
   out(buf)
   exit (part == np + 1 ? 0 : 1)
 }'
-__cmdaudit_write_long() {
-  __cmdaudit_via
-  [[ $PWD == "$__cmdaudit_pwd" && __cmdaudit_room_fast -ge 0 ]] || __cmdaudit_cwd
-  ((++__cmdaudit_seq))
-  __cmdaudit_head command "$1" "$2" "$3"
+__ca_write_long() {
+  __ca_via
+  [[ $PWD == "$__ca_pwd" && __ca_room_fast -ge 0 ]] || __ca_cwd
+  ((++__ca_seq))
+  __ca_head command "$1" "$2" "$3"
   # Read the entry again, from the start of an emptied scratch file.
-  __cmdaudit_scratch_reset
+  __ca_scratch_reset
   builtin history 1 || builtin return 1
-  if ((__cmdaudit_sock >= 0)); then __cmdaudit_awk_lines >&"$__cmdaudit_sock"; else __cmdaudit_awk_lines >>"$__cmdaudit_log"; fi
+  if ((__ca_sock >= 0)); then __ca_awk_lines >&"$__ca_sock"; else __ca_awk_lines >>"$__cmdaudit_log"; fi
 }
-__cmdaudit_awk_lines() {
+__ca_awk_lines() {
   builtin local tab=$'\t'
-  builtin command "$__cmdaudit_env" -i LC_ALL=C "CMDAUDIT_HEAD=$__cmdaudit_k$__cmdaudit_hd" "CMDAUDIT_PART=${__cmdaudit_k}CA2${tab}P${tab}${__cmdaudit_sid}${tab}${__cmdaudit_seq}${tab}" \
-    "$__cmdaudit_awk" -v "skip=$__cmdaudit_pl" -v "first=$__cmdaudit_first" -v "chunk=$__cmdaudit_chunk" "$__cmdaudit_awk_prog" <&"$__cmdaudit_rd"
+  builtin command "$__ca_env" -i LC_ALL=C "CMDAUDIT_HEAD=$__ca_k$__ca_hd" "CMDAUDIT_PART=${__ca_k}CA2${tab}P${tab}${__ca_sid}${tab}${__ca_seq}${tab}" \
+    "$__ca_awk" -v "skip=$__ca_pl" -v "first=$__ca_first" -v "chunk=$__ca_chunk" "$__ca_awk_prog" <&"$__ca_rd"
 }
 
 # The `loss` record of earlier records that could not be written, if any; 1 if it could not be
 # written either (the caller's record then counts as lost too).
-__cmdaudit_lost() {
-  builtin local lost="$__cmdaudit_failed"
+__ca_lost() {
+  builtin local lost="$__ca_failed"
   ((lost > 0)) || builtin return 0
-  __cmdaudit_via # while the count is set: the connection a write failed on is replaced first
-  __cmdaudit_failed=0
+  __ca_via # while the count is set: the connection a write failed on is replaced first
+  __ca_failed=0
   # A write cut short by a full disk leaves a line without its end: the LF this record is written
   # after ends it (the reader drops it as damaged; this loss record counts it).
-  __cmdaudit_now
-  __cmdaudit_write loss "" "cmdaudit hook: $lost record(s) could not be written to the log" "$__cmdaudit_t" "" ||
-    { __cmdaudit_failed=$((lost + 1)) && builtin return 1; }
+  __ca_now
+  __ca_write loss "" "cmdaudit hook: $lost record(s) could not be written to the log" "$__ca_t" "" ||
+    { __ca_failed=$((lost + 1)) && builtin return 1; }
 }
 # A record, preceded by a `loss` record when earlier ones could not be written.
 # Arguments: kind, exit status, text; a command's ctime and duration (empty: now, unknown).
-__cmdaudit_record() {
-  __cmdaudit_lost || builtin return 1
+__ca_record() {
+  __ca_lost || builtin return 1
   builtin local t="${4-}"
-  [[ -n $t ]] || { __cmdaudit_now && t=$__cmdaudit_t; }
-  __cmdaudit_write "$1" "$2" "$3" "$t" "${5-}" || __cmdaudit_failed=$((__cmdaudit_failed + 1))
+  [[ -n $t ]] || { __ca_now && t=$__ca_t; }
+  __ca_write "$1" "$2" "$3" "$t" "${5-}" || __ca_failed=$((__ca_failed + 1))
 }
 
 # The newest history entry: `history 1` appends it to the scratch file through one descriptor
 # (the callers make it stdout, with stderr on /dev/null: one redirection for all), and mapfile
 # reads it back through a second one, which starts where the last read stopped: no fork, no
-# open, no truncation. Its lines go to __cmdaudit_a (at most __cmdaudit_maxl of them).
+# open, no truncation. Its lines go to __ca_a (at most __ca_maxl of them).
 # mapfile, not `read`: read -N stops at byte 0xff on bash 4.1/4.2 and cuts or changes
 # non-ASCII characters on 4.3/4.4; mapfile reads bytes on every version.
 # HISTTIMEFORMAT (local to the callers) puts the second bash stamped the entry with before it.
-__cmdaudit_htf='%Y-%m-%dT%H:%M:%S%z '
-__cmdaudit_t0pat='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' # PS0's stamp: 16 digits
-__cmdaudit_tpat='[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][+-][0-9][0-9][0-9][0-9] '
-__cmdaudit_entry() {
-  builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
+__ca_htf='%Y-%m-%dT%H:%M:%S%z '
+__ca_t0pat='[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' # PS0's stamp: 16 digits
+__ca_tpat='[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9][+-][0-9][0-9][0-9][0-9] '
+__ca_entry() {
+  builtin local HISTTIMEFORMAT="$__ca_htf"
   builtin history 1 || builtin return 1 # stdout is the scratch file (the callers redirect it)
-  builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a
-  __cmdaudit_join
-  __cmdaudit_parse
+  builtin mapfile -n "$__ca_maxl" -u "$__ca_rd" __ca_a
+  __ca_join
+  __ca_parse
 }
-__cmdaudit_join() {
-  if ((${#__cmdaudit_a[@]} == 1)); then __cmdaudit_h=${__cmdaudit_a[0]}; else builtin printf -v __cmdaudit_h %s "${__cmdaudit_a[@]}"; fi
+__ca_join() {
+  if ((${#__ca_a[@]} == 1)); then __ca_h=${__ca_a[0]}; else builtin printf -v __ca_h %s "${__ca_a[@]}"; fi
 }
-# The entry read into __cmdaudit_h ("%5d%c " HISTTIMEFORMAT text LF): its number into __cmdaudit_n,
-# the length of all that comes before its text into __cmdaudit_pl, its start second into
-# __cmdaudit_ct as a ctime (empty if it has no time), its text into
-# __cmdaudit_r, without the LF bash keeps after a here-document's delimiter line.
-__cmdaudit_parse() {
+# The entry read into __ca_h ("%5d%c " HISTTIMEFORMAT text LF): its number into __ca_n,
+# the length of all that comes before its text into __ca_pl, its start second into
+# __ca_ct as a ctime (empty if it has no time), its text into
+# __ca_r, without the LF bash keeps after a here-document's delimiter line.
+__ca_parse() {
   # Empty the scratch file every 512 entries, and after a long one.
-  ((++__cmdaudit_scratch < 512 && ${#__cmdaudit_h} < 65536)) || __cmdaudit_scratch_reset
-  builtin local p="${__cmdaudit_h:0:40}" sp
-  __cmdaudit_n=0 __cmdaudit_ct='' __cmdaudit_r=''
+  ((++__ca_scratch < 512 && ${#__ca_h} < 65536)) || __ca_scratch_reset
+  builtin local p="${__ca_h:0:40}" sp
+  __ca_n=0 __ca_ct='' __ca_r=''
   sp=${p%%[! ]*}
   p=${p:${#sp}}
   p=${p%%[!0-9]*}
   [[ -n $p ]] || builtin return 0
-  __cmdaudit_n=$((10#$p)) __cmdaudit_pl=$((${#sp} + ${#p} + 2))
-  p=${__cmdaudit_h:__cmdaudit_pl}
+  __ca_n=$((10#$p)) __ca_pl=$((${#sp} + ${#p} + 2))
+  p=${__ca_h:__ca_pl}
   # shellcheck disable=SC2053 # a pattern
-  if [[ ${p:0:25} == $__cmdaudit_tpat ]]; then
-    __cmdaudit_ct=${p:0:24} __cmdaudit_pl=$((__cmdaudit_pl + 25))
+  if [[ ${p:0:25} == $__ca_tpat ]]; then
+    __ca_ct=${p:0:24} __ca_pl=$((__ca_pl + 25))
     p=${p:25}
   fi
   # The last character by offset: ${p%$'\n'} on text that does not end with one tries every
   # suffix on bash 4.3 (a second for 60 KB).
   [[ ${p: -1} != $'\n' ]] || p=${p:0:${#p}-1}
   [[ ${p: -1} != $'\n' ]] || p=${p:0:${#p}-1}
-  __cmdaudit_r=$p
+  __ca_r=$p
 }
 
 # Empty the scratch file (it is unlinked: nobody else can). A plain `exec`: as `builtin exec`
 # its redirections would last only for that command.
-__cmdaudit_scratch_reset() {
-  builtin : >"/dev/fd/$__cmdaudit_w" && exec {__cmdaudit_rd}<&- {__cmdaudit_rd}<"/dev/fd/$__cmdaudit_w"
-  __cmdaudit_scratch=0
+__ca_scratch_reset() {
+  builtin : >"/dev/fd/$__ca_w" && exec {__ca_rd}<&- {__ca_rd}<"/dev/fd/$__ca_w"
+  __ca_scratch=0
 }
 
-# When the command just parsed started, into __cmdaudit_t, and its duration into __cmdaudit_d.
-# bash >= 5.0: PS0 stamped the start to the microsecond (__cmdaudit_t0, see __cmdaudit_t0_ok).
+# When the command just parsed started, into __ca_t, and its duration into __ca_d.
+# bash >= 5.0: PS0 stamped the start to the microsecond (__ca_t0, see __ca_t0_ok).
 # Otherwise the second bash stamped the history entry with, and no duration: bash < 5.0 has no
 # clock finer than a second.
-__cmdaudit_when() {
-  __cmdaudit_d=''
-  if ((__cmdaudit_fast == 1)) && __cmdaudit_t0_ok; then
-    ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
-    __cmdaudit_t=$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz __cmdaudit_d=$(((__cmdaudit_e - __cmdaudit_t0) / 1000))
-    __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
+__ca_when() {
+  __ca_d=''
+  if ((__ca_fast == 1)) && __ca_t0_ok; then
+    ((__ca_s = ${__ca_t0:0:10} - __ca_min + 100, __ca_s < 160 && __ca_s >= 100)) || __ca_minute "${__ca_t0:0:10}"
+    __ca_t=$__ca_tpre${__ca_s:1}.${__ca_t0:10}$__ca_tz __ca_d=$(((__ca_e - __ca_t0) / 1000))
+    __ca_t0='' __ca_tp=$__ca_e
     builtin return 0
   fi
-  __cmdaudit_t0=''
+  __ca_t0=''
   # No start from PS0: a PS0 set by the user replaced the hook's? It runs after the hook's again.
-  [[ ${PS0-} == "$__cmdaudit_ps0"* ]] || PS0=$__cmdaudit_ps0${PS0-}
-  [[ -n $__cmdaudit_ct ]] || __cmdaudit_stamp
-  if [[ -n $__cmdaudit_ct ]]; then __cmdaudit_t=$__cmdaudit_ct; else __cmdaudit_now; fi
+  [[ ${PS0-} == "$__ca_ps0"* ]] || PS0=$__ca_ps0${PS0-}
+  [[ -n $__ca_ct ]] || __ca_stamp
+  if [[ -n $__ca_ct ]]; then __ca_t=$__ca_ct; else __ca_now; fi
 }
-# PS0's stamp, believed between the previous command's (or the login) and now, into __cmdaudit_e:
+# PS0's stamp, believed between the previous command's (or the login) and now, into __ca_e:
 # a user can assign the variable, but cannot move a start outside that window this way.
-__cmdaudit_t0_ok() {
-  __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
-  ((${#__cmdaudit_t0} == 16)) && [[ $__cmdaudit_t0 != *[!0-9]* ]] &&
-    ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e))
+__ca_t0_ok() {
+  __ca_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}
+  ((${#__ca_t0} == 16)) && [[ $__ca_t0 != *[!0-9]* ]] &&
+    ((__ca_t0 >= __ca_tp && __ca_t0 >= __ca_login && __ca_t0 <= __ca_e))
 }
 # bash >= 5.0 reads entries without their stamp (PS0 has the start); when PS0's is missing, the
-# stamp of the newest entry, into __cmdaudit_ct (stdout: the scratch file).
-__cmdaudit_stamp() {
-  builtin local HISTTIMEFORMAT="$__cmdaudit_htf" p
-  builtin history 1 && builtin mapfile -n 1 -u "$__cmdaudit_rd" __cmdaudit_b
-  __cmdaudit_scratch_reset # the entry's other lines are not read
-  p=${__cmdaudit_b[0]-}
+# stamp of the newest entry, into __ca_ct (stdout: the scratch file).
+__ca_stamp() {
+  builtin local HISTTIMEFORMAT="$__ca_htf" p
+  builtin history 1 && builtin mapfile -n 1 -u "$__ca_rd" __ca_b
+  __ca_scratch_reset # the entry's other lines are not read
+  p=${__ca_b[0]-}
   p=${p#"${p%%[! ]*}"}
   p=${p#"${p%%[!0-9]*}"}
   p=${p:2}
   # shellcheck disable=SC2053 # a pattern
-  [[ ${p:0:25} == $__cmdaudit_tpat ]] && __cmdaudit_ct=${p:0:24}
+  [[ ${p:0:25} == $__ca_tpat ]] && __ca_ct=${p:0:24}
 }
 
-__cmdaudit_collect_other() {
-  if ((__cmdaudit_last < 0)); then
-    __cmdaudit_last=$__cmdaudit_n # first prompt: what history holds now was not typed here
+__ca_collect_other() {
+  if ((__ca_last < 0)); then
+    __ca_last=$__ca_n # first prompt: what history holds now was not typed here
     builtin return 0
   fi
-  if ((__cmdaudit_n < __cmdaudit_last)); then
-    __cmdaudit_record loss "" "cmdaudit hook: the history list was cleared (history -c); the command that did it is not recorded"
-    __cmdaudit_last=0
+  if ((__ca_n < __ca_last)); then
+    __ca_record loss "" "cmdaudit hook: the history list was cleared (history -c); the command that did it is not recorded"
+    __ca_last=0
   fi
-  if ((__cmdaudit_n > __cmdaudit_last)); then
+  if ((__ca_n > __ca_last)); then
     # One prompt sees one new entry; more means this hook did not run in between
     # (PROMPT_COMMAND was emptied or replaced by hand): only the newest can still be read.
-    if ((__cmdaudit_n > __cmdaudit_last + 1 && __cmdaudit_last > 0)); then
-      __cmdaudit_record loss "" "cmdaudit hook: $((__cmdaudit_n - __cmdaudit_last - 1)) command(s) were not recorded (history entries $((__cmdaudit_last + 1))-$((__cmdaudit_n - 1))); was PROMPT_COMMAND changed?"
+    if ((__ca_n > __ca_last + 1 && __ca_last > 0)); then
+      __ca_record loss "" "cmdaudit hook: $((__ca_n - __ca_last - 1)) command(s) were not recorded (history entries $((__ca_last + 1))-$((__ca_n - 1))); was PROMPT_COMMAND changed?"
     fi
-    __cmdaudit_last=$__cmdaudit_n
-    __cmdaudit_command "$1"
+    __ca_last=$__ca_n
+    __ca_command "$1"
   fi
 }
 # The command just parsed, with the exit status $1: a long one through awk, else in bash.
-__cmdaudit_command() {
+__ca_command() {
   builtin local long=0
-  ((${#__cmdaudit_a[@]} < __cmdaudit_maxl && ${#__cmdaudit_h} <= __cmdaudit_big)) || long=1
+  ((${#__ca_a[@]} < __ca_maxl && ${#__ca_h} <= __ca_big)) || long=1
   # No awk: bash reads the rest of a long entry itself, and escapes it, slowly.
-  if ((long)) && [[ -z $__cmdaudit_awk ]]; then
+  if ((long)) && [[ -z $__ca_awk ]]; then
     long=0
-    ((${#__cmdaudit_a[@]} < __cmdaudit_maxl)) || { builtin mapfile -O "${#__cmdaudit_a[@]}" -u "$__cmdaudit_rd" __cmdaudit_a && __cmdaudit_join && __cmdaudit_parse; }
+    ((${#__ca_a[@]} < __ca_maxl)) || { builtin mapfile -O "${#__ca_a[@]}" -u "$__ca_rd" __ca_a && __ca_join && __ca_parse; }
   fi
-  __cmdaudit_when
+  __ca_when
   if ((long)); then
-    __cmdaudit_lost || builtin return 0
-    __cmdaudit_write_long "$1" "$__cmdaudit_t" "$__cmdaudit_d" || ((++__cmdaudit_failed))
+    __ca_lost || builtin return 0
+    __ca_write_long "$1" "$__ca_t" "$__ca_d" || ((++__ca_failed))
     builtin return 0
   fi
-  __cmdaudit_record command "$1" "$__cmdaudit_r" "$__cmdaudit_t" "$__cmdaudit_d"
+  __ca_record command "$1" "$__ca_r" "$__ca_t" "$__ca_d"
 }
 # History cannot be switched back on from PROMPT_COMMAND (bash restores the option after
 # it), so switching it off and on is recorded: the gap is visible.
-__cmdaudit_history_switched() {
+__ca_history_switched() {
   if [[ :$SHELLOPTS: != *:history:* ]]; then
-    ((__cmdaudit_histoff)) || __cmdaudit_record loss "" "cmdaudit hook: history was turned off (set +o history); commands typed until it is turned on again are not recorded"
-    __cmdaudit_histoff=1
+    ((__ca_histoff)) || __ca_record loss "" "cmdaudit hook: history was turned off (set +o history); commands typed until it is turned on again are not recorded"
+    __ca_histoff=1
   else
-    __cmdaudit_histoff=0
-    __cmdaudit_record loss "" "cmdaudit hook: history was turned on again"
+    __ca_histoff=0
+    __ca_record loss "" "cmdaudit hook: history was turned on again"
   fi
 }
 
-# The other cases, with the entry's lines in __cmdaudit_a. Bytes, whatever the user's locale:
+# The other cases, with the entry's lines in __ca_a. Bytes, whatever the user's locale:
 # in GBK or Big5 the second byte of a character can be `\`, which must be escaped as a byte.
-__cmdaudit_slow() {
+__ca_slow() {
   builtin local LC_ALL=C
-  __cmdaudit_join
-  __cmdaudit_parse
-  if ((__cmdaudit_n == __cmdaudit_last + 1 && __cmdaudit_last >= 0 && !__cmdaudit_failed)); then
-    __cmdaudit_last=$__cmdaudit_n # one new command
-    __cmdaudit_command "$__cmdaudit_st"
-  elif ((__cmdaudit_n != __cmdaudit_last)); then
-    __cmdaudit_collect_other "$__cmdaudit_st"
+  __ca_join
+  __ca_parse
+  if ((__ca_n == __ca_last + 1 && __ca_last >= 0 && !__ca_failed)); then
+    __ca_last=$__ca_n # one new command
+    __ca_command "$__ca_st"
+  elif ((__ca_n != __ca_last)); then
+    __ca_collect_other "$__ca_st"
   fi
 }
 # History switched off or on, or filtered (HISTCONTROL/HISTIGNORE/HISTSIZE set by the user take
 # effect only until this prompt, so they never hide the next command; set from ~/.bashrc,
 # they are reset before the first).
-__cmdaudit_checks() {
-  [[ -o history && $__cmdaudit_histoff == 0 ]] || __cmdaudit_history_switched
+__ca_checks() {
+  [[ -o history && $__ca_histoff == 0 ]] || __ca_history_switched
   HISTCONTROL='' HISTIGNORE=''
   [[ ${HISTSIZE-} == [1-9]* ]] || HISTSIZE=10000
 }
 
 # Collect the last command (`exit` itself, usually) as a prompt would, then close the session.
-__cmdaudit_exit() {
-  __cmdaudit_prompt
-  __cmdaudit_record session_end "$__cmdaudit_st" "" 2>&"$__cmdaudit_null"
+__ca_exit() {
+  __ca_prompt
+  __ca_record session_end "$__ca_st" "" 2>&"$__ca_null"
 }
 
 # At the first top-level command after the startup files ran (FUNCNAME holds only this
@@ -468,9 +475,9 @@ __cmdaudit_exit() {
 # them, prime it if it never ran, and remove this trap.
 # Returns 0 once it has run, and the trap string then removes the trap: `trap - DEBUG`
 # inside a function would be undone when the function returns.
-__cmdaudit_guard() {
+__ca_guard() {
   ((${#FUNCNAME[@]} == 1)) || builtin return 1
-  __cmdaudit_functrace_off
+  __ca_functrace_off
   # Is the command about to run one the user typed (in the history already: record it at the
   # next prompt), or one of PROMPT_COMMAND's at the first prompt? bash >= 5.1: HISTCMD is the
   # running command's number when it was typed, the next number in PROMPT_COMMAND. Before 5.1
@@ -482,44 +489,44 @@ __cmdaudit_guard() {
   elif [[ ${PROMPT_COMMAND-} != *[![:space:]]* ]]; then
     typed=1
   fi
-  __cmdaudit_hook_prompt
-  [[ ${PS0-} == "$__cmdaudit_ps0"* ]] || PS0=$__cmdaudit_ps0${PS0-}
-  ((__cmdaudit_last < 0)) || builtin return 0
-  __cmdaudit_entry 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w" || builtin return 0
-  ((typed >= 0)) || { [[ ${HISTCMD-} == "$__cmdaudit_n" ]] && typed=1; }
-  __cmdaudit_last=$((__cmdaudit_n - (typed > 0)))
+  __ca_hook_prompt
+  [[ ${PS0-} == "$__ca_ps0"* ]] || PS0=$__ca_ps0${PS0-}
+  ((__ca_last < 0)) || builtin return 0
+  __ca_entry 2>&"$__ca_null" 1>&"$__ca_w" || builtin return 0
+  ((typed >= 0)) || { [[ ${HISTCMD-} == "$__ca_n" ]] && typed=1; }
+  __ca_last=$((__ca_n - (typed > 0)))
 }
-__cmdaudit_hook_prompt() {
+__ca_hook_prompt() {
   builtin local pc
   for pc in "${PROMPT_COMMAND[@]}"; do
-    [[ $pc == *__cmdaudit_prompt* ]] && builtin return 0
+    [[ $pc == *__ca_prompt* ]] && builtin return 0
   done
   if ((${#PROMPT_COMMAND[@]} > 1 && (BASH_VERSINFO[0] > 5 || (BASH_VERSINFO[0] == 5 && BASH_VERSINFO[1] >= 1)))); then
-    PROMPT_COMMAND=(__cmdaudit_prompt "${PROMPT_COMMAND[@]}") # bash >= 5.1 runs every element
+    PROMPT_COMMAND=(__ca_prompt "${PROMPT_COMMAND[@]}") # bash >= 5.1 runs every element
   else
     # A string, or the first element of an array, the only one bash < 5.1 runs.
     # shellcheck disable=SC2128,SC2178
-    PROMPT_COMMAND="__cmdaudit_prompt${PROMPT_COMMAND:+$'\n'$PROMPT_COMMAND}"
+    PROMPT_COMMAND="__ca_prompt${PROMPT_COMMAND:+$'\n'$PROMPT_COMMAND}"
   fi
 }
 # bash < 4.4 puts back the DEBUG trap a sourced file found when it ends, undoing one that the
 # file set (bash-preexec in a later /etc/profile.d script), unless functrace is on. So the hook
 # turns it on while the startup files run, and off at the first command or prompt.
-__cmdaudit_ft=0
-__cmdaudit_functrace_off() {
-  ((__cmdaudit_ft)) || builtin return 0
-  __cmdaudit_ft=0
+__ca_ft=0
+__ca_functrace_off() {
+  ((__ca_ft)) || builtin return 0
+  __ca_ft=0
   builtin set +T
 }
 
 # What cannot change within the session, computed once at login.
-__cmdaudit_init() {
+__ca_init() {
   # The system's own tools, not a user's: PATH and functions (even ones imported from the
   # environment) must not choose what is recorded. HOSTNAME comes from the environment too.
   builtin local LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin line ip ips='' host='' suser luser='' tty='' client='' who='' boot='' epoch uid f d
   # Set once, so that bash stamps every history entry from now on (history_comment_char).
-  builtin local HISTTIMEFORMAT="$__cmdaudit_htf"
-  exec {__cmdaudit_null}>/dev/null
+  builtin local HISTTIMEFORMAT="$__ca_htf"
+  exec {__ca_null}>/dev/null
   builtin read -r host </proc/sys/kernel/hostname 2>/dev/null
   [[ -n $host ]] || host=$(builtin command uname -n 2>/dev/null)
   # Every address that is not loopback, IPv4 and IPv6 (`ip -o addr`: "N: dev inet ADDR/LEN ... scope S").
@@ -551,192 +558,198 @@ __cmdaudit_init() {
   [[ $client =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ || $client =~ ^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*(%[A-Za-z0-9_.-]+)?$ ]] || client=
   builtin read -r boot </proc/sys/kernel/random/boot_id 2>/dev/null
   boot=${boot//-/}
-  if [[ $__cmdaudit_clock == date ]]; then epoch=$(builtin command date +%s); else builtin printf -v epoch '%(%s)T' -1; fi
-  __cmdaudit_sid=${boot:0:8}.$epoch.$$.$RANDOM
+  if [[ $__ca_clock == date ]]; then epoch=$(builtin command date +%s); else builtin printf -v epoch '%(%s)T' -1; fi
+  __ca_sid=${boot:0:8}.$epoch.$$.$RANDOM
   # The daemon's port is one no user can take first, unless the kernel lets users bind it
   # (ip_unprivileged_port_start, 0 in some containers): then, and when nothing answers at login,
   # the session writes to the log file, and never tries the daemon (port 0).
   builtin read -r f </proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null
   [[ $f =~ ^[0-9]+$ ]] && ((__cmdaudit_port >= f)) && __cmdaudit_port=0
-  __cmdaudit_connect 2>&"$__cmdaudit_null"
-  ((__cmdaudit_sock >= 0)) || __cmdaudit_port=0
+  __ca_connect 2>&"$__ca_null"
+  ((__ca_sock >= 0)) || __cmdaudit_port=0
   builtin local fixed="" v
   for v in "$host" "$ips" "$suser" "$luser" "$tty" "$client"; do
-    __cmdaudit_esc "$v"
-    fixed=${fixed:+$fixed$'\t'}$__cmdaudit_r
+    __ca_esc "$v"
+    fixed=${fixed:+$fixed$'\t'}$__ca_r
   done
-  __cmdaudit_fixed=${fixed}
-  __cmdaudit_fixed_len=${#fixed} # bytes: LC_ALL=C here
-  __cmdaudit_fixed_ascii=1
-  [[ $fixed == *[![:ascii:]]* ]] && __cmdaudit_fixed_ascii=0
+  __ca_fixed=${fixed}
+  __ca_fixed_len=${#fixed} # bytes: LC_ALL=C here
+  __ca_fixed_ascii=1
+  [[ $fixed == *[![:ascii:]]* ]] && __ca_fixed_ascii=0
   # A private scratch file for `history 1` (tmpfs if there is one), unlinked at once and
   # reached through two descriptors: one appends, the other reads what was appended.
-  __cmdaudit_w='' __cmdaudit_rd='' __cmdaudit_scratch=0
+  __ca_w='' __ca_rd='' __ca_scratch=0
   for d in /dev/shm "${TMPDIR:-/tmp}"; do
     [[ -d $d && -w $d ]] || continue
     f=$(builtin command mktemp "$d/.cmdaudit.XXXXXXXXXX" 2>/dev/null) || continue
     # shellcheck disable=SC2094 # both ends of the same file, on purpose
-    exec {__cmdaudit_w}>>"$f" {__cmdaudit_rd}<"$f"
+    exec {__ca_w}>>"$f" {__ca_rd}<"$f"
     builtin command rm -f "$f"
     break
   done
   # awk, for long commands, run through env with an empty environment; without them, bash does it.
-  __cmdaudit_awk='' __cmdaudit_env=''
-  for f in /usr/bin/awk /bin/awk; do [[ -x $f ]] && { __cmdaudit_awk=$f && break; }; done
-  for f in /usr/bin/env /bin/env; do [[ -x $f ]] && { __cmdaudit_env=$f && break; }; done
-  [[ -n $__cmdaudit_env ]] || __cmdaudit_awk=''
+  __ca_awk='' __ca_env=''
+  for f in /usr/bin/awk /bin/awk; do [[ -x $f ]] && { __ca_awk=$f && break; }; done
+  for f in /usr/bin/env /bin/env; do [[ -x $f ]] && { __ca_env=$f && break; }; done
+  [[ -n $__ca_env ]] || __ca_awk=''
   # bash >= 5.0: PS0, expanded when a command has been read and is about to run, stamps its start
   # (an array subscript assigns without printing anything, and needs no fork). A PS0 of the user's
   # keeps running after it.
   # bash >= 5.0 reads entries without their stamp (PS0 has the start): "%5d%c " and the text.
-  __cmdaudit_htf_read=$__cmdaudit_htf __cmdaudit_pfx=32 __cmdaudit_login=0
-  if ((__cmdaudit_fast == 1)); then
-    __cmdaudit_htf_read='' __cmdaudit_pfx=7 __cmdaudit_login=${EPOCHREALTIME/[.,]/}
+  __ca_htf_read=$__ca_htf __ca_pfx=32 __ca_login=0
+  if ((__ca_fast == 1)); then
+    __ca_htf_read='' __ca_pfx=7 __ca_login=${EPOCHREALTIME/[.,]/}
   fi
-  __cmdaudit_ps0=''
-  if ((__cmdaudit_fast == 1)); then
+  __ca_ps0=''
+  if ((__ca_fast == 1)); then
     # shellcheck disable=SC2016 # expanded by bash each time PS0 is
-    __cmdaudit_ps0='${__cmdaudit_z[__cmdaudit_t0=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}]-}'
-    PS0=$__cmdaudit_ps0${PS0-}
+    __ca_ps0='${__ca_z[__ca_t0=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11}]-}'
+    PS0=$__ca_ps0${PS0-}
   fi
   # stdio's first output on bash's (line-buffered) stdout goes out a character at a time, an LF
   # alone: put one byte through it first, to /dev/null, so that the first record is one write() too.
-  builtin printf x >&"$__cmdaudit_null"
-  __cmdaudit_record session_start "" "" 2>&"$__cmdaudit_null"
+  builtin printf x >&"$__ca_null"
+  __ca_record session_start "" "" 2>&"$__ca_null"
 }
 
-__cmdaudit_init
+__ca_init
 
 # PROMPT_COMMAND: record the command that just ran, then keep history unfiltered.
 # Everything it writes goes through one redirection: stderr to /dev/null (nothing ever
 # reaches the terminal), stdout to the scratch file (for `history 1`).
 # The common case inline: "%5d%c " with the number after the last one recorded (not HISTCMD - 1:
 # HISTCMD is 1 in PROMPT_COMMAND before bash 5.1), on bash < 5.0 the entry's stamp
-# (__cmdaudit_tpat), one new one-line command, the same cwd, short ASCII text with nothing to
-# escape, a start from PS0 on bash >= 5.0. Anything else: __cmdaudit_slow. The entry's line in
+# (__ca_tpat), one new one-line command, the same cwd, short ASCII text with nothing to
+# escape, a start from PS0 on bash >= 5.0. Anything else: __ca_slow. The entry's line in
 # $1, its text in $2 with the LF that ends the line (its only one): positional parameters are
 # the cheapest names to expand (each character of a ${name} costs bash 4.2 a mbrtowc() in UTF-8).
 # Records are one word with literal TABs between the fields, far cheaper in bash than printf
-# formatting each field; LF first (in __cmdaudit_rp), both LFs in the argument (see
-# __cmdaudit_emit), the second the one $2 ends with.
+# formatting each field; LF first (in __ca_rp), both LFs in the argument (see
+# __ca_emit), the second the one $2 ends with.
 # One definition per clock and destination, chosen here: bash copies a function's whole body each
 # time it runs it, so the lines of another branch, or a test of the destination, would cost every
-# prompt. The destination is the one __cmdaudit_init found: the daemon's connection, or the log
+# prompt. The destination is the one __ca_init found: the daemon's connection, or the log
 # file for the whole session. They differ in two places: on the connection, the descriptor must
-# still be a socket that has not reached its end (else __cmdaudit_slow, whose __cmdaudit_via
+# still be the connection and not at its end (else __ca_slow, whose __ca_via
 # connects again, or writes to the log file while it cannot), and the line is written to it.
-if ((__cmdaudit_port > 0 && __cmdaudit_fast == 1)); then
-  __cmdaudit_prompt() {
-    __cmdaudit_st=$?
+# "Still the connection", cheaply: a user who closed it leaves its number to the descriptors bash
+# saves around the block's redirection (the terminal, at the next prompt): `-t` (one ioctl) sees
+# that, where `-S /dev/fd/N` (a path walk through /proc) costs ~6 µs more a prompt; a saved
+# /dev/null or file reads as ready, a connection at its end too. Anything else that number may
+# then hold (a pipe the user's stdout is) gets their own next record: as with diverting the
+# descriptor on purpose, their session then shows no end. __ca_via checks -S.
+if ((__cmdaudit_port > 0 && __ca_fast == 1)); then
+  __ca_prompt() {
+    __ca_st=$?
     {
       [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT='' # entries without their stamp
-      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      # An empty history (the first prompt, history -c) and anything else: __ca_slow.
       # shellcheck disable=SC2053 # a pattern
-      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
-        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
-        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
-        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
-        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
-        __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__cmdaudit_t0 == $__cmdaudit_t0pat ]] &&
-        [[ -S /dev/fd/$__cmdaudit_sock ]] && ! builtin read -t 0 -u "$__cmdaudit_sock" &&
-        ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e && (__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq))); then
-        ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
-        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$(((__cmdaudit_e - __cmdaudit_t0) / 1000))	1	$((${#2} - 1))	$2" >&"$__cmdaudit_sock" || ((++__cmdaudit_failed))
-        __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
+      if builtin history 1 && builtin mapfile -n "$__ca_maxl" -u "$__ca_rd" __ca_a && ((${#__ca_a[@]} == 1)) &&
+        builtin set -- "${__ca_a[0]}" && builtin set -- "$1" "${1:__ca_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __ca_room_fast && __ca_last >= 0 && __ca_last < 99999 && !__ca_failed && __ca_sock >= 0)) &&
+        [[ "     $((__ca_n = __ca_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__ca_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__ca_scratch < 512)) &&
+        __ca_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__ca_t0 == $__ca_t0pat ]] &&
+        [[ ! -t $__ca_sock ]] && ! builtin read -t 0 -u "$__ca_sock" &&
+        ((__ca_t0 >= __ca_tp && __ca_t0 >= __ca_login && __ca_t0 <= __ca_e && (__ca_last = __ca_n, ++__ca_seq))); then
+        ((__ca_s = ${__ca_t0:0:10} - __ca_min + 100, __ca_s < 160 && __ca_s >= 100)) || __ca_minute "${__ca_t0:0:10}"
+        builtin printf '%s' "$__ca_rp$__ca_seq	command	$__ca_tpre${__ca_s:1}.${__ca_t0:10}$__ca_tz	$__ca_fixed	$__ca_pwd_esc	$__ca_st	$(((__ca_e - __ca_t0) / 1000))	1	$((${#2} - 1))	$2" >&"$__ca_sock" || ((++__ca_failed))
+        __ca_t0='' __ca_tp=$__ca_e
       else
-        __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
+        __ca_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
-      [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
-    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-    builtin return "$__cmdaudit_st"
+      [[ -o history && $__ca_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __ca_checks || builtin :
+    } 2>&"$__ca_null" 1>&"$__ca_w"
+    builtin return "$__ca_st"
   }
 elif ((__cmdaudit_port > 0)); then
-  __cmdaudit_prompt() {
-    __cmdaudit_st=$?
+  __ca_prompt() {
+    __ca_st=$?
     {
-      builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read" # entries with their stamp
-      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      builtin local HISTTIMEFORMAT="$__ca_htf_read" # entries with their stamp
+      # An empty history (the first prompt, history -c) and anything else: __ca_slow.
       # shellcheck disable=SC2053 # a pattern
-      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
-        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
-        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
-        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
-        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
-        [[ ${1:7:25} == $__cmdaudit_tpat ]] && [[ -S /dev/fd/$__cmdaudit_sock ]] && ! builtin read -t 0 -u "$__cmdaudit_sock" &&
-        ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
-        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	${1:7:24}	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st		1	$((${#2} - 1))	$2" >&"$__cmdaudit_sock" || ((++__cmdaudit_failed))
+      if builtin history 1 && builtin mapfile -n "$__ca_maxl" -u "$__ca_rd" __ca_a && ((${#__ca_a[@]} == 1)) &&
+        builtin set -- "${__ca_a[0]}" && builtin set -- "$1" "${1:__ca_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __ca_room_fast && __ca_last >= 0 && __ca_last < 99999 && !__ca_failed && __ca_sock >= 0)) &&
+        [[ "     $((__ca_n = __ca_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__ca_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__ca_scratch < 512)) &&
+        [[ ${1:7:25} == $__ca_tpat ]] && [[ ! -t $__ca_sock ]] && ! builtin read -t 0 -u "$__ca_sock" &&
+        ((__ca_last = __ca_n, ++__ca_seq)); then
+        builtin printf '%s' "$__ca_rp$__ca_seq	command	${1:7:24}	$__ca_fixed	$__ca_pwd_esc	$__ca_st		1	$((${#2} - 1))	$2" >&"$__ca_sock" || ((++__ca_failed))
       else
-        __cmdaudit_slow || builtin :
+        __ca_slow || builtin :
       fi
       # Without the user's `set -u`, the same checks with plain $NAME: each ${NAME-} costs bash 4.2
       # ~3,000 instructions per character of the name in UTF-8 (80,000 a prompt here).
-      [[ $- != *u* && -o history && $__cmdaudit_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
-        [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
-    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-    builtin return "$__cmdaudit_st"
+      [[ $- != *u* && -o history && $__ca_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
+        [[ -o history && $__ca_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __ca_checks || builtin :
+    } 2>&"$__ca_null" 1>&"$__ca_w"
+    builtin return "$__ca_st"
   }
-elif ((__cmdaudit_fast == 1)); then
-  __cmdaudit_prompt() {
-    __cmdaudit_st=$?
+elif ((__ca_fast == 1)); then
+  __ca_prompt() {
+    __ca_st=$?
     {
       [[ -z ${HISTTIMEFORMAT-} ]] || builtin local HISTTIMEFORMAT='' # entries without their stamp
-      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      # An empty history (the first prompt, history -c) and anything else: __ca_slow.
       # shellcheck disable=SC2053 # a pattern
-      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
-        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
-        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
-        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
-        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
-        __cmdaudit_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__cmdaudit_t0 == $__cmdaudit_t0pat ]] &&
-        ((__cmdaudit_t0 >= __cmdaudit_tp && __cmdaudit_t0 >= __cmdaudit_login && __cmdaudit_t0 <= __cmdaudit_e && (__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq))); then
-        ((__cmdaudit_s = ${__cmdaudit_t0:0:10} - __cmdaudit_min + 100, __cmdaudit_s < 160 && __cmdaudit_s >= 100)) || __cmdaudit_minute "${__cmdaudit_t0:0:10}"
-        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	$__cmdaudit_tpre${__cmdaudit_s:1}.${__cmdaudit_t0:10}$__cmdaudit_tz	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st	$(((__cmdaudit_e - __cmdaudit_t0) / 1000))	1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
-        __cmdaudit_t0='' __cmdaudit_tp=$__cmdaudit_e
+      if builtin history 1 && builtin mapfile -n "$__ca_maxl" -u "$__ca_rd" __ca_a && ((${#__ca_a[@]} == 1)) &&
+        builtin set -- "${__ca_a[0]}" && builtin set -- "$1" "${1:__ca_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __ca_room_fast && __ca_last >= 0 && __ca_last < 99999 && !__ca_failed)) &&
+        [[ "     $((__ca_n = __ca_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__ca_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__ca_scratch < 512)) &&
+        __ca_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__ca_t0 == $__ca_t0pat ]] &&
+        ((__ca_t0 >= __ca_tp && __ca_t0 >= __ca_login && __ca_t0 <= __ca_e && (__ca_last = __ca_n, ++__ca_seq))); then
+        ((__ca_s = ${__ca_t0:0:10} - __ca_min + 100, __ca_s < 160 && __ca_s >= 100)) || __ca_minute "${__ca_t0:0:10}"
+        builtin printf '%s' "$__ca_rp$__ca_seq	command	$__ca_tpre${__ca_s:1}.${__ca_t0:10}$__ca_tz	$__ca_fixed	$__ca_pwd_esc	$__ca_st	$(((__ca_e - __ca_t0) / 1000))	1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__ca_failed))
+        __ca_t0='' __ca_tp=$__ca_e
       else
-        __cmdaudit_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
+        __ca_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
       fi
-      [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
-    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-    builtin return "$__cmdaudit_st"
+      [[ -o history && $__ca_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __ca_checks || builtin :
+    } 2>&"$__ca_null" 1>&"$__ca_w"
+    builtin return "$__ca_st"
   }
 else
-  __cmdaudit_prompt() {
-    __cmdaudit_st=$?
+  __ca_prompt() {
+    __ca_st=$?
     {
-      builtin local HISTTIMEFORMAT="$__cmdaudit_htf_read" # entries with their stamp
-      # An empty history (the first prompt, history -c) and anything else: __cmdaudit_slow.
+      builtin local HISTTIMEFORMAT="$__ca_htf_read" # entries with their stamp
+      # An empty history (the first prompt, history -c) and anything else: __ca_slow.
       # shellcheck disable=SC2053 # a pattern
-      if builtin history 1 && builtin mapfile -n "$__cmdaudit_maxl" -u "$__cmdaudit_rd" __cmdaudit_a && ((${#__cmdaudit_a[@]} == 1)) &&
-        builtin set -- "${__cmdaudit_a[0]}" && builtin set -- "$1" "${1:__cmdaudit_pfx}" &&
-        ((${#2} > 0 && ${#2} <= __cmdaudit_room_fast && __cmdaudit_last >= 0 && __cmdaudit_last < 99999 && !__cmdaudit_failed)) &&
-        [[ "     $((__cmdaudit_n = __cmdaudit_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
-        $PWD == "$__cmdaudit_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__cmdaudit_scratch < 512)) &&
-        [[ ${1:7:25} == $__cmdaudit_tpat ]] && ((__cmdaudit_last = __cmdaudit_n, ++__cmdaudit_seq)); then
-        builtin printf '%s' "$__cmdaudit_rp$__cmdaudit_seq	command	${1:7:24}	$__cmdaudit_fixed	$__cmdaudit_pwd_esc	$__cmdaudit_st		1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__cmdaudit_failed))
+      if builtin history 1 && builtin mapfile -n "$__ca_maxl" -u "$__ca_rd" __ca_a && ((${#__ca_a[@]} == 1)) &&
+        builtin set -- "${__ca_a[0]}" && builtin set -- "$1" "${1:__ca_pfx}" &&
+        ((${#2} > 0 && ${#2} <= __ca_room_fast && __ca_last >= 0 && __ca_last < 99999 && !__ca_failed)) &&
+        [[ "     $((__ca_n = __ca_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
+        $PWD == "$__ca_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__ca_scratch < 512)) &&
+        [[ ${1:7:25} == $__ca_tpat ]] && ((__ca_last = __ca_n, ++__ca_seq)); then
+        builtin printf '%s' "$__ca_rp$__ca_seq	command	${1:7:24}	$__ca_fixed	$__ca_pwd_esc	$__ca_st		1	$((${#2} - 1))	$2" >>"$__cmdaudit_log" || ((++__ca_failed))
       else
-        __cmdaudit_slow || builtin :
+        __ca_slow || builtin :
       fi
       # Without the user's `set -u`, the same checks with plain $NAME: each ${NAME-} costs bash 4.2
       # ~3,000 instructions per character of the name in UTF-8 (80,000 a prompt here).
-      [[ $- != *u* && -o history && $__cmdaudit_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
-        [[ -o history && $__cmdaudit_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __cmdaudit_checks || builtin :
-    } 2>&"$__cmdaudit_null" 1>&"$__cmdaudit_w"
-    builtin return "$__cmdaudit_st"
+      [[ $- != *u* && -o history && $__ca_histoff == 0 && -z $HISTCONTROL$HISTIGNORE && $HISTSIZE == [1-9]* ]] ||
+        [[ -o history && $__ca_histoff == 0 && -z ${HISTCONTROL-}${HISTIGNORE-} && ${HISTSIZE-} == [1-9]* ]] || __ca_checks || builtin :
+    } 2>&"$__ca_null" 1>&"$__ca_w"
+    builtin return "$__ca_st"
   }
 fi
 
-builtin readonly __cmdaudit_fast __cmdaudit_log __cmdaudit_port __cmdaudit_chunk __cmdaudit_line_max __cmdaudit_clock __cmdaudit_sid \
-  __cmdaudit_fixed __cmdaudit_fixed_len __cmdaudit_fixed_ascii __cmdaudit_null __cmdaudit_w __cmdaudit_maxl __cmdaudit_big \
-  __cmdaudit_htf __cmdaudit_htf_read __cmdaudit_pfx __cmdaudit_login __cmdaudit_tpat __cmdaudit_t0pat __cmdaudit_awk_prog __cmdaudit_awk __cmdaudit_env __cmdaudit_ps0
-builtin readonly -f __cmdaudit_esc __cmdaudit_cwd __cmdaudit_minute __cmdaudit_now __cmdaudit_emit __cmdaudit_write __cmdaudit_write_long \
-  __cmdaudit_connect __cmdaudit_via __cmdaudit_awk_lines \
-  __cmdaudit_head __cmdaudit_lost __cmdaudit_record __cmdaudit_entry __cmdaudit_join __cmdaudit_parse __cmdaudit_when __cmdaudit_t0_ok __cmdaudit_stamp __cmdaudit_slow __cmdaudit_scratch_reset \
-  __cmdaudit_collect_other __cmdaudit_command __cmdaudit_history_switched __cmdaudit_checks \
-  __cmdaudit_prompt __cmdaudit_exit __cmdaudit_guard __cmdaudit_hook_prompt __cmdaudit_functrace_off __cmdaudit_init
+builtin readonly __ca_fast __cmdaudit_log __cmdaudit_port __ca_chunk __ca_line_max __ca_clock __ca_sid \
+  __ca_fixed __ca_fixed_len __ca_fixed_ascii __ca_null __ca_w __ca_maxl __ca_big \
+  __ca_htf __ca_htf_read __ca_pfx __ca_login __ca_tpat __ca_t0pat __ca_awk_prog __ca_awk __ca_env __ca_ps0
+builtin readonly -f __ca_esc __ca_cwd __ca_minute __ca_now __ca_emit __ca_write __ca_write_long \
+  __ca_connect __ca_via __ca_awk_lines \
+  __ca_head __ca_lost __ca_record __ca_entry __ca_join __ca_parse __ca_when __ca_t0_ok __ca_stamp __ca_slow __ca_scratch_reset \
+  __ca_collect_other __ca_command __ca_history_switched __ca_checks \
+  __ca_prompt __ca_exit __ca_guard __ca_hook_prompt __ca_functrace_off __ca_init
 builtin shopt -s cmdhist lithist
-__cmdaudit_hook_prompt
+__ca_hook_prompt
 if ((BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4)) && [[ $- != *T* ]]; then
-  __cmdaudit_ft=1
+  __ca_ft=1
   builtin set -T
 fi
 # An EXIT trap set before this file (another profile.d script) keeps running, after ours.
@@ -744,14 +757,14 @@ fi
 # set before this file cannot be kept: bash hides it while it sources a file, so the guard's trap
 # replaces it. Hence the name 00-cmdaudit.sh: first in /etc/profile.d, and a later script's DEBUG
 # trap replaces the guard instead.)
-__cmdaudit_trap_cmd() { __cmdaudit_x=$2; }
-__cmdaudit_x=$(builtin trap -p EXIT) && [[ -n $__cmdaudit_x ]] && builtin eval "__cmdaudit_trap_cmd ${__cmdaudit_x#trap }"
+__ca_trap_cmd() { __ca_x=$2; }
+__ca_x=$(builtin trap -p EXIT) && [[ -n $__ca_x ]] && builtin eval "__ca_trap_cmd ${__ca_x#trap }"
 # shellcheck disable=SC2064 # the other trap's command is copied in now, on purpose
-builtin trap "__cmdaudit_exit${__cmdaudit_x:+$'\n'$__cmdaudit_x}" EXIT
-__cmdaudit_x=''
-builtin unset -f __cmdaudit_trap_cmd
+builtin trap "__ca_exit${__ca_x:+$'\n'$__ca_x}" EXIT
+__ca_x=''
+builtin unset -f __ca_trap_cmd
 # A write on a connection the daemon has just dropped raises SIGPIPE, which would end the shell: a
 # PIPE trap of the hook's own keeps it (programs the shell starts still get SIGPIPE as before). A
 # PIPE trap set before this file is left as it is.
 if ((__cmdaudit_port > 0)) && [[ -z $(builtin trap -p PIPE) ]]; then builtin trap : PIPE; fi
-builtin trap '__cmdaudit_guard && builtin trap - DEBUG' DEBUG
+builtin trap '__ca_guard && builtin trap - DEBUG' DEBUG

@@ -4,7 +4,7 @@
 #   bench/transport/journald-ns.sh -- bench/transport/lines.sh
 #
 # (root). Through one `systemd-cat -t cmdaudit-lines` stream: a 4,000-byte line (the longest the
-# hook writes: docs/log-format.md, __cmdaudit_line_max), a 1 MiB line, a line with a raw CR, an ESC
+# hook writes: docs/log-format.md, __ca_line_max), a 1 MiB line, a line with a raw CR, an ESC
 # and a byte 0xff (the hook escapes CR but keeps other bytes as they are), and a last line
 # without its LF. For each: the entries stored, their MESSAGE length, _LINE_BREAK, and whether
 # `journalctl -o json --all` gives MESSAGE as a string or as an array of bytes; then how many

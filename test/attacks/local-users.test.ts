@@ -156,8 +156,8 @@ async function sessionOf(sid: string): Promise<Session> {
   return s;
 }
 
-/** The session id the hook of an attacker's shell printed (`echo SID=$__cmdaudit_sid`). */
-const sidIn = (out: string) => /SID=(\S+)\r?\n/.exec(out.replace(/echo SID=\$__cmdaudit_sid/g, ""))![1]!;
+/** The session id the hook of an attacker's shell printed (`echo SID=$__ca_sid`). */
+const sidIn = (out: string) => /SID=(\S+)\r?\n/.exec(out.replace(/echo SID=\$__ca_sid/g, ""))![1]!;
 
 /** A record line as the hook writes it (without the LF), claiming whatever `over` says. */
 function recordLine(over: Partial<EncodableRecord>): string {
@@ -170,7 +170,7 @@ function recordLine(over: Partial<EncodableRecord>): string {
 
 /** Mallory's script: each line of `file` (base64), written on the hook's own connection with its key. */
 const onHookConnection = (file: string) =>
-  `while IFS= read -r l; do printf '\\n%s%s\\n' "$__cmdaudit_k" "$(printf %s "$l" | base64 -d)" >&"$__cmdaudit_sock"; done < ${file}\n`;
+  `while IFS= read -r l; do printf '\\n%s%s\\n' "$__ca_k" "$(printf %s "$l" | base64 -d)" >&"$__ca_sock"; done < ${file}\n`;
 /** Mallory's script: each line of `file` (base64), on a connection of her own (its own key). */
 const onOwnConnection = (file: string) =>
   `exec 7<>/dev/tcp/127.0.0.1/${port}; read -r -t 5 -u 7 K; while IFS= read -r l; do printf '\\n%s\\t%s\\n' "$K" "$(printf %s "$l" | base64 -d)" >&7; done < ${file}; exec 7>&-\n`;
@@ -188,7 +188,7 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
       ];
       const own = recordLine({ sessionId: `forge-own-${tag}`, suser: "root", luser: ALICE, command: "shutdown -h now" });
       const a = shared(`forge-${tag}.sh`, onHookConnection(shared(`forge-${tag}.b64`, b64(forged))) + onOwnConnection(shared(`forge-own-${tag}.b64`, b64([own]))));
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", `. ${a}\n`, "exit\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", `. ${a}\n`, "exit\n"]);
       await ship();
       const sid = sidIn(out);
       for (const s of [`forge-root-${tag}`, `forge-alice-${tag}`, `forge-own-${tag}`]) {
@@ -201,7 +201,7 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
       expect(losses[0]).toMatch(/rejected by the server: .*db1\.example/);
       // Her own session: every record hers, attested, none flagged.
       const mine = bySeq(await rows({ session: sid }));
-      expect(mine.map((x) => x.command)).toEqual(["", "echo SID=$__cmdaudit_sid", `. ${a}`, "exit", ""]);
+      expect(mine.map((x) => x.command)).toEqual(["", "echo SID=$__ca_sid", `. ${a}`, "exit", ""]);
       expect(mine.every((x) => x.attestation === "kernel" && x.attestedUser === MALLORY && x.suser === MALLORY && x.flags.length === 0)).toBe(true);
     }, 120_000);
 
@@ -209,9 +209,9 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
       // When `. preempt.sh` runs, the hook's last seq is S; that command becomes S+1, the next one S+2.
       const script = shared(`preempt-${tag}.sh`, [
         "h=$(cat /proc/sys/kernel/hostname); t=$(date +%Y-%m-%dT%H:%M:%S%z); c='echo innocent'",
-        `printf '\\n%sCA2\\tR\\t%s\\t%s\\tcommand\\t%s\\t%s\\t\\t%s\\t%s\\tpts/9\\t\\t/tmp\\t0\\t\\t1\\t%s\\t%s\\n' "$__cmdaudit_k" "$__cmdaudit_sid" "$((__cmdaudit_seq + 2))" "$t" "$h" "${MALLORY}" "${MALLORY}" "\${#c}" "$c" >&"$__cmdaudit_sock"`,
+        `printf '\\n%sCA2\\tR\\t%s\\t%s\\tcommand\\t%s\\t%s\\t\\t%s\\t%s\\tpts/9\\t\\t/tmp\\t0\\t\\t1\\t%s\\t%s\\n' "$__ca_k" "$__ca_sid" "$((__ca_seq + 2))" "$t" "$h" "${MALLORY}" "${MALLORY}" "\${#c}" "$c" >&"$__ca_sock"`,
       ].join("\n") + "\n");
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", `. ${script}\n`, "echo the-real-command\n", "exit\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", `. ${script}\n`, "echo the-real-command\n", "exit\n"]);
       await ship();
       const sid = sidIn(out);
       const mine = bySeq(await rows({ session: sid }));
@@ -223,10 +223,10 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
     }, 120_000);
 
     test("a byte without a newline on her shell's connection: every command still stored; the byte is one unkeyed line, counted", async () => {
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", 'printf x >&"$__cmdaudit_sock"\n', "echo after\n", "exit\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", 'printf x >&"$__ca_sock"\n', "echo after\n", "exit\n"]);
       await ship();
       const mine = bySeq(await rows({ session: sidIn(out) }));
-      expect(mine.map((x) => x.command)).toEqual(["", "echo SID=$__cmdaudit_sid", 'printf x >&"$__cmdaudit_sock"', "echo after", "exit", ""]);
+      expect(mine.map((x) => x.command)).toEqual(["", "echo SID=$__ca_sid", 'printf x >&"$__ca_sock"', "echo after", "exit", ""]);
       expect(await newLosses()).toEqual([
         `1 line(s) on a connection of ${MALLORY} (uid ${uid[MALLORY]}) were written without its key, by a process that inherited the connection: not records of its owner`,
       ]);
@@ -237,11 +237,11 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
       const flood = shared(`flood-${tag}.txt`, Array.from({ length: n }, (_, i) => recordLine({ sessionId: `flood-${tag}`, seq: i + 1, command: `echo flood ${i} ${"f".repeat(200)}` })).join("\n") + "\n");
       const script = shared(`flood-${tag}.sh`, `exec 3<>/dev/tcp/127.0.0.1/${port}; read -r -t 5 -u 3 K; while IFS= read -r l; do printf '\\n%s\\t%s\\n' "$K" "$l"; done < ${flood} >&3; sleep 1\n`);
       const flooder = spawnTracked(["runuser", "-u", MALLORY, "--", "bash", script], { stdout: "ignore", stderr: "pipe" });
-      const out = await shell(ALICE, bash, ["echo SID=$__cmdaudit_sid\n", "echo one\n", "echo two\n", "echo three\n", "exit\n"]);
+      const out = await shell(ALICE, bash, ["echo SID=$__ca_sid\n", "echo one\n", "echo two\n", "echo three\n", "exit\n"]);
       expect(await flooder.exited).toBe(0);
       await ship();
       const hers = bySeq(await rows({ session: sidIn(out) }));
-      expect(hers.map((x) => x.command)).toEqual(["", "echo SID=$__cmdaudit_sid", "echo one", "echo two", "echo three", "exit", ""]);
+      expect(hers.map((x) => x.command)).toEqual(["", "echo SID=$__ca_sid", "echo one", "echo two", "echo three", "exit", ""]);
       expect(hers.every((x) => x.attestedUser === ALICE && x.flags.length === 0)).toBe(true);
       const stored = (await rows({ session: `flood-${tag}` })).length;
       const losses = await newLosses();
@@ -258,15 +258,15 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
       const script = shared(`cap-${tag}.sh`, `for i in $(seq ${held}); do exec {f}<>/dev/tcp/127.0.0.1/${port}; done; sleep 4\n`);
       const holder = spawnTracked(["runuser", "-u", MALLORY, "--", "bash", script], { stdout: "ignore", stderr: "ignore" });
       await Bun.sleep(1500);
-      const out = await shell(ALICE, bash, ["echo SID=$__cmdaudit_sid\n", "exit\n"]);
+      const out = await shell(ALICE, bash, ["echo SID=$__ca_sid\n", "exit\n"]);
       await holder.exited;
       await ship();
-      expect(bySeq(await rows({ session: sidIn(out) })).map((x) => [x.command, x.attestedUser])).toEqual([["", ALICE], ["echo SID=$__cmdaudit_sid", ALICE], ["exit", ALICE], ["", ALICE]]);
+      expect(bySeq(await rows({ session: sidIn(out) })).map((x) => [x.command, x.attestedUser])).toEqual([["", ALICE], ["echo SID=$__ca_sid", ALICE], ["exit", ALICE], ["", ALICE]]);
       expect(await newLosses()).toEqual(Array(held - CAP).fill(`a connection of ${MALLORY} (uid ${uid[MALLORY]}) was refused: over ${CAP} connections of this uid`));
     }, 120_000);
 
     test("killing: her own shell (kill -9 $$) leaves a session without an end; the daemon (root's) she cannot kill", async () => {
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", `kill -9 ${daemon!.pid}; echo kill-status=$?\n`, "kill -9 $$\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", `kill -9 ${daemon!.pid}; echo kill-status=$?\n`, "kill -9 $$\n"]);
       expect(out).toContain("kill-status=1");
       expect(daemon!.exitCode).toBeNull();
       await ship();
@@ -276,25 +276,25 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
     }, 120_000);
 
     test("off-switch: unset PROMPT_COMMAND; the commands it hid are counted at exit, exactly", async () => {
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", "unset PROMPT_COMMAND\n", "echo hidden-1\n", "echo hidden-2\n", "exit\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", "unset PROMPT_COMMAND\n", "echo hidden-1\n", "echo hidden-2\n", "exit\n"]);
       await ship();
       const mine = bySeq(await rows({ session: sidIn(out) }));
       expect(mine.map((x) => [x.kind, x.command.replace(/\(history entries \d+-\d+\)/, "(history entries …)")])).toEqual([
-        ["session_start", ""], ["command", "echo SID=$__cmdaudit_sid"],
+        ["session_start", ""], ["command", "echo SID=$__ca_sid"],
         ["loss", "cmdaudit hook: 3 command(s) were not recorded (history entries …); was PROMPT_COMMAND changed?"],
         ["command", "exit"], ["session_end", ""],
       ]);
     }, 120_000);
 
     test("off-switch: unset PROMPT_COMMAND and the EXIT trap: nothing more is recorded, and the session has no end", async () => {
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", "unset PROMPT_COMMAND; trap - EXIT\n", "echo hidden\n", "exit\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", "unset PROMPT_COMMAND; trap - EXIT\n", "echo hidden\n", "exit\n"]);
       await ship();
       const s = await sessionOf(sidIn(out));
       expect([s.started, s.ended, s.records]).toEqual([true, false, 2]);
     }, 120_000);
 
     test("off-switch: closing the hook's connection; the next record goes on a new one, nothing lost", async () => {
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", 'eval "exec $__cmdaudit_sock>&-"\n', "echo after\n", "exit\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", 'eval "exec $__ca_sock>&-"\n', "echo after\n", "exit\n"]);
       await ship();
       const mine = bySeq(await rows({ session: sidIn(out) }));
       expect(mine.map((x) => [x.seq, x.attestedUser])).toEqual([1, 2, 3, 4, 5, 6].map((i) => [i, MALLORY]));
@@ -308,8 +308,8 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
       const reader = listener.stdout.getReader();
       const sinkPort = Number(new TextDecoder().decode((await reader.read()).value).trim());
       reader.releaseLock();
-      const divert = `exec 9<>/dev/tcp/127.0.0.1/${sinkPort}; eval "exec $__cmdaudit_sock>&9 9>&-"`;
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", `${divert}\n`, "echo hidden\n", "exit\n"]);
+      const divert = `exec 9<>/dev/tcp/127.0.0.1/${sinkPort}; eval "exec $__ca_sock>&9 9>&-"`;
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", `${divert}\n`, "echo hidden\n", "exit\n"]);
       await listener.exited;
       await ship();
       const s = await sessionOf(sidIn(out));
@@ -318,15 +318,15 @@ for (const bash of [BASHES.find((b) => b.version.startsWith("4.2"))!, BASHES.at(
     }, 120_000);
 
     test("off-switch: the hook's seq set back: every record it collides with is kept, both flagged conflict", async () => {
-      const out = await shell(MALLORY, bash, ["echo SID=$__cmdaudit_sid\n", "__cmdaudit_seq=0\n", "echo again\n", "exit\n"]);
+      const out = await shell(MALLORY, bash, ["echo SID=$__ca_sid\n", "__ca_seq=0\n", "echo again\n", "exit\n"]);
       await ship();
       const s = await sessionOf(sidIn(out));
-      // The session start is seq 1 and `echo SID` 2; then `__cmdaudit_seq=0` itself is written as 1 and `echo again`
+      // The session start is seq 1 and `echo SID` 2; then `__ca_seq=0` itself is written as 1 and `echo again`
       // as 2 (two collisions, four rows flagged), `exit` 3 and the end 4.
       expect(s.conflicts).toBe(4);
       const mine = bySeq(await rows({ session: sidIn(out) }));
       expect(mine.map((x) => [x.seq, x.command, x.flags])).toEqual([
-        [1, "", ["conflict"]], [1, "__cmdaudit_seq=0", ["conflict"]], [2, "echo SID=$__cmdaudit_sid", ["conflict"]], [2, "echo again", ["conflict"]],
+        [1, "", ["conflict"]], [1, "__ca_seq=0", ["conflict"]], [2, "echo SID=$__ca_sid", ["conflict"]], [2, "echo again", ["conflict"]],
         [3, "exit", []], [4, "", []],
       ]);
     }, 120_000);

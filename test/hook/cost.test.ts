@@ -1,7 +1,7 @@
 /**
  * The hook's cost per prompt on every bash >= 4.2, as instructions (callgrind: a count, the same in
  * every run, unlike CPU time on a loaded machine): a one-line command must take the inline path of
- * __cmdaudit_prompt. Before bash 5.1 HISTCMD is 1 in PROMPT_COMMAND, and a check on it sent every
+ * __ca_prompt. Before bash 5.1 HISTCMD is 1 in PROMPT_COMMAND, and a check on it sent every
  * prompt of 4.2-5.0 to the slow path (2.9 M instructions a prompt on 4.2, 1.8 M on 4.4); then each
  * bash copies the whole body of a function each time it runs it, and 4.2 pays per character expanded.
  * The same on the attested path: the hook writing to the stamping daemon (in this process).

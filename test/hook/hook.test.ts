@@ -314,7 +314,7 @@ for (const bash of BASHES) {
 
       test("a session id from the environment does not switch the hook off in a child shell", async () => {
         const root = hookRoot();
-        const r = await typeInto(rcFile(root), "echo x\nexit\n", { bash, env: { __cmdaudit_sid: "fake" } });
+        const r = await typeInto(rcFile(root), "echo x\nexit\n", { bash, env: { __ca_sid: "fake" } });
         expect(hookNoise(r.output)).toEqual([]);
         const recs = readLog(root.log).records;
         expect(commands({ records: recs, damaged: [], foreign: [], blank: 0 }).map(text)).toEqual(["echo x", "exit"]);

@@ -1,5 +1,5 @@
 /**
- * A user who assigns the hook's counter (`__cmdaudit_seq=1`) in their own shell makes later records
+ * A user who assigns the hook's counter (`__ca_seq=1`) in their own shell makes later records
  * reuse keys of earlier ones. What was typed in a real interactive bash on a pty, sent through the
  * server's raw route (in-process, a real SQLite store): every command is stored, each reused key is a
  * conflict (both records kept and flagged), and the session view counts them exactly.
@@ -16,12 +16,12 @@ const suite = new RouteSuite();
 // The counter is plain shell state on every version: the oldest and the newest build show it.
 for (const bash of [...new Set([BASHES[0]!, BASHES.at(-1)!])]) {
   describe(`bash ${bash.version}`, () => {
-    test("__cmdaudit_seq assigned by hand: every command stored, each reused key a conflict with both kept, counted in the session", async () => {
+    test("__ca_seq assigned by hand: every command stored, each reused key a conflict with both kept, counted in the session", async () => {
       const root = hookRoot();
-      const typed = ["echo one", "echo two", "__cmdaudit_seq=1", "echo three", "echo four", "exit"];
+      const typed = ["echo one", "echo two", "__ca_seq=1", "echo three", "echo four", "exit"];
       const r = await typeInto(rcFile(root), typed.join("\n") + "\n", { bash });
       // The only mention of the hook on the terminal is the typed assignment's echo.
-      expect(hookNoise(r.output).filter((l) => !l.includes("__cmdaudit_seq=1"))).toEqual([]);
+      expect(hookNoise(r.output).filter((l) => !l.includes("__ca_seq=1"))).toEqual([]);
       const log = readLog(root.log);
       expect(commands(log).map(text)).toEqual(typed);
       // What the log itself says: keys (seq) used by more than one record of different content.

@@ -165,7 +165,7 @@ describe.each(BASHES)("bash $version", (bash: Bash) => {
     const d = daemon();
     try {
       const root = hookRoot({ stampPort: d.port });
-      const off = 'eval "exec $__cmdaudit_sock>&-"';
+      const off = 'eval "exec $__ca_sock>&-"';
       const r = await typeInto(rcFile(root), `${off}\necho after\n[ -t 1 ] && [ -t 2 ] && echo both-ttys\nexit\n`, { bash });
       expect(hookNoise(r.output).filter((l) => !l.endsWith(off))).toEqual([]);
       expect(r.output).toContain("$ both-ttys\r\n$ "); // printed, and the prompt on the terminal after it

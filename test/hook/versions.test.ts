@@ -108,7 +108,7 @@ describe.each(BASHES)("bash $version", (bash: Bash) => {
 
   test("assigning the hook's start variable cannot move a command's start outside the time it ran", async () => {
     const root = hookRoot();
-    const typed = ["__cmdaudit_t0=1000000000000000; echo past", "__cmdaudit_t0=9999999999999999; echo future", "exit"];
+    const typed = ["__ca_t0=1000000000000000; echo past", "__ca_t0=9999999999999999; echo future", "exit"];
     const r = await typeInto(rcFile(root), typed.join("\n") + "\n", { bash });
     expect(r.output).not.toMatch(/bash: |readonly/);
     const c = commands(readLog(root.log));

@@ -15,6 +15,7 @@ import { hostsRoutes } from "./routes/hosts.ts";
 import { ingestRawRoutes } from "./routes/ingest-raw.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { sessionsRoutes } from "./routes/sessions.ts";
+import { consoleRoutes } from "./console/routes.tsx";
 
 export interface AppDeps {
   store: Store;
@@ -81,6 +82,8 @@ export function createApp(deps: { store: Store; config: Config; logger?: Logger;
     ],
   });
   app.route(DOCS_PATH, docsRoutes());
+  // The console's pages last: its "/" and /hosts must not shadow the API's routes.
+  app.route("/", consoleRoutes(d));
 
   app.notFound((c) => c.json({ code: 404, msg: "not found" }, 404));
   app.onError((err, c) => {

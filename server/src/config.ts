@@ -69,6 +69,16 @@ export const configSchema = z.strictObject({
      */
     silent_after_seconds: z.number().int().min(60).default(3600),
   }).prefault({}),
+  console: z.strictObject({
+    /** A signed-in browser is signed out this long after it signed in. */
+    session_hours: z.number().min(0.1).max(24 * 30).default(12),
+    /**
+     * Host groups readers may be given (`user add --groups`): a name (no comma) and the hosts it
+     * holds, each a host name or a pattern with `*` (`web-*`).
+     */
+    host_groups: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "a group name holds only A-Z a-z 0-9 . _ - (1-64 characters)" }),
+      z.array(z.string().min(1).max(253)).min(1)).default({}),
+  }).prefault({}),
   tls: z.strictObject({
     cert_file: z.string().min(1),
     key_file: z.string().min(1),

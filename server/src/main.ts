@@ -10,6 +10,7 @@ import { openStore, redactUrl } from "./db/open.ts";
 import { HOST_TOKEN_HOST, hostToken } from "./host-token.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { USER_USAGE, userCommand } from "./users-cli.ts";
 
 /**
  * First start with no tokens configured: make a per-host token key and a read token, keep them in
@@ -36,7 +37,8 @@ function ensureTokens(config: Config, log?: ReturnType<typeof jsonLogger>, creat
 }
 
 const USAGE = `usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)
-       cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token`;
+       cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token
+${USER_USAGE}   the console's people`;
 
 /**
  * The command line, strictly, before anything is opened: an unknown option, an option without
@@ -89,7 +91,28 @@ function printHostTokens(config: Config, req: { hosts: string[]; generation?: nu
   process.stdout.write(out.join("\n") + "\n");
 }
 
+/** `user …`: its own options; the config from --config/-c or CMDAUDIT_CONFIG as for the server. */
+async function userMain(argv: string[]): Promise<never> {
+  process.umask(0o077);
+  const i = argv.findIndex((a) => a === "--config" || a === "-c");
+  const eq = argv.find((a) => a.startsWith("--config="));
+  const path = i >= 0 ? argv[i + 1] : eq ? eq.slice("--config=".length) : process.env.CMDAUDIT_CONFIG;
+  let config: Config;
+  try {
+    config = loadConfig(path, process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`cmdaudit-server: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const open = () => openStore(config.database_url || undefined, { dataDir: config.data_dir, legacyUtcOffset: parseUtcOffset(config.legacy_utc_offset)! });
+  process.exit(await userCommand(argv.filter((a) => !a.startsWith("--config=")), config, open));
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "user") return userMain(process.argv.slice(3));
   const args = parseCommandLine(process.argv.slice(2));
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);

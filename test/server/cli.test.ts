@@ -10,7 +10,10 @@ import { join } from "node:path";
 
 const MAIN = join(import.meta.dir, "../../server/src/main.ts");
 const USAGE = "usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)\n"
-  + "       cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token";
+  + "       cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token\n"
+  + "       cmdaudit-server user add NAME [--role reader|admin] [--groups G,...] [--password-stdin]\n"
+  + "       cmdaudit-server user remove NAME\n"
+  + "       cmdaudit-server user list   the console's people";
 
 const dir = mkdtempSync(join(tmpdir(), "cmdaudit-server-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -134,3 +137,50 @@ test("control: the same start without a bad option creates its data dir and list
   expect(out).toContain('"listening"');
   expect(existsSync(join(data, "cmdaudit.db"))).toBe(true);
 }, 30_000);
+
+describe("user: the console's people", () => {
+  /** `user …` against one database under `data`, the password on stdin. */
+  async function user(data: string, args: string[], stdin = ""): Promise<{ stdout: string; stderr: string; code: number }> {
+    const config = join(data, "server.yml");
+    writeFileSync(config, "console:\n  host_groups:\n    web: [\"web-*\"]\n");
+    const proc = Bun.spawn([process.execPath, MAIN, "user", ...args, "--config", config], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/", CMDAUDIT_DATA_DIR: data, CMDAUDIT_DATABASE_URL: `sqlite:${join(data, "cmdaudit.db")}` },
+      stdin: Buffer.from(stdin), stdout: "pipe", stderr: "pipe", timeout: 20_000,
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    return { stdout, stderr, code };
+  }
+
+  test("add (password from stdin, or made and printed once), list, remove; the stored hash verifies, the password is never in argv", async () => {
+    const data = mkdtempSync(join(dir, "users-"));
+    expect(await user(data, ["add", "ada", "--role", "admin", "--password-stdin"], "a long enough secret\n")).toEqual({ stdout: "ada (admin) saved\n", stderr: "", code: 0 });
+    const made = await user(data, ["add", "rita", "--groups", "web"]);
+    expect(made.code).toBe(0);
+    const password = /^rita \(reader\): password (\S{24})\n$/.exec(made.stdout)![1]!;
+    expect((await user(data, ["list"])).stdout).toBe("ada\tadmin\t*\nrita\treader\tweb\n");
+    const { openSqliteStore } = await import("../../server/src/db/sqlite/store.ts");
+    const store = openSqliteStore(join(data, "cmdaudit.db"), { migrationsFolder: join(import.meta.dir, "../../server/drizzle/sqlite") });
+    try {
+      expect(await Bun.password.verify("a long enough secret", (await store.consoleUser("ada"))!.passwordHash)).toBe(true);
+      expect(await Bun.password.verify(password, (await store.consoleUser("rita"))!.passwordHash)).toBe(true);
+    } finally {
+      await store.close();
+    }
+    expect(await user(data, ["remove", "rita"])).toMatchObject({ code: 0, stdout: "removed rita and signed out every session of theirs\n" });
+    expect((await user(data, ["list"])).stdout).toBe("ada\tadmin\t*\n");
+  }, 60_000);
+
+  test.each([
+    ["an unknown group", ["add", "x", "--groups", "db"], "--groups: not in console.host_groups of the config: db"],
+    ["a bad role", ["add", "x", "--role", "root"], "--role: reader or admin"],
+    ["a bad name", ["add", "x y"], "a user name holds only"],
+    ["a short password", ["add", "x", "--password-stdin"], "the password must be at least 12 characters"],
+    ["no such user", ["remove", "nobody"], "no user nobody"],
+    ["an unknown action", ["grant", "x"], "unknown action: grant"],
+  ])("refused with exit 2, naming the problem: %s", async (_n, args, problem) => {
+    const r = await user(mkdtempSync(join(dir, "users-")), args, "short\n");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`cmdaudit-server user: ${problem}`);
+    expect(r.stdout).toBe("");
+  }, 30_000);
+});

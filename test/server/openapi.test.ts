@@ -8,6 +8,8 @@ import { beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
 import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { encodeRecord } from "../../protocol/index.ts";
+import type { AppDeps } from "../../server/src/app.ts";
+import { consoleRoutes } from "../../server/src/console/routes.tsx";
 import type { Store } from "../../server/src/db/store.ts";
 import { DOCS_PATH, DOCUMENT_PATH, SCRIPT_PATH } from "../../server/src/docs/index.ts";
 import { type Contract, contractOf, type OpenApiDocument } from "./contract.ts";
@@ -43,8 +45,10 @@ describe("the OpenAPI document", () => {
   test("lists every route the app serves, and no other", () => {
     // The document and the reference page describe the API; they are not part of it.
     const aboutTheApi = new Set([DOCUMENT_PATH, DOCS_PATH, SCRIPT_PATH]);
+    // The console's pages (server/src/console/) are for people with a browser session, not the API.
+    const consolePages = new Set(consoleRoutes({} as AppDeps).routes.map((r) => `${r.method} ${r.path}`));
     const served = new Set(t.app.routes
-      .filter((r) => r.method !== "ALL" && !aboutTheApi.has(r.path.replace(/\/$/, "")))
+      .filter((r) => r.method !== "ALL" && !aboutTheApi.has(r.path.replace(/\/$/, "")) && !consolePages.has(`${r.method} ${r.path}`))
       .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`));
     const documented = operations(doc).map((o) => `${o.method} ${o.path}`);
     expect(documented.length).toBeGreaterThanOrEqual(7);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MAX_COMMAND_BYTES, normalizeRecord, type AuditRecord, type IngestAuth, type WireRecord } from "../../protocol/index.ts";
-import type { CommandFilter, Cursor, HostSummary, Store, StoredRecord } from "../../server/src/db/store.ts";
+import type { CommandFilter, ConsoleUser, Cursor, HostSummary, Store, StoredRecord } from "../../server/src/db/store.ts";
 import { Rng } from "../protocol/helpers.ts";
 
 export interface OpenedStore {
@@ -1076,6 +1076,87 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(await sortedHosts(s.store)).toEqual(expectedHosts(model));
         expect((await s.store.query({ host: "web01" }, ALL)).map((r) => r.oci)).toEqual([recs[0]!.oci]);
         expect((await s.store.query({ host: "WEB01" }, ALL)).map((r) => r.oci)).toEqual([recs[2]!.oci]);
+      });
+    });
+
+    describe("transcript() and hostIn", () => {
+      const s = freshStore();
+
+      test("one host's session in (seq, id) order, paged; a pre-empted seq keeps both rows; another host's session of the same id is not in it", async () => {
+        const R = (sid: string, seq: number, sec: number, over: Partial<WireRecord> = {}) =>
+          hookRecord(BASE_US + sec * SEC, { hostname: "tr-host", sessionId: sid, seq, command: `${sid} ${seq}`, ...over });
+        // Inserted out of order; seq 4 arrives with an earlier time than seq 3 (a clock step): order is by seq.
+        const recs = [R("t", 3, 12), R("t", 1, 10), R("t", 4, 11), R("t", 2, 11), R("t", 2, 11, { command: "forged t 2" }), R("t", 7, 20)];
+        await s.store.insert([...recs, hookRecord(BASE_US, { hostname: "tr-other", sessionId: "t", seq: 5 })], RECEIVED);
+        const want = ["t 1", "t 2", "forged t 2", "t 3", "t 4", "t 7"];
+        const all = await s.store.transcript("tr-host", "t", 100);
+        expect(all.map((r) => r.command)).toEqual(want);
+        expect(all.map((r) => r.seq)).toEqual([1, 2, 2, 3, 4, 7]);
+        const paged: string[] = [];
+        for (let after: { seq: number; id: number } | undefined, i = 0; i < 10; i++) {
+          const page = await s.store.transcript("tr-host", "t", 2, after);
+          paged.push(...page.map((r) => r.command));
+          const last = page.at(-1);
+          if (page.length < 2 || !last) break;
+          after = { seq: last.seq!, id: last.id };
+        }
+        expect(paged).toEqual(want);
+        expect(await s.store.transcript("tr-host", "nope", 10)).toEqual([]);
+      });
+
+      test("hostIn keeps only the listed hosts; an empty list matches nothing", async () => {
+        await s.store.insert([hookRecord(BASE_US, { hostname: "in-a" }), hookRecord(BASE_US + SEC, { hostname: "in-b" }), hookRecord(BASE_US + 2 * SEC, { hostname: "in-c" })], RECEIVED);
+        expect((await s.store.query({ hostIn: ["in-a", "in-c", "in-z"] }, ALL)).map((r) => r.hostname)).toEqual(["in-c", "in-a"]);
+        expect(await s.store.query({ hostIn: [] }, ALL)).toEqual([]);
+        expect((await s.store.query({ hostIn: ["in-a", "in-b"], host: "in-b" }, ALL)).map((r) => r.hostname)).toEqual(["in-b"]);
+      });
+    });
+
+    describe("console users, sessions and access log", () => {
+      const s = freshStore();
+      const user = (name: string, over: Partial<ConsoleUser> = {}): ConsoleUser => ({
+        name, passwordHash: `$argon2id$v=19$m=65536,t=2,p=1$${name}`, role: "reader", hostGroups: ["web", "db"], createdUs: RECEIVED, ...over,
+      });
+
+      test("users round-trip, are replaced by name, listed by name, removed with their sessions", async () => {
+        await s.store.putConsoleUser(user("zoë", { role: "admin", hostGroups: ["*"] }));
+        await s.store.putConsoleUser(user("anna"));
+        await s.store.putConsoleUser(user("anna", { hostGroups: [], passwordHash: "h2" }));
+        expect(await s.store.consoleUser("anna")).toEqual(user("anna", { hostGroups: [], passwordHash: "h2" }));
+        expect(await s.store.consoleUser("zoë")).toEqual(user("zoë", { role: "admin", hostGroups: ["*"] }));
+        expect(await s.store.consoleUser("ANNA")).toBeUndefined();
+        expect((await s.store.consoleUsers()).map((u) => u.name)).toEqual(["anna", "zoë"]);
+        await s.store.createConsoleSession({ idHash: "a".repeat(64), userName: "anna", createdUs: 1, expiresUs: RECEIVED + 1 });
+        expect(await s.store.removeConsoleUser("anna")).toBe(true);
+        expect(await s.store.removeConsoleUser("anna")).toBe(false);
+        expect(await s.store.consoleSession("a".repeat(64), RECEIVED)).toBeUndefined();
+        // A new user of the old name does not inherit the old sessions.
+        await s.store.putConsoleUser(user("anna"));
+        expect(await s.store.consoleSession("a".repeat(64), RECEIVED)).toBeUndefined();
+      });
+
+      test("a session is found with its user until it expires, then it is gone; removed sessions are gone", async () => {
+        await s.store.putConsoleUser(user("bo"));
+        const sess = { idHash: "b".repeat(64), userName: "bo", createdUs: 100, expiresUs: 200 };
+        await s.store.createConsoleSession(sess);
+        await s.store.createConsoleSession({ ...sess, idHash: "c".repeat(64) });
+        expect(await s.store.consoleSession("b".repeat(64), 199)).toEqual({ session: sess, user: user("bo") });
+        expect(await s.store.consoleSession("b".repeat(64), 200)).toBeUndefined();
+        expect(await s.store.consoleSession("b".repeat(64), 150)).toBeUndefined(); // deleted when found expired
+        await s.store.removeConsoleSession("c".repeat(64));
+        expect(await s.store.consoleSession("c".repeat(64), 150)).toBeUndefined();
+      });
+
+      test("the access log keeps every entry exactly (any script, long details), newest first, paged by id", async () => {
+        const entries = Array.from({ length: 7 }, (_, i) => ({
+          tsUs: RECEIVED + i, userName: i % 2 ? "bo" : "zoë", action: i % 3 ? "search" : "session", detail: `q=rm -rf ${"€".repeat(i * 300)} 日本 #${i}`, clientIp: i % 2 ? "::1" : "127.0.0.1",
+        }));
+        for (const e of entries) await s.store.logAccess(e);
+        const all = await s.store.accessLog(100);
+        expect(all.map(({ id: _, ...e }) => e)).toEqual([...entries].reverse());
+        const page1 = await s.store.accessLog(3);
+        const page2 = await s.store.accessLog(3, page1.at(-1)!.id);
+        expect([...page1, ...page2].map((e) => e.tsUs)).toEqual(entries.slice(1).map((e) => e.tsUs).reverse());
       });
     });
 

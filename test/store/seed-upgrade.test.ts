@@ -321,7 +321,7 @@ describe("opening the store on the 2018 seed's database", () => {
       expect(await all()).toEqual(rowsBefore);
       expect(await q<Row>(db.url, "SELECT * FROM __drizzle_migrations ORDER BY id")).toEqual(migrationsBefore);
       expect(migrationsBefore.length).toBe(MIGRATIONS);
-      expect(MIGRATIONS).toBe(9); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users
+      expect(MIGRATIONS).toBe(10); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users, console
     } finally {
       await again.close();
     }

@@ -1,7 +1,7 @@
-import { and, eq, gte, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, gte, inArray, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { servercmdhist as mysqlTable } from "./mysql/schema.ts";
 import type { servercmdhist as sqliteTable } from "./sqlite/schema.ts";
-import type { CommandFilter, Cursor, SessionCursor, SessionFilter } from "./store.ts";
+import type { CommandFilter, Cursor, SessionCursor, SessionFilter, TranscriptCursor } from "./store.ts";
 
 type Table = typeof mysqlTable | typeof sqliteTable;
 
@@ -24,11 +24,21 @@ export function whereClause(t: Table, f: CommandFilter, after: Cursor | undefine
     f.toUs !== undefined ? lt(c.tsUs, f.toUs) : undefined,
     f.q !== undefined ? textCond(f.q) : undefined,
     f.flagged !== undefined ? (f.flagged ? ne(c.flags, "") : eq(c.flags, "")) : undefined,
+    f.hostIn !== undefined ? (f.hostIn.length ? inArray(c.hostname, f.hostIn) : sql`1 = 0`) : undefined,
     // lte() bounds the index range; the or() breaks ties on equal timestamps by id.
     after ? lte(c.tsUs, after.tsUs) : undefined,
     after ? or(lt(c.tsUs, after.tsUs), lt(c.id, after.id)) : undefined,
   ];
   return and(...conds.filter((x): x is SQL => x !== undefined));
+}
+
+/** One session's records after a transcript position, in (seq, id) order (both dialects). */
+export function transcriptClause(t: Table, host: string, sessionId: string, after: TranscriptCursor | undefined): SQL | undefined {
+  const c = t as typeof mysqlTable;
+  return and(
+    eq(c.hostname, host), eq(c.sessionId, sessionId),
+    ...(after ? [gte(c.seq, after.seq), or(sql`${c.seq} > ${after.seq}`, sql`${c.id} > ${after.id}`)!] : []),
+  );
 }
 
 /** What the two dialects write differently in the sessions query. */

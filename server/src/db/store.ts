@@ -23,6 +23,44 @@ export interface CommandFilter {
   toUs?: number;
   /** true: only records with flags; false: only records without. */
   flagged?: boolean;
+  /** Only these hosts (a console reader's host groups); an empty list matches nothing. */
+  hostIn?: string[];
+}
+
+/** A position in a session's transcript: records after (seq, id) in (seq, id) order. */
+export interface TranscriptCursor {
+  seq: number;
+  id: number;
+}
+
+export type ConsoleRole = "reader" | "admin";
+
+/** A person who signs in to the console. */
+export interface ConsoleUser {
+  name: string;
+  /** Bun.password's hash; never the password. */
+  passwordHash: string;
+  role: ConsoleRole;
+  /** Host groups a reader may see; `*`: every host. Admins see every host. */
+  hostGroups: string[];
+  createdUs: number;
+}
+
+/** A signed-in browser, by the SHA-256 (hex) of its cookie's token. */
+export interface ConsoleSession {
+  idHash: string;
+  userName: string;
+  createdUs: number;
+  expiresUs: number;
+}
+
+/** One line of the console's access log: who viewed, searched or exported what, and every sign-in. */
+export interface AccessEntry {
+  tsUs: number;
+  userName: string;
+  action: string;
+  detail: string;
+  clientIp: string;
 }
 
 /** Keyset position: rows strictly older than (tsUs, id) in newest-first order. */
@@ -95,8 +133,34 @@ export interface Store {
   hosts(): Promise<HostSummary[]>;
   /** The sessions of one host with a record in the range, most recently active first, at most `limit` after `after`. */
   sessions(filter: SessionFilter, limit: number, after?: SessionCursor): Promise<SessionSummary[]>;
+  /** One session's records on one host in (seq, id) order, at most `limit` after `after`: a transcript read in pages. */
+  transcript(host: string, sessionId: string, limit: number, after?: TranscriptCursor): Promise<StoredRecord[]>;
+
+  /** Add or replace a console user (by name). */
+  putConsoleUser(user: ConsoleUser): Promise<void>;
+  consoleUser(name: string): Promise<ConsoleUser | undefined>;
+  consoleUsers(): Promise<ConsoleUser[]>;
+  /** Remove a user and every session of theirs; false when there was none. */
+  removeConsoleUser(name: string): Promise<boolean>;
+  createConsoleSession(session: ConsoleSession): Promise<void>;
+  /** The session and its user while it has not expired at `nowUs`; expired sessions are deleted. */
+  consoleSession(idHash: string, nowUs: number): Promise<{ session: ConsoleSession; user: ConsoleUser } | undefined>;
+  removeConsoleSession(idHash: string): Promise<void>;
+  logAccess(entry: AccessEntry): Promise<void>;
+  /** The access log, newest first, at most `limit` entries with id below `beforeId`. */
+  accessLog(limit: number, beforeId?: number): Promise<(AccessEntry & { id: number })[]>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Host groups are stored comma-separated (a group name holds no comma: config.ts checks). */
+export function joinGroups(groups: string[]): string {
+  return groups.join(",");
+}
+
+export function splitGroups(s: string): string[] {
+  return s === "" ? [] : s.split(",");
 }
 
 /** Per-host aggregates of a batch, applied to the hosts table in the same transaction. */

@@ -78,3 +78,32 @@ export const flagsBackfill = mysqlTable("cmdaudit_flags_backfill", {
   nextId: bigint("next_id", { mode: "number", unsigned: true }).notNull(),
   lastId: bigint("last_id", { mode: "number", unsigned: true }).notNull(),
 });
+
+/** People who sign in to the console (server/src/console/): `cmdaudit-server user add`. */
+export const consoleUsers = mysqlTable("cmdaudit_console_users", {
+  name: varchar("name", { length: 64 }).primaryKey(),
+  /** Bun.password (argon2id) hash. */
+  passwordHash: varchar("password_hash", { length: 255 }).notNull(),
+  role: varchar("role", { length: 16 }).notNull(),
+  /** Host groups (config console.host_groups) a reader may see, comma-separated; `*`: every host. */
+  hostGroups: varchar("host_groups", { length: 2048 }).notNull().default(""),
+  createdUs: bigint("created_us", { mode: "number" }).notNull(),
+});
+
+/** Signed-in browsers: the SHA-256 of the cookie's token, never the token. */
+export const consoleSessions = mysqlTable("cmdaudit_console_sessions", {
+  idHash: char("id_hash", { length: 64 }).primaryKey(),
+  userName: varchar("user_name", { length: 64 }).notNull(),
+  createdUs: bigint("created_us", { mode: "number" }).notNull(),
+  expiresUs: bigint("expires_us", { mode: "number" }).notNull(),
+}, (t) => [index("console_sessions_user").on(t.userName)]);
+
+/** Every view of audit data through the console, and every sign-in: the auditors are audited. */
+export const consoleAccess = mysqlTable("cmdaudit_console_access", {
+  id: bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
+  tsUs: bigint("ts_us", { mode: "number" }).notNull(),
+  userName: varchar("user_name", { length: 64 }).notNull(),
+  action: varchar("action", { length: 32 }).notNull(),
+  detail: text("detail").notNull(),
+  clientIp: varchar("client_ip", { length: 64 }).notNull().default(""),
+}, (t) => [index("console_access_ts").on(t.tsUs)]);

@@ -1,16 +1,17 @@
-import { and, asc, desc, eq, getTableColumns, getTableName, gt, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, getTableColumns, getTableName, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { drizzle, type MySql2Database } from "drizzle-orm/mysql2";
 import { migrate } from "drizzle-orm/mysql2/migrator";
 import mysql from "mysql2/promise";
 import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
-import { type SessionDialect, sessionsQuery, whereClause } from "../filter.ts";
+import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, type NamesOfRow, toRow } from "../rows.ts";
 import {
-  type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
-  type Store, type StoredRecord, hostDeltas, likeContains, sessionFromRow,
+  type AccessEntry, type CommandFilter, type ConsoleRole, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, splitGroups, type Store, type StoredRecord,
+  type TranscriptCursor, hostDeltas, likeContains, sessionFromRow,
 } from "../store.ts";
-import { flagsBackfill, hosts, servercmdhist } from "./schema.ts";
+import { consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
@@ -313,6 +314,62 @@ class MysqlStore implements Store {
     return (await this.db.select().from(hosts).orderBy(hosts.hostname)) as HostSummary[];
   }
 
+  async transcript(host: string, sessionId: string, limit: number, after?: TranscriptCursor): Promise<StoredRecord[]> {
+    const rows = await this.db.select().from(servercmdhist).where(transcriptClause(servercmdhist, host, sessionId, after))
+      .orderBy(asc(servercmdhist.seq), asc(servercmdhist.id)).limit(limit);
+    return rows.map(fromRow);
+  }
+
+  async putConsoleUser(u: ConsoleUser): Promise<void> {
+    const row = { name: u.name, passwordHash: u.passwordHash, role: u.role, hostGroups: joinGroups(u.hostGroups), createdUs: u.createdUs };
+    await this.db.insert(consoleUsers).values(row).onDuplicateKeyUpdate({ set: row });
+  }
+
+  async consoleUser(name: string): Promise<ConsoleUser | undefined> {
+    const [r] = await this.db.select().from(consoleUsers).where(eq(consoleUsers.name, name));
+    return r && userFromRow(r);
+  }
+
+  async consoleUsers(): Promise<ConsoleUser[]> {
+    return (await this.db.select().from(consoleUsers).orderBy(consoleUsers.name)).map(userFromRow);
+  }
+
+  async removeConsoleUser(name: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await tx.delete(consoleSessions).where(eq(consoleSessions.userName, name));
+      const [res] = await tx.delete(consoleUsers).where(eq(consoleUsers.name, name));
+      return res.affectedRows > 0;
+    });
+  }
+
+  async createConsoleSession(s: ConsoleSession): Promise<void> {
+    await this.db.insert(consoleSessions).values(s);
+  }
+
+  async consoleSession(idHash: string, nowUs: number): Promise<{ session: ConsoleSession; user: ConsoleUser } | undefined> {
+    const [r] = await this.db.select().from(consoleSessions).innerJoin(consoleUsers, eq(consoleUsers.name, consoleSessions.userName))
+      .where(eq(consoleSessions.idHash, idHash));
+    if (!r) return undefined;
+    if (r.cmdaudit_console_sessions.expiresUs <= nowUs) {
+      await this.db.delete(consoleSessions).where(eq(consoleSessions.idHash, idHash));
+      return undefined;
+    }
+    return { session: r.cmdaudit_console_sessions, user: userFromRow(r.cmdaudit_console_users) };
+  }
+
+  async removeConsoleSession(idHash: string): Promise<void> {
+    await this.db.delete(consoleSessions).where(eq(consoleSessions.idHash, idHash));
+  }
+
+  async logAccess(e: AccessEntry): Promise<void> {
+    await this.db.insert(consoleAccess).values(e);
+  }
+
+  async accessLog(limit: number, beforeId?: number): Promise<(AccessEntry & { id: number })[]> {
+    return this.db.select().from(consoleAccess).where(beforeId !== undefined ? lt(consoleAccess.id, beforeId) : undefined)
+      .orderBy(desc(consoleAccess.id)).limit(limit);
+  }
+
   async ping(): Promise<void> {
     await this.db.execute(sql`SELECT 1`);
   }
@@ -320,4 +377,8 @@ class MysqlStore implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+function userFromRow(r: typeof consoleUsers.$inferSelect): ConsoleUser {
+  return { name: r.name, passwordHash: r.passwordHash, role: r.role as ConsoleRole, hostGroups: splitGroups(r.hostGroups), createdUs: r.createdUs };
 }

@@ -61,3 +61,28 @@ export const flagsBackfill = sqliteTable("cmdaudit_flags_backfill", {
   nextId: integer("next_id").notNull(),
   lastId: integer("last_id").notNull(),
 });
+
+/** Same as the MySQL tables (see ../mysql/schema.ts): the console's users, signed-in browsers and access log. */
+export const consoleUsers = sqliteTable("cmdaudit_console_users", {
+  name: text("name").primaryKey(),
+  passwordHash: text("password_hash").notNull(),
+  role: text("role").notNull(),
+  hostGroups: text("host_groups").notNull().default(""),
+  createdUs: integer("created_us").notNull(),
+});
+
+export const consoleSessions = sqliteTable("cmdaudit_console_sessions", {
+  idHash: text("id_hash").primaryKey(),
+  userName: text("user_name").notNull(),
+  createdUs: integer("created_us").notNull(),
+  expiresUs: integer("expires_us").notNull(),
+}, (t) => [index("console_sessions_user").on(t.userName)]);
+
+export const consoleAccess = sqliteTable("cmdaudit_console_access", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  tsUs: integer("ts_us").notNull(),
+  userName: text("user_name").notNull(),
+  action: text("action").notNull(),
+  detail: text("detail").notNull(),
+  clientIp: text("client_ip").notNull().default(""),
+}, (t) => [index("console_access_ts").on(t.tsUs)]);

@@ -1,18 +1,19 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { and, asc, desc, eq, gt, inArray, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, lte, sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
-import { type SessionDialect, sessionsQuery, whereClause } from "../filter.ts";
+import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, toRow } from "../rows.ts";
 import {
-  type CommandFilter, type Cursor, type HostSummary, type InsertResult, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary,
-  type Store, type StoredRecord, hostDeltas, sessionFromRow,
+  type AccessEntry, type CommandFilter, type ConsoleRole, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, splitGroups, type Store, type StoredRecord,
+  type TranscriptCursor, hostDeltas, sessionFromRow,
 } from "../store.ts";
-import { flagsBackfill, hosts, servercmdhist } from "./schema.ts";
+import { consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
 /** json_group_array takes DISTINCT (SQLite's group_concat does not with a separator). */
@@ -122,6 +123,60 @@ class SqliteStore implements Store {
     return this.db.select().from(hosts).orderBy(hosts.hostname).all() as HostSummary[];
   }
 
+  async transcript(host: string, sessionId: string, limit: number, after?: TranscriptCursor): Promise<StoredRecord[]> {
+    return this.db.select().from(servercmdhist).where(transcriptClause(servercmdhist, host, sessionId, after))
+      .orderBy(asc(servercmdhist.seq), asc(servercmdhist.id)).limit(limit).all().map(fromRow);
+  }
+
+  async putConsoleUser(u: ConsoleUser): Promise<void> {
+    const row = { name: u.name, passwordHash: u.passwordHash, role: u.role, hostGroups: joinGroups(u.hostGroups), createdUs: u.createdUs };
+    this.db.insert(consoleUsers).values(row).onConflictDoUpdate({ target: consoleUsers.name, set: row }).run();
+  }
+
+  async consoleUser(name: string): Promise<ConsoleUser | undefined> {
+    const r = this.db.select().from(consoleUsers).where(eq(consoleUsers.name, name)).get();
+    return r && userFromRow(r);
+  }
+
+  async consoleUsers(): Promise<ConsoleUser[]> {
+    return this.db.select().from(consoleUsers).orderBy(consoleUsers.name).all().map(userFromRow);
+  }
+
+  async removeConsoleUser(name: string): Promise<boolean> {
+    return this.db.transaction((tx) => {
+      tx.delete(consoleSessions).where(eq(consoleSessions.userName, name)).run();
+      return tx.delete(consoleUsers).where(eq(consoleUsers.name, name)).returning({ name: consoleUsers.name }).all().length > 0;
+    });
+  }
+
+  async createConsoleSession(s: ConsoleSession): Promise<void> {
+    this.db.insert(consoleSessions).values(s).run();
+  }
+
+  async consoleSession(idHash: string, nowUs: number): Promise<{ session: ConsoleSession; user: ConsoleUser } | undefined> {
+    const r = this.db.select().from(consoleSessions).innerJoin(consoleUsers, eq(consoleUsers.name, consoleSessions.userName))
+      .where(eq(consoleSessions.idHash, idHash)).get();
+    if (!r) return undefined;
+    if (r.cmdaudit_console_sessions.expiresUs <= nowUs) {
+      this.db.delete(consoleSessions).where(eq(consoleSessions.idHash, idHash)).run();
+      return undefined;
+    }
+    return { session: r.cmdaudit_console_sessions, user: userFromRow(r.cmdaudit_console_users) };
+  }
+
+  async removeConsoleSession(idHash: string): Promise<void> {
+    this.db.delete(consoleSessions).where(eq(consoleSessions.idHash, idHash)).run();
+  }
+
+  async logAccess(e: AccessEntry): Promise<void> {
+    this.db.insert(consoleAccess).values(e).run();
+  }
+
+  async accessLog(limit: number, beforeId?: number): Promise<(AccessEntry & { id: number })[]> {
+    return this.db.select().from(consoleAccess).where(beforeId !== undefined ? lt(consoleAccess.id, beforeId) : undefined)
+      .orderBy(desc(consoleAccess.id)).limit(limit).all();
+  }
+
   async ping(): Promise<void> {
     this.sqlite.query("SELECT 1").get();
   }
@@ -129,4 +184,8 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     this.sqlite.close();
   }
+}
+
+function userFromRow(r: typeof consoleUsers.$inferSelect): ConsoleUser {
+  return { name: r.name, passwordHash: r.passwordHash, role: r.role as ConsoleRole, hostGroups: splitGroups(r.hostGroups), createdUs: r.createdUs };
 }

@@ -1,0 +1,243 @@
+/**
+ * The auditor's console: server-rendered pages under `/`, signed-in people only (session.ts), every
+ * view of audit data written to the access log. Command text is attacker-controlled: JSX escapes
+ * every string, and the CSP allows no inline script at all.
+ */
+import { randomBytes } from "node:crypto";
+import { Hono, type Context } from "hono";
+import { getConnInfo } from "hono/bun";
+import { getCookie, setCookie } from "hono/cookie";
+import { raw } from "hono/html";
+import type { AppDeps } from "../app.ts";
+import type { HostSummary } from "../db/store.ts";
+import { decodeCursor, encodeCursor, exportStream } from "../present.ts";
+import { decodeSessionCursor, encodeSessionCursor } from "../routes/sessions.ts";
+import { ASSETS } from "./assets.ts";
+import { LoginThrottle } from "./login-throttle.ts";
+import { parseSearch } from "./query.ts";
+import { requireViewer, safeNext, sameSecret, signIn, signOut, type Viewer } from "./session.ts";
+import { mayView, visibleHosts } from "./visible.ts";
+import { AccessPage, HostPage, HostsPage, LoginPage } from "./views/hosts.tsx";
+import { Layout } from "./views/layout.tsx";
+import { SearchPage } from "./views/search.tsx";
+import { newTranscriptState, TranscriptChunk, TranscriptEnd } from "./views/transcript.tsx";
+
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const LOGIN_COOKIE = "cmdaudit_login";
+const PAGE = 100;
+const TRANSCRIPT_PAGE = 500;
+
+function clientIp(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? "";
+  } catch {
+    return ""; // app.request() in tests: no socket
+  }
+}
+
+/** A password check that takes as long for a user who does not exist. */
+let dummyHash: Promise<string> | undefined;
+async function checkPassword(hash: string | undefined, password: string): Promise<boolean> {
+  dummyHash ??= Bun.password.hash("not a password of anyone");
+  const ok = await Bun.password.verify(password, hash ?? (await dummyHash));
+  return ok && hash !== undefined;
+}
+
+export function consoleRoutes(d: AppDeps) {
+  const app = new Hono();
+  const throttle = new LoginThrottle();
+  const log = (c: Context, user: string, action: string, detail: string) =>
+    d.store.logAccess({ tsUs: Date.now() * 1000, userName: user, action, detail: detail.slice(0, 4000), clientIp: clientIp(c) });
+  const viewerOf = (c: Context): Viewer => c.get("viewer");
+  const authed = requireViewer(d);
+
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("Content-Security-Policy", CSP);
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("X-Frame-Options", "DENY");
+    c.header("Referrer-Policy", "same-origin");
+    if (d.config.tls) c.header("Strict-Transport-Security", "max-age=31536000");
+  });
+  // A form posted from another origin is refused before anything else (SameSite=Strict and the CSRF token also stop it).
+  app.use("*", async (c, next) => {
+    if (c.req.method === "POST") {
+      const origin = c.req.header("origin");
+      if (origin && origin !== new URL(c.req.url).origin) return c.text("cross-origin form refused", 403);
+    }
+    await next();
+  });
+
+  for (const [name, a] of Object.entries(ASSETS)) {
+    app.get(`/assets/${name}`, (c) => c.body(a.body, 200, { "Content-Type": a.type, "Cache-Control": "public, max-age=3600" }));
+  }
+
+  app.get("/login", (c) => {
+    const token = randomBytes(24).toString("base64url");
+    setCookie(c, LOGIN_COOKIE, token, { httpOnly: true, sameSite: "Strict", secure: !!d.config.tls, path: "/login", maxAge: 3600 });
+    return c.html(<LoginPage next={safeNext(c.req.query("next"))} csrf={token} />);
+  });
+
+  app.post("/login", async (c) => {
+    const form = await c.req.parseBody();
+    const str = (k: string) => (typeof form[k] === "string" ? (form[k] as string) : "");
+    const next = safeNext(str("next"));
+    const cookie = getCookie(c, LOGIN_COOKIE);
+    const again = (error: string, status: 400 | 401 | 429) => {
+      const token = randomBytes(24).toString("base64url");
+      setCookie(c, LOGIN_COOKIE, token, { httpOnly: true, sameSite: "Strict", secure: !!d.config.tls, path: "/login", maxAge: 3600 });
+      return c.html(<LoginPage next={next} csrf={token} error={error} />, status);
+    };
+    if (!cookie || !sameSecret(cookie, str("_csrf"))) return again("The sign-in form expired: please sign in again.", 400);
+    const name = str("user").slice(0, 64);
+    const key = `${name}\u0000${clientIp(c)}`;
+    if (throttle.blocked(key)) {
+      await log(c, name, "login-throttled", "");
+      return again("Too many failed sign-ins: wait 15 minutes.", 429);
+    }
+    const user = name ? await d.store.consoleUser(name) : undefined;
+    if (!(await checkPassword(user?.passwordHash, str("password").slice(0, 1024))) || !user) {
+      throttle.failed(key);
+      await log(c, name, "login-failed", "");
+      return again("Wrong user or password.", 401);
+    }
+    throttle.reset(key);
+    await signIn(c, d, user);
+    await log(c, user.name, "login", "");
+    return c.redirect(next, 303);
+  });
+
+  app.post("/logout", authed, async (c) => {
+    const form = await c.req.parseBody();
+    const v = viewerOf(c);
+    if (!sameSecret(v.csrf, typeof form._csrf === "string" ? form._csrf : "")) return c.text("the form's CSRF token is wrong", 403);
+    await signOut(c, d);
+    await log(c, v.user.name, "logout", "");
+    return c.redirect("/login", 303);
+  });
+
+  app.get("/", authed, async (c) => {
+    const v = viewerOf(c);
+    const { form, filter, error } = parseSearch(new URL(c.req.url).searchParams, Date.now() * 1000);
+    const after = form.cursor !== undefined ? decodeCursor(form.cursor) : undefined;
+    if (error || !filter || (form.cursor !== undefined && !after)) {
+      return c.html(<SearchPage viewer={v} form={form} rows={[]} next={undefined} error={error ?? "cursor: not one this server issued"} />, 400);
+    }
+    const hostIn = await visibleHosts(v.user, d.config, d.store);
+    await log(c, v.user.name, "search", form.queryString || "(everything)");
+    const rows = await d.store.query({ ...filter, hostIn }, PAGE, after);
+    const last = rows.at(-1);
+    const next = rows.length === PAGE && last ? encodeCursor({ tsUs: last.tsUs, id: last.id }) : undefined;
+    return c.html(<SearchPage viewer={v} form={form} rows={rows} next={next} />);
+  });
+
+  app.get("/export", authed, async (c) => {
+    const v = viewerOf(c);
+    const format = c.req.query("format");
+    if (format !== "ndjson" && format !== "csv") return c.text("format: ndjson or csv", 400);
+    const { form, filter, error } = parseSearch(new URL(c.req.url).searchParams, Date.now() * 1000);
+    if (error || !filter) return c.text(error ?? "bad query", 400);
+    const hostIn = await visibleHosts(v.user, d.config, d.store);
+    await log(c, v.user.name, `export-${format}`, form.queryString || "(everything)");
+    const stamp = new Date().toISOString().replace(/[:.]/g, "").slice(0, 15);
+    return new Response(exportStream(d.store, { ...filter, hostIn }, format), {
+      headers: {
+        "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
+        "Content-Disposition": `attachment; filename="cmdaudit-${stamp}.${format}"`,
+        "Cache-Control": "no-store",
+      },
+    });
+  });
+
+  app.get("/sessions/:id", authed, async (c) => {
+    const v = viewerOf(c);
+    const id = c.req.param("id");
+    let host = c.req.query("host");
+    if (!host) {
+      // A link without the host: the session id's hosts (ids are random: one, nearly always).
+      const some = await d.store.query({ sessionId: id, hostIn: await visibleHosts(v.user, d.config, d.store) }, 50);
+      const hosts = [...new Set(some.map((r) => r.hostname))];
+      if (hosts.length > 1) return c.html(<Layout title="Session" viewer={v}><p>This session id is on several hosts: {hosts.map((h) => <a href={`/sessions/${encodeURIComponent(id)}?host=${encodeURIComponent(h)}`}>{h} </a>)}</p></Layout>);
+      host = hosts[0];
+    }
+    if (!host || !(await mayView(v.user, d.config, d.store, host))) {
+      return c.html(<Layout title="Session" viewer={v}><p class="error">No such session, or not on a host you may see.</p></Layout>, 404);
+    }
+    await log(c, v.user.name, "session", `${host} ${id}`);
+    const h = host;
+    const [head, tail] = String(<Layout title={`Session ${id}`} viewer={v}>
+      <h1>Session <code>{id}</code> on <a href={`/hosts/${encodeURIComponent(h)}`}>{h}</a></h1>
+      <section class="transcript" id="transcript">{raw("<!--records-->")}</section>
+    </Layout>).split("<!--records-->") as [string, string];
+    const st = newTranscriptState();
+    const enc = new TextEncoder();
+    let after: { seq: number; id: number } | undefined;
+    let sentHead = false;
+    let done = false;
+    // The head at once, then a page of records at a time, pulled as the browser reads: a 10,000-command session shows its first screen at once.
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        if (!sentHead) {
+          sentHead = true;
+          ctrl.enqueue(enc.encode(`<!DOCTYPE html>${head}`));
+          return;
+        }
+        if (done) return ctrl.close();
+        const rows = await d.store.transcript(h, id, TRANSCRIPT_PAGE, after);
+        let out = String(<TranscriptChunk rows={rows} st={st} />);
+        const last = rows.at(-1);
+        if (rows.length < TRANSCRIPT_PAGE || !last) {
+          out += String(<TranscriptEnd st={st} />) + tail;
+          done = true;
+        } else after = { seq: last.seq ?? 0, id: last.id };
+        ctrl.enqueue(enc.encode(out));
+      },
+    }, { highWaterMark: 0 });
+    return new Response(body, { headers: { "Content-Type": "text/html; charset=UTF-8", "Cache-Control": "no-store" } });
+  });
+
+  app.get("/hosts", authed, async (c) => {
+    const v = viewerOf(c);
+    const visible = await visibleHosts(v.user, d.config, d.store);
+    await log(c, v.user.name, "hosts", "");
+    const nowUs = Date.now() * 1000;
+    const silentAfterUs = d.config.hosts.silent_after_seconds * 1e6;
+    const hosts = (await d.store.hosts()).filter((h) => visible === undefined || visible.includes(h.hostname))
+      .sort((a, b) => a.lastStoredUs - b.lastStoredUs || (a.hostname < b.hostname ? -1 : 1))
+      .map((h: HostSummary) => ({
+        ...h,
+        state: nowUs - h.lastStoredUs <= silentAfterUs ? "live" as const : nowUs - h.lastReceivedUs <= silentAfterUs ? "stalled" as const : "silent" as const,
+        silentSeconds: h.lastStoredUs > 0 ? Math.floor((nowUs - h.lastStoredUs) / 1e6) : null,
+      }));
+    return c.html(<HostsPage viewer={v} hosts={hosts} />);
+  });
+
+  app.get("/hosts/:name", authed, async (c) => {
+    const v = viewerOf(c);
+    const name = c.req.param("name");
+    const host = (await d.store.hosts()).find((h) => h.hostname === name);
+    if (!host || !(await mayView(v.user, d.config, d.store, name))) {
+      return c.html(<Layout title="Host" viewer={v}><p class="error">No such host, or not one you may see.</p></Layout>, 404);
+    }
+    const cursor = c.req.query("cursor");
+    const after = cursor !== undefined ? decodeSessionCursor(cursor) : undefined;
+    if (cursor !== undefined && !after) return c.text("cursor: not one this server issued", 400);
+    await log(c, v.user.name, "host", name);
+    const sessions = await d.store.sessions({ host: name }, PAGE, after);
+    const last = sessions.at(-1);
+    const next = sessions.length === PAGE && last ? encodeSessionCursor({ lastTsUs: last.lastTsUs, sessionId: last.sessionId }) : undefined;
+    return c.html(<HostPage viewer={v} host={host} sessions={sessions} next={next} />);
+  });
+
+  app.get("/access", authed, async (c) => {
+    const v = viewerOf(c);
+    if (v.user.role !== "admin") return c.html(<Layout title="Access log" viewer={v}><p class="error">Admins only.</p></Layout>, 403);
+    const before = c.req.query("before");
+    const beforeId = before !== undefined && /^\d{1,15}$/.test(before) ? Number(before) : undefined;
+    await log(c, v.user.name, "access-log", before ?? "");
+    const entries = await d.store.accessLog(PAGE, beforeId);
+    return c.html(<AccessPage viewer={v} entries={entries} next={entries.length === PAGE ? entries.at(-1)!.id : undefined} />);
+  });
+
+  return app;
+}

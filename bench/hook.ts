@@ -35,7 +35,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HOOK_FILE, withLogPath, withStampPort } from "../agent/hook/log-path.ts";
 import { lines, LogDecoder } from "../protocol/logline.ts";
-import { BASHES as ALL_BASHES, type Bash } from "../test/support/bashes.ts";
+import { BASHES, type Bash } from "../test/support/bashes.ts";
 import { startPrivilegedStampServer, type StampServer } from "../test/support/stamp.ts";
 import { fmt, percentile, printTable } from "./table.ts";
 
@@ -352,10 +352,6 @@ async function benchVersion(s: Sessions, bash: Bash, o: HookBenchOptions, withSe
 }
 
 export async function benchHook(o: HookBenchOptions) {
-  // BENCH_HOOK_BASHES=4.2.45,5.2.15: only those (the last one named also runs the 2018 seed's hook).
-  const only = process.env.BENCH_HOOK_BASHES?.split(",").filter(Boolean);
-  const BASHES = only ? ALL_BASHES.filter((b) => only.includes(b.version)) : ALL_BASHES;
-  if (!BASHES.length) throw new Error(`BENCH_HOOK_BASHES names no bash of ${ALL_BASHES.map((b) => b.version).join(", ")}`);
   const t0 = performance.now();
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-bench-hook-"));
   const s = new Sessions(dir, o.lang);

@@ -19,7 +19,7 @@ const SECONDARY = ["oci", "hostname_ts", "luser_ts", "suser_ts", "clientip_ts", 
 const COMMANDS = ["ls -la /var/log", "systemctl status nginx", "tail -n 200 /var/log/messages", "cd /data/app && git pull",
   "docker ps", "vim /etc/nginx/nginx.conf", "kubectl -n prod get pods", "df -h", "find / -name core", "mysql -e 'show processlist'"];
 
-async function load(rows: number, url: string): Promise<void> {
+export async function load(rows: number, url: string): Promise<void> {
   const c = await mysql.createConnection({ uri: url, multipleStatements: false });
   try {
     const [have] = await c.query("SELECT COUNT(*) AS n FROM servercmdhist");
@@ -55,7 +55,8 @@ async function load(rows: number, url: string): Promise<void> {
   }
 }
 
-export async function benchQuery(opts: { rows: number; samples: number }) {
+/** The cached bench database with `rows` rows, migrated to this version; its URL. */
+export async function benchDatabase(rows: number): Promise<string> {
   const admin = await mysql.createConnection({ uri: MYSQL_URL });
   await admin.query(`CREATE DATABASE IF NOT EXISTS \`${DB}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   await admin.end();
@@ -63,7 +64,12 @@ export async function benchQuery(opts: { rows: number; samples: number }) {
   u.pathname = `/${DB}`;
   const url = u.toString();
   await (await openStore(url, { dataDir: "/tmp", legacyUtcOffset: 0 })).close(); // migrations
-  await load(opts.rows, url);
+  await load(rows, url);
+  return url;
+}
+
+export async function benchQuery(opts: { rows: number; samples: number }) {
+  const url = await benchDatabase(opts.rows);
 
   const server = await startServer({ CMDAUDIT_DATABASE_URL: url, CMDAUDIT_INGEST_TOKENS: "bench-ingest-token-0123456789", CMDAUDIT_READ_TOKENS: READ, CMDAUDIT_LOG_LEVEL: "info" });
   let seed = 42;

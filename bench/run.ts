@@ -1,15 +1,16 @@
 /**
- * `bun run bench [ingest] [hook] [query] [parse] [reporter] [bomb]`: prints one table per benchmark.
+ * `bun run bench [ingest] [hook] [query] [console] [parse] [reporter] [bomb]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS,
  * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS, BENCH_BOMB_ROUNDS; the hook bench: CMDAUDIT_BASH_VERSIONS (default every build in shared/bash),
  * BENCH_HOOK_SMALL, BENCH_HOOK_LARGE, BENCH_HOOK_FORK_SMALL, BENCH_HOOK_FORK_LARGE, BENCH_HOOK_SEED_SMALL,
  * BENCH_HOOK_SEED_LARGE, BENCH_HOOK_CG_SMALL, BENCH_HOOK_CG_LARGE, BENCH_HOOK_ROUNDS, BENCH_HOOK_LANG,
- * BENCH_HOOK_DOC_LIMIT, BENCH_HOOK_FILE.
+ * BENCH_HOOK_DOC_LIMIT, BENCH_HOOK_FILE; the console bench: BENCH_QUERY_ROWS, BENCH_CONSOLE_SAMPLES, BENCH_CONSOLE_TRANSCRIPT.
  */
 import { benchIngest } from "./ingest.ts";
 import { benchHook } from "./hook.ts";
 import { benchQuery } from "./query.ts";
+import { benchConsole } from "./console.ts";
 import { benchParse } from "./parse.ts";
 import { benchReporter } from "./reporter.ts";
 import { benchBomb } from "./bomb.ts";
@@ -33,6 +34,9 @@ if (all || which.includes("hook")) {
 }
 if (all || which.includes("query")) {
   await benchQuery({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_QUERY_SAMPLES", 200) });
+}
+if (all || which.includes("console")) {
+  await benchConsole({ rows: num("BENCH_QUERY_ROWS", 10_000_000), samples: num("BENCH_CONSOLE_SAMPLES", 100), transcript: num("BENCH_CONSOLE_TRANSCRIPT", 10_000) });
 }
 if (all || which.includes("parse")) {
   await benchParse({ mb: num("BENCH_PARSE_MB", 64), rounds: num("BENCH_PARSE_ROUNDS", 3) });

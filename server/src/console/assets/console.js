@@ -39,6 +39,15 @@
       try { localStorage.setItem(KEY, m); } catch (e) { /* private mode: this page only */ }
       show(m);
     });
+    // Empty fields stay out of the URL: it holds the query, short enough to share.
+    var form = document.querySelector("form.search");
+    if (form) form.addEventListener("submit", function () {
+      var fields = form.querySelectorAll("input[name], select[name]");
+      for (var i = 0; i < fields.length; i++) {
+        var f = fields[i];
+        if (f.value === "" || (f.name === "range" && f.value === "all")) f.disabled = true;
+      }
+    });
     var target = location.hash && document.getElementById(location.hash.slice(1));
     if (target && target.focus) target.focus();
   });

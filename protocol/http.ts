@@ -154,6 +154,9 @@ export const hostSchema = z.object({
   ingestAuth: z.enum(INGEST_AUTHS).nullable().meta({
     description: "The token of the latest batch that stored its records: host (its own per-host token) or shared (a fleet-wide token, which any host can use to write for it); null: none since the server knew.",
   }),
+  losses: count().meta({ description: "Loss records stored of this host: records its hook, reporter or stamping daemon said could not be kept." }),
+  rejected: count().meta({ description: "Records refused at ingest that this host's own token sent (a shared token's refusals are not attributed to a host)." }),
+  reporter: z.string().nullable().meta({ description: "The User-Agent of the latest batch that stored something new of it: the reporter's kind and version; null: none since the server knew.", example: "cmdaudit-reporter/0.1.0" }),
 }).meta({ id: "Host", description: "A reporting host." });
 export type Host = z.infer<typeof hostSchema>;
 

@@ -743,7 +743,7 @@ new_loss() {
 write_curl_conf() {
   CURLCONF=$TMPD/curl.conf
   # umask 077: the file is 0600 from the start. curl reads the token from here, never from argv.
-  printf 'header = "AccessToken: %s"\n' "$TOKEN" > "$CURLCONF" || die 1 "cannot write $CURLCONF"
+  printf 'header = "AccessToken: %s"\nuser-agent = "cmdaudit-reporter-sh"\n' "$TOKEN" > "$CURLCONF" || die 1 "cannot write $CURLCONF"
 }
 
 # curl_caps: CURL_FRAC=1 when curl takes --max-time in fractions of a second (7.32 and

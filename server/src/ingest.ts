@@ -7,11 +7,19 @@ import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
 /** Commit the valid records of a batch; counts go to metrics only once the commit succeeded. */
-export async function commitBatch(store: Store, metrics: Metrics, logger: Logger, records: AuditRecord[], rejected: number, identity: Identity) {
+/** A reporter's User-Agent as the hosts page shows it: printable ASCII, at most 64 characters; undefined without one. */
+export function reporterOf(userAgent: string | undefined): string | undefined {
+  const s = userAgent?.replace(/[^\x20-\x7e]/g, "").trim().slice(0, 64);
+  return s || undefined;
+}
+
+export async function commitBatch(store: Store, metrics: Metrics, logger: Logger, records: AuditRecord[], rejected: number, identity: Identity, reporter?: string) {
   const started = performance.now();
   let result;
   try {
-    result = await store.insert(records, Date.now() * 1000, identity.kind === "read" ? undefined : identity.kind);
+    result = await store.insert(records, Date.now() * 1000, identity.kind === "read" ? undefined : identity.kind, reporter);
+    // Only a host's own token says whose the refused records were (a shared token's could claim any host).
+    if (rejected > 0 && identity.kind === "host") await store.countRejected(identity.host, rejected);
   } catch (e) {
     // Driver errors can quote the SQL and its parameters (command text): log only codes.
     const err = e as { name?: string; cause?: { code?: string; errno?: number } };

@@ -186,3 +186,31 @@ describe("per-host ingest tokens", () => {
     expect(after.every((h) => h.ingestAuth === "host")).toBe(true);
   });
 });
+
+describe("what GET /api/v1/hosts says of each host's batches", () => {
+  test("losses stored, records refused from its own token, and the reporter (User-Agent) of the latest batch that stored something", async () => {
+    const t = await hostApp();
+    const web1 = tokenOf("web-1.example.com");
+    const ua = { "User-Agent": "cmdaudit-reporter/9.9.9\u0007" };
+    const first = await t.post([
+      suite.v2({ hostname: "web-1.example.com", sessionId: "h", seq: 1, command: "one" }),
+      suite.v2({ hostname: "web-1.example.com", sessionId: "h", seq: 2, kind: "loss", command: "cmdaudit hook: 2 record(s) could not be written to the log" }),
+      suite.v2({ hostname: "db-1.example.com", sessionId: "x", seq: 1, command: "not mine" }),
+    ], { AccessToken: web1, ...ua });
+    expect(((await first.json()) as IngestAnswer).rejected.length).toBe(1);
+    // The same batch again: nothing new, so neither the losses nor the reporter change; the refusal counts again.
+    await t.post([
+      suite.v2({ hostname: "web-1.example.com", sessionId: "h", seq: 2, kind: "loss", command: "cmdaudit hook: 2 record(s) could not be written to the log" }),
+      suite.v2({ hostname: "db-1.example.com", sessionId: "x", seq: 1, command: "not mine" }),
+    ], { AccessToken: web1, "User-Agent": "curl/8.0" });
+    const res = await t.get("/api/v1/hosts");
+    const hosts = ((await res.json()) as { hosts: { hostname: string; losses: number; rejected: number; reporter: string | null }[] }).hosts;
+    expect(hosts.map((h) => [h.hostname, h.losses, h.rejected, h.reporter])).toEqual([["web-1.example.com", 1, 2, "cmdaudit-reporter/9.9.9"]]);
+    // A shared token's refusals are no host's; a raw batch from the sh reporter names it.
+    const s = await hostApp({ shared: true });
+    await s.post([suite.v2({ hostname: "web-2", sessionId: "y", seq: 1, command: "ok" }), { hostname: "web-2" }], { AccessToken: INGEST_TOKEN });
+    await s.postRaw(enc(suite.hook({ hostname: "web-2", sessionId: "y", seq: 2, kind: "loss", command: "lost 1" })), "", { Authorization: `Bearer ${INGEST_TOKEN}`, "User-Agent": "cmdaudit-reporter-sh" });
+    const h2 = ((await (await s.get("/api/v1/hosts")).json()) as { hosts: { hostname: string; losses: number; rejected: number; reporter: string | null }[] }).hosts;
+    expect(h2.map((h) => [h.hostname, h.losses, h.rejected, h.reporter])).toEqual([["web-2", 1, 0, "cmdaudit-reporter-sh"]]);
+  });
+});

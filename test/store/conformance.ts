@@ -181,8 +181,9 @@ interface Model {
   lastStored: Map<string, number>;
   serverIps: Map<string, string>;
   auth: Map<string, IngestAuth>;
+  reporter: Map<string, string>;
 }
-const newModel = (): Model => ({ stored: new Map(), lastReceived: new Map(), lastStored: new Map(), serverIps: new Map(), auth: new Map() });
+const newModel = (): Model => ({ stored: new Map(), lastReceived: new Map(), lastStored: new Map(), serverIps: new Map(), auth: new Map(), reporter: new Map() });
 
 /** What hosts() must say, from the model. */
 function expectedHosts(model: Model): HostSummary[] {
@@ -193,11 +194,12 @@ function expectedHosts(model: Model): HostSummary[] {
       by.set(rec.hostname, {
         hostname: rec.hostname, serverIps: model.serverIps.get(rec.hostname)!, firstSeenUs: rec.tsUs, lastSeenUs: rec.tsUs,
         lastReceivedUs: model.lastReceived.get(rec.hostname)!, lastStoredUs: model.lastStored.get(rec.hostname)!, records: 1,
-        ingestAuth: model.auth.get(rec.hostname) ?? null,
+        ingestAuth: model.auth.get(rec.hostname) ?? null, losses: rec.kind === "loss" ? 1 : 0, rejected: 0, reporter: model.reporter.get(rec.hostname) ?? null,
       });
       continue;
     }
     h.records++;
+    if (rec.kind === "loss") h.losses++;
     h.firstSeenUs = Math.min(h.firstSeenUs, rec.tsUs);
     h.lastSeenUs = Math.max(h.lastSeenUs, rec.tsUs);
   }
@@ -209,8 +211,8 @@ async function sortedHosts(store: Store): Promise<HostSummary[]> {
 }
 
 /** Insert, check the counts against the model, and update it. */
-async function insertModel(store: Store, model: Model, recs: AuditRecord[], receivedUs: number, auth?: IngestAuth) {
-  const res = await store.insert(recs, receivedUs, auth);
+async function insertModel(store: Store, model: Model, recs: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string) {
+  const res = await store.insert(recs, receivedUs, auth, reporter);
   let fresh = 0;
   const newest = new Map<string, AuditRecord>();
   const storedOf = new Set<string>();
@@ -228,6 +230,7 @@ async function insertModel(store: Store, model: Model, recs: AuditRecord[], rece
   for (const host of storedOf) {
     model.serverIps.set(host, newest.get(host)!.serverIps);
     if (auth) model.auth.set(host, auth);
+    if (reporter) model.reporter.set(host, reporter);
   }
   expect(res).toEqual({ inserted: fresh, duplicates: recs.length - fresh });
   return res;
@@ -1025,11 +1028,21 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           hostname: `host-${rng.int(9)}`,
           serverIps: `10.0.${i >> 8}.${i & 255}`,
           command: `cmd-${i}`,
+          // Every 9th a loss record: each host's losses count the new ones only, once.
+          ...(i % 9 === 0 ? { kind: "loss" as const } : {}),
         }));
         for (let b = 0; b < 12; b++) {
           const batch = Array.from({ length: 60 }, () => rng.pick(pool));
-          await insertModel(s.store, model, batch, RECEIVED + b * SEC, rng.pick([undefined, "host", "shared"] as const));
+          await insertModel(s.store, model, batch, RECEIVED + b * SEC, rng.pick([undefined, "host", "shared"] as const),
+            rng.pick([undefined, "cmdaudit-reporter/0.1.0", "cmdaudit-reporter-sh"] as const));
         }
+        // Both paths of the MySQL store: one host per batch too.
+        for (let b = 0; b < 6; b++) {
+          const host = `host-${rng.int(9)}`;
+          const batch = Array.from({ length: 30 }, () => rng.pick(pool)).filter((r) => r.hostname === host);
+          if (batch.length) await insertModel(s.store, model, batch, RECEIVED + (20 + b) * SEC, undefined, rng.pick([undefined, `reporter-${b}`] as const));
+        }
+        expect([...model.stored.values()].filter((r) => r.kind === "loss").length).toBeGreaterThan(10);
         const want = expectedHosts(model);
         expect(want.length).toBe(9);
         expect(await sortedHosts(s.store)).toEqual(want);
@@ -1102,6 +1115,16 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         }
         expect(paged).toEqual(want);
         expect(await s.store.transcript("tr-host", "nope", 10)).toEqual([]);
+      });
+
+      test("countRejected adds to a known host's count; a host with no row gets none", async () => {
+        await s.store.insert([hookRecord(BASE_US, { hostname: "rej-a" })], RECEIVED);
+        await s.store.countRejected("rej-a", 3);
+        await s.store.countRejected("rej-a", 4);
+        await s.store.countRejected("rej-a", 0);
+        await s.store.countRejected("rej-nobody", 5);
+        const hs = await s.store.hosts();
+        expect(hs.map((h) => [h.hostname, h.rejected])).toEqual([["rej-a", 7]]);
       });
 
       test("hostIn keeps only the listed hosts; an empty list matches nothing", async () => {

@@ -150,7 +150,7 @@ function expectedHosts(rows: Row[]): HostSummary[] {
     const ts = cstToUs(r.ctime as string);
     const ips = (r.serverIps as string | null) ?? "";
     const h = by.get(r.hostname as string);
-    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, lastStoredUs: 0, records: 1, ingestAuth: null }); continue; }
+    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, lastStoredUs: 0, records: 1, ingestAuth: null, losses: 0, rejected: 0, reporter: null }); continue; }
     h.records++;
     h.firstSeenUs = Math.min(h.firstSeenUs, ts);
     if (ts > h.lastSeenUs) { h.lastSeenUs = ts; h.serverIps = ips; }
@@ -321,7 +321,7 @@ describe("opening the store on the 2018 seed's database", () => {
       expect(await all()).toEqual(rowsBefore);
       expect(await q<Row>(db.url, "SELECT * FROM __drizzle_migrations ORDER BY id")).toEqual(migrationsBefore);
       expect(migrationsBefore.length).toBe(MIGRATIONS);
-      expect(MIGRATIONS).toBe(10); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users, console
+      expect(MIGRATIONS).toBe(11); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users, console, host losses + reporter
     } finally {
       await again.close();
     }

@@ -81,6 +81,12 @@ export interface HostSummary {
   records: number;
   /** The token kind of the latest batch that stored records of this host; null before it was kept. */
   ingestAuth: IngestAuth | null;
+  /** Loss records stored of this host. */
+  losses: number;
+  /** Records refused at ingest that this host's own token sent. */
+  rejected: number;
+  /** The User-Agent of the latest batch that stored something new of this host (the reporter and its version); null before it was kept. */
+  reporter: string | null;
 }
 
 /** A session's stored records, summed up (Store.sessions). */
@@ -127,7 +133,9 @@ export interface Store {
    * Store records once each (by `oci`); resolves only after the transaction committed. `auth`: the
    * kind of token that sent them, kept per host when the batch stored something new of it.
    */
-  insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth): Promise<InsertResult>;
+  insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string): Promise<InsertResult>;
+  /** Count records refused at ingest against a host that has a row (a host token's own). */
+  countRejected(hostname: string, n: number): Promise<void>;
   /** Newest first, (tsUs, id) descending, at most `limit` rows after `after`. */
   query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]>;
   hosts(): Promise<HostSummary[]>;

@@ -6,7 +6,7 @@ import {
 import type { AppDeps } from "../app.ts";
 import { readIngestBody } from "../body.ts";
 import type { CommandFilter } from "../db/store.ts";
-import { admissionNow, admit, commitBatch } from "../ingest.ts";
+import { admissionNow, admit, commitBatch, reporterOf } from "../ingest.ts";
 import { errors, inputJsonSchema, json, newRouter, tokenRequired } from "../openapi.ts";
 import { decodeCursor, encodeCursor, exportStream, presentRecord } from "../present.ts";
 
@@ -71,7 +71,7 @@ export function commandsRoutes(deps: AppDeps) {
         if (typeof r === "string") rejected.push({ index, error: r });
         else valid.push(r);
       });
-      const res = await commitBatch(store, metrics, logger, valid, rejected.length, c.get("identity"));
+      const res = await commitBatch(store, metrics, logger, valid, rejected.length, c.get("identity"), reporterOf(c.req.header("user-agent")));
       // `code: 0` as the seed answered: the valid records are committed; `rejected` says which were not and why.
       return c.json({ code: 0 as const, msg: rejected.length ? `${rejected.length} record(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected }, 200);
     })

@@ -37,6 +37,9 @@ export function hostsRoutes(deps: AppDeps) {
         silentSeconds: h.lastStoredUs > 0 ? Math.floor((nowUs - h.lastStoredUs) / 1e6) : null,
         state: nowUs - h.lastStoredUs <= silentAfterUs ? "live" : nowUs - h.lastReceivedUs <= silentAfterUs ? "stalled" : "silent",
         ingestAuth: h.ingestAuth,
+        losses: h.losses,
+        rejected: h.rejected,
+        reporter: h.reporter,
       }));
     return c.json({ hosts }, 200);
   });

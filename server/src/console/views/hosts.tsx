@@ -9,7 +9,7 @@ export function HostsPage(props: { viewer: Viewer; hosts: (HostSummary & { state
     <Layout title="Hosts" viewer={props.viewer} active="hosts">
       <h1>Hosts <span class="muted">({props.hosts.length}, the most silent first)</span></h1>
       <table class="hosts">
-        <thead><tr><th>Host</th><th>State</th><th>Last stored</th><th>Silent for</th><th>Last record</th><th>Records</th><th>Ingest auth</th><th>Addresses</th></tr></thead>
+        <thead><tr><th>Host</th><th>State</th><th>Last stored</th><th>Silent for</th><th>Last record</th><th>Records</th><th>Losses</th><th>Rejected</th><th>Reporter</th><th>Ingest auth</th><th>Addresses</th></tr></thead>
         <tbody>
           {props.hosts.map((h) => (
             <tr tabindex={0} data-href={`/hosts/${encodeURIComponent(h.hostname)}`} class={`state-${h.state}`}>
@@ -19,6 +19,9 @@ export function HostsPage(props: { viewer: Viewer; hosts: (HostSummary & { state
               <td>{h.silentSeconds === null ? "—" : duration(h.silentSeconds)}</td>
               <td><Time tsUs={h.lastSeenUs} utcOffset={null} /></td>
               <td class="num">{h.records.toLocaleString("en")}</td>
+              <td class={`num${h.losses ? " bad-exit" : ""}`}>{h.losses ? <a href={`/?host=${encodeURIComponent(h.hostname)}&kind=loss`}>{h.losses.toLocaleString("en")}</a> : "0"}</td>
+              <td class={`num${h.rejected ? " bad-exit" : ""}`}>{h.rejected.toLocaleString("en")}</td>
+              <td>{h.reporter ?? "—"}</td>
               <td>{h.ingestAuth ?? "—"}</td>
               <td class="muted">{h.serverIps}</td>
             </tr>
@@ -41,7 +44,7 @@ export function HostPage(props: { viewer: Viewer; host: HostSummary; sessions: S
   return (
     <Layout title={h.hostname} viewer={props.viewer} active="hosts">
       <h1>{h.hostname}</h1>
-      <p class="muted">{h.records.toLocaleString("en")} records · last stored <Time tsUs={h.lastStoredUs} utcOffset={null} /> · <a href={`/?host=${encodeURIComponent(h.hostname)}`}>search this host</a> · <a href={`/?host=${encodeURIComponent(h.hostname)}&kind=loss`}>its loss records</a></p>
+      <p class="muted">{h.records.toLocaleString("en")} records · {h.losses.toLocaleString("en")} loss records · {h.rejected.toLocaleString("en")} rejected · reporter {h.reporter ?? "unknown"} · last stored <Time tsUs={h.lastStoredUs} utcOffset={null} /> · <a href={`/?host=${encodeURIComponent(h.hostname)}`}>search this host</a> · <a href={`/?host=${encodeURIComponent(h.hostname)}&kind=loss`}>its loss records</a></p>
       <table class="sessions">
         <thead><tr><th>Session</th><th>Users</th><th>First</th><th>Last</th><th>Records</th><th>Missing</th><th>Start</th><th>End</th><th>Conflicts</th><th>Writers</th></tr></thead>
         <tbody>

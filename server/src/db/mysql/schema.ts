@@ -67,6 +67,12 @@ export const hosts = mysqlTable("cmdaudit_hosts", {
   records: bigint("records", { mode: "number", unsigned: true }).notNull().default(0),
   /** How the host authenticates its ingest requests (host token or the shared token); NULL until known. */
   ingestAuth: varchar("ingest_auth", { length: 16 }),
+  /** Loss records stored of this host (records the pipeline says it could not keep). */
+  losses: bigint("losses", { mode: "number", unsigned: true }).notNull().default(0),
+  /** Records refused at ingest from this host's own token (a shared token's are not attributed). */
+  rejected: bigint("rejected", { mode: "number", unsigned: true }).notNull().default(0),
+  /** The User-Agent of the latest batch that stored something new of this host: the reporter's kind and version. */
+  reporter: varchar("reporter", { length: 64 }),
 });
 
 /**

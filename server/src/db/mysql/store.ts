@@ -211,11 +211,11 @@ class MysqlStore implements Store {
   readonly dialect = "mysql" as const;
   constructor(private readonly pool: mysql.Pool, private readonly db: MySql2Database) {}
 
-  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth): Promise<InsertResult> {
+  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string): Promise<InsertResult> {
     if (records.length === 0) return { inserted: 0, duplicates: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        const inserted = await this.insertOnce(records, receivedUs, auth);
+        const inserted = await this.insertOnce(records, receivedUs, auth, reporter);
         return { inserted, duplicates: records.length - inserted };
       } catch (e) {
         // Concurrent batches for many hosts can still deadlock on index gaps; InnoDB rolled the
@@ -226,13 +226,14 @@ class MysqlStore implements Store {
     }
   }
 
-  private async insertOnce(records: AuditRecord[], receivedUs: number, auth: IngestAuth | undefined): Promise<number> {
+  private async insertOnce(records: AuditRecord[], receivedUs: number, auth: IngestAuth | undefined, reporter: string | undefined): Promise<number> {
     const per = hostDeltas(records);
-    const hostRows = (received: number, counts?: Map<string, number>) => [...per].map(([hostname, h]) => {
+    const hostRows = (received: number, counts?: Map<string, number>, losses?: Map<string, number>) => [...per].map(([hostname, h]) => {
       const stored = (counts?.get(hostname) ?? 0) > 0;
       return {
         hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: received,
         lastStoredUs: stored ? received : 0, records: counts?.get(hostname) ?? 0, ingestAuth: stored ? auth ?? null : null,
+        losses: losses?.get(hostname) ?? 0, reporter: stored ? reporter ?? null : null,
       };
     });
     return this.db.transaction(async (tx) => {
@@ -243,7 +244,9 @@ class MysqlStore implements Store {
       // With those locks held nobody else can add these keys, so affectedRows (one host) or this
       // look-up (several hosts: the counts are per host) is exact.
       const seen = new Set<string>();
-      const keys = per.size === 1 ? [] : [...new Set(records.map((r) => r.oci))];
+      // Loss records are few: which of them are new is looked up even for one host, so the host's count is exact.
+      const lossKeys = records.filter((r) => r.kind === "loss").map((r) => r.oci);
+      const keys = per.size === 1 ? [...new Set(lossKeys)] : [...new Set(records.map((r) => r.oci))];
       for (let i = 0; i < keys.length; i += ROWS_PER_INSERT) {
         const rows = await tx.select({ oci: servercmdhist.oci }).from(servercmdhist).where(inArray(servercmdhist.oci, keys.slice(i, i + ROWS_PER_INSERT)));
         for (const r of rows) seen.add(r.oci);
@@ -258,6 +261,9 @@ class MysqlStore implements Store {
       const counts = new Map<string, number>();
       if (per.size === 1) counts.set(records[0]!.hostname, inserted);
       else for (const r of fresh) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
+      const losses = new Map<string, number>();
+      const lost = (r: AuditRecord) => { if (r.kind === "loss") losses.set(r.hostname, (losses.get(r.hostname) ?? 0) + 1); };
+      for (const r of fresh) lost(r);
       if (inserted < records.length) {
         // Some keys were stored already: same content is a duplicate, other content a conflict (conflicts.ts).
         // The host rows are locked, so nobody else writes these keys meanwhile.
@@ -277,7 +283,7 @@ class MysqlStore implements Store {
           const added = c.records.filter((r) => !known.has(r.oci));
           for (const part of chunks(added)) await tx.execute(insertRows(part, receivedUs));
           inserted += added.length;
-          for (const r of added) counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1);
+          for (const r of added) { counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1); lost(r); }
           for (const oci of c.flagStored) {
             await tx.update(servercmdhist).set({ flags: withConflict(stored.get(oci)!.flags).join(",") }).where(eq(servercmdhist.oci, oci));
           }
@@ -285,8 +291,10 @@ class MysqlStore implements Store {
       }
       // One statement for every host of the batch. Address and token kind follow receipt: the latest
       // batch that stored something new of the host (a claimed time must not pin them).
-      await tx.insert(hosts).values(hostRows(receivedUs, counts)).onDuplicateKeyUpdate({ set: {
+      await tx.insert(hosts).values(hostRows(receivedUs, counts, losses)).onDuplicateKeyUpdate({ set: {
         records: sql.raw("`records` + VALUES(`records`)"),
+        losses: sql.raw("`losses` + VALUES(`losses`)"),
+        reporter: sql.raw("IF(VALUES(`records`) > 0, COALESCE(VALUES(`reporter`), `reporter`), `reporter`)"),
         firstSeenUs: sql.raw("LEAST(`first_seen_us`, VALUES(`first_seen_us`))"),
         serverIps: sql.raw("IF(VALUES(`records`) > 0, VALUES(`server_ips`), `server_ips`)"),
         ingestAuth: sql.raw("IF(VALUES(`records`) > 0, COALESCE(VALUES(`ingest_auth`), `ingest_auth`), `ingest_auth`)"),
@@ -312,6 +320,10 @@ class MysqlStore implements Store {
 
   async hosts(): Promise<HostSummary[]> {
     return (await this.db.select().from(hosts).orderBy(hosts.hostname)) as HostSummary[];
+  }
+
+  async countRejected(hostname: string, n: number): Promise<void> {
+    if (n > 0) await this.db.update(hosts).set({ rejected: sql`${hosts.rejected} + ${n}` }).where(eq(hosts.hostname, hostname));
   }
 
   async transcript(host: string, sessionId: string, limit: number, after?: TranscriptCursor): Promise<StoredRecord[]> {

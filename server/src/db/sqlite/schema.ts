@@ -54,6 +54,9 @@ export const hosts = sqliteTable("cmdaudit_hosts", {
   lastStoredUs: integer("last_stored_us").notNull().default(0),
   records: integer("records").notNull().default(0),
   ingestAuth: text("ingest_auth"),
+  losses: integer("losses").notNull().default(0),
+  rejected: integer("rejected").notNull().default(0),
+  reporter: text("reporter"),
 });
 
 /** Same as the MySQL table (see ../mysql/schema.ts): rows from before the flags column still to be flagged. */

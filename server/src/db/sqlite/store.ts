@@ -56,18 +56,21 @@ class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
   constructor(private readonly sqlite: Database, private readonly db: BunSQLiteDatabase) {}
 
-  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth): Promise<InsertResult> {
+  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string): Promise<InsertResult> {
     if (records.length === 0) return { inserted: 0, duplicates: 0 };
     const inserted = this.db.transaction((tx) => {
       let total = 0;
       for (const [hostname, h] of hostDeltas(records)) {
         let n = 0;
+        let losses = 0;
         const insert = (recs: AuditRecord[]) => {
           let added = 0;
           for (let i = 0; i < recs.length; i += ROWS_PER_INSERT) {
             const rows = recs.slice(i, i + ROWS_PER_INSERT).map((r) => toRow(r, receivedUs));
-            added += tx.insert(servercmdhist).values(rows).onConflictDoNothing({ target: servercmdhist.oci })
-              .returning({ id: servercmdhist.id }).all().length;
+            const got = tx.insert(servercmdhist).values(rows).onConflictDoNothing({ target: servercmdhist.oci })
+              .returning({ kind: servercmdhist.kind }).all();
+            added += got.length;
+            losses += got.filter((r) => r.kind === "loss").length;
           }
           return added;
         };
@@ -91,13 +94,15 @@ class SqliteStore implements Store {
         const stored = n > 0;
         tx.insert(hosts).values({
           hostname, serverIps: h.serverIps, firstSeenUs: h.minTs, lastSeenUs: h.maxTs, lastReceivedUs: receivedUs, lastStoredUs: stored ? receivedUs : 0, records: n,
-          ingestAuth: stored ? auth ?? null : null,
+          ingestAuth: stored ? auth ?? null : null, losses, reporter: stored ? reporter ?? null : null,
         })
           .onConflictDoUpdate({ target: hosts.hostname, set: {
             records: sql`${hosts.records} + ${n}`,
             firstSeenUs: sql`min(${hosts.firstSeenUs}, ${h.minTs})`,
             serverIps: stored ? h.serverIps : sql`${hosts.serverIps}`,
             ingestAuth: stored && auth ? auth : sql`${hosts.ingestAuth}`,
+            losses: sql`${hosts.losses} + ${losses}`,
+            reporter: stored && reporter ? reporter : sql`${hosts.reporter}`,
             lastSeenUs: sql`max(${hosts.lastSeenUs}, ${h.maxTs})`,
             lastReceivedUs: sql`max(${hosts.lastReceivedUs}, ${receivedUs})`,
             lastStoredUs: sql`max(${hosts.lastStoredUs}, ${n > 0 ? receivedUs : 0})`,
@@ -121,6 +126,10 @@ class SqliteStore implements Store {
 
   async hosts(): Promise<HostSummary[]> {
     return this.db.select().from(hosts).orderBy(hosts.hostname).all() as HostSummary[];
+  }
+
+  async countRejected(hostname: string, n: number): Promise<void> {
+    if (n > 0) this.db.update(hosts).set({ rejected: sql`${hosts.rejected} + ${n}` }).where(eq(hosts.hostname, hostname)).run();
   }
 
   async transcript(host: string, sessionId: string, limit: number, after?: TranscriptCursor): Promise<StoredRecord[]> {

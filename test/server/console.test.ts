@@ -99,6 +99,9 @@ test("signing out ends the session on the server: the old cookie no longer works
   // A form posted from another origin is refused before it is read.
   const x = await t.app.request("/login", { method: "POST", headers: { Origin: "https://evil.example" }, body: new URLSearchParams({ user: "ada" }) });
   expect(x.status).toBe(403);
+  // A form body past any form's size is refused unread.
+  const big = await t.app.request("/login", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded", "Content-Length": String(17 * 1024) }, body: "user=" + "a".repeat(17 * 1024 - 5) });
+  expect(big.status).toBe(413);
 });
 
 test("search: filters, the match marked, command text that attacks the browser shown as text; security headers; every search in the access log", async () => {

@@ -26,6 +26,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 const LOGIN_COOKIE = "cmdaudit_login";
 const PAGE = 100;
 const TRANSCRIPT_PAGE = 500;
+const MAX_FORM_BYTES = 16 * 1024;
 
 function clientIp(c: Context): string {
   try {
@@ -59,11 +60,15 @@ export function consoleRoutes(d: AppDeps) {
     c.header("Referrer-Policy", "same-origin");
     if (d.config.tls) c.header("Strict-Transport-Security", "max-age=31536000");
   });
-  // A form posted from another origin is refused before anything else (SameSite=Strict and the CSRF token also stop it).
+  // A form posted from another origin is refused before anything else (SameSite=Strict and the CSRF token also stop it),
+  // and so is a form body larger than any of the console's forms.
   app.use("*", async (c, next) => {
     if (c.req.method === "POST") {
       const origin = c.req.header("origin");
       if (origin && origin !== new URL(c.req.url).origin) return c.text("cross-origin form refused", 403);
+      // Browsers state a form's length; a chunked body is bounded by the server's limits.max_body_bytes.
+      const length = Number(c.req.header("content-length") ?? 0);
+      if (length > MAX_FORM_BYTES) return c.text(`a form body holds at most ${MAX_FORM_BYTES} bytes`, 413);
     }
     await next();
   });

@@ -29,6 +29,8 @@ const rec = (seq: number, over: Partial<EncodableRecord> = {}): EncodableRecord 
   kind: "command", ctime: `2024-03-01T12:00:${String(seq).padStart(2, "0")}+08:00`, hostname: "web-1", serverIps: "10.0.0.1", suser: "root", luser: "alice",
   terminal: "pts/0", clientIp: "192.0.2.7", sessionId: "tr-1", seq, cwd: "/root", exitStatus: 0, command: `echo ${seq}`, ...over,
 });
+/** Commands in the long session: the first screen (100) and then pages the script fetches. */
+const LONG = 1300;
 const XSS = ["<script>window.__xss=1</script>", `<img src=x onerror="window.__xss=2">`, `"><svg onload="window.__xss=3">`];
 const RECORDS = [
   rec(1, { kind: "session_start", command: "" }),
@@ -52,9 +54,12 @@ beforeAll(async () => {
   writeFileSync(env.CMDAUDIT_CONFIG, "console:\n  host_groups:\n    web: [\"web-*\"]\n");
   await cli(["add", "ada", "--role", "admin", "--password-stdin"], `${PASSWORD}\n`);
   server = await startServer(env);
-  const body = Buffer.concat(RECORDS.map((r) => Buffer.from(encodeRecord(r))));
-  const res = await fetch(`${server.url}/api/v1/ingest/raw`, { method: "POST", headers: { Authorization: `Bearer ${INGEST}` }, body });
-  expect(((await res.json()) as { accepted: number }).accepted).toBe(RECORDS.length);
+  const long = Array.from({ length: LONG }, (_, i) => rec(i + 1, { sessionId: "long-1", command: `true ${i + 1}`, ctime: `2024-02-28T12:${String(Math.floor(i / 60)).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}+08:00` }));
+  for (const batch of [RECORDS, long]) {
+    const body = Buffer.concat(batch.map((r) => Buffer.from(encodeRecord(r))));
+    const res = await fetch(`${server.url}/api/v1/ingest/raw`, { method: "POST", headers: { Authorization: `Bearer ${INGEST}` }, body });
+    expect(((await res.json()) as { accepted: number }).accepted).toBe(batch.length);
+  }
   chromium = await startChromium();
 }, 60_000);
 
@@ -129,6 +134,18 @@ describe("the console in Chromium", () => {
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     await page.screenshot({ path: join(SHOTS, "03-transcript.png"), fullPage: true });
+    await ctx.close();
+  }, 60_000);
+
+  test("a long session: the first screen at once, the rest fetched a page at a time; a deep link far down lands on its command", async () => {
+    const { ctx, page } = await signedIn();
+    await page.goto(`${server.url}/sessions/long-1#seq-1280`);
+    await page.locator("#transcript-done").waitFor({ state: "attached", timeout: 30_000 });
+    expect(await page.locator("#transcript .entry").count()).toBe(LONG);
+    expect(await page.evaluate("document.activeElement?.id")).toBe("seq-1280");
+    expect(await page.evaluate("document.getElementById('seq-1280').getBoundingClientRect().top > 0 && document.getElementById('seq-1280').getBoundingClientRect().top < innerHeight")).toBe(true);
+    expect(await page.locator("#more").count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, "06-transcript-deep-link.png") });
     await ctx.close();
   }, 60_000);
 

@@ -197,3 +197,40 @@ test("the assets are served by the server itself", async () => {
   expect(js.headers.get("content-type")).toContain("javascript");
   expect(await js.text()).toContain("cmdaudit-tz");
 });
+
+test("a long transcript: the page holds the first 100 records, /more the next 500 with the gap across the boundary, then the end; all=1 holds everything; each page read is logged", async () => {
+  const t = await withUsers();
+  const seqs = [...Array.from({ length: 100 }, (_, i) => i + 1), ...Array.from({ length: 600 }, (_, i) => i + 103)]; // 101-102 never arrive
+  const recs = seqs.map((seq) => h({ hostname: "web-1", sessionId: "long", seq, command: `echo ${seq}`, ctime: `2024-03-01T12:${String(Math.floor(seq / 60) % 60).padStart(2, "0")}:${String(seq % 60).padStart(2, "0")}+08:00` }));
+  for (let i = 0; i < recs.length; i += 300) expect((await json<IngestAnswer>(await t.postRaw(cat(...recs.slice(i, i + 300))))).accepted).toBe(Math.min(300, recs.length - i));
+  const b = new Browser(t);
+  await b.signIn("ada");
+  const page = await (await b.go("/sessions/long?host=web-1")).text();
+  const ids = (html: string) => [...html.matchAll(/id="seq-(\d+)"/g)].map((m) => Number(m[1]));
+  expect(ids(page)).toEqual(seqs.slice(0, 100));
+  expect(page).not.toContain("never arrived");
+  expect(page).not.toContain("transcript-done");
+  expect(page).toContain("/sessions/long?host=web-1&amp;all=1"); // without script: the whole session
+  const next = (html: string) => /data-next="([^"]+)"/.exec(html)?.[1]?.replaceAll("&amp;", "&");
+  const more1 = await (await b.go(next(page)!)).text();
+  expect(ids(more1)).toEqual(seqs.slice(100, 600));
+  expect(more1.indexOf("seqs 101–102 never arrived (2 records missing)")).toBeLessThan(more1.indexOf('id="seq-103"'));
+  const more2 = await (await b.go(next(more1)!)).text();
+  expect(ids(more2)).toEqual(seqs.slice(600));
+  expect(more2).toContain("no session end");
+  expect(more2).toContain('id="transcript-done"');
+  expect(next(more2)).toBeUndefined();
+  const whole = await (await b.go("/sessions/long?host=web-1&all=1")).text();
+  expect(ids(whole)).toEqual(seqs);
+  expect((whole.match(/never arrived/g) ?? []).length).toBe(1);
+  expect(whole.trimEnd().endsWith("</html>")).toBe(true);
+  // A page asked for with a made-up position or state is refused; a reader of other hosts gets nothing.
+  expect((await b.go("/sessions/long/more?host=web-1&after=x&state=-.0.0.0")).status).toBe(400);
+  expect((await b.go("/sessions/long/more?host=web-1&after=1.1&state=nonsense")).status).toBe(400);
+  await t.store.putConsoleUser({ name: "dora", passwordHash: await Bun.password.hash(PASSWORD), role: "reader", hostGroups: [], createdUs: 1 });
+  const d = new Browser(t);
+  await d.signIn("dora");
+  expect((await d.go(next(page)!)).status).toBe(404);
+  const log = (await t.store.accessLog(100)).filter((e) => e.userName === "ada").map((e) => e.action);
+  expect(log.filter((a) => a.startsWith("session"))).toEqual(["session-all", "session-more", "session-more", "session"]);
+});

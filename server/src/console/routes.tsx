@@ -9,7 +9,7 @@ import { getConnInfo } from "hono/bun";
 import { getCookie, setCookie } from "hono/cookie";
 import { raw } from "hono/html";
 import type { AppDeps } from "../app.ts";
-import type { HostSummary } from "../db/store.ts";
+import type { HostSummary, TranscriptCursor } from "../db/store.ts";
 import { decodeCursor, encodeCursor, exportStream } from "../present.ts";
 import { decodeSessionCursor, encodeSessionCursor } from "../routes/sessions.ts";
 import { ASSETS } from "./assets.ts";
@@ -20,12 +20,13 @@ import { mayView, visibleHosts } from "./visible.ts";
 import { AccessPage, HostPage, HostsPage, LoginPage } from "./views/hosts.tsx";
 import { Layout } from "./views/layout.tsx";
 import { SearchPage } from "./views/search.tsx";
-import { newTranscriptState, TranscriptChunk, TranscriptEnd } from "./views/transcript.tsx";
+import { newTranscriptState, stateFromQuery, stateToQuery, TranscriptChunk, TranscriptEnd, type TranscriptState } from "./views/transcript.tsx";
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const LOGIN_COOKIE = "cmdaudit_login";
 const PAGE = 100;
 const TRANSCRIPT_PAGE = 500;
+const FIRST_SCREEN = 100;
 const MAX_FORM_BYTES = 16 * 1024;
 
 function clientIp(c: Context): string {
@@ -168,7 +169,8 @@ export function consoleRoutes(d: AppDeps) {
     if (!host || !(await mayView(v.user, d.config, d.store, host))) {
       return c.html(<Layout title="Session" viewer={v}><p class="error">No such session, or not on a host you may see.</p></Layout>, 404);
     }
-    await log(c, v.user.name, "session", `${host} ${id}`);
+    const all = c.req.query("all") === "1";
+    await log(c, v.user.name, all ? "session-all" : "session", `${host} ${id}`);
     const h = host;
     const [head, tail] = String(<Layout title={`Session ${id}`} viewer={v}>
       <h1>Session <code>{id}</code> on <a href={`/hosts/${encodeURIComponent(h)}`}>{h}</a></h1>
@@ -176,10 +178,13 @@ export function consoleRoutes(d: AppDeps) {
     </Layout>).split("<!--records-->") as [string, string];
     const st = newTranscriptState();
     const enc = new TextEncoder();
-    let after: { seq: number; id: number } | undefined;
+    let after: TranscriptCursor | undefined;
     let sentHead = false;
     let done = false;
-    // The head at once, then a page of records at a time, pulled as the browser reads: a 10,000-command session shows its first screen at once.
+    // The head at once, then the first screen of records. Without all=1 the page ends there and the
+    // console's script fetches the rest (/more) a page at a time: the browser paints the first screen
+    // of a 10,000-command session at once. With all=1 (and for readers without script) the whole
+    // session streams in this one response, a page at a time as the browser reads.
     const body = new ReadableStream<Uint8Array>({
       async pull(ctrl) {
         if (!sentHead) {
@@ -188,18 +193,45 @@ export function consoleRoutes(d: AppDeps) {
           return;
         }
         if (done) return ctrl.close();
-        const rows = await d.store.transcript(h, id, TRANSCRIPT_PAGE, after);
-        let out = String(<TranscriptChunk rows={rows} st={st} />);
-        const last = rows.at(-1);
-        if (rows.length < TRANSCRIPT_PAGE || !last) {
-          out += String(<TranscriptEnd st={st} />) + tail;
-          done = true;
-        } else after = { seq: last.seq ?? 0, id: last.id };
-        ctrl.enqueue(enc.encode(out));
+        const part = await transcriptPart(h, id, st, after, after ? TRANSCRIPT_PAGE : FIRST_SCREEN, !all);
+        if (part.next && all) after = part.next;
+        else done = true;
+        ctrl.enqueue(enc.encode(done ? part.html + tail : part.html));
       },
     }, { highWaterMark: 0 });
     return new Response(body, { headers: { "Content-Type": "text/html; charset=UTF-8", "Cache-Control": "no-store" } });
   });
+
+  /** The next page of a transcript, as HTML to append (the console's script asks for it); each page read is in the access log. */
+  app.get("/sessions/:id/more", authed, async (c) => {
+    const v = viewerOf(c);
+    const id = c.req.param("id");
+    const host = c.req.query("host");
+    const at = /^(\d{1,15})\.(\d{1,15})$/.exec(c.req.query("after") ?? "");
+    const st = stateFromQuery(c.req.query("state") ?? "");
+    if (!host || !at || !st) return c.text("host, after and state: as the transcript page gave them", 400);
+    if (!(await mayView(v.user, d.config, d.store, host))) return c.text("no such session, or not on a host you may see", 404);
+    await log(c, v.user.name, "session-more", `${host} ${id} after seq ${at[1]}`);
+    const part = await transcriptPart(host, id, st, { seq: Number(at[1]), id: Number(at[2]) }, TRANSCRIPT_PAGE, true);
+    return c.html(part.html, 200, { "Cache-Control": "no-store" });
+  });
+
+  /**
+   * Up to `want` records after `after` as HTML, with the gaps before them; then, when more may
+   * follow, a continuation (`#more`, for the script; a link to the whole session for readers
+   * without it) when `continued`, or the end of the transcript.
+   */
+  async function transcriptPart(host: string, id: string, st: TranscriptState, after: TranscriptCursor | undefined, want: number, continued: boolean): Promise<{ html: string; next?: TranscriptCursor }> {
+    const rows = await d.store.transcript(host, id, want, after);
+    const html = String(<TranscriptChunk rows={rows} st={st} />);
+    const last = rows.at(-1);
+    if (rows.length < want || !last) return { html: html + String(<TranscriptEnd st={st} />) };
+    const next = { seq: last.seq ?? 0, id: last.id };
+    if (!continued) return { html, next };
+    const base = `/sessions/${encodeURIComponent(id)}`;
+    const more = `${base}/more?host=${encodeURIComponent(host)}&after=${next.seq}.${next.id}&state=${stateToQuery(st)}`;
+    return { html: html + String(<div id="more" class="marker" data-next={more}>Loading the rest of the session… <a href={`${base}?host=${encodeURIComponent(host)}&all=1`}>or open it whole</a></div>), next };
+  }
 
   app.get("/hosts", authed, async (c) => {
     const v = viewerOf(c);

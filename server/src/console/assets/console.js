@@ -48,9 +48,41 @@
         if (f.value === "" || (f.name === "range" && f.value === "all")) f.disabled = true;
       }
     });
-    var target = location.hash && document.getElementById(location.hash.slice(1));
-    if (target && target.focus) target.focus();
+    reveal();
+    afterPaint(loadMore);
   });
+  // After the next frame is painted: the first screen shows before the rest of a transcript is fetched and laid out.
+  function afterPaint(f) { requestAnimationFrame(function () { setTimeout(f, 0); }); }
+  // A deep link (#seq-N) lands on its command, also when that command comes with a later page.
+  var revealed = false;
+  function reveal() {
+    if (revealed || !location.hash) return;
+    var target = document.getElementById(location.hash.slice(1));
+    if (!target) return;
+    revealed = true;
+    target.classList.add("target");
+    target.scrollIntoView({ block: "center" });
+    if (target.focus) target.focus({ preventScroll: true });
+  }
+  // A long transcript: the page holds its first screen; the rest comes a page at a time.
+  function loadMore() {
+    var m = document.getElementById("more");
+    var url = m && m.getAttribute("data-next");
+    if (!url) return;
+    m.removeAttribute("data-next");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      .then(function (html) {
+        m.insertAdjacentHTML("beforebegin", html);
+        m.parentNode.removeChild(m);
+        reveal();
+        afterPaint(loadMore);
+      })
+      .catch(function (e) {
+        m.classList.add("noend");
+        m.firstChild.textContent = "The rest of this session could not be loaded (" + e.message + "): ";
+      });
+  }
   document.addEventListener("keydown", function (e) {
     var tag = (e.target && e.target.tagName) || "";
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || e.ctrlKey || e.metaKey || e.altKey) return;

@@ -11,6 +11,18 @@ export interface TranscriptState {
 
 export const newTranscriptState = (): TranscriptState => ({ lastSeq: undefined, ended: false, started: false, records: 0 });
 
+/** The state carried to the next page's request (`/more?state=`): last seq, ended, started, records. */
+export function stateToQuery(st: TranscriptState): string {
+  return `${st.lastSeq ?? "-"}.${st.ended ? 1 : 0}.${st.started ? 1 : 0}.${st.records}`;
+}
+
+/** A state from the query, or undefined when it is not one stateToQuery wrote (a reader can only mislead their own view). */
+export function stateFromQuery(q: string): TranscriptState | undefined {
+  const m = /^(-|\d{1,15})\.([01])\.([01])\.(\d{1,15})$/.exec(q);
+  if (!m) return undefined;
+  return { lastSeq: m[1] === "-" ? undefined : Number(m[1]), ended: m[2] === "1", started: m[3] === "1", records: Number(m[4]) };
+}
+
 /** Records that never arrived between two stored ones: a gap in the hook's sequence numbers. */
 function Gap(props: { from: number; to: number }) {
   const n = props.to - props.from + 1;
@@ -64,6 +76,6 @@ export function TranscriptChunk(props: { rows: StoredRecord[]; st: TranscriptSta
 
 export function TranscriptEnd(props: { st: TranscriptState }) {
   const st = props.st;
-  if (st.records === 0) return <p class="muted">No records of this session.</p>;
-  return <>{!st.ended && <div class="marker noend" role="note">⚠ no session end: the shell was killed, its connection cut, or recording was switched off (later commands may be missing)</div>}</>;
+  if (st.records === 0) return <><p class="muted">No records of this session.</p><div id="transcript-done" hidden></div></>;
+  return <>{!st.ended && <div class="marker noend" role="note">⚠ no session end: the shell was killed, its connection cut, or recording was switched off (later commands may be missing)</div>}<div id="transcript-done" hidden></div></>;
 }

@@ -175,6 +175,9 @@ test("a transcript: in seq order, a gap, a loss record, a conflict, a multi-line
   await b.signIn("ada");
   const res = await b.go("/sessions/tr?host=web-1");
   expect(res.status).toBe(200);
+  // A streamed page carries the same headers as the others.
+  expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+  expect(res.headers.get("cache-control")).toBe("no-store");
   const html = await res.text();
   const order = ["session start", "for i in 1 2\ndo echo $i\ndone", "seqs 3–4 never arrived (2 records missing)", "echo after the gap", "2 record(s) could not be written", "true # forged", "rm -rf /tmp/evidence", "no session end"];
   const at = order.map((s) => html.indexOf(s));

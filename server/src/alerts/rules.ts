@@ -1,0 +1,120 @@
+/**
+ * Alert rules: the built-in ones (builtin-rules.ts) and the config's own, each matched against a
+ * record's normalised command (normalize.ts) within its scope and outside its exceptions.
+ */
+import { z } from "zod";
+import type { RecordKind } from "../../../protocol/index.ts";
+import { BUILTIN_RULES } from "./builtin-rules.ts";
+import { normalize, type SimpleCommand } from "./normalize.ts";
+
+export const SEVERITIES = ["info", "warning", "critical"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** What a rule sees of a record. */
+export interface RuleInput {
+  command: string;
+  kind: RecordKind;
+  flags: string[];
+  hostname: string;
+  luser: string;
+  suser: string;
+}
+
+/** Only the start of a long command is matched: a rule's regex runs on at most this many characters. */
+export const MATCH_CHARS = 8192;
+
+/**
+ * A regex a person may give (config, or a backtest by anyone holding a read token): bounded in
+ * length, and refused when a quantified group holds a quantifier (`(a+)+`, `(x*)*`), the shape
+ * that makes JavaScript's backtracking take exponential time.
+ */
+export const safeRegex = z.string().min(1).max(512).superRefine((s, ctx) => {
+  try {
+    new RegExp(s, "u");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: `not a regular expression: ${(e as Error).message.slice(0, 120)}` });
+    return;
+  }
+  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{?]/.test(s) || /\\\d/.test(s)) {
+    ctx.addIssue({ code: "custom", message: "a quantified group that holds a quantifier, or a backreference, can take exponential time: write it without" });
+  }
+});
+
+const hostPattern = z.string().min(1).max(253);
+const name = z.string().min(1).max(64);
+
+export const ruleSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: "an id holds a-z 0-9 . _ - (1-64 characters, lower case)" }),
+  severity: z.enum(SEVERITIES).default("warning"),
+  description: z.string().max(500).default(""),
+  /** Program names the normalised command runs (any of them): `reboot` matches `sudo /sbin/reboot`. */
+  command: z.union([name, z.array(name).min(1).max(50)]).optional(),
+  /** With `command`: a regex on that command's arguments, joined by single spaces. */
+  args: safeRegex.optional(),
+  /** A regex on the command text as typed. */
+  regex: safeRegex.optional(),
+  hosts: z.array(hostPattern).max(1000).optional(),
+  users: z.array(name).max(1000).optional(),
+  except: z.strictObject({
+    hosts: z.array(hostPattern).max(1000).optional(),
+    users: z.array(name).max(1000).optional(),
+    regex: safeRegex.optional(),
+  }).optional(),
+  enabled: z.boolean().default(true),
+}).refine((r) => r.command !== undefined || r.regex !== undefined, { error: "a rule needs command (program names) or regex" })
+  .refine((r) => r.args === undefined || r.command !== undefined, { error: "args: only with command" });
+export type RuleConfig = z.infer<typeof ruleSchema>;
+
+/** A rule ready to match: built in or from the config. */
+export interface Rule {
+  id: string;
+  severity: Severity;
+  description: string;
+  builtin: boolean;
+  matches(input: RuleInput, commands: SimpleCommand[]): boolean;
+}
+
+function hostMatcher(patterns: string[] | undefined): ((h: string) => boolean) | undefined {
+  if (!patterns?.length) return undefined;
+  const res = patterns.map((p) => new RegExp(`^${p.split("*").map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i"));
+  return (h) => res.some((r) => r.test(h));
+}
+
+/** A config rule as a Rule; `groups` resolves host group names the way the console does. */
+export function compileRule(r: RuleConfig): Rule {
+  const programs = r.command === undefined ? undefined : new Set(Array.isArray(r.command) ? r.command : [r.command]);
+  const args = r.args === undefined ? undefined : new RegExp(r.args, "u");
+  const regex = r.regex === undefined ? undefined : new RegExp(r.regex, "u");
+  const inHosts = hostMatcher(r.hosts);
+  const exHosts = hostMatcher(r.except?.hosts);
+  const exRegex = r.except?.regex === undefined ? undefined : new RegExp(r.except.regex, "u");
+  const user = (i: RuleInput, list: string[] | undefined) => list?.some((u) => u === i.luser || u === i.suser) ?? false;
+  return {
+    id: r.id, severity: r.severity, description: r.description, builtin: false,
+    matches(i, cmds) {
+      if (inHosts && !inHosts(i.hostname)) return false;
+      if (r.users?.length && !user(i, r.users)) return false;
+      if (exHosts?.(i.hostname) || user(i, r.except?.users)) return false;
+      const text = i.command.slice(0, MATCH_CHARS);
+      if (exRegex?.test(text)) return false;
+      if (regex && !regex.test(text)) return false;
+      if (programs && !cmds.some((c) => programs.has(c.program) && (args === undefined || args.test(c.args.join(" ").slice(0, MATCH_CHARS))))) return false;
+      return true;
+    },
+  };
+}
+
+/** The built-ins not turned off, then the config's enabled rules. */
+export function activeRules(config: { rules: RuleConfig[]; disabled_builtins: string[] }): Rule[] {
+  const off = new Set(config.disabled_builtins);
+  return [
+    ...BUILTIN_RULES.filter((b) => !off.has(b.id)).map((b): Rule => ({ id: b.id, severity: b.severity, description: b.description, builtin: true, matches: b.test })),
+    ...config.rules.filter((r) => r.enabled).map(compileRule),
+  ];
+}
+
+/** The rules a record matches. The command is normalised once, its start only. */
+export function matchRecord(rules: Rule[], input: RuleInput): Rule[] {
+  const cmds = input.kind === "command" ? normalize(input.command.slice(0, MATCH_CHARS)) : [];
+  return rules.filter((r) => r.matches(input, cmds));
+}

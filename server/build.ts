@@ -10,7 +10,9 @@ import { resolve } from "node:path";
 import { compile, ROOT } from "../scripts/compile.ts";
 
 export function buildServer(outfile = resolve(ROOT, "dist/cmdaudit-server")): Promise<string> {
-  return compile({ entry: "server/src/main.ts", outfile, versionVar: "CMDAUDIT_SERVER_VERSION", assets: ["server/drizzle"], bytecode: false });
+  return compile({
+    entry: "server/src/main.ts", outfile, versionVar: "CMDAUDIT_SERVER_VERSION", assets: ["server/drizzle"], workers: ["server/src/alerts/backtest-worker.ts"], bytecode: false,
+  });
 }
 
 if (import.meta.main) {

@@ -14,6 +14,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { hostsRoutes } from "./routes/hosts.ts";
 import { ingestRawRoutes } from "./routes/ingest-raw.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
+import { rulesRoutes } from "./routes/rules.ts";
 import { sessionsRoutes } from "./routes/sessions.ts";
 import { consoleRoutes } from "./console/routes.tsx";
 
@@ -28,7 +29,7 @@ export interface AppDeps {
 }
 
 /** `clock` (ms): the rate limiter's, for tests of refills without sleeping. */
-export function createApp(deps: { store: Store; config: Config; logger?: Logger; metrics?: Metrics; clock?: () => number }) {
+export function createApp(deps: { store: Store; config: Config; logger?: Logger; metrics?: Metrics; clock?: () => number; backtestLimits?: { budgetMs: number; batchMs: number } }) {
   const d: AppDeps = {
     ...deps,
     logger: deps.logger ?? silentLogger,
@@ -62,6 +63,7 @@ export function createApp(deps: { store: Store; config: Config; logger?: Logger;
   app.route("/api/v1/ingest/raw", ingestRawRoutes(d));
   app.route("/api/v1/hosts", hostsRoutes(d));
   app.route("/api/v1/sessions", sessionsRoutes(d));
+  app.route("/api/v1/rules", rulesRoutes(d, deps.backtestLimits));
 
   // Public, as /healthz is: the document and the page describe the API (the same as this source
   // tree does) and hold no record, host or setting of this server.

@@ -2,6 +2,8 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
 import { MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
+import { BUILTIN_RULES } from "./alerts/builtin-rules.ts";
+import { ruleSchema } from "./alerts/rules.ts";
 import { HOST_TOKEN_HOST } from "./host-token.ts";
 
 // An entry that starts with "sha256:" is a digest and must be a whole one: a truncated digest would
@@ -78,6 +80,15 @@ export const configSchema = z.strictObject({
      */
     host_groups: z.record(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, { error: "a group name holds only A-Z a-z 0-9 . _ - (1-64 characters)" }),
       z.array(z.string().min(1).max(253)).min(1)).default({}),
+  }).prefault({}),
+  alerts: z.strictObject({
+    /** Rules of this server's own (server/src/alerts/rules.ts), matched after the built-in ones. */
+    rules: z.array(ruleSchema).max(1000).default([])
+      .refine((rs) => new Set(rs.map((r) => r.id)).size === rs.length, { error: "two rules have one id" })
+      .refine((rs) => rs.every((r) => !BUILTIN_RULES.some((b) => b.id === r.id)), { error: "a rule's id is a built-in rule's" }),
+    /** Built-in rules turned off, by id. */
+    disabled_builtins: z.array(z.string()).default([])
+      .refine((ids) => ids.every((id) => BUILTIN_RULES.some((b) => b.id === id)), { error: "not the id of a built-in rule" }),
   }).prefault({}),
   tls: z.strictObject({
     cert_file: z.string().min(1),

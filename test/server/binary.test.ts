@@ -48,6 +48,12 @@ describe("cmdaudit-server binary", () => {
       expect(((await post.json()) as { accepted: number }).accepted).toBe(1);
       const got = (await (await fetch(`${url}/api/v1/commands?host=bin-host`, { headers: { AccessToken: READ_TOKEN } })).json()) as { items: { command: string }[] };
       expect(got.items.map((i) => i.command)).toEqual(["uptime"]);
+      // The backtest's matcher runs in a worker: the binary carries it.
+      const bt = await fetch(`${url}/api/v1/rules/test`, { method: "POST", headers: { AccessToken: READ_TOKEN, "Content-Type": "application/json" }, body: JSON.stringify({ rule: { id: "up", command: "uptime" } }) });
+      expect(await bt.json()).toMatchObject({ scanned: 1, matched: 1, complete: true });
+      // The console's assets are inside the binary.
+      expect(await (await fetch(`${url}/assets/console.js`)).text()).toContain("cmdaudit-tz");
+      expect((await fetch(`${url}/login`)).status).toBe(200);
     } finally {
       proc.kill("SIGTERM");
       expect(await proc.exited).toBe(0);

@@ -50,14 +50,14 @@ export function cleanupTmpDirs(): void {
 }
 
 /** A fresh app on a fresh SQLite file; `over` replaces whole config sections. */
-export async function makeApp(over: Partial<Config> = {}, opts: { store?: (s: Store) => Store; logs?: string[]; clock?: () => number } = {}): Promise<TestApp> {
+export async function makeApp(over: Partial<Config> = {}, opts: { store?: (s: Store) => Store; logs?: string[]; clock?: () => number; backtestLimits?: { budgetMs: number; batchMs: number } } = {}): Promise<TestApp> {
   const dir = tmpDir();
   const config = testConfig(over);
   const real = await openStore("sqlite:" + join(dir, "audit.db"), { dataDir: dir, legacyUtcOffset: 0 });
   const store = opts.store ? opts.store(real) : real;
   const logs = opts.logs ?? [];
   const metrics = new Metrics();
-  const app = createApp({ store, config, logger: jsonLogger("debug", (l) => logs.push(l)), metrics, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const app = createApp({ store, config, logger: jsonLogger("debug", (l) => logs.push(l)), metrics, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.backtestLimits ? { backtestLimits: opts.backtestLimits } : {}) });
   const t: TestApp = {
     app, store, config, metrics, logs,
     async post(body, headers = {}) {

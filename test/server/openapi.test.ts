@@ -100,7 +100,7 @@ describe("the OpenAPI document", () => {
 
 describe("real answers validate against the document", () => {
   // Each test covers the operations it names here, every documented status of each (so each test runs alone).
-  const COVERED = ["GET /healthz", "GET /readyz", "POST /api/v1/commands", "POST /api/v1/ingest/raw", "GET /api/v1/commands", "GET /api/v1/hosts", "GET /api/v1/sessions", "GET /metrics"];
+  const COVERED = ["GET /healthz", "GET /readyz", "POST /api/v1/commands", "POST /api/v1/ingest/raw", "GET /api/v1/commands", "GET /api/v1/hosts", "GET /api/v1/sessions", "GET /metrics", "GET /api/v1/rules", "POST /api/v1/rules/test"];
   const seen = new Set<string>();
   beforeEach(() => seen.clear());
   const check = async (method: string, path: string, res: Response) => {
@@ -188,6 +188,20 @@ describe("real answers validate against the document", () => {
     await check("GET", "/api/v1/sessions", await t.get("/api/v1/sessions"));
     await check("GET", "/api/v1/sessions", await t.app.request("/api/v1/sessions?host=contract-host"));
     expectEveryStatusSeen("GET /api/v1/sessions");
+  });
+
+  test("GET /api/v1/rules and POST /api/v1/rules/test: 200, 400, 401", async () => {
+    await check("GET", "/api/v1/rules", await t.get("/api/v1/rules"));
+    await check("GET", "/api/v1/rules", await t.app.request("/api/v1/rules"));
+    const bt = (body: unknown, auth = true) => t.app.request("/api/v1/rules/test", {
+      method: "POST", headers: { "Content-Type": "application/json", ...(auth ? { Authorization: `Bearer ${READ_TOKEN}` } : {}) }, body: JSON.stringify(body),
+    });
+    expect((await t.post([record(50)])).status).toBe(200);
+    await check("POST", "/api/v1/rules/test", await bt({ builtin: "destroy.rm-root", examples: 1 }));
+    await check("POST", "/api/v1/rules/test", await bt({ rule: { id: "any", regex: "." }, examples: 1 }));
+    await check("POST", "/api/v1/rules/test", await bt({ builtin: "nope" }));
+    await check("POST", "/api/v1/rules/test", await bt({ builtin: "destroy.rm-root" }, false));
+    expectEveryStatusSeen("GET /api/v1/rules", "POST /api/v1/rules/test");
   });
 
   test("GET /api/v1/hosts and /metrics: 200, 401", async () => {

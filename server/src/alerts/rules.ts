@@ -4,10 +4,11 @@
  */
 import { z } from "zod";
 import type { RecordKind } from "../../../protocol/index.ts";
+import { SEVERITY_NAMES } from "../../../protocol/http.ts";
 import { BUILTIN_RULES } from "./builtin-rules.ts";
 import { normalize, type SimpleCommand } from "./normalize.ts";
 
-export const SEVERITIES = ["info", "warning", "critical"] as const;
+export const SEVERITIES = SEVERITY_NAMES;
 export type Severity = (typeof SEVERITIES)[number];
 
 /** What a rule sees of a record. */

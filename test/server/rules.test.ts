@@ -7,6 +7,7 @@ import { expect, test } from "bun:test";
 import type { BacktestAnswer } from "../../protocol/http.ts";
 import { BUILTIN_RULES } from "../../server/src/alerts/builtin-rules.ts";
 import { ruleSchema } from "../../server/src/alerts/rules.ts";
+import { configSchema } from "../../server/src/config.ts";
 import { cat, enc, type IngestAnswer, json, makeApp, READ_TOKEN, RouteSuite } from "./helpers.ts";
 
 const suite = new RouteSuite();
@@ -92,4 +93,17 @@ test.each([
   const res = await post(t, body);
   expect(res.status).toBe(400);
   expect(((await res.json()) as { msg: string }).msg).toContain(problem);
+});
+
+test.each([
+  [{ alerts: { rules: [{ id: "a", regex: "x" }, { id: "a", regex: "y" }] } }, "alerts.rules", "two rules have one id"],
+  [{ alerts: { rules: [{ id: "destroy.rm-root", regex: "x" }] } }, "alerts.rules", "a built-in rule's"],
+  [{ alerts: { disabled_builtins: ["destroy.nothing"] } }, "alerts.disabled_builtins", "not the id of a built-in rule"],
+  [{ alerts: { rules: [{ id: "a", regex: "(x+)+" }] } }, "alerts.rules.0.regex", "exponential"],
+])("a config with bad alert rules is refused at start, naming the key: %j", (tree, key, problem) => {
+  const res = configSchema.safeParse(tree);
+  expect(res.success).toBe(false);
+  const issue = res.error!.issues[0]!;
+  expect(issue.path.join(".")).toBe(key);
+  expect(issue.message).toContain(problem);
 });

@@ -3,7 +3,7 @@
  * protocol: no browser download. Started by us (a WebSocket, not Playwright's pipes, which Bun's
  * child processes do not give it) and killed with its whole process group afterwards.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
@@ -17,9 +17,14 @@ export interface RunningBrowser {
 
 export async function startChromium(): Promise<RunningBrowser> {
   const profile = mkdtempSync(join(tmpdir(), "cmdaudit-chromium-"));
+  // Its own temporary files (org.chromium.Chromium.*) go under the profile, removed with it.
+  const tmp = join(profile, "tmp");
+  mkdirSync(tmp);
   // setsid: its renderers and zygote form one process group, killed whole at the end.
   const proc = Bun.spawn(["setsid", CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank"], { stdout: "ignore", stderr: "pipe" });
+    "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", `--user-data-dir=${join(profile, "data")}`, "about:blank"], {
+    stdout: "ignore", stderr: "pipe", env: { ...process.env, TMPDIR: tmp },
+  });
   const reader = proc.stderr.getReader();
   const dec = new TextDecoder();
   let text = "";

@@ -91,15 +91,10 @@ function printHostTokens(config: Config, req: { hosts: string[]; generation?: nu
   process.stdout.write(out.join("\n") + "\n");
 }
 
-/** `user …`: its own options; the config from --config/-c or CMDAUDIT_CONFIG as for the server. */
-async function userMain(argv: string[]): Promise<never> {
-  process.umask(0o077);
-  const i = argv.findIndex((a) => a === "--config" || a === "-c");
-  const eq = argv.find((a) => a.startsWith("--config="));
-  const path = i >= 0 ? argv[i + 1] : eq ? eq.slice("--config=".length) : process.env.CMDAUDIT_CONFIG;
-  let config: Config;
+/** The config, or exit 2 naming what is wrong in it. */
+function configOrExit(path: string | undefined): Config {
   try {
-    config = loadConfig(path, process.env);
+    return loadConfig(path, process.env);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`cmdaudit-server: ${e.message}\n`);
@@ -107,6 +102,15 @@ async function userMain(argv: string[]): Promise<never> {
     }
     throw e;
   }
+}
+
+/** `user …`: its own options; the config from --config/-c or CMDAUDIT_CONFIG as for the server. */
+async function userMain(argv: string[]): Promise<never> {
+  process.umask(0o077);
+  const i = argv.findIndex((a) => a === "--config" || a === "-c");
+  const eq = argv.find((a) => a.startsWith("--config="));
+  const path = i >= 0 ? argv[i + 1] : eq ? eq.slice("--config=".length) : process.env.CMDAUDIT_CONFIG;
+  const config = configOrExit(path);
   const open = () => openStore(config.database_url || undefined, { dataDir: config.data_dir, legacyUtcOffset: parseUtcOffset(config.legacy_utc_offset)! });
   process.exit(await userCommand(argv.filter((a) => !a.startsWith("--config=")), config, open));
 }
@@ -125,16 +129,7 @@ async function main(): Promise<void> {
   // The database and token files hold the audit trail and secrets: owner-only from the start.
   process.umask(0o077);
   const path = args.config ?? process.env.CMDAUDIT_CONFIG;
-  let config: Config;
-  try {
-    config = loadConfig(path, process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`cmdaudit-server: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
-  }
+  const config = configOrExit(path);
   if (args.hostToken) {
     ensureTokens(config, undefined, false);
     printHostTokens(config, args.hostToken);

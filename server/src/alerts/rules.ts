@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { RecordKind } from "../../../protocol/index.ts";
 import { SEVERITY_NAMES } from "../../../protocol/http.ts";
+import { hostPatterns } from "../host-patterns.ts";
 import { BUILTIN_RULES } from "./builtin-rules.ts";
 import { normalize, type SimpleCommand } from "./normalize.ts";
 
@@ -75,11 +76,7 @@ export interface Rule {
   matches(input: RuleInput, commands: SimpleCommand[]): boolean;
 }
 
-function hostMatcher(patterns: string[] | undefined): ((h: string) => boolean) | undefined {
-  if (!patterns?.length) return undefined;
-  const res = patterns.map((p) => new RegExp(`^${p.split("*").map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i"));
-  return (h) => res.some((r) => r.test(h));
-}
+const hostMatcher = (patterns: string[] | undefined) => (patterns?.length ? hostPatterns(patterns) : undefined);
 
 /** A config rule as a Rule; `groups` resolves host group names the way the console does. */
 export function compileRule(r: RuleConfig): Rule {

@@ -1,11 +1,7 @@
 import type { Config } from "../config.ts";
 import type { ConsoleUser, Store } from "../db/store.ts";
+import { hostPatterns } from "../host-patterns.ts";
 
-/** A host pattern (`web-*`) as a whole-name matcher; `*` is the only wildcard. */
-function matcher(pattern: string): (host: string) => boolean {
-  const re = new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`, "i");
-  return (h) => re.test(h);
-}
 
 /** Every host: admins, and readers given the `*` group. */
 export function seesAll(user: ConsoleUser): boolean {
@@ -18,9 +14,10 @@ export function seesAll(user: ConsoleUser): boolean {
  */
 export async function visibleHosts(user: ConsoleUser, config: Config, store: Store): Promise<string[] | undefined> {
   if (seesAll(user)) return undefined;
-  const tests = user.hostGroups.flatMap((g) => config.console.host_groups[g] ?? []).map(matcher);
-  if (!tests.length) return [];
-  return (await store.hosts()).map((h) => h.hostname).filter((h) => tests.some((t) => t(h)));
+  const patterns = user.hostGroups.flatMap((g) => config.console.host_groups[g] ?? []);
+  if (!patterns.length) return [];
+  const visible = hostPatterns(patterns);
+  return (await store.hosts()).map((h) => h.hostname).filter(visible);
 }
 
 /** May this user see this one host? */

@@ -29,6 +29,8 @@ __cmdaudit_log=/var/log/cmdaudit/commands.log # cmdaudit:log (the Ansible role s
 __cmdaudit_port=0 # cmdaudit:port (the role sets it: the stamping daemon on 127.0.0.1; 0: the log file only)
 __ca_sock=-1                             # the descriptor of the daemon's connection; -1: none
 __ca_k=                                  # the connection's key and a TAB, which start each line on it
+__ca_pv=                                 # the last record the prompt wrote on the connection,
+__ca_un=0                                # 1 while nothing has shown it arrived (__ca_resend)
 __ca_chunk=3072                          # escaped command bytes per line
 __ca_line_max=4000                       # a head line stays one write() below PIPE_BUF
 __ca_seq=0
@@ -152,12 +154,37 @@ __ca_via() {
     if builtin read -t 0 -u "$__ca_sock"; then
       exec {__ca_sock}>&-
     elif ((!__ca_failed)); then
+      __ca_un=0 # still open: the prompt's last record went in before any end
       builtin return 0
     fi
   elif ((__cmdaudit_port <= 0)); then
     builtin return 0
   fi
   __ca_connect
+  ((!__ca_un)) || __ca_again "$__ca_pv" || ((++__ca_failed))
+}
+
+# The prompt writes without asking first whether the daemon closed the connection (that check
+# cost ~10 µs a prompt): a record written after the close is lost, and only the next write fails
+# (EPIPE, the PIPE trap set at login keeps the shell alive). So the last record stays at hand
+# until a later write or check shows it arrived; when the connection is found gone, it is written
+# again on the new one (or to the log file), with the one that failed. A copy that had arrived
+# after all is the same record, which the server stores once.
+__ca_again() {
+  if ((__ca_sock >= 0)); then
+    builtin printf '%s' "$__ca_rp$1" >&"$__ca_sock" || builtin return 1
+  else
+    builtin printf '%s' "$__ca_rp$1" >>"$__cmdaudit_log" || builtin return 1
+  fi
+  __ca_un=0
+}
+__ca_resend() {
+  __ca_connect
+  if { ((!__ca_un)) || __ca_again "$__ca_pv"; } && __ca_again "$__ca_y"; then
+    ((__ca_sock < 0)) || __ca_pv=$__ca_y __ca_un=1
+  else
+    ((++__ca_failed))
+  fi
 }
 
 # Write one line, on the daemon's connection or appended to the log; 1 if it could not be
@@ -630,9 +657,9 @@ __ca_init
 # time it runs it, so the lines of another branch, or a test of the destination, would cost every
 # prompt. The destination is the one __ca_init found: the daemon's connection, or the log
 # file for the whole session. They differ in two places: on the connection, the descriptor must
-# still be the connection and not at its end (else __ca_slow, whose __ca_via
-# connects again, or writes to the log file while it cannot), and the line is written to it.
-# "Still the connection", cheaply: a user who closed it leaves its number to the descriptors bash
+# still be the connection (else __ca_slow, whose __ca_via connects again, or writes to the log
+# file while it cannot), and the line is written to it; whether the daemon closed it is not asked
+# before each write (see __ca_again). "Still the connection", cheaply: a user who closed it leaves its number to the descriptors bash
 # saves around the block's redirection (the terminal, at the next prompt): `-t` (one ioctl) sees
 # that, where `-S /dev/fd/N` (a path walk through /proc) costs ~6 µs more a prompt; a saved
 # /dev/null or file reads as ready, a connection at its end too. Anything else that number may
@@ -651,10 +678,11 @@ if ((__cmdaudit_port > 0 && __ca_fast == 1)); then
         [[ "     $((__ca_n = __ca_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
         $PWD == "$__ca_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__ca_scratch < 512)) &&
         __ca_e=${EPOCHREALTIME:0:10}${EPOCHREALTIME:11} && [[ $__ca_t0 == $__ca_t0pat ]] &&
-        [[ ! -t $__ca_sock ]] && ! builtin read -t 0 -u "$__ca_sock" &&
+        [[ ! -t $__ca_sock ]] &&
         ((__ca_t0 >= __ca_tp && __ca_t0 >= __ca_login && __ca_t0 <= __ca_e && (__ca_last = __ca_n, ++__ca_seq))); then
         ((__ca_s = ${__ca_t0:0:10} - __ca_min + 100, __ca_s < 160 && __ca_s >= 100)) || __ca_minute "${__ca_t0:0:10}"
-        builtin printf '%s' "$__ca_rp$__ca_seq	command	$__ca_tpre${__ca_s:1}.${__ca_t0:10}$__ca_tz	$__ca_fixed	$__ca_pwd_esc	$__ca_st	$(((__ca_e - __ca_t0) / 1000))	1	$((${#2} - 1))	$2" >&"$__ca_sock" || ((++__ca_failed))
+        __ca_y="$__ca_seq	command	$__ca_tpre${__ca_s:1}.${__ca_t0:10}$__ca_tz	$__ca_fixed	$__ca_pwd_esc	$__ca_st	$(((__ca_e - __ca_t0) / 1000))	1	$((${#2} - 1))	$2"
+        if builtin printf '%s' "$__ca_rp$__ca_y" >&"$__ca_sock"; then __ca_pv=$__ca_y __ca_un=1; else __ca_resend; fi
         __ca_t0='' __ca_tp=$__ca_e
       else
         __ca_slow || builtin : # `|| :`: a user's `set -e` does not apply inside
@@ -675,9 +703,10 @@ elif ((__cmdaudit_port > 0)); then
         ((${#2} > 0 && ${#2} <= __ca_room_fast && __ca_last >= 0 && __ca_last < 99999 && !__ca_failed && __ca_sock >= 0)) &&
         [[ "     $((__ca_n = __ca_last + 1))" == *"${1:0:5}" && ${1:5:2} == [\ *]\  &&
         $PWD == "$__ca_pwd" && $2 != *[$'\\\t\r']* && $2 != *[![:ascii:]]* ]] && ((++__ca_scratch < 512)) &&
-        [[ ${1:7:25} == $__ca_tpat ]] && [[ ! -t $__ca_sock ]] && ! builtin read -t 0 -u "$__ca_sock" &&
+        [[ ${1:7:25} == $__ca_tpat ]] && [[ ! -t $__ca_sock ]] &&
         ((__ca_last = __ca_n, ++__ca_seq)); then
-        builtin printf '%s' "$__ca_rp$__ca_seq	command	${1:7:24}	$__ca_fixed	$__ca_pwd_esc	$__ca_st		1	$((${#2} - 1))	$2" >&"$__ca_sock" || ((++__ca_failed))
+        __ca_y="$__ca_seq	command	${1:7:24}	$__ca_fixed	$__ca_pwd_esc	$__ca_st		1	$((${#2} - 1))	$2"
+        if builtin printf '%s' "$__ca_rp$__ca_y" >&"$__ca_sock"; then __ca_pv=$__ca_y __ca_un=1; else __ca_resend; fi
       else
         __ca_slow || builtin :
       fi
@@ -742,7 +771,7 @@ builtin readonly __ca_fast __cmdaudit_log __cmdaudit_port __ca_chunk __ca_line_m
   __ca_fixed __ca_fixed_len __ca_fixed_ascii __ca_null __ca_w __ca_maxl __ca_big \
   __ca_htf __ca_htf_read __ca_pfx __ca_login __ca_tpat __ca_t0pat __ca_awk_prog __ca_awk __ca_env __ca_ps0
 builtin readonly -f __ca_esc __ca_cwd __ca_minute __ca_now __ca_emit __ca_write __ca_write_long \
-  __ca_connect __ca_via __ca_awk_lines \
+  __ca_connect __ca_via __ca_again __ca_resend __ca_awk_lines \
   __ca_head __ca_lost __ca_record __ca_entry __ca_join __ca_parse __ca_when __ca_t0_ok __ca_stamp __ca_slow __ca_scratch_reset \
   __ca_collect_other __ca_command __ca_history_switched __ca_checks \
   __ca_prompt __ca_exit __ca_guard __ca_hook_prompt __ca_functrace_off __ca_init

@@ -137,6 +137,7 @@ export type CommandsPage = z.infer<typeof commandsPageSchema>;
 // --- hosts ------------------------------------------------------------------------------------
 
 export const HOST_STATES = ["live", "stalled", "silent"] as const;
+export type HostState = (typeof HOST_STATES)[number];
 /** How a host's latest records came: its own token, or a shared one that may write for any host. */
 export const INGEST_AUTHS = ["host", "shared"] as const;
 export type IngestAuth = (typeof INGEST_AUTHS)[number];

@@ -1,6 +1,14 @@
-import { formatCommandTime, formatUtcOffset, type PresentedRecord } from "../../protocol/index.ts";
+import { type CommandsQuery, formatCommandTime, formatUtcOffset, type PresentedRecord } from "../../protocol/index.ts";
 import type { CommandFilter, Cursor, Store, StoredRecord } from "./db/store.ts";
 import { csvField, type CsvMode } from "./csv.ts";
+
+/** The query API's parameters as a store filter (GET /api/v1/commands and the console's search). */
+export function commandFilter(q: CommandsQuery): CommandFilter {
+  return {
+    host: q.host, luser: q.luser, suser: q.suser, clientIp: q.clientIp, sessionId: q.session,
+    kind: q.kind, exitStatus: q.exitStatus, q: q.q, fromUs: q.from, toUs: q.to, flagged: q.flagged,
+  };
+}
 
 /** A stored record as the query API shows it. */
 export function presentRecord(r: StoredRecord): PresentedRecord {

@@ -1,5 +1,6 @@
 import { commandsQuerySchema } from "../../../protocol/index.ts";
 import type { CommandFilter } from "../db/store.ts";
+import { commandFilter } from "../present.ts";
 
 /** The search form's fields: the query API's filters, by the same names. */
 const FIELDS = ["q", "host", "luser", "suser", "clientIp", "session", "kind", "exitStatus", "flagged", "from", "to"] as const;
@@ -43,13 +44,7 @@ export function parseSearch(params: URLSearchParams, nowUs: number): { form: Sea
     const i = parsed.error.issues[0]!;
     return { form, error: `${i.path.join(".")}: ${i.message}` };
   }
-  const q = parsed.data;
-  const from = q.from ?? (RANGE_US[range] ? nowUs - RANGE_US[range] : undefined);
-  return {
-    form,
-    filter: {
-      host: q.host, luser: q.luser, suser: q.suser, clientIp: q.clientIp, sessionId: q.session,
-      kind: q.kind, exitStatus: q.exitStatus, q: q.q, fromUs: from, toUs: q.to, flagged: q.flagged,
-    },
-  };
+  const filter = commandFilter(parsed.data);
+  filter.fromUs ??= RANGE_US[range] ? nowUs - RANGE_US[range] : undefined;
+  return { form, filter };
 }

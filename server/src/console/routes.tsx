@@ -9,8 +9,9 @@ import { getConnInfo } from "hono/bun";
 import { getCookie, setCookie } from "hono/cookie";
 import { raw } from "hono/html";
 import type { AppDeps } from "../app.ts";
-import type { HostSummary, TranscriptCursor } from "../db/store.ts";
+import type { TranscriptCursor } from "../db/store.ts";
 import { decodeCursor, encodeCursor, exportStream } from "../present.ts";
+import { bySilence } from "../routes/hosts.ts";
 import { decodeSessionCursor, encodeSessionCursor } from "../routes/sessions.ts";
 import { ASSETS } from "./assets.ts";
 import { LoginThrottle } from "./login-throttle.ts";
@@ -78,22 +79,21 @@ export function consoleRoutes(d: AppDeps) {
     app.get(`/assets/${name}`, (c) => c.body(a.body, 200, { "Content-Type": a.type, "Cache-Control": "public, max-age=3600" }));
   }
 
-  app.get("/login", (c) => {
+  /** The sign-in form with a fresh token, also in its own cookie: a post must bring both (double submit). */
+  const loginForm = (c: Context, next: string, error?: { text: string; status: 400 | 401 | 429 }) => {
     const token = randomBytes(24).toString("base64url");
     setCookie(c, LOGIN_COOKIE, token, { httpOnly: true, sameSite: "Strict", secure: !!d.config.tls, path: "/login", maxAge: 3600 });
-    return c.html(<LoginPage next={safeNext(c.req.query("next"))} csrf={token} />);
-  });
+    return c.html(<LoginPage next={next} csrf={token} error={error?.text} />, error?.status ?? 200);
+  };
+
+  app.get("/login", (c) => loginForm(c, safeNext(c.req.query("next"))));
 
   app.post("/login", async (c) => {
     const form = await c.req.parseBody();
     const str = (k: string) => (typeof form[k] === "string" ? (form[k] as string) : "");
     const next = safeNext(str("next"));
     const cookie = getCookie(c, LOGIN_COOKIE);
-    const again = (error: string, status: 400 | 401 | 429) => {
-      const token = randomBytes(24).toString("base64url");
-      setCookie(c, LOGIN_COOKIE, token, { httpOnly: true, sameSite: "Strict", secure: !!d.config.tls, path: "/login", maxAge: 3600 });
-      return c.html(<LoginPage next={next} csrf={token} error={error} />, status);
-    };
+    const again = (text: string, status: 400 | 401 | 429) => loginForm(c, next, { text, status });
     if (!cookie || !sameSecret(cookie, str("_csrf"))) return again("The sign-in form expired: please sign in again.", 400);
     const name = str("user").slice(0, 64);
     const key = `${name}\u0000${clientIp(c)}`;
@@ -166,7 +166,7 @@ export function consoleRoutes(d: AppDeps) {
       if (hosts.length > 1) return c.html(<Layout title="Session" viewer={v}><p>This session id is on several hosts: {hosts.map((h) => <a href={`/sessions/${encodeURIComponent(id)}?host=${encodeURIComponent(h)}`}>{h} </a>)}</p></Layout>);
       host = hosts[0];
     }
-    if (!host || !(await mayView(v.user, d.config, d.store, host))) {
+    if (!host || !mayView(v.user, d.config, host)) {
       return c.html(<Layout title="Session" viewer={v}><p class="error">No such session, or not on a host you may see.</p></Layout>, 404);
     }
     const all = c.req.query("all") === "1";
@@ -210,7 +210,7 @@ export function consoleRoutes(d: AppDeps) {
     const at = /^(\d{1,15})\.(\d{1,15})$/.exec(c.req.query("after") ?? "");
     const st = stateFromQuery(c.req.query("state") ?? "");
     if (!host || !at || !st) return c.text("host, after and state: as the transcript page gave them", 400);
-    if (!(await mayView(v.user, d.config, d.store, host))) return c.text("no such session, or not on a host you may see", 404);
+    if (!mayView(v.user, d.config, host)) return c.text("no such session, or not on a host you may see", 404);
     await log(c, v.user.name, "session-more", `${host} ${id} after seq ${at[1]}`);
     const part = await transcriptPart(host, id, st, { seq: Number(at[1]), id: Number(at[2]) }, TRANSCRIPT_PAGE, true);
     return c.html(part.html, 200, { "Cache-Control": "no-store" });
@@ -237,23 +237,15 @@ export function consoleRoutes(d: AppDeps) {
     const v = viewerOf(c);
     const visible = await visibleHosts(v.user, d.config, d.store);
     await log(c, v.user.name, "hosts", "");
-    const nowUs = Date.now() * 1000;
-    const silentAfterUs = d.config.hosts.silent_after_seconds * 1e6;
-    const hosts = (await d.store.hosts()).filter((h) => visible === undefined || visible.includes(h.hostname))
-      .sort((a, b) => a.lastStoredUs - b.lastStoredUs || (a.hostname < b.hostname ? -1 : 1))
-      .map((h: HostSummary) => ({
-        ...h,
-        state: nowUs - h.lastStoredUs <= silentAfterUs ? "live" as const : nowUs - h.lastReceivedUs <= silentAfterUs ? "stalled" as const : "silent" as const,
-        silentSeconds: h.lastStoredUs > 0 ? Math.floor((nowUs - h.lastStoredUs) / 1e6) : null,
-      }));
+    const hosts = bySilence((await d.store.hosts()).filter((h) => visible === undefined || visible.includes(h.hostname)), d.config);
     return c.html(<HostsPage viewer={v} hosts={hosts} />);
   });
 
   app.get("/hosts/:name", authed, async (c) => {
     const v = viewerOf(c);
     const name = c.req.param("name");
-    const host = (await d.store.hosts()).find((h) => h.hostname === name);
-    if (!host || !(await mayView(v.user, d.config, d.store, name))) {
+    const host = mayView(v.user, d.config, name) ? (await d.store.hosts()).find((h) => h.hostname === name) : undefined;
+    if (!host) {
       return c.html(<Layout title="Host" viewer={v}><p class="error">No such host, or not one you may see.</p></Layout>, 404);
     }
     const cursor = c.req.query("cursor");

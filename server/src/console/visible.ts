@@ -2,26 +2,24 @@ import type { Config } from "../config.ts";
 import type { ConsoleUser, Store } from "../db/store.ts";
 import { hostPatterns } from "../host-patterns.ts";
 
-
 /** Every host: admins, and readers given the `*` group. */
 export function seesAll(user: ConsoleUser): boolean {
   return user.role === "admin" || user.hostGroups.includes("*");
 }
 
-/**
- * The hosts a reader may see: those of the reporting hosts that a pattern of one of their groups
- * matches. undefined: every host. A group missing from the config gives nothing.
- */
-export async function visibleHosts(user: ConsoleUser, config: Config, store: Store): Promise<string[] | undefined> {
-  if (seesAll(user)) return undefined;
-  const patterns = user.hostGroups.flatMap((g) => config.console.host_groups[g] ?? []);
-  if (!patterns.length) return [];
-  const visible = hostPatterns(patterns);
-  return (await store.hosts()).map((h) => h.hostname).filter(visible);
+/** The host names a user may see, by their groups' patterns (a group missing from the config gives nothing). */
+function mayViewName(user: ConsoleUser, config: Config): (host: string) => boolean {
+  if (seesAll(user)) return () => true;
+  return hostPatterns(user.hostGroups.flatMap((g) => config.console.host_groups[g] ?? []));
 }
 
-/** May this user see this one host? */
-export async function mayView(user: ConsoleUser, config: Config, store: Store, host: string): Promise<boolean> {
-  const hosts = await visibleHosts(user, config, store);
-  return hosts === undefined || hosts.includes(host);
+/** The reporting hosts a user may see; undefined: every host (no list to filter by). */
+export async function visibleHosts(user: ConsoleUser, config: Config, store: Store): Promise<string[] | undefined> {
+  if (seesAll(user)) return undefined;
+  return (await store.hosts()).map((h) => h.hostname).filter(mayViewName(user, config));
+}
+
+/** May this user see this one host? Its name decides; nothing is read. */
+export function mayView(user: ConsoleUser, config: Config, host: string): boolean {
+  return mayViewName(user, config)(host);
 }

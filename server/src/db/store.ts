@@ -171,6 +171,11 @@ export function splitGroups(s: string): string[] {
   return s === "" ? [] : s.split(",");
 }
 
+/** A console user's row (either dialect) as a ConsoleUser. */
+export function consoleUserFromRow(r: { name: string; passwordHash: string; role: string; hostGroups: string; createdUs: number }): ConsoleUser {
+  return { name: r.name, passwordHash: r.passwordHash, role: r.role as ConsoleRole, hostGroups: splitGroups(r.hostGroups), createdUs: r.createdUs };
+}
+
 /** Per-host aggregates of a batch, applied to the hosts table in the same transaction. */
 export function hostDeltas(records: AuditRecord[]): Map<string, { serverIps: string; minTs: number; maxTs: number; records: AuditRecord[] }> {
   const by = new Map<string, { serverIps: string; minTs: number; maxTs: number; records: AuditRecord[] }>();

@@ -5,10 +5,9 @@ import {
 } from "../../../protocol/index.ts";
 import type { AppDeps } from "../app.ts";
 import { readIngestBody } from "../body.ts";
-import type { CommandFilter } from "../db/store.ts";
 import { admissionNow, admit, commitBatch, reporterOf } from "../ingest.ts";
 import { errors, inputJsonSchema, json, newRouter, tokenRequired } from "../openapi.ts";
-import { decodeCursor, encodeCursor, exportStream, presentRecord } from "../present.ts";
+import { commandFilter, decodeCursor, encodeCursor, exportStream, presentRecord } from "../present.ts";
 
 const ingest = (deps: AppDeps) => createRoute({
   method: "post", path: "/", operationId: "ingestCommands", tags: ["ingest"],
@@ -77,10 +76,7 @@ export function commandsRoutes(deps: AppDeps) {
     })
     .openapi(query(deps), async (c) => {
       const q = c.req.valid("query");
-      const filter: CommandFilter = {
-        host: q.host, luser: q.luser, suser: q.suser, clientIp: q.clientIp, sessionId: q.session,
-        kind: q.kind, exitStatus: q.exitStatus, q: q.q, fromUs: q.from, toUs: q.to, flagged: q.flagged,
-      };
+      const filter = commandFilter(q);
       const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
       if (q.cursor !== undefined && !after) throw new HTTPException(400, { message: "cursor is not one this server issued" });
       const accept = c.req.header("accept") ?? "";

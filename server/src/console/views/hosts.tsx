@@ -1,10 +1,9 @@
 import type { AccessEntry, HostSummary, SessionSummary } from "../../db/store.ts";
+import type { bySilence } from "../../routes/hosts.ts";
 import type { Viewer } from "../session.ts";
 import { Layout, Time } from "./layout.tsx";
 
-export type HostState = "live" | "stalled" | "silent";
-
-export function HostsPage(props: { viewer: Viewer; hosts: (HostSummary & { state: HostState; silentSeconds: number | null })[] }) {
+export function HostsPage(props: { viewer: Viewer; hosts: ReturnType<typeof bySilence> }) {
   return (
     <Layout title="Hosts" viewer={props.viewer} active="hosts">
       <h1>Hosts <span class="muted">({props.hosts.length}, the most silent first)</span></h1>

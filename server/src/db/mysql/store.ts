@@ -7,8 +7,8 @@ import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, type NamesOfRow, toRow } from "../rows.ts";
 import {
-  type AccessEntry, type CommandFilter, type ConsoleRole, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
-  joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, splitGroups, type Store, type StoredRecord,
+  type AccessEntry, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
   type TranscriptCursor, hostDeltas, likeContains, sessionFromRow,
 } from "../store.ts";
 import { consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
@@ -339,11 +339,11 @@ class MysqlStore implements Store {
 
   async consoleUser(name: string): Promise<ConsoleUser | undefined> {
     const [r] = await this.db.select().from(consoleUsers).where(eq(consoleUsers.name, name));
-    return r && userFromRow(r);
+    return r && consoleUserFromRow(r);
   }
 
   async consoleUsers(): Promise<ConsoleUser[]> {
-    return (await this.db.select().from(consoleUsers).orderBy(consoleUsers.name)).map(userFromRow);
+    return (await this.db.select().from(consoleUsers).orderBy(consoleUsers.name)).map(consoleUserFromRow);
   }
 
   async removeConsoleUser(name: string): Promise<boolean> {
@@ -366,7 +366,7 @@ class MysqlStore implements Store {
       await this.db.delete(consoleSessions).where(eq(consoleSessions.idHash, idHash));
       return undefined;
     }
-    return { session: r.cmdaudit_console_sessions, user: userFromRow(r.cmdaudit_console_users) };
+    return { session: r.cmdaudit_console_sessions, user: consoleUserFromRow(r.cmdaudit_console_users) };
   }
 
   async removeConsoleSession(idHash: string): Promise<void> {
@@ -389,8 +389,4 @@ class MysqlStore implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-function userFromRow(r: typeof consoleUsers.$inferSelect): ConsoleUser {
-  return { name: r.name, passwordHash: r.passwordHash, role: r.role as ConsoleRole, hostGroups: splitGroups(r.hostGroups), createdUs: r.createdUs };
 }

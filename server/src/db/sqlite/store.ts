@@ -9,8 +9,8 @@ import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, toRow } from "../rows.ts";
 import {
-  type AccessEntry, type CommandFilter, type ConsoleRole, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
-  joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, splitGroups, type Store, type StoredRecord,
+  type AccessEntry, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
   type TranscriptCursor, hostDeltas, sessionFromRow,
 } from "../store.ts";
 import { consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
@@ -144,11 +144,11 @@ class SqliteStore implements Store {
 
   async consoleUser(name: string): Promise<ConsoleUser | undefined> {
     const r = this.db.select().from(consoleUsers).where(eq(consoleUsers.name, name)).get();
-    return r && userFromRow(r);
+    return r && consoleUserFromRow(r);
   }
 
   async consoleUsers(): Promise<ConsoleUser[]> {
-    return this.db.select().from(consoleUsers).orderBy(consoleUsers.name).all().map(userFromRow);
+    return this.db.select().from(consoleUsers).orderBy(consoleUsers.name).all().map(consoleUserFromRow);
   }
 
   async removeConsoleUser(name: string): Promise<boolean> {
@@ -170,7 +170,7 @@ class SqliteStore implements Store {
       this.db.delete(consoleSessions).where(eq(consoleSessions.idHash, idHash)).run();
       return undefined;
     }
-    return { session: r.cmdaudit_console_sessions, user: userFromRow(r.cmdaudit_console_users) };
+    return { session: r.cmdaudit_console_sessions, user: consoleUserFromRow(r.cmdaudit_console_users) };
   }
 
   async removeConsoleSession(idHash: string): Promise<void> {
@@ -193,8 +193,4 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     this.sqlite.close();
   }
-}
-
-function userFromRow(r: typeof consoleUsers.$inferSelect): ConsoleUser {
-  return { name: r.name, passwordHash: r.passwordHash, role: r.role as ConsoleRole, hostGroups: splitGroups(r.hostGroups), createdUs: r.createdUs };
 }

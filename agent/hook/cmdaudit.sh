@@ -171,11 +171,7 @@ __ca_via() {
 # again on the new one (or to the log file), with the one that failed. A copy that had arrived
 # after all is the same record, which the server stores once.
 __ca_again() {
-  if ((__ca_sock >= 0)); then
-    builtin printf '%s' "$__ca_rp$1" >&"$__ca_sock" || builtin return 1
-  else
-    builtin printf '%s' "$__ca_rp$1" >>"$__cmdaudit_log" || builtin return 1
-  fi
+  __ca_emit "CA2	R	$__ca_sid	${1%$'\n'}" || builtin return 1 # the prompt's record keeps its LF; __ca_emit adds one
   __ca_un=0
 }
 __ca_resend() {

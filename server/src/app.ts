@@ -7,6 +7,8 @@ import type { Store } from "./db/store.ts";
 import { DOCS_PATH, DOCUMENT_PATH, docsRoutes } from "./docs/index.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { AlertRaiser } from "./alerts/raise.ts";
+import { RuleBook } from "./alerts/rulebook.ts";
 import { IngestRateLimiter } from "./rate-limit.ts";
 import { newRouter, SECURITY_SCHEMES } from "./openapi.ts";
 import { commandsRoutes } from "./routes/commands.ts";
@@ -21,7 +23,13 @@ import { consoleRoutes } from "./console/routes.tsx";
 export interface AppDeps {
   store: Store;
   config: Config;
-  tokens: { ingest: IngestAuthenticator; read: TokenSet };
+  tokens: { ingest: IngestAuthenticator; read: TokenSet; admin: TokenSet };
+  alerts: {
+    rules: RuleBook;
+    raiser: AlertRaiser;
+    /** Ingest raised alerts: the dispatcher sends them now (main.ts); a no-op without one. */
+    wake(): void;
+  };
   logger: Logger;
   metrics: Metrics;
   /** One per app: both ingest routes take from it. */
@@ -29,10 +37,21 @@ export interface AppDeps {
 }
 
 /** `clock` (ms): the rate limiter's, for tests of refills without sleeping. */
-export function createApp(deps: { store: Store; config: Config; logger?: Logger; metrics?: Metrics; clock?: () => number; backtestLimits?: { budgetMs: number; batchMs: number } }) {
+export function createApp(deps: {
+  store: Store; config: Config; logger?: Logger; metrics?: Metrics; clock?: () => number; backtestLimits?: { budgetMs: number; batchMs: number };
+  /** The server's own rule book, shared with its dispatcher; one of this app's own otherwise. */
+  rules?: RuleBook;
+  onAlerts?: () => void;
+}) {
+  const logger = deps.logger ?? silentLogger;
   const d: AppDeps = {
     ...deps,
-    logger: deps.logger ?? silentLogger,
+    logger,
+    alerts: {
+      rules: deps.rules ?? new RuleBook(deps.config.alerts, deps.store, logger),
+      raiser: new AlertRaiser(deps.config.alerts.channels.map((c) => ({ name: c.name, minSeverity: c.min_severity })), deps.config.alerts.dedupe_window_seconds * 1e6),
+      wake: deps.onAlerts ?? (() => {}),
+    },
     metrics: deps.metrics ?? new Metrics(),
     ingestLimiter: new IngestRateLimiter({
       bytesPerMinute: deps.config.limits.ingest_bytes_per_minute, requestsPerMinute: deps.config.limits.ingest_requests_per_minute,
@@ -40,6 +59,7 @@ export function createApp(deps: { store: Store; config: Config; logger?: Logger;
     tokens: {
       ingest: new IngestAuthenticator(deps.config.tokens.host_key, deps.config.tokens.host_generations, sharedIngestOn(deps.config) ? deps.config.tokens.ingest : []),
       read: new TokenSet(deps.config.tokens.read),
+      admin: new TokenSet(deps.config.tokens.admin, "admin"),
     },
   };
   const app = newRouter();

@@ -9,7 +9,7 @@ export type Scope = "ingest" | "read";
  * Who a request's token says it is: a reader, one host (its per-host token; the host name in lower
  * case), or any host (a shared fleet-wide ingest token, tokens.shared_ingest).
  */
-export type Identity = { kind: "read" } | { kind: "host"; host: string } | { kind: "shared" };
+export type Identity = { kind: "read" } | { kind: "admin" } | { kind: "host"; host: string } | { kind: "shared" };
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -27,7 +27,7 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
 /** Configured tokens are kept only as SHA-256 digests ("sha256:<hex>" entries are digests already). */
 export class TokenSet {
   private readonly digests: Buffer[];
-  constructor(tokens: string[], private readonly kind: "read" | "shared" = "read") {
+  constructor(tokens: string[], private readonly kind: "read" | "admin" | "shared" = "read") {
     this.digests = tokens.map((t) => {
       if (!t.startsWith("sha256:")) return digest(t);
       // timingSafeEqual throws on a length mismatch: a malformed digest must fail here, not on every request.

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ConfigError, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
 import { MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
 import { BUILTIN_RULES } from "./alerts/builtin-rules.ts";
+import { channelListSchema } from "./alerts/channels/config.ts";
 import { ruleSchema } from "./alerts/rules.ts";
 import { HOST_TOKEN_HOST } from "./host-token.ts";
 
@@ -31,6 +32,8 @@ export const configSchema = z.strictObject({
     shared_ingest: z.boolean().optional(),
     /** People and tools: may only read the audit trail and metrics. */
     read: z.array(token).default([]),
+    /** May change the alert rules (PUT and DELETE /api/v1/rules/{id}); nothing else. */
+    admin: z.array(token).default([]),
     /** The key of per-host ingest tokens (host-token.ts): each host's token writes for that host only. */
     host_key: z.string().min(32, { error: "host_key must be at least 32 characters" }).optional(),
     /** A file holding host_key (the first line), instead of the key in this file. */
@@ -89,6 +92,14 @@ export const configSchema = z.strictObject({
     /** Built-in rules turned off, by id. */
     disabled_builtins: z.array(z.string()).default([])
       .refine((ids) => ids.every((id) => BUILTIN_RULES.some((b) => b.id === id)), { error: "not the id of a built-in rule" }),
+    /** Where alerts go (server/src/alerts/channels/), each taking its min_severity and above. */
+    channels: channelListSchema.default([]),
+    /** Matches of one rule for one host and user within this long after an alert are counted into it, not sent again. */
+    dedupe_window_seconds: z.number().int().min(0).max(7 * 86_400).default(600),
+    /** The longest wait between two attempts to deliver one message (a receiver that is down is tried for as long as it takes). */
+    max_retry_seconds: z.number().int().min(1).max(86_400).default(300),
+    /** The console's address as people reach it (https://audit.example.com): messages link to the record. */
+    console_url: z.url({ protocol: /^https?$/, error: "console_url must be an http or https URL" }).optional(),
   }).prefault({}),
   tls: z.strictObject({
     cert_file: z.string().min(1),
@@ -110,6 +121,7 @@ const ENV: Record<string, (raw: Record<string, any>, v: string) => void> = {
   CMDAUDIT_LEGACY_UTC_OFFSET: (r, v) => (r.legacy_utc_offset = v),
   CMDAUDIT_INGEST_TOKENS: (r, v) => ((r.tokens ??= {}).ingest = splitList(v)),
   CMDAUDIT_READ_TOKENS: (r, v) => ((r.tokens ??= {}).read = splitList(v)),
+  CMDAUDIT_ADMIN_TOKENS: (r, v) => ((r.tokens ??= {}).admin = splitList(v)),
   CMDAUDIT_SHARED_INGEST: (r, v) => ((r.tokens ??= {}).shared_ingest = v === "true" || v === "1"),
   CMDAUDIT_HOST_KEY_FILE: (r, v) => ((r.tokens ??= {}).host_key_file = v),
   CMDAUDIT_MAX_AGE_DAYS: (r, v) => ((r.records ??= {}).max_age_days = Number(v)),

@@ -2,22 +2,26 @@ import { HTTPException } from "hono/http-exception";
 import { type AuditRecord, formatCommandTime } from "../../protocol/index.ts";
 import type { Identity } from "./auth.ts";
 import type { Config } from "./config.ts";
-import type { Store } from "./db/store.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { AppDeps } from "./app.ts";
 
-/** Commit the valid records of a batch; counts go to metrics only once the commit succeeded. */
 /** A reporter's User-Agent as the hosts page shows it: printable ASCII, at most 64 characters; undefined without one. */
 export function reporterOf(userAgent: string | undefined): string | undefined {
   const s = userAgent?.replace(/[^\x20-\x7e]/g, "").trim().slice(0, 64);
   return s || undefined;
 }
 
-export async function commitBatch(store: Store, metrics: Metrics, logger: Logger, records: AuditRecord[], rejected: number, identity: Identity, reporter?: string) {
+/**
+ * Commit the valid records of a batch with the alerts they raise (matched before the transaction,
+ * written in it); counts go to metrics only once the commit succeeded.
+ */
+export async function commitBatch(deps: Pick<AppDeps, "store" | "metrics" | "logger" | "alerts">, records: AuditRecord[], rejected: number, identity: Identity, reporter?: string) {
+  const { store, metrics, logger, alerts } = deps;
   const started = performance.now();
+  const nowUs = Date.now() * 1000;
   let result;
   try {
-    result = await store.insert(records, Date.now() * 1000, identity.kind === "read" ? undefined : identity.kind, reporter);
+    const sink = records.length ? alerts.raiser.sink(records, await alerts.rules.current(), nowUs) : undefined;
+    result = await store.insert(records, nowUs, identity.kind === "host" || identity.kind === "shared" ? identity.kind : undefined, reporter, sink);
     // Only a host's own token says whose the refused records were (a shared token's could claim any host).
     if (rejected > 0 && identity.kind === "host") await store.countRejected(identity.host, rejected);
   } catch (e) {
@@ -29,6 +33,8 @@ export async function commitBatch(store: Store, metrics: Metrics, logger: Logger
   metrics.records.accepted += result.inserted;
   metrics.records.duplicate += result.duplicates;
   metrics.records.rejected += rejected;
+  metrics.alertsRaised += result.alerts;
+  if (result.alerts > 0) alerts.wake();
   metrics.ingest((performance.now() - started) / 1000);
   return result;
 }

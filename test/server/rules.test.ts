@@ -32,7 +32,7 @@ async function seeded(t: Awaited<ReturnType<typeof suite.newApp>>) {
 
 test("the rules in force: every built-in not turned off, then the config's enabled ones", async () => {
   const t = await suite.newApp({
-    alerts: { rules: [ruleSchema.parse({ id: "reboot", command: "reboot", severity: "critical" }), ruleSchema.parse({ id: "off", command: "ls", enabled: false })], disabled_builtins: ["destroy.mkfs"] },
+    alerts: configSchema.parse({ alerts: { rules: [{ id: "reboot", command: "reboot", severity: "critical" }, { id: "off", command: "ls", enabled: false }], disabled_builtins: ["destroy.mkfs"] } }).alerts,
   });
   const res = await t.get("/api/v1/rules");
   const rules = (await json<{ rules: { id: string; builtin: boolean; severity: string }[] }>(res)).rules;

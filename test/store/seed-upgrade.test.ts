@@ -150,7 +150,7 @@ function expectedHosts(rows: Row[]): HostSummary[] {
     const ts = cstToUs(r.ctime as string);
     const ips = (r.serverIps as string | null) ?? "";
     const h = by.get(r.hostname as string);
-    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, lastStoredUs: 0, records: 1, ingestAuth: null, losses: 0, rejected: 0, reporter: null }); continue; }
+    if (!h) { by.set(r.hostname as string, { hostname: r.hostname as string, serverIps: ips, firstSeenUs: ts, lastSeenUs: ts, lastReceivedUs: 0, lastStoredUs: 0, cadenceUs: 0, records: 1, ingestAuth: null, losses: 0, rejected: 0, reporter: null }); continue; }
     h.records++;
     h.firstSeenUs = Math.min(h.firstSeenUs, ts);
     if (ts > h.lastSeenUs) { h.lastSeenUs = ts; h.serverIps = ips; }
@@ -253,7 +253,7 @@ describe("opening the store on the 2018 seed's database", () => {
       hookRecord(Date.UTC(2024, 0, 2) * 1000 + 1, { hostname: "new-host-01", clientIp: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", command: long }),
       hookRecord(Date.UTC(2024, 0, 2) * 1000 + 2, { hostname: "new-host-01", command: "echo 🚀🔥 部署完成 ✅ \u{1F9D1}\u{200D}\u{1F4BB}" }),
     ];
-    expect(await store.insert(recs, Date.UTC(2024, 0, 2) * 1000)).toEqual({ inserted: 3, duplicates: 0 });
+    expect(await store.insert(recs, Date.UTC(2024, 0, 2) * 1000)).toEqual({ inserted: 3, duplicates: 0, alerts: 0 });
     const got = await store.query({ host: "new-host-01" }, 10);
     expect(got.map((r) => [r.clientIp, r.command])).toEqual([...recs].reverse().map((r) => [r.clientIp, r.command]));
     // stored as real 4-byte UTF-8, not mangled by a 3-byte charset
@@ -300,12 +300,12 @@ describe("opening the store on the 2018 seed's database", () => {
     resent.forEach((r, i) => expect(r.oci).toBe(old[i]!.oci as string));
     const countBefore = await q<Row>(db.url, "SELECT COUNT(*) AS n FROM servercmdhist");
     const hostsBefore = sortHosts(await store.hosts());
-    expect(await store.insert(resent, Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 0, duplicates: resent.length });
+    expect(await store.insert(resent, Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 0, duplicates: resent.length, alerts: 0 });
     expect(await q<Row>(db.url, "SELECT COUNT(*) AS n FROM servercmdhist")).toEqual(countBefore);
     expect(sortHosts(await store.hosts()).map((h) => [h.hostname, h.records])).toEqual(hostsBefore.map((h) => [h.hostname, h.records]));
     // one new command from an old host is a new row, counted onto the old host
     const fresh = legacyWire({ ...old[0]!, ctime: "2019-01-01 00:00:00", command: "echo 新年快乐" });
-    expect(await store.insert([fresh], Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 1, duplicates: 0 });
+    expect(await store.insert([fresh], Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
     const web01 = (await store.hosts()).find((h) => h.hostname === "web01")!;
     expect(web01.records).toBe(hostsBefore.find((h) => h.hostname === "web01")!.records + 1);
   });
@@ -321,7 +321,7 @@ describe("opening the store on the 2018 seed's database", () => {
       expect(await all()).toEqual(rowsBefore);
       expect(await q<Row>(db.url, "SELECT * FROM __drizzle_migrations ORDER BY id")).toEqual(migrationsBefore);
       expect(migrationsBefore.length).toBe(MIGRATIONS);
-      expect(MIGRATIONS).toBe(11); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users, console, host losses + reporter
+      expect(MIGRATIONS).toBe(12); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users, console, host losses + reporter, alerts
     } finally {
       await again.close();
     }

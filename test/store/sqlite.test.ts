@@ -33,7 +33,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-store-upgrade-"));
   try {
     // The committed migrations without the flags ones: the database a server of the previous version left.
-    const old = migrationsWithout("sqlite", ["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users", "0007_console", "0008_host_losses_reporter"], dir);
+    const old = migrationsWithout("sqlite", ["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users", "0007_console", "0008_host_losses_reporter", "0009_alerts"], dir);
     const path = join(dir, "audit.db");
     const prev = new Database(path, { create: true });
     migrate(drizzle({ client: prev }), { migrationsFolder: old });
@@ -57,7 +57,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
       expect(wrong.map((r) => [r.id, r.hostname, r.flags])).toEqual([]);
       expect((await after.query({ flagged: true }, n)).length).toBe(Math.ceil(n / 7));
       const fresh = hookRecord(Date.UTC(2024, 2, 1, 0, 0, 1) * 1000, { luser: "r\u043eot" });
-      expect(await after.insert([fresh], 2)).toEqual({ inserted: 1, duplicates: 0 });
+      expect(await after.insert([fresh], 2)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
       expect((await after.query({ flagged: true, luser: "r\u043eot" }, 10)).map((r) => r.flags)).toEqual([["user-nonstandard", "name-confusable"]]);
     } finally {
       await after.close();

@@ -8,6 +8,8 @@ import type { SimpleCommand } from "./normalize.ts";
 import { SHELLS } from "./normalize.ts";
 import type { RuleInput, Severity } from "./rules.ts";
 
+export const SILENT_HOST_RULE = "pipeline.silent-host";
+
 export interface BuiltinRule {
   id: string;
   severity: Severity;
@@ -134,5 +136,11 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: "pipeline.conflict", severity: "warning", description: "Two records came with one key and different content (a pre-empted or replayed record)",
     test: (i) => i.flags.includes("conflict"),
+  },
+  {
+    id: SILENT_HOST_RULE, severity: "warning",
+    description: "A host stored nothing for longer than its usual cadence (at least hosts.silent_after_seconds): its reporter, network or hook may be down",
+    // Raised by the server's clock, not by a record (silence.ts).
+    test: () => false,
   },
 ];

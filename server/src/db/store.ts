@@ -1,4 +1,6 @@
 import type { AuditRecord, IngestAuth } from "../../../protocol/index.ts";
+import type { AlertDraft, AlertSink } from "../alerts/raise.ts";
+import type { Severity } from "../alerts/rules.ts";
 
 /** A stored audit record: the contract record plus its row id and arrival time. */
 export interface StoredRecord extends AuditRecord {
@@ -78,6 +80,8 @@ export interface HostSummary {
   lastReceivedUs: number;
   /** The latest batch that stored something new of this host: the host's records are arriving. */
   lastStoredUs: number;
+  /** The host's usual gap between batches that stored something (µs, moving average); 0 until two such batches. */
+  cadenceUs: number;
   records: number;
   /** The token kind of the latest batch that stored records of this host; null before it was kept. */
   ingestAuth: IngestAuth | null;
@@ -124,6 +128,61 @@ export interface SessionCursor {
 export interface InsertResult {
   inserted: number;
   duplicates: number;
+  /** Alerts the stored records raised (written in the same transaction). */
+  alerts: number;
+}
+
+/** A raised alert as stored (AlertDraft without its routing). */
+export interface StoredAlert {
+  id: number;
+  ruleId: string;
+  severity: Severity;
+  hostname: string;
+  luser: string;
+  suser: string;
+  recordKey: string;
+  recordTsUs: number;
+  sessionId: string | null;
+  seq: number | null;
+  command: string;
+  raisedUs: number;
+}
+
+export interface AlertFilter {
+  host?: string;
+  ruleId?: string;
+  severity?: Severity;
+  /** Inclusive lower bound of raisedUs. */
+  fromUs?: number;
+  /** Exclusive upper bound of raisedUs. */
+  toUs?: number;
+  /** Only these hosts (a console reader's host groups); an empty list matches nothing. */
+  hostIn?: string[];
+}
+
+/** One outbox message due to be sent, with the alert it is about. */
+export interface OutboxMessage {
+  id: number;
+  channel: string;
+  kind: "alert" | "repeat";
+  count: number;
+  windowEndUs: number;
+  attempts: number;
+  nextAttemptUs: number;
+  alert: StoredAlert;
+}
+
+export interface OutboxStats {
+  pending: number;
+  /** When the oldest pending message's alert was raised (UTC µs); 0 with none pending. */
+  oldestPendingUs: number;
+}
+
+/** A rule added through the admin API: its config as JSON. */
+export interface StoredRule {
+  id: string;
+  body: string;
+  updatedUs: number;
 }
 
 /** Everything the server needs from a database; one implementation per dialect. */
@@ -133,7 +192,7 @@ export interface Store {
    * Store records once each (by `oci`); resolves only after the transaction committed. `auth`: the
    * kind of token that sent them, kept per host when the batch stored something new of it.
    */
-  insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string): Promise<InsertResult>;
+  insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string, alerts?: AlertSink): Promise<InsertResult>;
   /** Count records refused at ingest against a host that has a row (a host token's own). */
   countRejected(hostname: string, n: number): Promise<void>;
   /** Newest first, (tsUs, id) descending, at most `limit` rows after `after`. */
@@ -158,6 +217,25 @@ export interface Store {
   /** The access log, newest first, at most `limit` entries with id below `beforeId`. */
   accessLog(limit: number, beforeId?: number): Promise<(AccessEntry & { id: number })[]>;
 
+  /** Write alerts not raised by a batch (a silent host) in their own transaction; a draft already raised is skipped. */
+  raiseAlerts(drafts: AlertDraft[], nowUs: number, windowUs: number): Promise<number>;
+  /** Raised alerts, newest first (id descending), at most `limit` with id below `beforeId`. */
+  alerts(filter: AlertFilter, limit: number, beforeId?: number): Promise<StoredAlert[]>;
+  /** Pending messages due at `nowUs`, oldest first. */
+  dueMessages(nowUs: number, limit: number): Promise<OutboxMessage[]>;
+  /** Take a due message for one attempt: true only for the one caller whose `nextAttemptUs` still matched; the lease pushes it out. */
+  claimMessage(id: number, nextAttemptUs: number, leaseUntilUs: number): Promise<boolean>;
+  /** Sent, standing for `count` matches. */
+  messageSent(id: number, count: number, nowUs: number): Promise<void>;
+  messageFailed(id: number, nextAttemptUs: number, error: string): Promise<void>;
+  /** Close windows that ended before `nowUs`: a repeat message for each sent alert whose window counted more than it sent. Returns the repeats written. */
+  settleWindows(nowUs: number, limit: number): Promise<number>;
+  outboxStats(): Promise<OutboxStats>;
+  storedRules(): Promise<StoredRule[]>;
+  putStoredRule(rule: StoredRule): Promise<void>;
+  /** False when there was none. */
+  removeStoredRule(id: string): Promise<boolean>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -177,6 +255,11 @@ export function consoleUserFromRow(r: { name: string; passwordHash: string; role
 }
 
 /** Per-host aggregates of a batch, applied to the hosts table in the same transaction. */
+/** A stored alert row (either dialect) as a StoredAlert. */
+export function alertFromRow(r: Omit<StoredAlert, "severity"> & { severity: string }): StoredAlert {
+  return { ...r, severity: r.severity as Severity };
+}
+
 export function hostDeltas(records: AuditRecord[]): Map<string, { serverIps: string; minTs: number; maxTs: number; records: AuditRecord[] }> {
   const by = new Map<string, { serverIps: string; minTs: number; maxTs: number; records: AuditRecord[] }>();
   for (const r of records) {

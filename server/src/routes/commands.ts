@@ -70,7 +70,7 @@ export function commandsRoutes(deps: AppDeps) {
         if (typeof r === "string") rejected.push({ index, error: r });
         else valid.push(r);
       });
-      const res = await commitBatch(store, metrics, logger, valid, rejected.length, c.get("identity"), reporterOf(c.req.header("user-agent")));
+      const res = await commitBatch(deps, valid, rejected.length, c.get("identity"), reporterOf(c.req.header("user-agent")));
       // `code: 0` as the seed answered: the valid records are committed; `rejected` says which were not and why.
       return c.json({ code: 0 as const, msg: rejected.length ? `${rejected.length} record(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected }, 200);
     })

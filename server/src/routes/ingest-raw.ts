@@ -80,7 +80,7 @@ export function ingestRawRoutes(deps: AppDeps) {
     if (final) decoder.finish().forEach(handle);
     const max = config.limits.max_records_per_batch;
     if (valid.length + rejected.length > max) throw new HTTPException(413, { message: `body holds more than ${max} records` });
-    const res = await commitBatch(store, metrics, logger, valid, rejected.length, c.get("identity"), reporterOf(c.req.header("user-agent")));
+    const res = await commitBatch(deps, valid, rejected.length, c.get("identity"), reporterOf(c.req.header("user-agent")));
     const consumed = Math.min(decoder.pendingFrom() ?? complete, complete);
     return c.json({ code: 0 as const, msg: rejected.length ? `${rejected.length} line(s) rejected` : "ok", accepted: res.inserted, duplicates: res.duplicates, rejected, ignored, consumed }, 200);
   });

@@ -1,6 +1,6 @@
 
 import {
-  bigint, char, customType, index, mediumtext, mysqlTable, smallint, text, uniqueIndex, varchar,
+  bigint, char, customType, index, int, mediumtext, mysqlTable, smallint, text, tinyint, uniqueIndex, varchar,
 } from "drizzle-orm/mysql-core";
 
 const mediumblob = customType<{ data: Uint8Array; driverData: Buffer }>({
@@ -60,6 +60,12 @@ export const hosts = mysqlTable("cmdaudit_hosts", {
   serverIps: varchar("server_ips", { length: 2048 }).notNull().default(""),
   firstSeenUs: bigint("first_seen_us", { mode: "number" }).notNull(),
   lastSeenUs: bigint("last_seen_us", { mode: "number" }).notNull(),
+  /**
+   * The host's usual gap between batches that store something (µs, a moving average): how long a
+   * silence is unusual. Declared before last_stored_us on purpose: Drizzle writes an upsert's SET in
+   * this order and MySQL evaluates it left to right, so the average must read the old last_stored_us.
+   */
+  cadenceUs: bigint("cadence_us", { mode: "number" }).notNull().default(0),
   /** Receipt time of the latest batch holding a record of this host, duplicates included. */
   lastReceivedUs: bigint("last_received_us", { mode: "number" }).notNull().default(0),
   /** Receipt time of the latest batch that stored a new record of this host. */
@@ -113,3 +119,66 @@ export const consoleAccess = mysqlTable("cmdaudit_console_access", {
   detail: text("detail").notNull(),
   clientIp: varchar("client_ip", { length: 64 }).notNull().default(""),
 }, (t) => [index("console_access_ts").on(t.tsUs)]);
+
+/**
+ * Every rule match (alerts/raise.ts), written in the transaction that stores its record: one per
+ * rule and record (`record_key`: the record's oci, or a silence's own key), so a record resent
+ * never raises twice.
+ */
+export const alerts = mysqlTable("cmdaudit_alerts", {
+  id: bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
+  ruleId: varchar("rule_id", { length: 64 }).notNull(),
+  severity: varchar("severity", { length: 16 }).notNull(),
+  hostname: varchar("hostname", { length: 255 }).notNull(),
+  luser: varchar("luser", { length: 64 }).notNull(),
+  suser: varchar("suser", { length: 64 }).notNull(),
+  recordKey: char("record_key", { length: 32 }).notNull(),
+  recordTsUs: bigint("record_ts_us", { mode: "number" }).notNull(),
+  sessionId: varchar("session_id", { length: 64 }),
+  seq: bigint("seq", { mode: "number", unsigned: true }),
+  /** The command's start (alerts/raise.ts ALERT_COMMAND_CHARS). */
+  command: text("command").notNull(),
+  raisedUs: bigint("raised_us", { mode: "number" }).notNull(),
+}, (t) => [
+  uniqueIndex("alerts_rule_record").on(t.ruleId, t.recordKey),
+  index("alerts_raised").on(t.raisedUs),
+  index("alerts_host_raised").on(t.hostname, t.raisedUs),
+]);
+
+/**
+ * The outbox: one message per channel, written with the alert that opens a de-duplication window
+ * (rule + host + user, `group_key`); later matches in the window only count. The dispatcher sends
+ * what is due and keeps retrying what failed; a window that closed with more matches than were
+ * sent gets one "repeat" message with the rest.
+ */
+export const alertOutbox = mysqlTable("cmdaudit_alert_outbox", {
+  id: bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
+  channel: varchar("channel", { length: 64 }).notNull(),
+  groupKey: char("group_key", { length: 32 }).notNull(),
+  alertId: bigint("alert_id", { mode: "number", unsigned: true }).notNull(),
+  kind: varchar("kind", { length: 8 }).notNull(),
+  /** Matches this message stands for; grows while the window is open. */
+  count: int("count", { unsigned: true }).notNull().default(1),
+  /** `count` as it was when the message was sent. */
+  sentCount: int("sent_count", { unsigned: true }).notNull().default(0),
+  windowEndUs: bigint("window_end_us", { mode: "number" }).notNull(),
+  state: varchar("state", { length: 8 }).notNull().default("pending"),
+  attempts: int("attempts", { unsigned: true }).notNull().default(0),
+  /** When the next attempt is due; a claimed message is pushed out by the claim's lease. */
+  nextAttemptUs: bigint("next_attempt_us", { mode: "number" }).notNull(),
+  lastError: varchar("last_error", { length: 255 }).notNull().default(""),
+  sentUs: bigint("sent_us", { mode: "number" }).notNull().default(0),
+  /** An "alert" message whose window was settled (a repeat written, or none needed). */
+  settled: tinyint("settled").notNull().default(0),
+}, (t) => [
+  index("outbox_due").on(t.state, t.nextAttemptUs),
+  index("outbox_group").on(t.groupKey, t.windowEndUs),
+  index("outbox_settle").on(t.settled, t.windowEndUs),
+]);
+
+/** Rules added through the admin API (PUT /api/v1/rules/{id}): the rule as its JSON config. */
+export const alertRules = mysqlTable("cmdaudit_alert_rules", {
+  id: varchar("id", { length: 64 }).primaryKey(),
+  body: text("body").notNull(),
+  updatedUs: bigint("updated_us", { mode: "number" }).notNull(),
+});

@@ -6,12 +6,14 @@ import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../..
 import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, type NamesOfRow, toRow } from "../rows.ts";
+import { alertWhere, messageFromRow, repeatOf } from "../alerts.ts";
 import {
-  type AccessEntry, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  type AccessEntry, type AlertFilter, alertFromRow, type OutboxMessage, type OutboxStats, type StoredAlert, type StoredRule, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
   joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
   type TranscriptCursor, hostDeltas, likeContains, sessionFromRow,
 } from "../store.ts";
-import { consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
+import type { AlertDraft, AlertSink } from "../../alerts/raise.ts";
+import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
@@ -207,16 +209,42 @@ export function* chunks<T extends { command: string; commandRaw: Uint8Array | nu
   if (cur.length) yield cur;
 }
 
+type Tx = Parameters<Parameters<MySql2Database["transaction"]>[0]>[0];
+
+/**
+ * Each new alert, and its outbox messages when it opens a de-duplication window; in an open window
+ * it only counts. Drafts of records stored before (resent) are skipped by the (rule, record) key.
+ */
+async function writeAlerts(tx: Tx | MySql2Database, drafts: AlertDraft[], nowUs: number, windowUs: number): Promise<number> {
+  let raised = 0;
+  for (const d of drafts) {
+    const [res] = await tx.insert(alerts).values({
+      ruleId: d.ruleId, severity: d.severity, hostname: d.hostname, luser: d.luser, suser: d.suser, recordKey: d.recordKey,
+      recordTsUs: d.recordTsUs, sessionId: d.sessionId, seq: d.seq, command: d.command, raisedUs: nowUs,
+    }).onDuplicateKeyUpdate({ set: { id: sql`${alerts.id}` } });
+    if (res.affectedRows !== 1) continue;
+    raised++;
+    if (!d.channels.length) continue;
+    const [open] = await tx.update(alertOutbox).set({ count: sql`${alertOutbox.count} + 1` })
+      .where(and(eq(alertOutbox.groupKey, d.groupKey), eq(alertOutbox.kind, "alert"), gt(alertOutbox.windowEndUs, nowUs)));
+    if (open.affectedRows > 0) continue;
+    await tx.insert(alertOutbox).values(d.channels.map((channel) => ({
+      channel, groupKey: d.groupKey, alertId: res.insertId, kind: "alert", windowEndUs: nowUs + windowUs, nextAttemptUs: nowUs,
+    })));
+  }
+  return raised;
+}
+
 class MysqlStore implements Store {
   readonly dialect = "mysql" as const;
   constructor(private readonly pool: mysql.Pool, private readonly db: MySql2Database) {}
 
-  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string): Promise<InsertResult> {
-    if (records.length === 0) return { inserted: 0, duplicates: 0 };
+  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string, alerts?: AlertSink): Promise<InsertResult> {
+    if (records.length === 0) return { inserted: 0, duplicates: 0, alerts: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        const inserted = await this.insertOnce(records, receivedUs, auth, reporter);
-        return { inserted, duplicates: records.length - inserted };
+        const { inserted, raised } = await this.insertOnce(records, receivedUs, auth, reporter, alerts);
+        return { inserted, duplicates: records.length - inserted, alerts: raised };
       } catch (e) {
         // Concurrent batches for many hosts can still deadlock on index gaps; InnoDB rolled the
         // victim back whole, so running it again is safe.
@@ -226,7 +254,7 @@ class MysqlStore implements Store {
     }
   }
 
-  private async insertOnce(records: AuditRecord[], receivedUs: number, auth: IngestAuth | undefined, reporter: string | undefined): Promise<number> {
+  private async insertOnce(records: AuditRecord[], receivedUs: number, auth: IngestAuth | undefined, reporter: string | undefined, alerts: AlertSink | undefined): Promise<{ inserted: number; raised: number }> {
     const per = hostDeltas(records);
     const hostRows = (received: number, counts?: Map<string, number>, losses?: Map<string, number>) => [...per].map(([hostname, h]) => {
       const stored = (counts?.get(hostname) ?? 0) > 0;
@@ -244,9 +272,10 @@ class MysqlStore implements Store {
       // With those locks held nobody else can add these keys, so affectedRows (one host) or this
       // look-up (several hosts: the counts are per host) is exact.
       const seen = new Set<string>();
-      // Loss records are few: which of them are new is looked up even for one host, so the host's count is exact.
+      // Loss records and records that raise alerts are few: which of them are new is looked up even
+      // for one host, so the host's loss count is exact and an alert is raised only by a new record.
       const lossKeys = records.filter((r) => r.kind === "loss").map((r) => r.oci);
-      const keys = per.size === 1 ? [...new Set(lossKeys)] : [...new Set(records.map((r) => r.oci))];
+      const keys = per.size === 1 ? [...new Set([...lossKeys, ...(alerts?.keys ?? [])])] : [...new Set(records.map((r) => r.oci))];
       for (let i = 0; i < keys.length; i += ROWS_PER_INSERT) {
         const rows = await tx.select({ oci: servercmdhist.oci }).from(servercmdhist).where(inArray(servercmdhist.oci, keys.slice(i, i + ROWS_PER_INSERT)));
         for (const r of rows) seen.add(r.oci);
@@ -283,6 +312,7 @@ class MysqlStore implements Store {
           const added = c.records.filter((r) => !known.has(r.oci));
           for (const part of chunks(added)) await tx.execute(insertRows(part, receivedUs));
           inserted += added.length;
+          fresh.push(...added);
           for (const r of added) { counts.set(r.hostname, (counts.get(r.hostname) ?? 0) + 1); lost(r); }
           for (const oci of c.flagStored) {
             await tx.update(servercmdhist).set({ flags: withConflict(stored.get(oci)!.flags).join(",") }).where(eq(servercmdhist.oci, oci));
@@ -301,8 +331,13 @@ class MysqlStore implements Store {
         lastSeenUs: sql.raw("GREATEST(`last_seen_us`, VALUES(`last_seen_us`))"),
         lastReceivedUs: sql.raw("GREATEST(`last_received_us`, VALUES(`last_received_us`))"),
         lastStoredUs: sql.raw("GREATEST(`last_stored_us`, VALUES(`last_stored_us`))"),
+        // Runs before last_stored_us is set (schema.ts: column order), so `last_stored_us` here is the old value.
+        cadenceUs: sql.raw("CASE WHEN VALUES(`records`) = 0 OR `last_stored_us` = 0 OR VALUES(`last_stored_us`) <= `last_stored_us` THEN `cadence_us`"
+          + " WHEN `cadence_us` = 0 THEN VALUES(`last_stored_us`) - `last_stored_us`"
+          + " ELSE (`cadence_us` * 7 + VALUES(`last_stored_us`) - `last_stored_us`) DIV 8 END"),
       } });
-      return inserted;
+      const raised = alerts ? await writeAlerts(tx, alerts.drafts(fresh), alerts.nowUs, alerts.windowUs) : 0;
+      return { inserted, raised };
     });
   }
 
@@ -380,6 +415,74 @@ class MysqlStore implements Store {
   async accessLog(limit: number, beforeId?: number): Promise<(AccessEntry & { id: number })[]> {
     return this.db.select().from(consoleAccess).where(beforeId !== undefined ? lt(consoleAccess.id, beforeId) : undefined)
       .orderBy(desc(consoleAccess.id)).limit(limit);
+  }
+
+  async raiseAlerts(drafts: AlertDraft[], nowUs: number, windowUs: number): Promise<number> {
+    if (!drafts.length) return 0;
+    return this.db.transaction((tx) => writeAlerts(tx, drafts, nowUs, windowUs));
+  }
+
+  async alerts(filter: AlertFilter, limit: number, beforeId?: number): Promise<StoredAlert[]> {
+    const rows = await this.db.select().from(alerts).where(alertWhere(alerts, filter, beforeId)).orderBy(desc(alerts.id)).limit(limit);
+    return rows.map(alertFromRow);
+  }
+
+  async dueMessages(nowUs: number, limit: number): Promise<OutboxMessage[]> {
+    const rows = await this.db.select().from(alertOutbox).innerJoin(alerts, eq(alerts.id, alertOutbox.alertId))
+      .where(and(eq(alertOutbox.state, "pending"), lte(alertOutbox.nextAttemptUs, nowUs))).orderBy(asc(alertOutbox.id)).limit(limit);
+    return rows.map((r) => messageFromRow(r.cmdaudit_alert_outbox, r.cmdaudit_alerts));
+  }
+
+  async claimMessage(id: number, nextAttemptUs: number, leaseUntilUs: number): Promise<boolean> {
+    const [res] = await this.db.update(alertOutbox).set({ nextAttemptUs: leaseUntilUs })
+      .where(and(eq(alertOutbox.id, id), eq(alertOutbox.state, "pending"), eq(alertOutbox.nextAttemptUs, nextAttemptUs)));
+    return res.affectedRows === 1;
+  }
+
+  async messageSent(id: number, count: number, nowUs: number): Promise<void> {
+    await this.db.update(alertOutbox).set({ state: "sent", sentCount: count, sentUs: nowUs, attempts: sql`${alertOutbox.attempts} + 1`, lastError: "" })
+      .where(eq(alertOutbox.id, id));
+  }
+
+  async messageFailed(id: number, nextAttemptUs: number, error: string): Promise<void> {
+    await this.db.update(alertOutbox).set({ nextAttemptUs, lastError: error.slice(0, 255), attempts: sql`${alertOutbox.attempts} + 1` })
+      .where(eq(alertOutbox.id, id));
+  }
+
+  async settleWindows(nowUs: number, limit: number): Promise<number> {
+    const closed = await this.db.select().from(alertOutbox)
+      .where(and(eq(alertOutbox.settled, 0), eq(alertOutbox.kind, "alert"), eq(alertOutbox.state, "sent"), lte(alertOutbox.windowEndUs, nowUs)))
+      .orderBy(asc(alertOutbox.windowEndUs)).limit(limit);
+    let repeats = 0;
+    for (const m of closed) {
+      repeats += await this.db.transaction(async (tx) => {
+        // Only the one server that flips `settled` writes the repeat.
+        const [res] = await tx.update(alertOutbox).set({ settled: 1 }).where(and(eq(alertOutbox.id, m.id), eq(alertOutbox.settled, 0)));
+        if (res.affectedRows !== 1 || m.count <= m.sentCount) return 0;
+        await tx.insert(alertOutbox).values(repeatOf(m, nowUs));
+        return 1;
+      });
+    }
+    return repeats;
+  }
+
+  async outboxStats(): Promise<OutboxStats> {
+    const [r] = await this.db.select({ pending: sql<number>`count(*)`, oldest: sql<number | null>`min(${alerts.raisedUs})` })
+      .from(alertOutbox).innerJoin(alerts, eq(alerts.id, alertOutbox.alertId)).where(eq(alertOutbox.state, "pending"));
+    return { pending: Number(r?.pending ?? 0), oldestPendingUs: Number(r?.oldest ?? 0) };
+  }
+
+  async storedRules(): Promise<StoredRule[]> {
+    return this.db.select().from(alertRules).orderBy(alertRules.id);
+  }
+
+  async putStoredRule(rule: StoredRule): Promise<void> {
+    await this.db.insert(alertRules).values(rule).onDuplicateKeyUpdate({ set: { body: rule.body, updatedUs: rule.updatedUs } });
+  }
+
+  async removeStoredRule(id: string): Promise<boolean> {
+    const [res] = await this.db.delete(alertRules).where(eq(alertRules.id, id));
+    return res.affectedRows > 0;
   }
 
   async ping(): Promise<void> {

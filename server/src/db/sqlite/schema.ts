@@ -57,6 +57,7 @@ export const hosts = sqliteTable("cmdaudit_hosts", {
   losses: integer("losses").notNull().default(0),
   rejected: integer("rejected").notNull().default(0),
   reporter: text("reporter"),
+  cadenceUs: integer("cadence_us").notNull().default(0),
 });
 
 /** Same as the MySQL table (see ../mysql/schema.ts): rows from before the flags column still to be flagged. */
@@ -89,3 +90,50 @@ export const consoleAccess = sqliteTable("cmdaudit_console_access", {
   detail: text("detail").notNull(),
   clientIp: text("client_ip").notNull().default(""),
 }, (t) => [index("console_access_ts").on(t.tsUs)]);
+
+/** Same as the MySQL tables (see ../mysql/schema.ts): alerts, their outbox, rules added through the API. */
+export const alerts = sqliteTable("cmdaudit_alerts", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  ruleId: text("rule_id").notNull(),
+  severity: text("severity").notNull(),
+  hostname: text("hostname").notNull(),
+  luser: text("luser").notNull(),
+  suser: text("suser").notNull(),
+  recordKey: text("record_key").notNull(),
+  recordTsUs: integer("record_ts_us").notNull(),
+  sessionId: text("session_id"),
+  seq: integer("seq"),
+  command: text("command").notNull(),
+  raisedUs: integer("raised_us").notNull(),
+}, (t) => [
+  uniqueIndex("alerts_rule_record").on(t.ruleId, t.recordKey),
+  index("alerts_raised").on(t.raisedUs),
+  index("alerts_host_raised").on(t.hostname, t.raisedUs),
+]);
+
+export const alertOutbox = sqliteTable("cmdaudit_alert_outbox", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  channel: text("channel").notNull(),
+  groupKey: text("group_key").notNull(),
+  alertId: integer("alert_id").notNull(),
+  kind: text("kind").notNull(),
+  count: integer("count").notNull().default(1),
+  sentCount: integer("sent_count").notNull().default(0),
+  windowEndUs: integer("window_end_us").notNull(),
+  state: text("state").notNull().default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  nextAttemptUs: integer("next_attempt_us").notNull(),
+  lastError: text("last_error").notNull().default(""),
+  sentUs: integer("sent_us").notNull().default(0),
+  settled: integer("settled").notNull().default(0),
+}, (t) => [
+  index("outbox_due").on(t.state, t.nextAttemptUs),
+  index("outbox_group").on(t.groupKey, t.windowEndUs),
+  index("outbox_settle").on(t.settled, t.windowEndUs),
+]);
+
+export const alertRules = sqliteTable("cmdaudit_alert_rules", {
+  id: text("id").primaryKey(),
+  body: text("body").notNull(),
+  updatedUs: integer("updated_us").notNull(),
+});

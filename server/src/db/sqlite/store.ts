@@ -9,11 +9,13 @@ import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
 import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, toRow } from "../rows.ts";
 import {
-  type AccessEntry, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  type AccessEntry, type AlertFilter, alertFromRow, type OutboxMessage, type OutboxStats, type StoredAlert, type StoredRule, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
   joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
   type TranscriptCursor, hostDeltas, sessionFromRow,
 } from "../store.ts";
-import { consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
+import type { AlertDraft, AlertSink } from "../../alerts/raise.ts";
+import { alertWhere, messageFromRow, repeatOf } from "../alerts.ts";
+import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
 
 
 /** json_group_array takes DISTINCT (SQLite's group_concat does not with a separator). */
@@ -52,25 +54,53 @@ function backfillFlags(db: BunSQLiteDatabase): void {
   }
 }
 
+type Tx = Parameters<Parameters<BunSQLiteDatabase["transaction"]>[0]>[0];
+
+/** As the MySQL store's writeAlerts: a new alert opens a window with its messages, or counts in the open one. */
+function writeAlerts(tx: Tx, drafts: AlertDraft[], nowUs: number, windowUs: number): number {
+  let raised = 0;
+  for (const d of drafts) {
+    const row = tx.insert(alerts).values({
+      ruleId: d.ruleId, severity: d.severity, hostname: d.hostname, luser: d.luser, suser: d.suser, recordKey: d.recordKey,
+      recordTsUs: d.recordTsUs, sessionId: d.sessionId, seq: d.seq, command: d.command, raisedUs: nowUs,
+    }).onConflictDoNothing().returning({ id: alerts.id }).get();
+    if (!row) continue;
+    raised++;
+    if (!d.channels.length) continue;
+    const open = tx.update(alertOutbox).set({ count: sql`${alertOutbox.count} + 1` })
+      .where(and(eq(alertOutbox.groupKey, d.groupKey), eq(alertOutbox.kind, "alert"), gt(alertOutbox.windowEndUs, nowUs))).returning({ id: alertOutbox.id }).all();
+    if (open.length > 0) continue;
+    tx.insert(alertOutbox).values(d.channels.map((channel) => ({
+      channel, groupKey: d.groupKey, alertId: row.id, kind: "alert", windowEndUs: nowUs + windowUs, nextAttemptUs: nowUs,
+    }))).run();
+  }
+  return raised;
+}
+
 class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
   constructor(private readonly sqlite: Database, private readonly db: BunSQLiteDatabase) {}
 
-  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string): Promise<InsertResult> {
-    if (records.length === 0) return { inserted: 0, duplicates: 0 };
-    const inserted = this.db.transaction((tx) => {
+  async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string, alertSink?: AlertSink): Promise<InsertResult> {
+    if (records.length === 0) return { inserted: 0, duplicates: 0, alerts: 0 };
+    const { inserted, raised } = this.db.transaction((tx) => {
       let total = 0;
+      const fresh: AuditRecord[] = [];
       for (const [hostname, h] of hostDeltas(records)) {
         let n = 0;
         let losses = 0;
         const insert = (recs: AuditRecord[]) => {
           let added = 0;
           for (let i = 0; i < recs.length; i += ROWS_PER_INSERT) {
-            const rows = recs.slice(i, i + ROWS_PER_INSERT).map((r) => toRow(r, receivedUs));
-            const got = tx.insert(servercmdhist).values(rows).onConflictDoNothing({ target: servercmdhist.oci })
-              .returning({ kind: servercmdhist.kind }).all();
+            const part = recs.slice(i, i + ROWS_PER_INSERT);
+            const got = tx.insert(servercmdhist).values(part.map((r) => toRow(r, receivedUs))).onConflictDoNothing({ target: servercmdhist.oci })
+              .returning({ kind: servercmdhist.kind, oci: servercmdhist.oci }).all();
             added += got.length;
             losses += got.filter((r) => r.kind === "loss").length;
+            if (alertSink && got.length) {
+              const stored = new Set(got.map((r) => r.oci));
+              for (const r of part) if (stored.delete(r.oci)) fresh.push(r);
+            }
           }
           return added;
         };
@@ -106,11 +136,16 @@ class SqliteStore implements Store {
             lastSeenUs: sql`max(${hosts.lastSeenUs}, ${h.maxTs})`,
             lastReceivedUs: sql`max(${hosts.lastReceivedUs}, ${receivedUs})`,
             lastStoredUs: sql`max(${hosts.lastStoredUs}, ${n > 0 ? receivedUs : 0})`,
+            // SQLite's upsert reads the old row in every expression: last_stored_us here is the previous batch's.
+            cadenceUs: stored
+              ? sql`CASE WHEN ${hosts.lastStoredUs} = 0 OR ${receivedUs} <= ${hosts.lastStoredUs} THEN ${hosts.cadenceUs} WHEN ${hosts.cadenceUs} = 0 THEN ${receivedUs} - ${hosts.lastStoredUs} ELSE (${hosts.cadenceUs} * 7 + ${receivedUs} - ${hosts.lastStoredUs}) / 8 END`
+              : sql`${hosts.cadenceUs}`,
           } }).run();
       }
-      return total;
+      const raised = alertSink ? writeAlerts(tx, alertSink.drafts(fresh), alertSink.nowUs, alertSink.windowUs) : 0;
+      return { inserted: total, raised };
     }, { behavior: "immediate" });
-    return { inserted, duplicates: records.length - inserted };
+    return { inserted, duplicates: records.length - inserted, alerts: raised };
   }
 
   async query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]> {
@@ -184,6 +219,72 @@ class SqliteStore implements Store {
   async accessLog(limit: number, beforeId?: number): Promise<(AccessEntry & { id: number })[]> {
     return this.db.select().from(consoleAccess).where(beforeId !== undefined ? lt(consoleAccess.id, beforeId) : undefined)
       .orderBy(desc(consoleAccess.id)).limit(limit).all();
+  }
+
+  async raiseAlerts(drafts: AlertDraft[], nowUs: number, windowUs: number): Promise<number> {
+    if (!drafts.length) return 0;
+    return this.db.transaction((tx) => writeAlerts(tx, drafts, nowUs, windowUs), { behavior: "immediate" });
+  }
+
+  async alerts(filter: AlertFilter, limit: number, beforeId?: number): Promise<StoredAlert[]> {
+    return this.db.select().from(alerts).where(alertWhere(alerts, filter, beforeId)).orderBy(desc(alerts.id)).limit(limit).all().map(alertFromRow);
+  }
+
+  async dueMessages(nowUs: number, limit: number): Promise<OutboxMessage[]> {
+    return this.db.select().from(alertOutbox).innerJoin(alerts, eq(alerts.id, alertOutbox.alertId))
+      .where(and(eq(alertOutbox.state, "pending"), lte(alertOutbox.nextAttemptUs, nowUs))).orderBy(asc(alertOutbox.id)).limit(limit).all()
+      .map((r) => messageFromRow(r.cmdaudit_alert_outbox, r.cmdaudit_alerts));
+  }
+
+  async claimMessage(id: number, nextAttemptUs: number, leaseUntilUs: number): Promise<boolean> {
+    return this.db.update(alertOutbox).set({ nextAttemptUs: leaseUntilUs })
+      .where(and(eq(alertOutbox.id, id), eq(alertOutbox.state, "pending"), eq(alertOutbox.nextAttemptUs, nextAttemptUs)))
+      .returning({ id: alertOutbox.id }).all().length === 1;
+  }
+
+  async messageSent(id: number, count: number, nowUs: number): Promise<void> {
+    this.db.update(alertOutbox).set({ state: "sent", sentCount: count, sentUs: nowUs, attempts: sql`${alertOutbox.attempts} + 1`, lastError: "" })
+      .where(eq(alertOutbox.id, id)).run();
+  }
+
+  async messageFailed(id: number, nextAttemptUs: number, error: string): Promise<void> {
+    this.db.update(alertOutbox).set({ nextAttemptUs, lastError: error.slice(0, 255), attempts: sql`${alertOutbox.attempts} + 1` })
+      .where(eq(alertOutbox.id, id)).run();
+  }
+
+  async settleWindows(nowUs: number, limit: number): Promise<number> {
+    return this.db.transaction((tx) => {
+      const closed = tx.select().from(alertOutbox)
+        .where(and(eq(alertOutbox.settled, 0), eq(alertOutbox.kind, "alert"), eq(alertOutbox.state, "sent"), lte(alertOutbox.windowEndUs, nowUs)))
+        .orderBy(asc(alertOutbox.windowEndUs)).limit(limit).all();
+      let repeats = 0;
+      for (const m of closed) {
+        tx.update(alertOutbox).set({ settled: 1 }).where(eq(alertOutbox.id, m.id)).run();
+        if (m.count > m.sentCount) {
+          tx.insert(alertOutbox).values(repeatOf(m, nowUs)).run();
+          repeats++;
+        }
+      }
+      return repeats;
+    }, { behavior: "immediate" });
+  }
+
+  async outboxStats(): Promise<OutboxStats> {
+    const r = this.db.select({ pending: sql<number>`count(*)`, oldest: sql<number | null>`min(${alerts.raisedUs})` })
+      .from(alertOutbox).innerJoin(alerts, eq(alerts.id, alertOutbox.alertId)).where(eq(alertOutbox.state, "pending")).get();
+    return { pending: Number(r?.pending ?? 0), oldestPendingUs: Number(r?.oldest ?? 0) };
+  }
+
+  async storedRules(): Promise<StoredRule[]> {
+    return this.db.select().from(alertRules).orderBy(alertRules.id).all();
+  }
+
+  async putStoredRule(rule: StoredRule): Promise<void> {
+    this.db.insert(alertRules).values(rule).onConflictDoUpdate({ target: alertRules.id, set: { body: rule.body, updatedUs: rule.updatedUs } }).run();
+  }
+
+  async removeStoredRule(id: string): Promise<boolean> {
+    return this.db.delete(alertRules).where(eq(alertRules.id, id)).returning({ id: alertRules.id }).all().length > 0;
   }
 
   async ping(): Promise<void> {

@@ -170,16 +170,54 @@ export type HostsAnswer = z.infer<typeof hostsAnswerSchema>;
 
 export const SEVERITY_NAMES = ["info", "warning", "critical"] as const;
 
+export const RULE_SOURCES = ["builtin", "config", "api"] as const;
+
 export const ruleSummarySchema = z.object({
   id: z.string(),
   severity: z.enum(SEVERITY_NAMES),
   description: z.string(),
   builtin: z.boolean().meta({ description: "One of the rules every server has (alerts.disabled_builtins turns one off)." }),
+  source: z.enum(RULE_SOURCES).meta({ description: "Built in, from the server's config, or added through PUT /api/v1/rules/{id} (admin token)." }),
+  enabled: z.boolean().meta({ description: "In force. Only a rule added through the API can be listed while turned off." }),
+  definition: z.record(z.string(), z.unknown()).nullable().meta({ description: "The rule as written (config and API rules); null for a built-in." }),
 }).meta({ id: "Rule" });
 
 export const rulesAnswerSchema = z.object({
-  rules: z.array(ruleSummarySchema).meta({ description: "The rules in force: the built-in ones not turned off, then the config's enabled ones." }),
+  rules: z.array(ruleSummarySchema).meta({ description: "The built-in ones not turned off, then the config's enabled ones, then those added through the API." }),
 }).meta({ id: "Rules" });
+
+// --- alerts ------------------------------------------------------------------------------------
+
+export const alertsQuerySchema = z.strictObject({
+  host: z.string().max(255).optional().meta({ description: "Hostname, exact." }),
+  rule: z.string().max(64).optional().meta({ description: "Rule id, exact." }),
+  severity: z.enum(SEVERITY_NAMES).optional(),
+  from: time().optional().meta({ description: "Raised at or after (ISO 8601 with a UTC offset)." }),
+  to: time().optional().meta({ description: "Raised before." }),
+  limit: z.coerce.number().int().min(1).optional().meta({ description: "Alerts per page (default 100, at most the server's max_page_size)." }),
+  cursor: z.string().regex(/^[1-9][0-9]{0,15}$/, { error: "cursor: the nextCursor of the previous page" }).optional().meta({ description: "The nextCursor of the previous page." }),
+});
+
+export const alertSchema = z.object({
+  id: count(),
+  rule: z.string(),
+  severity: z.enum(SEVERITY_NAMES),
+  hostname: z.string(),
+  luser: z.string().meta({ description: "Empty for a silent host." }),
+  suser: z.string(),
+  sessionId: z.string().nullable(),
+  seq: count().nullable(),
+  command: z.string().meta({ description: "The start of the command that matched (at most 1,000 characters); empty for a silent host." }),
+  recordTime: z.string().meta({ description: "When the command ran (UTC); for a silent host, when it last stored something." }),
+  raised: z.string().meta({ description: "When the server raised the alert (UTC)." }),
+}).meta({ id: "Alert", description: "One rule matched one record (or a host fell silent)." });
+export type Alert = z.infer<typeof alertSchema>;
+
+export const alertsPageSchema = z.object({
+  items: z.array(alertSchema).meta({ description: "Newest first." }),
+  nextCursor: z.string().nullable(),
+}).meta({ id: "Alerts" });
+export type AlertsPage = z.infer<typeof alertsPageSchema>;
 
 export const backtestAnswerSchema = z.object({
   scanned: count().meta({ description: "Records looked at, newest first." }),

@@ -11,6 +11,7 @@ import { AlertRaiser } from "./alerts/raise.ts";
 import { RuleBook } from "./alerts/rulebook.ts";
 import { IngestRateLimiter } from "./rate-limit.ts";
 import { newRouter, SECURITY_SCHEMES } from "./openapi.ts";
+import { alertsRoutes } from "./routes/alerts.ts";
 import { commandsRoutes } from "./routes/commands.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { hostsRoutes } from "./routes/hosts.ts";
@@ -84,6 +85,7 @@ export function createApp(deps: {
   app.route("/api/v1/hosts", hostsRoutes(d));
   app.route("/api/v1/sessions", sessionsRoutes(d));
   app.route("/api/v1/rules", rulesRoutes(d, deps.backtestLimits));
+  app.route("/api/v1/alerts", alertsRoutes(d));
 
   // Public, as /healthz is: the document and the page describe the API (the same as this source
   // tree does) and hold no record, host or setting of this server.
@@ -101,6 +103,7 @@ export function createApp(deps: {
       { name: "query", description: "People read records and hosts." },
       { name: "health", description: "Liveness and readiness, without a token." },
       { name: "operations", description: "Metrics." },
+      { name: "alerts", description: "Alert rules of the API's own (admin token)." },
     ],
   });
   app.route(DOCS_PATH, docsRoutes());

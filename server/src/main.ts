@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseUtcOffset } from "../../protocol/index.ts";
+import { createChannels } from "./alerts/channels/index.ts";
+import { DISPATCH_DEFAULTS, Dispatcher } from "./alerts/dispatch.ts";
+import { RuleBook } from "./alerts/rulebook.ts";
 import { createApp } from "./app.ts";
 import { type Config, ConfigError, loadConfig, sharedIngestOn } from "./config.ts";
 import { openStore, redactUrl } from "./db/open.ts";
@@ -146,7 +149,17 @@ async function main(): Promise<void> {
     dataDir: config.data_dir,
     legacyUtcOffset: parseUtcOffset(config.legacy_utc_offset)!,
   });
-  const app = createApp({ store, config, logger: log, metrics: new Metrics() });
+  const metrics = new Metrics();
+  const rules = new RuleBook(config.alerts, store, log);
+  await rules.refresh();
+  const dispatcher = new Dispatcher(store, createChannels(config.alerts.channels), rules, metrics, log, {
+    ...DISPATCH_DEFAULTS,
+    windowUs: config.alerts.dedupe_window_seconds * 1e6,
+    maxBackoffMs: config.alerts.max_retry_seconds * 1000,
+    silentAfterSeconds: config.hosts.silent_after_seconds,
+    consoleUrl: config.alerts.console_url,
+  });
+  const app = createApp({ store, config, logger: log, metrics, rules, onAlerts: () => dispatcher.wake() });
   const server = Bun.serve({
     hostname: config.listen.host,
     port: config.listen.port,
@@ -158,12 +171,15 @@ async function main(): Promise<void> {
   log.log("info", "listening", {
     url: `${config.tls ? "https" : "http"}://${server.hostname}:${server.port}`,
     database: config.database_url ? redactUrl(config.database_url) : `sqlite:${join(config.data_dir, "cmdaudit.db")}`,
+    alertChannels: config.alerts.channels.map((c) => `${c.name} (${c.type})`),
   });
+  dispatcher.start();
   const stop = async () => {
     log.log("info", "shutting down");
     // Finish requests in flight (their batches commit), but do not wait on idle keep-alive clients.
     await Promise.race([server.stop(), Bun.sleep(5000)]);
     await server.stop(true);
+    await dispatcher.stop();
     await store.close();
     process.exit(0);
   };

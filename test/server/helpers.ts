@@ -12,9 +12,9 @@ import { openStore } from "../../server/src/db/open.ts";
 import type { Store } from "../../server/src/db/store.ts";
 import { jsonLogger } from "../../server/src/log.ts";
 import { Metrics } from "../../server/src/metrics.ts";
-import { INGEST_TOKEN, READ_TOKEN, testConfig } from "../support/config.ts";
+import { ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, testConfig } from "../support/config.ts";
 
-export { INGEST_TOKEN, READ_TOKEN };
+export { ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN };
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
@@ -217,7 +217,7 @@ export class RouteSuite {
   /** Every log line of every app of this file. */
   readonly logs: string[] = [];
   /** Strings that must never reach a log line: tokens, command texts, query values. */
-  readonly secrets = new Set<string>([INGEST_TOKEN, READ_TOKEN]);
+  readonly secrets = new Set<string>([INGEST_TOKEN, READ_TOKEN, ADMIN_TOKEN]);
   private readonly apps: TestApp[] = [];
   private checked = 0;
 

@@ -13,7 +13,7 @@ import { consoleRoutes } from "../../server/src/console/routes.tsx";
 import type { Store } from "../../server/src/db/store.ts";
 import { DOCS_PATH, DOCUMENT_PATH, SCRIPT_PATH } from "../../server/src/docs/index.ts";
 import { type Contract, contractOf, type OpenApiDocument } from "./contract.ts";
-import { INGEST_TOKEN, limits, READ_TOKEN, RouteSuite, type TestApp } from "./helpers.ts";
+import { ADMIN_TOKEN, INGEST_TOKEN, limits, READ_TOKEN, RouteSuite, type TestApp } from "./helpers.ts";
 
 const suite = new RouteSuite();
 
@@ -100,7 +100,8 @@ describe("the OpenAPI document", () => {
 
 describe("real answers validate against the document", () => {
   // Each test covers the operations it names here, every documented status of each (so each test runs alone).
-  const COVERED = ["GET /healthz", "GET /readyz", "POST /api/v1/commands", "POST /api/v1/ingest/raw", "GET /api/v1/commands", "GET /api/v1/hosts", "GET /api/v1/sessions", "GET /metrics", "GET /api/v1/rules", "POST /api/v1/rules/test"];
+  const COVERED = ["GET /healthz", "GET /readyz", "POST /api/v1/commands", "POST /api/v1/ingest/raw", "GET /api/v1/commands", "GET /api/v1/hosts", "GET /api/v1/sessions", "GET /metrics", "GET /api/v1/rules", "POST /api/v1/rules/test",
+    "PUT /api/v1/rules/{id}", "DELETE /api/v1/rules/{id}", "GET /api/v1/alerts"];
   const seen = new Set<string>();
   beforeEach(() => seen.clear());
   const check = async (method: string, path: string, res: Response) => {
@@ -202,6 +203,31 @@ describe("real answers validate against the document", () => {
     await check("POST", "/api/v1/rules/test", await bt({ builtin: "nope" }));
     await check("POST", "/api/v1/rules/test", await bt({ builtin: "destroy.rm-root" }, false));
     expectEveryStatusSeen("GET /api/v1/rules", "POST /api/v1/rules/test");
+  });
+
+  test("PUT and DELETE /api/v1/rules/{id}: 200, 400, 401, 404, 409", async () => {
+    const admin = { AccessToken: ADMIN_TOKEN, "Content-Type": "application/json" };
+    const put = (id: string, body: unknown, headers: Record<string, string> = admin) =>
+      t.app.request(`/api/v1/rules/${id}`, { method: "PUT", headers, body: JSON.stringify(body) });
+    const del = (id: string, headers: Record<string, string> = admin) => t.app.request(`/api/v1/rules/${id}`, { method: "DELETE", headers });
+    await check("PUT", "/api/v1/rules/{id}", await put("r-1", { id: "r-1", command: "reboot" }));
+    await check("PUT", "/api/v1/rules/{id}", await put("r-1", { id: "r-1", regex: "(a+)+" }));
+    await check("PUT", "/api/v1/rules/{id}", await put("r-1", { id: "r-1", command: "reboot" }, { AccessToken: READ_TOKEN }));
+    await check("PUT", "/api/v1/rules/{id}", await put("destroy.mkfs", { id: "destroy.mkfs", command: "mkfs" }));
+    await check("DELETE", "/api/v1/rules/{id}", await del("r-1"));
+    await check("DELETE", "/api/v1/rules/{id}", await del("r-1"));
+    await check("DELETE", "/api/v1/rules/{id}", await del("r-1", { AccessToken: READ_TOKEN }));
+    await check("DELETE", "/api/v1/rules/{id}", await del("destroy.mkfs"));
+    expectEveryStatusSeen("PUT /api/v1/rules/{id}", "DELETE /api/v1/rules/{id}");
+  });
+
+  test("GET /api/v1/alerts: 200, 400, 401", async () => {
+    await t.post([suite.v2({ sessionId: "contract-alert", seq: 1, hostname: "contract-host", command: "rm -rf /" })]);
+    const res = await t.get("/api/v1/alerts?limit=1");
+    await check("GET", "/api/v1/alerts", res);
+    await check("GET", "/api/v1/alerts", await t.get("/api/v1/alerts?severity=loud"));
+    await check("GET", "/api/v1/alerts", await t.app.request("/api/v1/alerts"));
+    expectEveryStatusSeen("GET /api/v1/alerts");
   });
 
   test("GET /api/v1/hosts and /metrics: 200, 401", async () => {

@@ -186,7 +186,7 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
         const r = await c.run();
         const wall = (performance.now() - t0) / 1000;
         // The run's clock starts before its first request: every connection ends within BUDGET of the first one's start (+0.1 s for the close to arrive).
-        const span = Math.max(...silent.closed.slice(from)) - silent.opened[from]!;
+        const span = await silent.span(from);
         console.log(`sh reporter (${name}), never-answering server, BUDGET 4 s, TIMEOUT ${timeout} s: ${wall.toFixed(2)} s, exit ${r.code}, last close ${(span / 1000).toFixed(2)} s after the first connect`);
         expect(r.code).toBe(3);
         expect(r.stderr).toContain("server unreachable");

@@ -110,6 +110,16 @@ export function startSilentServer() {
     closed,
     /** Connections still open (a client that went away closed its end). */
     openNow: () => open.size,
+    /**
+     * Once every connection since `from` is seen opened and closed (a loaded host can deliver the
+     * events after the client already exited): the last close's time after the first open, in ms.
+     */
+    async span(from: number, waitMs = 5000): Promise<number> {
+      const end = performance.now() + waitMs;
+      while ((opened.length <= from || closed.length < opened.length) && performance.now() < end) await Bun.sleep(20);
+      if (opened.length <= from) throw new Error("no connection reached the silent server");
+      return Math.max(...closed.slice(from)) - opened[from]!;
+    },
     stop() {
       for (const s of open) s.end();
       listener.stop(true);

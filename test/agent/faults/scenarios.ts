@@ -159,7 +159,7 @@ export function faultSuite(driver: ReporterDriver): void {
           const r = await run(h);
           // The run's clock starts before its first connection: every connection is closed within the budget of the
           // first one's start (+0.1 s for the close to arrive). The run's own wall time adds process start and exit.
-          const span = Math.max(...silent.closed.slice(from)) - silent.opened[from]!;
+          const span = await silent.span(from);
           console.log(`[${driver.name}] server that never answers: run took ${r.ms} ms with a ${budget} s budget and a ${timeout} s timeout, exit ${r.code}, last close ${Math.round(span)} ms after the first connect`);
           expectExit(r, 3);
           expect(silent.openNow()).toBe(0);

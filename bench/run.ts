@@ -1,11 +1,13 @@
 /**
- * `bun run bench [ingest] [hook] [query] [console] [parse] [reporter] [bomb]`: prints one table per benchmark.
+ * `bun run bench [ingest] [hook] [query] [console] [parse] [reporter] [bomb] [alerts]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS,
  * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS, BENCH_BOMB_ROUNDS; the hook bench: CMDAUDIT_BASH_VERSIONS (default every build in shared/bash),
  * BENCH_HOOK_SMALL, BENCH_HOOK_LARGE, BENCH_HOOK_FORK_SMALL, BENCH_HOOK_FORK_LARGE, BENCH_HOOK_SEED_SMALL,
  * BENCH_HOOK_SEED_LARGE, BENCH_HOOK_CG_SMALL, BENCH_HOOK_CG_LARGE, BENCH_HOOK_ROUNDS, BENCH_HOOK_LANG,
- * BENCH_HOOK_DOC_LIMIT, BENCH_HOOK_FILE; the console bench: BENCH_QUERY_ROWS, BENCH_CONSOLE_SAMPLES, BENCH_CONSOLE_TRANSCRIPT.
+ * BENCH_HOOK_DOC_LIMIT, BENCH_HOOK_FILE; the console bench: BENCH_QUERY_ROWS, BENCH_CONSOLE_SAMPLES, BENCH_CONSOLE_TRANSCRIPT;
+ * the alerts bench: BENCH_ALERTS_RECORDS, BENCH_ALERTS_BATCH, BENCH_ALERTS_CLIENTS, BENCH_ALERTS_ROUNDS, BENCH_ALERTS_MATCH (share 0-1),
+ * BENCH_ALERTS_LATENCY_RECORDS, BENCH_ALERTS_GAP_MS, BENCH_ALERTS_POLL_RECORDS.
  */
 import { benchIngest } from "./ingest.ts";
 import { benchHook } from "./hook.ts";
@@ -14,6 +16,7 @@ import { benchConsole } from "./console.ts";
 import { benchParse } from "./parse.ts";
 import { benchReporter } from "./reporter.ts";
 import { benchBomb } from "./bomb.ts";
+import { benchAlerts } from "./alerts.ts";
 
 const which = process.argv.slice(2);
 const all = which.length === 0;
@@ -46,4 +49,11 @@ if (all || which.includes("reporter")) {
 }
 if (all || which.includes("bomb")) {
   await benchBomb({ rounds: num("BENCH_BOMB_ROUNDS", 3) });
+}
+if (all || which.includes("alerts")) {
+  await benchAlerts({
+    records: num("BENCH_ALERTS_RECORDS", 24_000), batch: num("BENCH_ALERTS_BATCH", 1000), clients: num("BENCH_ALERTS_CLIENTS", 4),
+    rounds: num("BENCH_ALERTS_ROUNDS", 11), share: num("BENCH_ALERTS_MATCH", 0.005),
+    latencyRecords: num("BENCH_ALERTS_LATENCY_RECORDS", 200), gapMs: num("BENCH_ALERTS_GAP_MS", 50), pollRecords: num("BENCH_ALERTS_POLL_RECORDS", 40),
+  });
 }

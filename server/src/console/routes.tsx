@@ -13,6 +13,7 @@ import type { TranscriptCursor } from "../db/store.ts";
 import { decodeCursor, encodeCursor, exportStream } from "../present.ts";
 import { bySilence } from "../routes/hosts.ts";
 import { decodeSessionCursor, encodeSessionCursor } from "../routes/sessions.ts";
+import { alertPages } from "./alerts-routes.tsx";
 import { ASSETS } from "./assets.ts";
 import { LoginThrottle } from "./login-throttle.ts";
 import { parseSearch } from "./query.ts";
@@ -268,5 +269,6 @@ export function consoleRoutes(d: AppDeps) {
     return c.html(<AccessPage viewer={v} entries={entries} next={entries.length === PAGE ? entries.at(-1)!.id : undefined} />);
   });
 
+  alertPages(app, d, { authed, log });
   return app;
 }

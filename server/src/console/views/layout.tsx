@@ -6,7 +6,7 @@ import type { Viewer } from "../session.ts";
  * Every page: server-rendered, no inline script or style (the CSP forbids both), one stylesheet
  * and one small script, both served by this server from inside its binary.
  */
-export function Layout(props: { title: string; viewer?: Viewer; children: Child; active?: "search" | "hosts" | "access" }) {
+export function Layout(props: { title: string; viewer?: Viewer; children: Child; active?: "search" | "hosts" | "alerts" | "rules" | "access" }) {
   const v = props.viewer;
   return (
     <html lang="en">
@@ -24,6 +24,8 @@ export function Layout(props: { title: string; viewer?: Viewer; children: Child;
             <nav>
               <a href="/" aria-current={props.active === "search" ? "page" : undefined}>Search</a>
               <a href="/hosts" aria-current={props.active === "hosts" ? "page" : undefined}>Hosts</a>
+              <a href="/alerts" aria-current={props.active === "alerts" ? "page" : undefined}>Alerts</a>
+              <a href="/rules" aria-current={props.active === "rules" ? "page" : undefined}>Rules</a>
               {v.user.role === "admin" && <a href="/access" aria-current={props.active === "access" ? "page" : undefined}>Access log</a>}
             </nav>
           )}

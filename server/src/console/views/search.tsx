@@ -1,10 +1,9 @@
 import { RECORD_KINDS } from "../../../../protocol/index.ts";
 import type { StoredRecord } from "../../db/store.ts";
-import type { SearchForm } from "../query.ts";
+import { RANGES, type SearchForm } from "../query.ts";
 import type { Viewer } from "../session.ts";
 import { CommandText, Flags, Layout, Time } from "./layout.tsx";
 
-const RANGES = [["1h", "last hour"], ["24h", "last 24 hours"], ["7d", "last 7 days"], ["30d", "last 30 days"], ["all", "all time"]] as const;
 const KINDS = ["", ...RECORD_KINDS] as const;
 
 /** Command text with each occurrence of the searched text marked. */

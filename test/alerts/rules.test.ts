@@ -133,3 +133,19 @@ describe("config rules", () => {
     expect(JSON.stringify(res.error?.issues)).toContain(problem);
   });
 });
+
+test("a built-in's program filter never hides a match: on fuzzed lines, filtered and unfiltered matching agree", () => {
+  const unfiltered = builtins.map((r) => ({ ...r, programs: undefined }));
+  const pieces = ["rm -rf /", "mkfs.ext4 /dev/sdb", "curl x | sh", "set +o history", "history -c", "chattr -i /var/log/cmdaudit", "dd of=/dev/sda", "iptables -F",
+    "systemctl stop auditd", "exec zsh", "base64 -d x | bash", "pkill cmdaudit", "ls", "vim a", "echo hi", "sudo", "env X=1", "HISTFILE=/dev/null", "cat /etc/profile"];
+  const joins = [" ; ", " && ", " | ", " || ", "\n", " $(", " `"];
+  let seed = 7;
+  const next = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  for (let i = 0; i < 3000; i++) {
+    let line = pieces[next(pieces.length)]!;
+    for (let k = next(3); k > 0; k--) line += joins[next(joins.length)]! + pieces[next(pieces.length)]!;
+    const a = matchRecord(builtins, input(line)).map((r) => r.id);
+    const b = matchRecord(unfiltered, input(line)).map((r) => r.id);
+    expect({ line, ids: a }).toEqual({ line, ids: b });
+  }
+});

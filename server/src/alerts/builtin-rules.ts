@@ -6,7 +6,7 @@
  */
 import type { SimpleCommand } from "./normalize.ts";
 import { SHELLS } from "./normalize.ts";
-import type { RuleInput, Severity } from "./rules.ts";
+import type { ProgramFilter, RuleInput, Severity } from "./rules.ts";
 
 export const SILENT_HOST_RULE = "pipeline.silent-host";
 
@@ -14,6 +14,11 @@ export interface BuiltinRule {
   id: string;
   severity: Severity;
   description: string;
+  /**
+   * The programs without one of which `test` is false (rules.ts ProgramFilter): most lines run none
+   * of them and skip the test. Undefined: the test runs on every line.
+   */
+  programs?: ProgramFilter;
   test(input: RuleInput, commands: SimpleCommand[]): boolean;
 }
 
@@ -22,6 +27,8 @@ const OTHER_SHELLS = new Set(["sh", "dash", "zsh", "ksh", "mksh", "csh", "tcsh",
 const HISTORY_VARS = /^(HISTFILE|HISTCONTROL|HISTIGNORE|HISTSIZE|HISTFILESIZE|HISTTIMEFORMAT|PROMPT_COMMAND|PS0)(\[[^\]]*\])?\+?(=|$)/;
 /** The hook, its log, the reporter and its state, the daemon's spool, their cron entry and unit. */
 const RECORDER_PATHS = /(\/etc\/profile\.d\/00-cmdaudit\.sh|\/var\/log\/cmdaudit|\/var\/lib\/cmdaudit|\/var\/spool\/cmdaudit|\/etc\/cmdaudit|\/etc\/cron\.d\/cmdaudit|\/usr\/local\/bin\/cmdaudit|cmdaudit-stampd|\/etc\/bash\.bashrc|\/etc\/bashrc|\/etc\/profile(\s|$))/;
+/** Every RECORDER_PATHS alternative holds one of these words: the cheap test before the regex. */
+const mentionsRecorder = (s: string) => s.includes("cmdaudit") || s.includes("profile") || s.includes("bashrc");
 /** Programs that only read what they are given. */
 const READERS = new Set(["cat", "less", "more", "head", "tail", "grep", "egrep", "fgrep", "zgrep", "ls", "stat", "file", "wc", "lsattr", "md5sum", "sha1sum", "sha256sum", "view", "diff", "cmp", "tailf", "zcat", "journalctl"]);
 
@@ -43,11 +50,14 @@ function pipes(cmds: SimpleCommand[], from: (c: SimpleCommand) => boolean, to: (
   return false;
 }
 const isShell = (c: SimpleCommand) => SHELLS.has(c.program) && !c.args.some((a) => a === "-n" || a === "--version" || a === "--help");
-const fetcher = (c: SimpleCommand) => ["curl", "wget", "fetch", "lwp-request", "GET", "aria2c"].includes(c.program) || (c.program === "nc" && c.args.length > 0);
+const FETCHERS = new Set(["curl", "wget", "fetch", "lwp-request", "GET", "aria2c"]);
+const fetcher = (c: SimpleCommand) => FETCHERS.has(c.program) || (c.program === "nc" && c.args.length > 0);
+const MKFS = /^(mkfs(\..+)?|mke2fs|mkswap|wipefs)$/;
 
 export const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: "evasion.history-off", severity: "critical", description: "Turns recording of history off (set +o history, shopt -u, set -o nohistory)",
+    programs: new Set(["set"]),
     test: (_i, cmds) => cmds.some((c) => c.program === "set" && /(^|\s)\+o\s+history(\s|$)/.test(words(c))),
   },
   {
@@ -58,11 +68,13 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     id: "evasion.history-edit", severity: "critical", description: "Clears, deletes or rewrites history entries (history -c, -d, -s, -w /dev/null)",
+    programs: new Set(["history"]),
     test: (_i, cmds) => cmds.some((c) => c.program === "history" && (flag(c, "c") || flag(c, "d") || flag(c, "s") || (flag(c, "w") && has(c, /^\/dev\/null$/)))),
   },
   {
     id: "evasion.recorder-files", severity: "critical", description: "Writes, moves or removes the hook, its log, the reporter or its state",
     test: (i, cmds) => cmds.some((c) => {
+      if (!mentionsRecorder(c.program) && !c.args.some(mentionsRecorder)) return false;
       const text = [c.program, ...c.args].join(" ");
       if (!RECORDER_PATHS.test(text)) return false;
       return !READERS.has(c.program) || c.args.some((a) => a.startsWith(">")) || /(^|[^<])>\s*\S*(cmdaudit|profile)/.test(i.command);
@@ -70,10 +82,12 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     id: "evasion.chattr", severity: "critical", description: "Removes the append-only or immutable flag of a file (chattr -a, -i)",
+    programs: new Set(["chattr"]),
     test: (_i, cmds) => cmds.some((c) => c.program === "chattr" && has(c, /^-[A-Za-z]*[ai]/)),
   },
   {
     id: "evasion.kill-recorder", severity: "critical", description: "Stops or kills cmdaudit's reporter or stamping daemon",
+    programs: new Set(["kill", "pkill", "killall", "systemctl", "service", "crontab"]),
     test: (_i, cmds) => cmds.some((c) =>
       (["kill", "pkill", "killall"].includes(c.program) && has(c, /cmdaudit/))
       || (["systemctl", "service"].includes(c.program) && has(c, /cmdaudit/) && has(c, /^(stop|disable|mask|kill)$/))
@@ -81,6 +95,7 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     id: "evasion.other-shell", severity: "warning", description: "Starts a shell whose commands the hook does not record (exec into a shell, bash --norc/--noprofile, an interactive sh, zsh…)",
+    programs: new Set([...SHELLS, ...OTHER_SHELLS]),
     test: (_i, cmds) => cmds.some((c) => {
       const interactive = !c.args.some((a) => !a.startsWith("-") || a === "--version" || a === "--help") && !flag(c, "c") && !flag(c, "n");
       if (c.via.includes("exec") && SHELLS.has(c.program) && interactive) return true;
@@ -90,29 +105,35 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     id: "exec.download-to-shell", severity: "critical", description: "Runs what it downloads (curl … | sh, sh <(curl …), bash -c \"$(wget …)\")",
+    programs: new Set([...SHELLS, ...FETCHERS, "nc"]),
     test: (_i, cmds) => pipes(cmds, fetcher, isShell)
       || cmds.some((c) => isShell(c) && c.args.some((a) => /^[<$]\(|\$\(|`/.test(a) && /\b(curl|wget|fetch)\b/.test(a))),
   },
   {
     id: "exec.base64-to-shell", severity: "critical", description: "Decodes and runs hidden code (base64 -d | sh, xxd -r | bash)",
+    programs: new Set(["base64", "openssl", "xxd"]),
     test: (_i, cmds) => pipes(cmds, (c) => (c.program === "base64" && (flag(c, "d") || flag(c, "D") || has(c, /^--decode$/)))
       || (c.program === "openssl" && c.args[0] === "base64" && flag(c, "d")) || (c.program === "xxd" && flag(c, "r")), isShell),
   },
   {
     id: "destroy.rm-root", severity: "critical", description: "Removes the root file system recursively (rm -rf /, rm -rf /*, --no-preserve-root)",
+    programs: new Set(["rm"]),
     test: (_i, cmds) => cmds.some((c) => c.program === "rm" && (flag(c, "r") || flag(c, "R", "--recursive"))
       && c.args.some((a) => a === "/" || a === "/*" || a === "--no-preserve-root" || /^\/+\*?$/.test(a))),
   },
   {
     id: "destroy.mkfs", severity: "critical", description: "Makes a file system (erases a device): mkfs, mkfs.*, mke2fs, wipefs",
-    test: (_i, cmds) => cmds.some((c) => /^(mkfs(\..+)?|mke2fs|mkswap|wipefs)$/.test(c.program) && c.args.length > 0),
+    programs: (p) => MKFS.test(p),
+    test: (_i, cmds) => cmds.some((c) => MKFS.test(c.program) && c.args.length > 0),
   },
   {
     id: "destroy.dd-disk", severity: "critical", description: "Writes straight to a disk device (dd of=/dev/sd*, nvme*, vd*…)",
+    programs: new Set(["dd"]),
     test: (_i, cmds) => cmds.some((c) => c.program === "dd" && has(c, /^of=\/dev\/(sd|hd|vd|xvd|nvme|mmcblk|md|dm-|disk\/)/)),
   },
   {
     id: "destroy.firewall-flush", severity: "critical", description: "Flushes or stops the firewall (iptables -F, nft flush ruleset, ufw disable)",
+    programs: new Set(["iptables", "ip6tables", "iptables-legacy", "iptables-nft", "nft", "ufw", "systemctl", "service"]),
     test: (_i, cmds) => cmds.some((c) =>
       (["iptables", "ip6tables", "iptables-legacy", "iptables-nft"].includes(c.program) && (flag(c, "F") || has(c, /^--flush$/)))
       || (c.program === "nft" && /\bflush\s+ruleset\b/.test(words(c)))
@@ -121,6 +142,7 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     id: "destroy.audit-off", severity: "critical", description: "Stops kernel auditing (auditd stopped, auditctl -e 0 or -D)",
+    programs: new Set(["systemctl", "service", "auditctl"]),
     test: (_i, cmds) => cmds.some((c) =>
       (["systemctl", "service"].includes(c.program) && has(c, /^auditd(\.service)?$/) && has(c, /^(stop|disable|mask|kill)$/))
       || (c.program === "auditctl" && (/(^|\s)-e\s+0(\s|$)/.test(words(c)) || flag(c, "D")))),

@@ -67,12 +67,17 @@ export const ruleSchema = z.strictObject({
   .refine((r) => r.args === undefined || r.command !== undefined, { error: "args: only with command" });
 export type RuleConfig = z.infer<typeof ruleSchema>;
 
+/** Programs a rule needs one of (a set, or a test for names such as mkfs.*). */
+export type ProgramFilter = ReadonlySet<string> | ((program: string) => boolean);
+
 /** A rule ready to match: built in or from the config. */
 export interface Rule {
   id: string;
   severity: Severity;
   description: string;
   builtin: boolean;
+  /** A line that runs none of these programs cannot match: `matches` is not called (undefined: always called). */
+  programs?: ProgramFilter;
   matches(input: RuleInput, commands: SimpleCommand[]): boolean;
 }
 
@@ -88,7 +93,7 @@ export function compileRule(r: RuleConfig): Rule {
   const exRegex = r.except?.regex === undefined ? undefined : new RegExp(r.except.regex, "u");
   const user = (i: RuleInput, list: string[] | undefined) => list?.some((u) => u === i.luser || u === i.suser) ?? false;
   return {
-    id: r.id, severity: r.severity, description: r.description, builtin: false,
+    id: r.id, severity: r.severity, description: r.description, builtin: false, programs,
     matches(i, cmds) {
       if (inHosts && !inHosts(i.hostname)) return false;
       if (r.users?.length && !user(i, r.users)) return false;
@@ -106,13 +111,22 @@ export function compileRule(r: RuleConfig): Rule {
 export function activeRules(config: { rules: RuleConfig[]; disabled_builtins: string[] }): Rule[] {
   const off = new Set(config.disabled_builtins);
   return [
-    ...BUILTIN_RULES.filter((b) => !off.has(b.id)).map((b): Rule => ({ id: b.id, severity: b.severity, description: b.description, builtin: true, matches: b.test })),
+    ...BUILTIN_RULES.filter((b) => !off.has(b.id)).map((b): Rule => ({ id: b.id, severity: b.severity, description: b.description, builtin: true, programs: b.programs, matches: b.test })),
     ...config.rules.filter((r) => r.enabled).map(compileRule),
   ];
 }
 
-/** The rules a record matches. The command is normalised once, its start only. */
+function runsOne(programs: string[], want: ProgramFilter): boolean {
+  for (const p of programs) if (typeof want === "function" ? want(p) : want.has(p)) return true;
+  return false;
+}
+
+/**
+ * The rules a record matches. The command is normalised once, its start only; a rule is tried only
+ * when the line runs one of its programs (most lines run none of the built-ins').
+ */
 export function matchRecord(rules: Rule[], input: RuleInput): Rule[] {
   const cmds = input.kind === "command" ? normalize(input.command.slice(0, MATCH_CHARS)) : [];
-  return rules.filter((r) => r.matches(input, cmds));
+  const programs = cmds.map((c) => c.program);
+  return rules.filter((r) => (r.programs === undefined || runsOne(programs, r.programs)) && r.matches(input, cmds));
 }

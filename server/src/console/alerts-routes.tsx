@@ -45,14 +45,15 @@ export function parseRuleText(text: string): { rule: RuleConfig; error?: undefin
 }
 
 export function alertPages(app: Hono, d: AppDeps, kit: ConsoleKit): void {
-  const book = d.alerts.rules;
+  // Read when a request comes: the routes are also listed without deps (the OpenAPI test).
+  const rules = () => d.alerts.rules;
   const viewerOf = (c: Context): Viewer => c.get("viewer");
   const builtinIds = BUILTIN_RULES.map((b) => b.id);
   /** Users with a backtest running: one at a time each, a worker and up to 30 s of reads apiece. */
   const running = new Set<string>();
 
   const rulesPage = async (c: Context, props: Omit<RulesPageProps, "viewer" | "rules" | "builtinIds">, status: 200 | 400 | 404 | 409 | 429 = 200) =>
-    c.html(<RulesPage viewer={viewerOf(c)} rules={await book.list()} builtinIds={builtinIds} {...props} />, status);
+    c.html(<RulesPage viewer={viewerOf(c)} rules={await rules().list()} builtinIds={builtinIds} {...props} />, status);
 
   /** A posted form: its fields when its CSRF token is this session's. */
   const postedForm = async (c: Context): Promise<Form | undefined> => {
@@ -72,7 +73,7 @@ export function alertPages(app: Hono, d: AppDeps, kit: ConsoleKit): void {
   app.get("/alerts", kit.authed, async (c) => {
     const v = viewerOf(c);
     const { form, filter, before, error } = parseAlertSearch(new URL(c.req.url).searchParams, Date.now() * 1000);
-    const ruleIds = (await book.list()).map((e) => e.rule.id);
+    const ruleIds = (await rules().list()).map((e) => e.rule.id);
     if (error || !filter) return c.html(<AlertsPage viewer={v} form={form} rows={[]} before={undefined} ruleIds={ruleIds} error={error ?? "bad query"} />, 400);
     const hostIn = await visibleHosts(v.user, d.config, d.store);
     await kit.log(c, v.user.name, "alerts", [form.queryString || "(everything)", before === undefined ? "" : `before ${before}`].join(" ").trim());
@@ -84,7 +85,7 @@ export function alertPages(app: Hono, d: AppDeps, kit: ConsoleKit): void {
   app.get("/rules", kit.authed, async (c) => {
     const v = viewerOf(c);
     const editId = v.user.role === "admin" ? c.req.query("edit") : undefined;
-    const editing = editId === undefined ? undefined : (await book.list()).find((e) => e.source === "api" && e.rule.id === editId)?.config;
+    const editing = editId === undefined ? undefined : (await rules().list()).find((e) => e.source === "api" && e.rule.id === editId)?.config;
     await kit.log(c, v.user.name, "rules", "");
     return rulesPage(c, editing ? { edit: { text: stringify(editing) } } : {});
   });
@@ -100,9 +101,9 @@ export function alertPages(app: Hono, d: AppDeps, kit: ConsoleKit): void {
     };
     const { rule, error } = parseRuleText(text);
     if (!rule) return refuse(error, 400);
-    if (book.ownedByConfig(rule.id)) return refuse(`id: ${rule.id} is a built-in or config rule: change it in the config`, 409);
+    if (rules().ownedByConfig(rule.id)) return refuse(`id: ${rule.id} is a built-in or config rule: change it in the config`, 409);
     await d.store.putStoredRule({ id: rule.id, body: JSON.stringify(rule), updatedUs: Date.now() * 1000 });
-    await book.refresh();
+    await rules().refresh();
     d.logger.log("info", "alert rule stored", { rule: rule.id, enabled: rule.enabled });
     await kit.log(c, user, "rule-put", JSON.stringify(rule));
     return c.redirect(`/rules#rule-${rule.id}`, 303);
@@ -117,9 +118,9 @@ export function alertPages(app: Hono, d: AppDeps, kit: ConsoleKit): void {
       await kit.log(c, user, "rule-delete-refused", error);
       return rulesPage(c, { edit: { text: "", error } }, status);
     };
-    if (book.ownedByConfig(id)) return refuse(`id: ${id} is a built-in or config rule: change it in the config`, 409);
+    if (rules().ownedByConfig(id)) return refuse(`id: ${id} is a built-in or config rule: change it in the config`, 409);
     if (!(await d.store.removeStoredRule(id))) return refuse(`id: no rule ${id} was added here or through the API`, 404);
-    await book.refresh();
+    await rules().refresh();
     d.logger.log("info", "alert rule removed", { rule: id });
     await kit.log(c, user, "rule-delete", id);
     return c.redirect("/rules", 303);
@@ -140,7 +141,7 @@ export function alertPages(app: Hono, d: AppDeps, kit: ConsoleKit): void {
     } else if (builtinIds.includes(bf.existing)) {
       target = bf.existing;
     } else {
-      const entry = (await book.list()).find((e) => e.config && e.rule.id === bf.existing);
+      const entry = (await rules().list()).find((e) => e.config && e.rule.id === bf.existing);
       if (!entry?.config) return refuse(bf.existing ? `existing: no rule ${bf.existing}` : "rule: type a rule or choose one");
       target = entry.config;
     }

@@ -57,3 +57,6 @@ if (all || which.includes("alerts")) {
     latencyRecords: num("BENCH_ALERTS_LATENCY_RECORDS", 200), gapMs: num("BENCH_ALERTS_GAP_MS", 50), pollRecords: num("BENCH_ALERTS_POLL_RECORDS", 40),
   });
 }
+if (all || which.includes("redact")) {
+  await (await import("./redact.ts")).benchRedact({ commands: num("BENCH_REDACT_COMMANDS", 200_000), rounds: num("BENCH_REDACT_ROUNDS", 5) });
+}

@@ -1,0 +1,95 @@
+/**
+ * Secret redaction ([redact] issue): MB/s of redact() and redactBytes(), one call per command as
+ * the reporter and the server make them, with every built-in rule on:
+ *  - realistic: the alert bench's everyday commands (alert-corpus.ts), 1 % of them carrying a secret;
+ *  - secret-dense: every command carries one (mysql -p, tokens, URLs, headers, env assignments…).
+ * MB are the commands' UTF-8 bytes (1 MB = 10^6). Every row is the median of `rounds` passes, after
+ * one untimed pass for the JIT. Run alone with `bun bench/redact.ts`.
+ */
+import { createRedactor } from "../protocol/redact/index.ts";
+import { Rng } from "../test/support/rng.ts";
+import { commandCorpus } from "./alert-corpus.ts";
+import { fmt, printTable } from "./table.ts";
+
+export interface RedactBenchOptions {
+  commands: number;
+  rounds: number;
+}
+
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const random = (r: Rng, n: number, chars = ALNUM) => Array.from({ length: n }, () => chars[r.int(chars.length)]).join("");
+const password = (r: Rng) => random(r, r.range(8, 20), `${ALNUM}!@#%^*_-`);
+
+/** Commands that carry a secret, the way people type them. */
+const WITH_SECRET: ((r: Rng) => string)[] = [
+  (r) => `mysql -uroot -p${password(r)} -h db-${r.range(1, 9)} orders`,
+  (r) => `mysqldump -u backup -p'${password(r)}' --single-transaction billing | gzip > /data/backups/billing.sql.gz`,
+  (r) => `export GITHUB_TOKEN=ghp_${random(r, 36)}`,
+  (r) => `git clone https://deploy:${password(r)}@git.example.com/platform/api.git`,
+  (r) => `curl -u admin:${password(r)} https://jenkins.example.com/job/deploy/build -X POST`,
+  (r) => `curl -H "Authorization: Bearer ${random(r, 40)}" https://api.example.com/v1/orders?limit=${r.range(10, 100)}`,
+  (r) => `PGPASSWORD=${password(r)} psql -h db -U app -c 'select count(*) from users'`,
+  (r) => `docker login -u ci -p ${password(r)} registry.example.com`,
+  (r) => `echo '${password(r)}' | sudo -S systemctl restart nginx`,
+  (r) => `sshpass -p '${password(r)}' ssh ops@web-${r.range(1, 40)} uptime`,
+  (r) => `kubectl -n prod create secret generic db --from-literal=password=${password(r)}`,
+  (r) => `export AWS_ACCESS_KEY_ID=AKIA${random(r, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")} AWS_SECRET_ACCESS_KEY=${random(r, 40, `${ALNUM}/+`)}`,
+  (r) => `redis-cli -h cache-${r.range(1, 9)} -a ${password(r)} info replication`,
+  (r) => `curl -s "https://api.example.com/v2/report?access_token=${random(r, 32)}&format=csv" -o report.csv`,
+];
+
+function corpus(n: number, share: number, seed: number): string[] {
+  const r = new Rng(seed);
+  const { commands } = commandCorpus(n, 0, seed);
+  return commands.map((c) => (r.chance(share) ? r.pick(WITH_SECRET)(r) : c));
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+const cpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/**
+ * Median wall and CPU seconds of `rounds` passes of `fn` over every item, and how many items it
+ * redacted. CPU time (this process, GC threads included) is the steadier figure on a shared machine.
+ */
+function time<T>(rounds: number, items: T[], fn: (item: T) => number): { seconds: number; cpu: number; redacted: number } {
+  for (const it of items) fn(it);
+  const seconds: number[] = [];
+  const cpu: number[] = [];
+  let redacted = 0;
+  for (let k = 0; k < rounds; k++) {
+    redacted = 0;
+    const t0 = performance.now();
+    const c0 = cpuSeconds();
+    for (const it of items) redacted += fn(it) > 0 ? 1 : 0;
+    cpu.push(cpuSeconds() - c0);
+    seconds.push((performance.now() - t0) / 1000);
+  }
+  return { seconds: median(seconds), cpu: median(cpu), redacted };
+}
+
+export async function benchRedact(o: RedactBenchOptions): Promise<void> {
+  const redactor = createRedactor({ key: "bench-redact-fingerprint-key-0123456789" });
+  const rows: (string | number)[][] = [];
+  for (const [name, share] of [["realistic (1 % with a secret)", 0.01], ["secret-dense (every command)", 1]] as const) {
+    const commands = corpus(o.commands, share, 20261203);
+    const encoded = commands.map((c) => new TextEncoder().encode(c));
+    const mb = encoded.reduce((n, b) => n + b.length, 0) / 1e6;
+    const text = time(o.rounds, commands, (c) => redactor.redact(c).redactions.length);
+    const bytes = time(o.rounds, encoded, (b) => redactor.redactBytes(b).redactions.length);
+    for (const [call, t] of [["redact()", text], ["redactBytes()", bytes]] as const) {
+      rows.push([name, call, fmt(o.commands), fmt(mb, 1), fmt(t.redacted), fmt(mb / t.seconds, 0), fmt(mb / t.cpu, 0), fmt((t.seconds / o.commands) * 1e9, 0)]);
+    }
+  }
+  printTable(`Redaction throughput (${redactor.rules.length} built-in rules, median of ${o.rounds})`, ["corpus", "call", "commands", "MB", "redacted", "MB/s", "MB/CPU-s", "ns/command"], rows);
+}
+
+if (import.meta.main) {
+  await benchRedact({ commands: Number(process.env.BENCH_REDACT_COMMANDS ?? 200_000), rounds: Number(process.env.BENCH_REDACT_ROUNDS ?? 5) });
+}

@@ -1,0 +1,56 @@
+/** What a deployment configures: extra rules, built-ins turned off, values never redacted, the fingerprint key. */
+import { z } from "zod";
+import { RULE_ID } from "./marker.ts";
+import type { RedactRule } from "./rules.ts";
+
+/**
+ * A regex a person may give, guarded as server/src/alerts/rules.ts guards alert rules (same logic):
+ * bounded in length, and refused when a quantified group holds a quantifier (`(a+)+`, `(x*)*`) or
+ * when it has a backreference, the shapes that make JavaScript's backtracking take exponential time.
+ */
+export const safeRegex = z.string().min(1).max(512).superRefine((s, ctx) => {
+  try {
+    new RegExp(s, "u");
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: `not a regular expression: ${(e as Error).message.slice(0, 120)}` });
+    return;
+  }
+  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{?]/.test(s) || /\\\d/.test(s) || /\\k</.test(s)) {
+    ctx.addIssue({ code: "custom", message: "a quantified group that holds a quantifier, or a backreference, can take exponential time: write it without" });
+  }
+});
+
+export const redactRuleSchema = z.strictObject({
+  id: z.string().regex(RULE_ID, { error: "an id holds a-z 0-9 . - (1-64 characters, lower case)" }),
+  description: z.string().max(500).default(""),
+  /** Only the named group `secret` is replaced: `token=(?<secret>\w+)`. */
+  regex: safeRegex.refine((s) => s.includes("(?<secret>"), { error: "the regex needs a named group secret, (?<secret>…): only that part is replaced" }),
+  /** The regex runs only on a command holding one of these (case-insensitive); without them it runs on every command. */
+  keywords: z.array(z.string().regex(/^[\x20-\x7e]{3,64}$/, { error: "a keyword is 3-64 printable ASCII characters" }).transform((k) => k.toLowerCase())).max(50).optional(),
+  min_entropy: z.number().min(0).max(16).optional(),
+  ignore_case: z.boolean().default(false),
+});
+export type RedactRuleConfig = z.input<typeof redactRuleSchema>;
+
+export const redactorOptionsSchema = z.strictObject({
+  /** The per-deployment fingerprint key. */
+  key: z.string().min(32, { error: "the fingerprint key needs at least 32 characters" }),
+  rules: z.array(redactRuleSchema).max(200).default([]),
+  /** Built-in rule ids to turn off. */
+  disabled: z.array(z.string()).max(200).default([]),
+  /** A secret value any of these matches (anywhere in it: anchor with ^…$) is left as typed. */
+  exceptions: z.array(safeRegex).max(200).default([]),
+});
+export type RedactorOptions = z.input<typeof redactorOptionsSchema>;
+export type ParsedRedactorOptions = z.output<typeof redactorOptionsSchema>;
+
+/** A validated config rule as a RedactRule. */
+export function ruleFromConfig(r: z.output<typeof redactRuleSchema>): RedactRule {
+  return {
+    id: r.id,
+    description: r.description,
+    keywords: r.keywords ?? [],
+    pattern: new RegExp(r.regex, r.ignore_case ? "iu" : "u"),
+    ...(r.min_entropy === undefined ? {} : { minEntropy: r.min_entropy }),
+  };
+}

@@ -1,24 +1,8 @@
 /** What a deployment configures: extra rules, built-ins turned off, values never redacted, the fingerprint key. */
 import { z } from "zod";
+import { safeRegex } from "../safe-regex.ts";
 import { RULE_ID } from "./marker.ts";
 import type { RedactRule } from "./rules.ts";
-
-/**
- * A regex a person may give, guarded as server/src/alerts/rules.ts guards alert rules (same logic):
- * bounded in length, and refused when a quantified group holds a quantifier (`(a+)+`, `(x*)*`) or
- * when it has a backreference, the shapes that make JavaScript's backtracking take exponential time.
- */
-export const safeRegex = z.string().min(1).max(512).superRefine((s, ctx) => {
-  try {
-    new RegExp(s, "u");
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: `not a regular expression: ${(e as Error).message.slice(0, 120)}` });
-    return;
-  }
-  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{?]/.test(s) || /\\\d/.test(s) || /\\k</.test(s)) {
-    ctx.addIssue({ code: "custom", message: "a quantified group that holds a quantifier, or a backreference, can take exponential time: write it without" });
-  }
-});
 
 export const redactRuleSchema = z.strictObject({
   id: z.string().regex(RULE_ID, { error: "an id holds a-z 0-9 . - (1-64 characters, lower case)" }),

@@ -5,6 +5,7 @@
  */
 import type { Store } from "../db/store.ts";
 import type { Logger } from "../log.ts";
+import { BUILTIN_RULES } from "./builtin-rules.ts";
 import { activeRules, compileRule, type Rule, type RuleConfig, ruleSchema } from "./rules.ts";
 
 export type RuleSource = "builtin" | "config" | "api";
@@ -45,7 +46,7 @@ export class RuleBook {
 
   /** A rule id the config or the built-ins own: the API may not add or remove it. */
   ownedByConfig(id: string): boolean {
-    return this.config.rules.some((r) => r.id === id) || activeRules({ rules: [], disabled_builtins: [] }).some((r) => r.id === id);
+    return this.config.rules.some((r) => r.id === id) || BUILTIN_RULES.some((b) => b.id === id);
   }
 
   refresh(): Promise<void> {

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { RecordKind } from "../../../protocol/index.ts";
 import { SEVERITY_NAMES } from "../../../protocol/http.ts";
+import { safeRegex } from "../../../protocol/safe-regex.ts";
 import { hostPatterns } from "../host-patterns.ts";
 import { BUILTIN_RULES } from "./builtin-rules.ts";
 import { normalize, type SimpleCommand } from "./normalize.ts";
@@ -25,22 +26,6 @@ export interface RuleInput {
 /** Only the start of a long command is matched: a rule's regex runs on at most this many characters. */
 export const MATCH_CHARS = 8192;
 
-/**
- * A regex a person may give (config, or a backtest by anyone holding a read token): bounded in
- * length, and refused when a quantified group holds a quantifier (`(a+)+`, `(x*)*`), the shape
- * that makes JavaScript's backtracking take exponential time.
- */
-export const safeRegex = z.string().min(1).max(512).superRefine((s, ctx) => {
-  try {
-    new RegExp(s, "u");
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: `not a regular expression: ${(e as Error).message.slice(0, 120)}` });
-    return;
-  }
-  if (/\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{?]/.test(s) || /\\\d/.test(s)) {
-    ctx.addIssue({ code: "custom", message: "a quantified group that holds a quantifier, or a backreference, can take exponential time: write it without" });
-  }
-});
 
 const hostPattern = z.string().min(1).max(253);
 const name = z.string().min(1).max(64);

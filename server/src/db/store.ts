@@ -132,19 +132,9 @@ export interface InsertResult {
   alerts: number;
 }
 
-/** A raised alert as stored (AlertDraft without its routing). */
-export interface StoredAlert {
+/** A raised alert as stored: the draft's alert without its routing, its row id and when it was raised. */
+export interface StoredAlert extends Omit<AlertDraft, "groupKey" | "channels"> {
   id: number;
-  ruleId: string;
-  severity: Severity;
-  hostname: string;
-  luser: string;
-  suser: string;
-  recordKey: string;
-  recordTsUs: number;
-  sessionId: string | null;
-  seq: number | null;
-  command: string;
   raisedUs: number;
 }
 

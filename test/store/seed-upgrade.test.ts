@@ -253,7 +253,7 @@ describe("opening the store on the 2018 seed's database", () => {
       hookRecord(Date.UTC(2024, 0, 2) * 1000 + 1, { hostname: "new-host-01", clientIp: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", command: long }),
       hookRecord(Date.UTC(2024, 0, 2) * 1000 + 2, { hostname: "new-host-01", command: "echo 🚀🔥 部署完成 ✅ \u{1F9D1}\u{200D}\u{1F4BB}" }),
     ];
-    expect(await store.insert(recs, Date.UTC(2024, 0, 2) * 1000)).toEqual({ inserted: 3, duplicates: 0, alerts: 0 });
+    expect(await store.insert(recs, Date.UTC(2024, 0, 2) * 1000)).toEqual({ inserted: 3, duplicates: 0, alerts: 0, messages: 0 });
     const got = await store.query({ host: "new-host-01" }, 10);
     expect(got.map((r) => [r.clientIp, r.command])).toEqual([...recs].reverse().map((r) => [r.clientIp, r.command]));
     // stored as real 4-byte UTF-8, not mangled by a 3-byte charset
@@ -300,12 +300,12 @@ describe("opening the store on the 2018 seed's database", () => {
     resent.forEach((r, i) => expect(r.oci).toBe(old[i]!.oci as string));
     const countBefore = await q<Row>(db.url, "SELECT COUNT(*) AS n FROM servercmdhist");
     const hostsBefore = sortHosts(await store.hosts());
-    expect(await store.insert(resent, Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 0, duplicates: resent.length, alerts: 0 });
+    expect(await store.insert(resent, Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 0, duplicates: resent.length, alerts: 0, messages: 0 });
     expect(await q<Row>(db.url, "SELECT COUNT(*) AS n FROM servercmdhist")).toEqual(countBefore);
     expect(sortHosts(await store.hosts()).map((h) => [h.hostname, h.records])).toEqual(hostsBefore.map((h) => [h.hostname, h.records]));
     // one new command from an old host is a new row, counted onto the old host
     const fresh = legacyWire({ ...old[0]!, ctime: "2019-01-01 00:00:00", command: "echo 新年快乐" });
-    expect(await store.insert([fresh], Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
+    expect(await store.insert([fresh], Date.UTC(2024, 0, 3) * 1000)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
     const web01 = (await store.hosts()).find((h) => h.hostname === "web01")!;
     expect(web01.records).toBe(hostsBefore.find((h) => h.hostname === "web01")!.records + 1);
   });

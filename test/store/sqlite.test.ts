@@ -57,7 +57,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
       expect(wrong.map((r) => [r.id, r.hostname, r.flags])).toEqual([]);
       expect((await after.query({ flagged: true }, n)).length).toBe(Math.ceil(n / 7));
       const fresh = hookRecord(Date.UTC(2024, 2, 1, 0, 0, 1) * 1000, { luser: "r\u043eot" });
-      expect(await after.insert([fresh], 2)).toEqual({ inserted: 1, duplicates: 0, alerts: 0 });
+      expect(await after.insert([fresh], 2)).toEqual({ inserted: 1, duplicates: 0, alerts: 0, messages: 0 });
       expect((await after.query({ flagged: true, luser: "r\u043eot" }, 10)).map((r) => r.flags)).toEqual([["user-nonstandard", "name-confusable"]]);
     } finally {
       await after.close();

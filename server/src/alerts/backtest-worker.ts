@@ -7,15 +7,16 @@ import { activeRules, compileRule, matchRecord, type Rule, type RuleConfig, type
 
 declare const self: Worker;
 
-let rule: Rule | undefined;
+/** The one rule, as one set for all batches (matchRecord works out a set's line filter once). */
+let rules: Rule[] = [];
 self.onmessage = (e: MessageEvent<{ rule: RuleConfig | string } | { batch: RuleInput[] }>) => {
   const m = e.data;
   if ("rule" in m) {
-    rule = typeof m.rule === "string" ? activeRules({ rules: [], disabled_builtins: [] }).find((r) => r.id === m.rule) : compileRule(m.rule);
+    const rule = typeof m.rule === "string" ? activeRules({ rules: [], disabled_builtins: [] }).find((r) => r.id === m.rule) : compileRule(m.rule);
+    rules = rule ? [rule] : [];
     return;
   }
-  const r = rule!;
   const matched: number[] = [];
-  m.batch.forEach((input, i) => { if (matchRecord([r], input).length) matched.push(i); });
+  m.batch.forEach((input, i) => { if (matchRecord(rules, input).length) matched.push(i); });
   self.postMessage({ matched });
 };

@@ -19,15 +19,20 @@ export interface BuiltinRule {
    * of them and skip the test. Undefined: the test runs on every line.
    */
   programs?: ProgramFilter;
+  /** Strings one of which the normalised words of every line it matches hold (rules.ts Rule.mentions). */
+  mentions?: readonly string[];
   test(input: RuleInput, commands: SimpleCommand[]): boolean;
 }
 
 /** Shells a person can type commands into that the hook does not record. */
 const OTHER_SHELLS = new Set(["sh", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "ash", "busybox"]);
+/** Every HISTORY_VARS name holds one of these. */
+const HISTORY_VAR_WORDS = ["HIST", "PROMPT_COMMAND", "PS0"];
 const HISTORY_VARS = /^(HISTFILE|HISTCONTROL|HISTIGNORE|HISTSIZE|HISTFILESIZE|HISTTIMEFORMAT|PROMPT_COMMAND|PS0)(\[[^\]]*\])?\+?(=|$)/;
 /** The hook, its log, the reporter and its state, the daemon's spool, their cron entry and unit. */
 const RECORDER_PATHS = /(\/etc\/profile\.d\/00-cmdaudit\.sh|\/var\/log\/cmdaudit|\/var\/lib\/cmdaudit|\/var\/spool\/cmdaudit|\/etc\/cmdaudit|\/etc\/cron\.d\/cmdaudit|\/usr\/local\/bin\/cmdaudit|cmdaudit-stampd|\/etc\/bash\.bashrc|\/etc\/bashrc|\/etc\/profile(\s|$))/;
 /** Every RECORDER_PATHS alternative holds one of these words: the cheap test before the regex. */
+const RECORDER_WORDS = ["cmdaudit", "profile", "bashrc"];
 const mentionsRecorder = (s: string) => s.includes("cmdaudit") || s.includes("profile") || s.includes("bashrc");
 /** Programs that only read what they are given. */
 const READERS = new Set(["cat", "less", "more", "head", "tail", "grep", "egrep", "fgrep", "zgrep", "ls", "stat", "file", "wc", "lsattr", "md5sum", "sha1sum", "sha256sum", "view", "diff", "cmp", "tailf", "zcat", "journalctl"]);
@@ -52,16 +57,20 @@ function pipes(cmds: SimpleCommand[], from: (c: SimpleCommand) => boolean, to: (
 const isShell = (c: SimpleCommand) => SHELLS.has(c.program) && !c.args.some((a) => a === "-n" || a === "--version" || a === "--help");
 const FETCHERS = new Set(["curl", "wget", "fetch", "lwp-request", "GET", "aria2c"]);
 const fetcher = (c: SimpleCommand) => FETCHERS.has(c.program) || (c.program === "nc" && c.args.length > 0);
+/** Every line that runs a fetcher holds one of these: `nc` is one only with arguments, so a blank follows it. */
+const FETCHER_MENTIONS = ["curl", "wget", "fetch", "lwp-request", "GET", "aria2c", "nc ", "nc\t", "nc\r"];
 const MKFS = /^(mkfs(\..+)?|mke2fs|mkswap|wipefs)$/;
 
 export const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: "evasion.history-off", severity: "critical", description: "Turns recording of history off (set +o history, shopt -u, set -o nohistory)",
     programs: new Set(["set"]),
+    mentions: ["history"],
     test: (_i, cmds) => cmds.some((c) => c.program === "set" && /(^|\s)\+o\s+history(\s|$)/.test(words(c))),
   },
   {
     id: "evasion.history-vars", severity: "critical", description: "Changes what bash records or where (HISTFILE, HISTCONTROL, HISTIGNORE, HISTSIZE, PROMPT_COMMAND…)",
+    mentions: HISTORY_VAR_WORDS,
     test: (_i, cmds) => cmds.some((c) =>
       c.assignments.some((a) => HISTORY_VARS.test(a))
       || (["unset", "export", "declare", "typeset", "readonly", "local"].includes(c.program) && c.args.some((a) => HISTORY_VARS.test(a)))),
@@ -73,6 +82,7 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   },
   {
     id: "evasion.recorder-files", severity: "critical", description: "Writes, moves or removes the hook, its log, the reporter or its state",
+    mentions: RECORDER_WORDS,
     test: (i, cmds) => cmds.some((c) => {
       if (!mentionsRecorder(c.program) && !c.args.some(mentionsRecorder)) return false;
       const text = [c.program, ...c.args].join(" ");
@@ -88,6 +98,7 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: "evasion.kill-recorder", severity: "critical", description: "Stops or kills cmdaudit's reporter or stamping daemon",
     programs: new Set(["kill", "pkill", "killall", "systemctl", "service", "crontab"]),
+    mentions: ["cmdaudit", "crontab"],
     test: (_i, cmds) => cmds.some((c) =>
       (["kill", "pkill", "killall"].includes(c.program) && has(c, /cmdaudit/))
       || (["systemctl", "service"].includes(c.program) && has(c, /cmdaudit/) && has(c, /^(stop|disable|mask|kill)$/))
@@ -106,12 +117,14 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: "exec.download-to-shell", severity: "critical", description: "Runs what it downloads (curl … | sh, sh <(curl …), bash -c \"$(wget …)\")",
     programs: new Set([...SHELLS, ...FETCHERS, "nc"]),
+    mentions: FETCHER_MENTIONS,
     test: (_i, cmds) => pipes(cmds, fetcher, isShell)
       || cmds.some((c) => isShell(c) && c.args.some((a) => /^[<$]\(|\$\(|`/.test(a) && /\b(curl|wget|fetch)\b/.test(a))),
   },
   {
     id: "exec.base64-to-shell", severity: "critical", description: "Decodes and runs hidden code (base64 -d | sh, xxd -r | bash)",
     programs: new Set(["base64", "openssl", "xxd"]),
+    mentions: ["base64", "xxd"],
     test: (_i, cmds) => pipes(cmds, (c) => (c.program === "base64" && (flag(c, "d") || flag(c, "D") || has(c, /^--decode$/)))
       || (c.program === "openssl" && c.args[0] === "base64" && flag(c, "d")) || (c.program === "xxd" && flag(c, "r")), isShell),
   },
@@ -124,16 +137,19 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: "destroy.mkfs", severity: "critical", description: "Makes a file system (erases a device): mkfs, mkfs.*, mke2fs, wipefs",
     programs: (p) => MKFS.test(p),
+    mentions: ["mkfs", "mke2fs", "mkswap", "wipefs"],
     test: (_i, cmds) => cmds.some((c) => MKFS.test(c.program) && c.args.length > 0),
   },
   {
     id: "destroy.dd-disk", severity: "critical", description: "Writes straight to a disk device (dd of=/dev/sd*, nvme*, vd*…)",
     programs: new Set(["dd"]),
+    mentions: ["of=/dev/"],
     test: (_i, cmds) => cmds.some((c) => c.program === "dd" && has(c, /^of=\/dev\/(sd|hd|vd|xvd|nvme|mmcblk|md|dm-|disk\/)/)),
   },
   {
     id: "destroy.firewall-flush", severity: "critical", description: "Flushes or stops the firewall (iptables -F, nft flush ruleset, ufw disable)",
     programs: new Set(["iptables", "ip6tables", "iptables-legacy", "iptables-nft", "nft", "ufw", "systemctl", "service"]),
+    mentions: ["iptables", "ip6tables", "nft", "ufw", "firewalld"],
     test: (_i, cmds) => cmds.some((c) =>
       (["iptables", "ip6tables", "iptables-legacy", "iptables-nft"].includes(c.program) && (flag(c, "F") || has(c, /^--flush$/)))
       || (c.program === "nft" && /\bflush\s+ruleset\b/.test(words(c)))
@@ -143,6 +159,7 @@ export const BUILTIN_RULES: BuiltinRule[] = [
   {
     id: "destroy.audit-off", severity: "critical", description: "Stops kernel auditing (auditd stopped, auditctl -e 0 or -D)",
     programs: new Set(["systemctl", "service", "auditctl"]),
+    mentions: ["audit"],
     test: (_i, cmds) => cmds.some((c) =>
       (["systemctl", "service"].includes(c.program) && has(c, /^auditd(\.service)?$/) && has(c, /^(stop|disable|mask|kill)$/))
       || (c.program === "auditctl" && (/(^|\s)-e\s+0(\s|$)/.test(words(c)) || flag(c, "D")))),

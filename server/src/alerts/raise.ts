@@ -74,20 +74,20 @@ export function draftFor(rule: Pick<Rule, "id" | "severity">, r: Pick<AuditRecor
 export class AlertRaiser {
   constructor(private readonly channels: RouteTarget[], private readonly windowUs: number) {}
 
-  sink(records: AuditRecord[], rules: Rule[], nowUs: number): AlertSink | undefined {
+  sink(records: AuditRecord[], rules: readonly Rule[], nowUs: number): AlertSink | undefined {
     if (rules.length === 0) return undefined;
     const channels = this.channels;
-    const memo = new WeakMap<AuditRecord, AlertDraft[]>();
-    const of = (r: AuditRecord) => {
-      let d = memo.get(r);
-      if (!d) {
-        const hits = matchRecord(rules, { command: r.command, kind: r.kind, flags: r.flags, hostname: r.hostname, luser: r.luser, suser: r.suser });
-        d = hits.map((rule) => draftFor(rule, r, channels));
-        memo.set(r, d);
-      }
-      return d;
+    // A record is its own RuleInput; only the few that match keep drafts.
+    const draftsOf = (r: AuditRecord) => matchRecord(rules, r).map((rule) => draftFor(rule, r, channels));
+    const matched = new Map<AuditRecord, AlertDraft[]>();
+    for (const r of records) {
+      const d = draftsOf(r);
+      if (d.length) matched.set(r, d);
+    }
+    const batch = new Set(records);
+    return {
+      nowUs, windowUs: this.windowUs, keys: [...matched.keys()].map((r) => r.oci),
+      drafts: (stored) => stored.flatMap((r) => matched.get(r) ?? (batch.has(r) ? [] : draftsOf(r))),
     };
-    const keys = records.filter((r) => of(r).length > 0).map((r) => r.oci);
-    return { nowUs, windowUs: this.windowUs, keys, drafts: (stored) => stored.flatMap(of) };
   }
 }

@@ -19,7 +19,9 @@ export interface RuleEntry {
 }
 
 export class RuleBook {
-  private entries: RuleEntry[];
+  private entries: RuleEntry[] = [];
+  /** The rules in force, one array until they change: matchRecord keeps its line filter per array. */
+  private inForce: Rule[] = [];
   private loadedAt = -Infinity;
   private loading: Promise<void> | undefined;
 
@@ -29,13 +31,13 @@ export class RuleBook {
     private readonly logger?: Logger,
     private readonly refreshMs = 10_000,
   ) {
-    this.entries = this.compose([]);
+    this.setEntries(this.compose([]));
   }
 
   /** The rules to match now; re-read from the database when the last read is older than refreshMs. */
   async current(): Promise<Rule[]> {
     if (performance.now() - this.loadedAt > this.refreshMs) await this.refresh();
-    return this.entries.filter((e) => e.config?.enabled ?? true).map((e) => e.rule);
+    return this.inForce;
   }
 
   /** Every rule, those in force and the API's turned off (`config.enabled` false). */
@@ -61,13 +63,18 @@ export class RuleBook {
           // Written through the API's own schema; one that no longer parses (a later version's) is kept out, and said.
           else this.logger?.log("warn", "a stored alert rule does not parse and is not in force", { rule: row.id });
         }
-        this.entries = this.compose(stored);
+        this.setEntries(this.compose(stored));
         this.loadedAt = performance.now();
       } finally {
         this.loading = undefined;
       }
     })();
     return this.loading;
+  }
+
+  private setEntries(entries: RuleEntry[]) {
+    this.entries = entries;
+    this.inForce = entries.filter((e) => e.config?.enabled ?? true).map((e) => e.rule);
   }
 
   private compose(stored: { config: RuleConfig; updatedUs: number }[]): RuleEntry[] {

@@ -8,6 +8,7 @@ import { SEVERITY_NAMES } from "../../../protocol/http.ts";
 import { safeRegex } from "../../../protocol/safe-regex.ts";
 import { hostPatterns } from "../host-patterns.ts";
 import { BUILTIN_RULES } from "./builtin-rules.ts";
+import { type LineFilter, lineFilter, mentionsOf, mentionsShow, type Seen, seesCommands } from "./line-filter.ts";
 import { normalize, type SimpleCommand } from "./normalize.ts";
 
 export const SEVERITIES = SEVERITY_NAMES;
@@ -63,6 +64,13 @@ export interface Rule {
   builtin: boolean;
   /** A line that runs none of these programs cannot match: `matches` is not called (undefined: always called). */
   programs?: ProgramFilter;
+  /**
+   * Strings one of which every line this rule matches holds in its normalised words (required for
+   * a rule that looks at commands without a set of program names; with one, a line must run one of
+   * the programs and hold one of these). A rule with neither `programs` nor `mentions` looks at the
+   * record alone: it gets no commands (line-filter.ts).
+   */
+  mentions?: readonly string[];
   matches(input: RuleInput, commands: SimpleCommand[]): boolean;
 }
 
@@ -96,7 +104,7 @@ export function compileRule(r: RuleConfig): Rule {
 export function activeRules(config: { rules: RuleConfig[]; disabled_builtins: string[] }): Rule[] {
   const off = new Set(config.disabled_builtins);
   return [
-    ...BUILTIN_RULES.filter((b) => !off.has(b.id)).map((b): Rule => ({ id: b.id, severity: b.severity, description: b.description, builtin: true, programs: b.programs, matches: b.test })),
+    ...BUILTIN_RULES.filter((b) => !off.has(b.id)).map((b): Rule => ({ id: b.id, severity: b.severity, description: b.description, builtin: true, programs: b.programs, mentions: b.mentions, matches: b.test })),
     ...config.rules.filter((r) => r.enabled).map(compileRule),
   ];
 }
@@ -106,12 +114,54 @@ function runsOne(programs: string[], want: ProgramFilter): boolean {
   return false;
 }
 
+const NO_COMMANDS: SimpleCommand[] = [];
+
+/** How a set of rules is matched, worked out once per set (RuleBook.current() keeps its set until the rules change). */
+interface Plan {
+  seesCommands: boolean[];
+  mentions: (string[] | undefined)[];
+  anySeesCommands: boolean;
+  filter: LineFilter;
+}
+const plans = new WeakMap<readonly Rule[], Plan>();
+
+function planOf(rules: readonly Rule[]): Plan {
+  let plan = plans.get(rules);
+  if (!plan) {
+    const sees = rules.map(seesCommands);
+    plan = { seesCommands: sees, mentions: rules.map(mentionsOf), anySeesCommands: sees.includes(true), filter: lineFilter(rules) };
+    plans.set(rules, plan);
+  }
+  return plan;
+}
+
 /**
- * The rules a record matches. The command is normalised once, its start only; a rule is tried only
- * when the line runs one of its programs (most lines run none of the built-ins').
+ * The rules a record matches, in their order. A command is normalised, its start only, when the line
+ * filter finds a program or mention of a rule that looks at commands in it (most lines hold none);
+ * such a rule is tried only when the line runs one of its programs and holds one of its mentions.
  */
-export function matchRecord(rules: Rule[], input: RuleInput): Rule[] {
-  const cmds = input.kind === "command" ? normalize(input.command.slice(0, MATCH_CHARS)) : [];
-  const programs = cmds.map((c) => c.program);
-  return rules.filter((r) => (r.programs === undefined || runsOne(programs, r.programs)) && r.matches(input, cmds));
+export function matchRecord(rules: readonly Rule[], input: RuleInput): Rule[] {
+  const plan = planOf(rules);
+  let cmds = NO_COMMANDS;
+  let programs: string[] | undefined;
+  let seen: Seen;
+  if (input.kind === "command" && plan.anySeesCommands) {
+    const text = input.command.slice(0, MATCH_CHARS);
+    seen = plan.filter(text);
+    if (seen !== undefined) {
+      cmds = normalize(text);
+      programs = cmds.map((c) => c.program);
+    }
+  }
+  const hits: Rule[] = [];
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i]!;
+    if (!plan.seesCommands[i]) {
+      if (r.matches(input, NO_COMMANDS)) hits.push(r);
+    } else if (programs !== undefined && programs.length > 0 && (r.programs === undefined || runsOne(programs, r.programs))
+      && mentionsShow(plan.mentions[i], seen) && r.matches(input, cmds)) {
+      hits.push(r);
+    }
+  }
+  return hits;
 }

@@ -130,6 +130,8 @@ export interface InsertResult {
   duplicates: number;
   /** Alerts the stored records raised (written in the same transaction). */
   alerts: number;
+  /** Outbox messages they queued (the windows they opened): the dispatcher has something to send. */
+  messages: number;
 }
 
 /** A raised alert as stored: the draft's alert without its routing, its row id and when it was raised. */

@@ -211,28 +211,98 @@ export function* chunks<T extends { command: string; commandRaw: Uint8Array | nu
 
 type Tx = Parameters<Parameters<MySql2Database["transaction"]>[0]>[0];
 
+const alertRow = (d: AlertDraft, nowUs: number) => ({
+  ruleId: d.ruleId, severity: d.severity, hostname: d.hostname, luser: d.luser, suser: d.suser, recordKey: d.recordKey,
+  recordTsUs: d.recordTsUs, sessionId: d.sessionId, seq: d.seq, command: d.command, raisedUs: nowUs,
+});
+/** Alert rows per statement: a command is at most ALERT_COMMAND_CHARS, so a statement stays near 2 MB. */
+const ALERTS_PER_STATEMENT = 500;
+function* slices<T>(list: T[], n = ALERTS_PER_STATEMENT): Generator<T[]> {
+  for (let i = 0; i < list.length; i += n) yield list.slice(i, i + n);
+}
+const pairOf = (ruleId: string, recordKey: string) => `${ruleId}\u0000${recordKey}`;
+
+/** A draft written as a new alert, with its id. */
+type NewAlert = { draft: AlertDraft; id: number };
+
 /**
- * Each new alert, and its outbox messages when it opens a de-duplication window; in an open window
- * it only counts. Drafts of records stored before (resent) are skipped by the (rule, record) key.
+ * Silence alerts (raiseAlerts): one statement each, since two servers may raise the same silence at
+ * once and only the affected rows say which of them wrote it.
  */
-async function writeAlerts(tx: Tx | MySql2Database, drafts: AlertDraft[], nowUs: number, windowUs: number): Promise<number> {
-  let raised = 0;
+async function insertAlertsOneByOne(tx: Tx, drafts: AlertDraft[], nowUs: number): Promise<NewAlert[]> {
+  const out: NewAlert[] = [];
   for (const d of drafts) {
-    const [res] = await tx.insert(alerts).values({
-      ruleId: d.ruleId, severity: d.severity, hostname: d.hostname, luser: d.luser, suser: d.suser, recordKey: d.recordKey,
-      recordTsUs: d.recordTsUs, sessionId: d.sessionId, seq: d.seq, command: d.command, raisedUs: nowUs,
-    }).onDuplicateKeyUpdate({ set: { id: sql`${alerts.id}` } });
-    if (res.affectedRows !== 1) continue;
-    raised++;
-    if (!d.channels.length) continue;
-    const [open] = await tx.update(alertOutbox).set({ count: sql`${alertOutbox.count} + 1` })
-      .where(and(eq(alertOutbox.groupKey, d.groupKey), eq(alertOutbox.kind, "alert"), gt(alertOutbox.windowEndUs, nowUs)));
-    if (open.affectedRows > 0) continue;
-    await tx.insert(alertOutbox).values(d.channels.map((channel) => ({
-      channel, groupKey: d.groupKey, alertId: res.insertId, kind: "alert", windowEndUs: nowUs + windowUs, nextAttemptUs: nowUs,
-    })));
+    const [res] = await tx.insert(alerts).values(alertRow(d, nowUs)).onDuplicateKeyUpdate({ set: { id: sql`${alerts.id}` } });
+    if (res.affectedRows === 1) out.push({ draft: d, id: res.insertId });
   }
-  return raised;
+  return out;
+}
+
+/**
+ * A batch's alerts, in a few statements whatever their number. Its host rows are locked, so nobody
+ * else writes alerts for these records meanwhile; one may exist already only for a record stored
+ * again after retention removed it, and is skipped by the (rule, record) key.
+ */
+async function insertRecordAlerts(tx: Tx, drafts: AlertDraft[], nowUs: number): Promise<NewAlert[] | number> {
+  if (!drafts.some((d) => d.channels.length)) {
+    // Nothing to route: only the number of new alerts matters, and an unchanged duplicate counts 0 (no FOUND_ROWS).
+    let raised = 0;
+    for (const part of slices(drafts)) {
+      const [res] = await tx.insert(alerts).values(part.map((d) => alertRow(d, nowUs))).onDuplicateKeyUpdate({ set: { id: sql`${alerts.id}` } });
+      raised += res.affectedRows;
+    }
+    return raised;
+  }
+  const idsOf = async (of: AlertDraft[]) => {
+    const ids = new Map<string, number>();
+    for (const part of slices(of)) {
+      // (rule_id, record_key) is the unique index: both lists keep the look-up on it.
+      const rows = await tx.select({ id: alerts.id, ruleId: alerts.ruleId, recordKey: alerts.recordKey }).from(alerts)
+        .where(and(inArray(alerts.ruleId, [...new Set(part.map((d) => d.ruleId))]), inArray(alerts.recordKey, [...new Set(part.map((d) => d.recordKey))])));
+      for (const r of rows) ids.set(pairOf(r.ruleId, r.recordKey), r.id);
+    }
+    return ids;
+  };
+  const before = await idsOf(drafts);
+  const fresh = drafts.filter((d) => !before.has(pairOf(d.ruleId, d.recordKey)));
+  for (const part of slices(fresh)) await tx.insert(alerts).values(part.map((d) => alertRow(d, nowUs)));
+  const ids = await idsOf(fresh.filter((d) => d.channels.length));
+  return fresh.map((draft) => ({ draft, id: ids.get(pairOf(draft.ruleId, draft.recordKey)) ?? 0 }));
+}
+
+/**
+ * Outbox messages of new alerts: the first alert of a rule + host + user opens a window, one message
+ * per channel that takes its severity; later ones in the window only count. One statement per
+ * group, and one for every window opened.
+ */
+async function routeAlerts(tx: Tx, raised: NewAlert[], nowUs: number, windowUs: number): Promise<number> {
+  const groups = new Map<string, NewAlert[]>();
+  for (const a of raised) {
+    if (!a.draft.channels.length) continue;
+    const g = groups.get(a.draft.groupKey);
+    if (g) g.push(a);
+    else groups.set(a.draft.groupKey, [a]);
+  }
+  const opened: (typeof alertOutbox.$inferInsert)[] = [];
+  for (const [groupKey, list] of groups) {
+    const [open] = await tx.update(alertOutbox).set({ count: sql`${alertOutbox.count} + ${list.length}` })
+      .where(and(eq(alertOutbox.groupKey, groupKey), eq(alertOutbox.kind, "alert"), gt(alertOutbox.windowEndUs, nowUs)));
+    if (open.affectedRows > 0) continue;
+    const first = list[0]!;
+    for (const channel of first.draft.channels) {
+      opened.push({ channel, groupKey, alertId: first.id, kind: "alert", count: list.length, windowEndUs: nowUs + windowUs, nextAttemptUs: nowUs });
+    }
+  }
+  for (const part of slices(opened)) await tx.insert(alertOutbox).values(part);
+  return opened.length;
+}
+
+/** Each new alert, and the outbox messages of the windows it opens: how many of each. */
+async function writeAlerts(tx: Tx, drafts: AlertDraft[], nowUs: number, windowUs: number, underHostLocks: boolean): Promise<{ raised: number; messages: number }> {
+  if (!drafts.length) return { raised: 0, messages: 0 };
+  const raised = underHostLocks ? await insertRecordAlerts(tx, drafts, nowUs) : await insertAlertsOneByOne(tx, drafts, nowUs);
+  if (typeof raised === "number") return { raised, messages: 0 };
+  return { raised: raised.length, messages: await routeAlerts(tx, raised, nowUs, windowUs) };
 }
 
 class MysqlStore implements Store {
@@ -240,11 +310,11 @@ class MysqlStore implements Store {
   constructor(private readonly pool: mysql.Pool, private readonly db: MySql2Database) {}
 
   async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string, alerts?: AlertSink): Promise<InsertResult> {
-    if (records.length === 0) return { inserted: 0, duplicates: 0, alerts: 0 };
+    if (records.length === 0) return { inserted: 0, duplicates: 0, alerts: 0, messages: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
-        const { inserted, raised } = await this.insertOnce(records, receivedUs, auth, reporter, alerts);
-        return { inserted, duplicates: records.length - inserted, alerts: raised };
+        const { inserted, raised: { raised, messages } } = await this.insertOnce(records, receivedUs, auth, reporter, alerts);
+        return { inserted, duplicates: records.length - inserted, alerts: raised, messages };
       } catch (e) {
         // Concurrent batches for many hosts can still deadlock on index gaps; InnoDB rolled the
         // victim back whole, so running it again is safe.
@@ -254,7 +324,7 @@ class MysqlStore implements Store {
     }
   }
 
-  private async insertOnce(records: AuditRecord[], receivedUs: number, auth: IngestAuth | undefined, reporter: string | undefined, alerts: AlertSink | undefined): Promise<{ inserted: number; raised: number }> {
+  private async insertOnce(records: AuditRecord[], receivedUs: number, auth: IngestAuth | undefined, reporter: string | undefined, alerts: AlertSink | undefined): Promise<{ inserted: number; raised: { raised: number; messages: number } }> {
     const per = hostDeltas(records);
     const hostRows = (received: number, counts?: Map<string, number>, losses?: Map<string, number>) => [...per].map(([hostname, h]) => {
       const stored = (counts?.get(hostname) ?? 0) > 0;
@@ -336,7 +406,7 @@ class MysqlStore implements Store {
           + " WHEN `cadence_us` = 0 THEN VALUES(`last_stored_us`) - `last_stored_us`"
           + " ELSE (`cadence_us` * 7 + VALUES(`last_stored_us`) - `last_stored_us`) DIV 8 END"),
       } });
-      const raised = alerts ? await writeAlerts(tx, alerts.drafts(fresh), alerts.nowUs, alerts.windowUs) : 0;
+      const raised = alerts ? await writeAlerts(tx, alerts.drafts(fresh), alerts.nowUs, alerts.windowUs, true) : { raised: 0, messages: 0 };
       return { inserted, raised };
     });
   }
@@ -419,7 +489,7 @@ class MysqlStore implements Store {
 
   async raiseAlerts(drafts: AlertDraft[], nowUs: number, windowUs: number): Promise<number> {
     if (!drafts.length) return 0;
-    return this.db.transaction((tx) => writeAlerts(tx, drafts, nowUs, windowUs));
+    return this.db.transaction(async (tx) => (await writeAlerts(tx, drafts, nowUs, windowUs, false)).raised);
   }
 
   async alerts(filter: AlertFilter, limit: number, beforeId?: number): Promise<StoredAlert[]> {

@@ -57,8 +57,10 @@ function backfillFlags(db: BunSQLiteDatabase): void {
 type Tx = Parameters<Parameters<BunSQLiteDatabase["transaction"]>[0]>[0];
 
 /** As the MySQL store's writeAlerts: a new alert opens a window with its messages, or counts in the open one. */
-function writeAlerts(tx: Tx, drafts: AlertDraft[], nowUs: number, windowUs: number): number {
+/** Each new alert, and the outbox messages of the windows it opens: how many of each. */
+function writeAlerts(tx: Tx, drafts: AlertDraft[], nowUs: number, windowUs: number): { raised: number; messages: number } {
   let raised = 0;
+  let messages = 0;
   for (const d of drafts) {
     const row = tx.insert(alerts).values({
       ruleId: d.ruleId, severity: d.severity, hostname: d.hostname, luser: d.luser, suser: d.suser, recordKey: d.recordKey,
@@ -70,11 +72,12 @@ function writeAlerts(tx: Tx, drafts: AlertDraft[], nowUs: number, windowUs: numb
     const open = tx.update(alertOutbox).set({ count: sql`${alertOutbox.count} + 1` })
       .where(and(eq(alertOutbox.groupKey, d.groupKey), eq(alertOutbox.kind, "alert"), gt(alertOutbox.windowEndUs, nowUs))).returning({ id: alertOutbox.id }).all();
     if (open.length > 0) continue;
+    messages += d.channels.length;
     tx.insert(alertOutbox).values(d.channels.map((channel) => ({
       channel, groupKey: d.groupKey, alertId: row.id, kind: "alert", windowEndUs: nowUs + windowUs, nextAttemptUs: nowUs,
     }))).run();
   }
-  return raised;
+  return { raised, messages };
 }
 
 class SqliteStore implements Store {
@@ -82,8 +85,8 @@ class SqliteStore implements Store {
   constructor(private readonly sqlite: Database, private readonly db: BunSQLiteDatabase) {}
 
   async insert(records: AuditRecord[], receivedUs: number, auth?: IngestAuth, reporter?: string, alertSink?: AlertSink): Promise<InsertResult> {
-    if (records.length === 0) return { inserted: 0, duplicates: 0, alerts: 0 };
-    const { inserted, raised } = this.db.transaction((tx) => {
+    if (records.length === 0) return { inserted: 0, duplicates: 0, alerts: 0, messages: 0 };
+    const { inserted, raised: { raised, messages } } = this.db.transaction((tx) => {
       let total = 0;
       const fresh: AuditRecord[] = [];
       for (const [hostname, h] of hostDeltas(records)) {
@@ -142,10 +145,10 @@ class SqliteStore implements Store {
               : sql`${hosts.cadenceUs}`,
           } }).run();
       }
-      const raised = alertSink ? writeAlerts(tx, alertSink.drafts(fresh), alertSink.nowUs, alertSink.windowUs) : 0;
+      const raised = alertSink ? writeAlerts(tx, alertSink.drafts(fresh), alertSink.nowUs, alertSink.windowUs) : { raised: 0, messages: 0 };
       return { inserted: total, raised };
     }, { behavior: "immediate" });
-    return { inserted, duplicates: records.length - inserted, alerts: raised };
+    return { inserted, duplicates: records.length - inserted, alerts: raised, messages };
   }
 
   async query(filter: CommandFilter, limit: number, after?: Cursor): Promise<StoredRecord[]> {
@@ -223,7 +226,7 @@ class SqliteStore implements Store {
 
   async raiseAlerts(drafts: AlertDraft[], nowUs: number, windowUs: number): Promise<number> {
     if (!drafts.length) return 0;
-    return this.db.transaction((tx) => writeAlerts(tx, drafts, nowUs, windowUs), { behavior: "immediate" });
+    return this.db.transaction((tx) => writeAlerts(tx, drafts, nowUs, windowUs).raised, { behavior: "immediate" });
   }
 
   async alerts(filter: AlertFilter, limit: number, beforeId?: number): Promise<StoredAlert[]> {

@@ -122,6 +122,9 @@ export const presentedRecordSchema = z.object({
   }),
   attestedUser: z.string().nullable().meta({ description: "With attestation kernel: the name of the uid the kernel gave the writer. A record whose suser is not this one (or whose luser is not attestedLoginUser) is flagged forged: a forgery attempt by this user." }),
   attestedLoginUser: z.string().nullable().meta({ description: "With attestation kernel: the name of the writer's login uid, when it has one." }),
+  redactions: z.array(z.object({ rule: z.string(), start: z.number().int(), end: z.number().int() })).meta({
+    description: "Secrets replaced in the command, by the reporter or the server: each marker [REDACTED:<rule>:<fingerprint>] with its rule and byte range [start, end) in the command's UTF-8 (in commandB64's bytes when given). Empty: nothing was replaced.",
+  }),
   attestation: z.enum(ATTESTATIONS).meta({
     description: "kernel: the reporter read it from a transport that stamps the writer's uid and checked the record's users against it; none: read from the log file, which any local user can append to (or sent without such a check).",
   }),

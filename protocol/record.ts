@@ -3,6 +3,9 @@ import { z } from "zod";
 import { MAX_COMMAND_BYTES, MAX_CWD, MAX_HOSTNAME, MAX_SERVER_IPS, MAX_SESSION_ID, MAX_TERMINAL, MAX_USER, MAX_CLIENT_IP } from "./limits.ts";
 import { recordFlags, type RecordFlag } from "./names.ts";
 import { legacyOci, sessionOci } from "./oci.ts";
+import { carryDeclared, checkDeclared, MAX_REDACTIONS } from "./redact/declared.ts";
+import { RULE_ID } from "./redact/marker.ts";
+import type { Redaction, Redactor } from "./redact/redact.ts";
 import { parseCommandTime, parseUtcOffset } from "./time.ts";
 
 export const RECORD_KINDS = ["command", "session_start", "session_end", "loss"] as const;
@@ -46,6 +49,8 @@ export interface AuditRecord {
   attestedLoginUser: string | null;
   /** What is unusual about its names and cwd (protocol/names.ts); not part of the oci. */
   flags: RecordFlag[];
+  /** Secrets replaced in the command: each marker's rule and UTF-8 byte range (of commandRaw when set). */
+  redactions: Redaction[];
 }
 
 // eslint-style guard: control characters never belong in identity fields (they would forge log layout or terminals).
@@ -88,6 +93,12 @@ export const wireRecordSchema = z.strictObject({
   attestation: z.enum(ATTESTATIONS, { error: `attestation must be one of ${ATTESTATIONS.join(", ")}` }).default("none"),
   attestedUser: word("attestedUser", MAX_USER).min(1, { error: "attestedUser is empty" }).optional(),
   attestedLoginUser: word("attestedLoginUser", MAX_USER).min(1, { error: "attestedLoginUser is empty" }).nullable().optional(),
+  /** Where a reporter that redacted the command put its markers (byte ranges of the command), checked on receipt. */
+  redactions: z.array(z.strictObject({
+    rule: z.string().regex(RULE_ID, { error: "redactions[].rule is not a rule id" }),
+    start: z.number().int().min(0, { error: "redactions[].start must not be negative" }).max(MAX_COMMAND_BYTES),
+    end: z.number().int().min(0).max(MAX_COMMAND_BYTES, { error: `redactions[].end is past ${MAX_COMMAND_BYTES} bytes` }),
+  })).max(MAX_REDACTIONS, { error: `redactions holds more than ${MAX_REDACTIONS} entries` }).optional(),
 });
 export type WireRecord = z.input<typeof wireRecordSchema>;
 
@@ -107,6 +118,32 @@ export function commandFromBytes(bytes: Uint8Array): { command: string; commandR
 export interface NormalizeOptions {
   /** Offset (minutes) assumed for zone-less legacy `ctime` values. */
   legacyUtcOffset: number;
+  /** Replaces the secrets in commands before anything else sees them (the oci too); none: kept as they came. */
+  redactor?: Redactor;
+}
+
+type KeptCommand = { command: string; commandRaw: Uint8Array | null; redactions: Redaction[] };
+
+/**
+ * The command as it is kept: the secrets the redactor finds replaced, and the redactions it came
+ * with checked and carried along; or why those redactions are wrong.
+ */
+function keepCommand(command: string, commandRaw: Uint8Array | null, declared: Redaction[] | undefined, redactor: Redactor | undefined): KeptCommand | string {
+  const came = declared ?? [];
+  const before = came.length ? (commandRaw ?? Buffer.from(command, "utf8")) : undefined;
+  if (before) {
+    const wrong = checkDeclared(came, before);
+    if (wrong) return wrong;
+  }
+  if (!redactor || command === "") return { command, commandRaw, redactions: came };
+  if (commandRaw) {
+    const r = redactor.redactBytes(commandRaw);
+    if (!r.redactions.length) return { command, commandRaw, redactions: came };
+    return { ...commandFromBytes(r.bytes), redactions: before ? carryDeclared(came, before, r.bytes, r.redactions) : r.redactions };
+  }
+  const r = redactor.redact(command);
+  if (!r.redactions.length) return { command, commandRaw, redactions: came };
+  return { command: r.text, commandRaw: null, redactions: before ? carryDeclared(came, before, Buffer.from(r.text, "utf8"), r.redactions) : r.redactions };
 }
 
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -155,6 +192,9 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
     command = "";
   }
   if (r.kind === "command" && command.length === 0) return "command is empty";
+  const kept = keepCommand(command, commandRaw, r.redactions, opts.redactor);
+  if (typeof kept === "string") return kept;
+  ({ command, commandRaw } = kept);
   if (r.cwd !== undefined && !r.cwd.isWellFormed()) return "cwd contains an unpaired UTF-16 surrogate";
 
   if (r.attestation === "kernel" && r.attestedUser === undefined) return "attestation kernel needs attestedUser (the name of the uid the kernel gave the writer)";
@@ -185,6 +225,7 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
   const serverIps = Array.isArray(r.serverIps) ? r.serverIps.join(",") : r.serverIps;
   if (serverIps.length > MAX_SERVER_IPS) return `serverIps is longer than ${MAX_SERVER_IPS} characters`;
 
+  // After redaction: a record redacted before it was sent and the same record redacted here get one key.
   const oci = hasSession
     ? sessionOci(r.hostname, r.sessionId!, r.seq!)
     : legacyOci(r.hostname, r.ctime, r.luser, r.suser, commandRaw ?? command);
@@ -212,5 +253,6 @@ export function normalizeRecord(input: unknown, opts: NormalizeOptions): AuditRe
     attestedUser: r.attestedUser ?? null,
     attestedLoginUser: r.attestedLoginUser ?? null,
     flags: forgedFlag(recordFlags({ hostname: r.hostname, suser: r.suser, luser: r.luser, terminal: r.terminal, cwd: r.cwd ?? null }), r),
+    redactions: kept.redactions,
   };
 }

@@ -1,4 +1,5 @@
 import { HTTPException } from "hono/http-exception";
+import type { Redactor } from "../../protocol/redact/index.ts";
 import { requestId } from "hono/request-id";
 import pkg from "../../package.json" with { type: "json" };
 import { IngestAuthenticator, TokenSet } from "./auth.ts";
@@ -35,6 +36,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** One per app: both ingest routes take from it. */
   ingestLimiter: IngestRateLimiter;
+  /** Replaces secrets in every command received (redaction.ts); undefined: commands are kept as they came. */
+  redactor?: Redactor;
 }
 
 /** `clock` (ms): the rate limiter's, for tests of refills without sleeping. */
@@ -43,6 +46,7 @@ export function createApp(deps: {
   /** The server's own rule book, shared with its dispatcher; one of this app's own otherwise. */
   rules?: RuleBook;
   onAlerts?: () => void;
+  redactor?: Redactor;
 }) {
   const logger = deps.logger ?? silentLogger;
   const d: AppDeps = {

@@ -34,6 +34,7 @@ export async function commitBatch(deps: Pick<AppDeps, "store" | "metrics" | "log
   metrics.records.duplicate += result.duplicates;
   metrics.records.rejected += rejected;
   metrics.alertsRaised += result.alerts;
+  for (const r of records) for (const x of r.redactions) metrics.redacted(x.rule);
   // Only new messages need sending now; matches that count in an open window wait for it to close.
   if (result.messages > 0) alerts.wake();
   metrics.ingest((performance.now() - started) / 1000);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml, stringify } from "yaml";
 import { parseUtcOffset } from "../../protocol/index.ts";
+import type { Redactor } from "../../protocol/redact/index.ts";
 import { createChannels } from "./alerts/channels/index.ts";
 import { DISPATCH_DEFAULTS, Dispatcher } from "./alerts/dispatch.ts";
 import { RuleBook } from "./alerts/rulebook.ts";
@@ -13,6 +14,7 @@ import { openStore, redactUrl } from "./db/open.ts";
 import { HOST_TOKEN_HOST, hostToken } from "./host-token.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { serverRedactor } from "./redaction.ts";
 import { USER_USAGE, userCommand } from "./users-cli.ts";
 
 /**
@@ -140,6 +142,15 @@ async function main(): Promise<void> {
   }
   const log = jsonLogger(config.log_level);
   ensureTokens(config, log);
+  let redactor: Redactor | undefined;
+  try {
+    redactor = serverRedactor(config, log);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`cmdaudit-server: ${e.message}\n`);
+    process.exit(2);
+  }
+  if (!redactor) log.log("warn", "redaction is off (redact.enabled: false): secrets typed in commands are stored as typed");
   if (sharedIngestOn(config) && config.tokens.ingest.length) {
     log.log("warn", "shared ingest tokens are taken: every host holding one can write records for every host; move to per-host tokens and set tokens.shared_ingest: false", { tokens: config.tokens.ingest.length });
   } else if (config.tokens.ingest.length) {
@@ -159,7 +170,7 @@ async function main(): Promise<void> {
     silentAfterSeconds: config.hosts.silent_after_seconds,
     consoleUrl: config.alerts.console_url,
   });
-  const app = createApp({ store, config, logger: log, metrics, rules, onAlerts: () => dispatcher.wake() });
+  const app = createApp({ store, config, logger: log, metrics, rules, onAlerts: () => dispatcher.wake(), redactor });
   const server = Bun.serve({
     hostname: config.listen.host,
     port: config.listen.port,

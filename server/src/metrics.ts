@@ -8,6 +8,8 @@ export class Metrics {
   alertsRaised = 0;
   /** Outbox messages sent and failed attempts, by channel. */
   private deliveries = new Map<string, { sent: number; failed: number }>();
+  /** Secrets replaced in records received (by this server or their reporter), by rule. */
+  private redactions = new Map<string, number>();
   /** The outbox as last looked at by the dispatcher. */
   outbox = { pending: 0, oldestPendingSeconds: 0 };
   private ingestBuckets = new Array<number>(BUCKETS.length).fill(0);
@@ -23,6 +25,10 @@ export class Metrics {
     this.ingestSum += seconds;
     this.ingestCount++;
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) this.ingestBuckets[i]!++;
+  }
+
+  redacted(rule: string): void {
+    this.redactions.set(rule, (this.redactions.get(rule) ?? 0) + 1);
   }
 
   delivery(channel: string, ok: boolean): void {
@@ -44,6 +50,8 @@ export class Metrics {
     BUCKETS.forEach((b, i) => out.push(`cmdaudit_ingest_duration_seconds_bucket{le="${b}"} ${this.ingestBuckets[i]}`));
     out.push(`cmdaudit_ingest_duration_seconds_bucket{le="+Inf"} ${this.ingestCount}`);
     out.push(`cmdaudit_ingest_duration_seconds_sum ${this.ingestSum}`, `cmdaudit_ingest_duration_seconds_count ${this.ingestCount}`);
+    out.push("# HELP cmdaudit_redactions_total Secrets replaced in the commands of records received (here or by their reporter; a resent record counts again), by rule.", "# TYPE cmdaudit_redactions_total counter");
+    for (const [rule, n] of this.redactions) out.push(`cmdaudit_redactions_total{rule="${rule}"} ${n}`);
     out.push("# HELP cmdaudit_alerts_raised_total Alerts raised.", "# TYPE cmdaudit_alerts_raised_total counter", `cmdaudit_alerts_raised_total ${this.alertsRaised}`);
     out.push("# HELP cmdaudit_alert_deliveries_total Alert messages sent, and attempts that failed (each is retried), by channel.", "# TYPE cmdaudit_alert_deliveries_total counter");
     for (const [ch, d] of this.deliveries) {

@@ -36,6 +36,7 @@ export function presentRecord(r: StoredRecord): PresentedRecord {
     attestation: r.attestation,
     attestedUser: r.attestedUser,
     attestedLoginUser: r.attestedLoginUser,
+    redactions: r.redactions,
   };
 }
 
@@ -48,13 +49,16 @@ export function decodeCursor(s: string): Cursor | undefined {
   return m ? { tsUs: Number(m[1]), id: Number(m[2]) } : undefined;
 }
 
-/** durationMs, flags, then the attestation columns came later: they are last, so readers that take the columns by position still find the others. */
+/** durationMs, flags, the attestation columns, then redactions came later: they are last, so readers that take the columns by position still find the others. */
 export const CSV_COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp",
-  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags", "attestation", "attestedUser", "attestedLoginUser"] as const;
+  "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags", "attestation", "attestedUser", "attestedLoginUser", "redactions"] as const;
 
 /** A CSV cell's value: the flags as one comma-separated cell, as the database keeps them. */
 function csvValue(p: PresentedRecord, k: (typeof CSV_COLUMNS)[number]): unknown {
-  return k === "flags" ? p.flags.join(",") : p[k];
+  if (k === "flags") return p.flags.join(",");
+  // As the database keeps them: rule@start-end, comma-separated.
+  if (k === "redactions") return p.redactions.map((r) => `${r.rule}@${r.start}-${r.end}`).join(",");
+  return p[k];
 }
 
 

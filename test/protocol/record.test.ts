@@ -82,6 +82,7 @@ describe("normalizeRecord: the seed's payload", () => {
       attestedUser: null,
       attestedLoginUser: null,
       flags: [],
+      redactions: [],
     });
   });
 

@@ -41,7 +41,7 @@ describe("the 2018 seed reporter", () => {
 
     const rows = await t.all();
     expect(rows.length).toBe(3);
-    const base = { kind: "command" as const, utcOffset: null, sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, flags: [], attestation: "none" as const, attestedUser: null, attestedLoginUser: null };
+    const base = { kind: "command" as const, utcOffset: null, sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, flags: [], attestation: "none" as const, attestedUser: null, attestedLoginUser: null, redactions: [] };
     // Newest first; zone-less ctime at the configured +08:00, shown in UTC.
     expect(rows.map(({ id: _id, receivedAt: _r, ...rest }) => rest)).toEqual([
       { ...base, time: "2018-12-11T04:00:00Z", ctime: "2018-12-11 12:00:00", hostname: "db01", serverIps: "10.0.1.5",

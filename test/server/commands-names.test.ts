@@ -73,7 +73,7 @@ describe("names and flags on POST and GET /api/v1/commands", () => {
     expect(new Map(nd.map((r) => [key(r), r.flags]))).toEqual(new Map((await t.all()).map((r) => [key(r), r.flags])));
     for (const mode of ["safe", "raw"]) {
       const [header, ...lines] = parseCsv(await (await t.get(`/api/v1/commands?format=csv&csv=${mode}`)).text());
-      expect(header!.slice(-4)).toEqual(["flags", "attestation", "attestedUser", "attestedLoginUser"]);
+      expect(header!.slice(-5)).toEqual(["flags", "attestation", "attestedUser", "attestedLoginUser", "redactions"]);
       const col = (name: string) => header!.indexOf(name);
       const got = new Map(lines.map((l) => [`${l[col("sessionId")]}/${l[col("seq")]}`, l[col("flags")]]));
       expect(got.get("fake/1")).toBe("hostname-nonstandard,name-confusable");

@@ -222,7 +222,7 @@ describe("pagination and exports", () => {
     expect(() => parseCsv("\"a\"b\r\n")).toThrow();
   });
 
-  const COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp", "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags", "attestation", "attestedUser", "attestedLoginUser"];
+  const COLUMNS = ["id", "time", "hostname", "serverIps", "luser", "suser", "terminal", "clientIp", "sessionId", "seq", "kind", "cwd", "exitStatus", "command", "commandB64", "durationMs", "flags", "attestation", "attestedUser", "attestedLoginUser", "redactions"];
 
   test("ndjson and csv=raw exports hold every row exactly once; CSV parses back with commands intact", async () => {
     const t = await suite.newApp();

@@ -144,7 +144,7 @@ describe("POST /api/v1/ingest/raw", () => {
     expect(new Map(nd.map((r) => [key(r), r.durationMs]))).toEqual(want);
     const [header, ...lines] = parseCsv(await (await t.get("/api/v1/commands?format=csv")).text());
     const col = (name: string) => header!.indexOf(name);
-    expect(header!.slice(-5)).toEqual(["durationMs", "flags", "attestation", "attestedUser", "attestedLoginUser"]); // each added column is appended
+    expect(header!.slice(-6)).toEqual(["durationMs", "flags", "attestation", "attestedUser", "attestedLoginUser", "redactions"]); // each added column is appended
     expect(new Map(lines.map((l) => [`${l[col("sessionId")]}/${l[col("seq")]}`, l[col("durationMs")]]))).toEqual(
       new Map([...want].map(([k, v]) => [k, v === null ? "" : String(v)])));
     // The JSON route gives the same record the same presentation (and is a duplicate of it).

@@ -95,9 +95,9 @@ describe("server process on MariaDB, configured by environment", () => {
     const rows = await all("host=web01");
     expect(rows.map(({ id: _i, receivedAt: _r, ...rest }) => rest)).toEqual([
       { kind: "command", time: "2018-12-11T03:59:30Z", ctime: "2018-12-11 11:59:30", utcOffset: null, hostname: "web01", serverIps: "10.0.0.1,10.0.0.2",
-        luser: "alice", suser: "root", terminal: "pts/1", clientIp: "10.8.0.3", sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, flags: [], attestation: "none", attestedUser: null, attestedLoginUser: null, command: "echo '审计' >> /root/notes" },
+        luser: "alice", suser: "root", terminal: "pts/1", clientIp: "10.8.0.3", sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, flags: [], attestation: "none", attestedUser: null, attestedLoginUser: null, redactions: [], command: "echo '审计' >> /root/notes" },
       { kind: "command", time: "2018-12-11T03:58:00Z", ctime: "2018-12-11 11:58:00", utcOffset: null, hostname: "web01", serverIps: "10.0.0.1,10.0.0.2",
-        luser: "root", suser: "root", terminal: "pts/0", clientIp: "192.168.1.2", sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, flags: [], attestation: "none", attestedUser: null, attestedLoginUser: null, command: "cat /etc/passwd | grep -v nologin" },
+        luser: "root", suser: "root", terminal: "pts/0", clientIp: "192.168.1.2", sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, flags: [], attestation: "none", attestedUser: null, attestedLoginUser: null, redactions: [], command: "cat /etc/passwd | grep -v nologin" },
     ]);
   });
 

@@ -225,7 +225,7 @@ describe("opening the store on the 2018 seed's database", () => {
       hostname: "web02", serverIps: (r.serverIps as string | null) ?? "", suser: (r.suser as string | null) ?? "", luser: r.luser as string,
       terminal: (r.terminal as string | null) ?? "", clientIp: r.clientIp as string, command: r.command as string, commandRaw: null,
       sessionId: null, seq: null, cwd: null, exitStatus: null, durationMs: null, receivedUs: 0, attestation: "none", attestedUser: null, attestedLoginUser: null,
-      flags: seedFlags(r) === "" ? [] : seedFlags(r).split(",") as StoredRecord["flags"],
+      flags: seedFlags(r) === "" ? [] : seedFlags(r).split(",") as StoredRecord["flags"], redactions: [],
     })).sort((a, b) => b.tsUs - a.tsUs || b.id - a.id);
     const got = (await store.query({ host: "web02" }, 100_000)).filter((r) => r.id <= maxOldId);
     expect(got).toEqual(want);
@@ -321,7 +321,7 @@ describe("opening the store on the 2018 seed's database", () => {
       expect(await all()).toEqual(rowsBefore);
       expect(await q<Row>(db.url, "SELECT * FROM __drizzle_migrations ORDER BY id")).toEqual(migrationsBefore);
       expect(migrationsBefore.length).toBe(MIGRATIONS);
-      expect(MIGRATIONS).toBe(12); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users, console, host losses + reporter, alerts
+      expect(MIGRATIONS).toBe(13); // seed baseline, utf8mb4, upgrade from seed, duration_ms, host last_stored_us, name flags + ingest_auth, flags backfill, attestation, attested users, console, host losses + reporter, alerts, redactions
     } finally {
       await again.close();
     }

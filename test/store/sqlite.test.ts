@@ -33,7 +33,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-store-upgrade-"));
   try {
     // The committed migrations without the flags ones: the database a server of the previous version left.
-    const old = migrationsWithout("sqlite", ["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users", "0007_console", "0008_host_losses_reporter", "0009_alerts"], dir);
+    const old = migrationsWithout("sqlite", ["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users", "0007_console", "0008_host_losses_reporter", "0009_alerts", "0010_redactions"], dir);
     const path = join(dir, "audit.db");
     const prev = new Database(path, { create: true });
     migrate(drizzle({ client: prev }), { migrationsFolder: old });
@@ -43,7 +43,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
     const recs = Array.from({ length: n }, (_, i) => hookRecord(Date.UTC(2024, 2, 1) * 1000 + i, { hostname: i % 7 === 0 ? "rt-s\u0440v" : "rt-srv", command: `old ${i}` }));
     const columns = getTableColumns(servercmdhist);
     for (const rec of recs) {
-      const { flags: _, attestation: _a, attestedUser: _u, attestedLoginUser: _l, ...row } = toRow(rec, 1);
+      const { flags: _, attestation: _a, attestedUser: _u, attestedLoginUser: _l, redactions: _r, ...row } = toRow(rec, 1);
       const names = Object.keys(row).map((k) => columns[k as keyof typeof columns].name);
       prev.query(`INSERT INTO servercmdhist (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`).run(...Object.values(row));
     }

@@ -1,5 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { type AuditRecord, type RecordFlag, recordFlags } from "../../../protocol/index.ts";
+import type { Redaction } from "../../../protocol/redact/index.ts";
 import type { StoredRecord } from "./store.ts";
 
 /** The `servercmdhist` row both dialects' schemas describe (same property names and value types). */
@@ -29,6 +30,22 @@ export interface RecordRow {
   attestation: string;
   attestedUser: string | null;
   attestedLoginUser: string | null;
+  /** `rule@start-end`, comma-separated; null for none. */
+  redactions: string | null;
+}
+
+/** Redactions as the column holds them (rule ids hold no `@`, `-` ends a number, no `,`). */
+export function redactionsToColumn(rs: readonly Redaction[]): string | null {
+  return rs.length ? rs.map((r) => `${r.rule}@${r.start}-${r.end}`).join(",") : null;
+}
+
+export function redactionsFromColumn(s: string | null): Redaction[] {
+  if (!s) return [];
+  return s.split(",").map((part) => {
+    const at = part.lastIndexOf("@");
+    const [start, end] = part.slice(at + 1).split("-").map(Number);
+    return { rule: part.slice(0, at), start: start!, end: end! };
+  });
 }
 
 export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id"> {
@@ -37,6 +54,7 @@ export function toRow(r: AuditRecord, receivedUs: number): Omit<RecordRow, "id">
     terminal: r.terminal, clientIp: r.clientIp, command: r.command, kind: r.kind, tsUs: r.tsUs, utcOffset: r.utcOffset,
     sessionId: r.sessionId, seq: r.seq, cwd: r.cwd, exitStatus: r.exitStatus, durationMs: r.durationMs, commandRaw: r.commandRaw,
     receivedUs, flags: r.flags.join(","), attestation: r.attestation, attestedUser: r.attestedUser, attestedLoginUser: r.attestedLoginUser,
+    redactions: redactionsToColumn(r.redactions),
   };
 }
 
@@ -49,6 +67,7 @@ export function fromRow(r: RecordRow): StoredRecord {
     flags: r.flags === "" ? [] : (r.flags.split(",") as RecordFlag[]),
     attestation: r.attestation === "kernel" ? "kernel" : "none",
     attestedUser: r.attestedUser, attestedLoginUser: r.attestedLoginUser,
+    redactions: redactionsFromColumn(r.redactions),
   };
 }
 

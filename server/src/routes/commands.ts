@@ -66,7 +66,7 @@ export function commandsRoutes(deps: AppDeps) {
       const rejected: Rejected[] = [];
       const admission = admissionNow(config, c.get("identity"));
       data.forEach((item, index) => {
-        const r = admit(normalizeRecord(item, { legacyUtcOffset }), admission);
+        const r = admit(normalizeRecord(item, { legacyUtcOffset, redactor: deps.redactor }), admission);
         if (typeof r === "string") rejected.push({ index, error: r });
         else valid.push(r);
       });

@@ -66,7 +66,7 @@ export function ingestRawRoutes(deps: AppDeps) {
       // A seed line's zone-less time at the server's configured offset is assumed, as for a JSON seed
       // record (utcOffset null); only an offset the client declared (query or header) is kept.
       if (ev.record.legacy && givenOffset === undefined) delete wire.utcOffset;
-      const r = admit(normalizeRecord(wire, { legacyUtcOffset }), admission);
+      const r = admit(normalizeRecord(wire, { legacyUtcOffset, redactor: deps.redactor }), admission);
       if (typeof r === "string") rejected.push({ line: lineOf.get(ev.offset), error: r });
       else valid.push(r);
     };

@@ -44,6 +44,8 @@ export const servercmdhist = mysqlTable("servercmdhist", {
   /** With attestation kernel: the names of the uid and login uid the kernel gave the writer. */
   attestedUser: varchar("attested_user", { length: 64 }),
   attestedLoginUser: varchar("attested_login_user", { length: 64 }),
+  /** Secrets replaced in the command: `rule@start-end` byte ranges, comma-separated; NULL for none (rows/rows.ts). */
+  redactions: text("redactions"),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),

@@ -33,6 +33,8 @@ export const servercmdhist = sqliteTable("servercmdhist", {
   attestation: text("attestation").notNull().default("none"),
   attestedUser: text("attested_user"),
   attestedLoginUser: text("attested_login_user"),
+  /** As in MySQL: `rule@start-end`, comma-separated; NULL for none. */
+  redactions: text("redactions"),
 }, (t) => [
   uniqueIndex("oci").on(t.oci),
   index("hostname_ts").on(t.hostname, t.tsUs),

@@ -1,0 +1,1 @@
+ALTER TABLE `servercmdhist` ADD `redactions` text;

@@ -185,7 +185,8 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
         const t0 = performance.now();
         const r = await c.run();
         const wall = (performance.now() - t0) / 1000;
-        // The run's clock starts before its first request: every connection ends within BUDGET of the first one's start (+0.1 s for the close to arrive).
+        // The run's clock starts before its first request: every connection ends within BUDGET of the first one's start, plus the time
+        // curl's timer and the close take to arrive on a loaded 2-core CI host (0.32 s seen once). An uncapped TIMEOUT would show as 30 s.
         const span = await silent.span(from);
         console.log(`sh reporter (${name}), never-answering server, BUDGET 4 s, TIMEOUT ${timeout} s: ${wall.toFixed(2)} s, exit ${r.code}, last close ${(span / 1000).toFixed(2)} s after the first connect`);
         expect(r.code).toBe(3);
@@ -193,7 +194,7 @@ describe.concurrent.each(SHELLS)("sh reporter under $name", ({ name, argv }) => 
         // Wall time seen from here adds process start and exit, seconds on a loaded CI host; the bound that matters is `span`.
         expect(wall).toBeLessThanOrEqual(4 + 8);
         expect(silent.openNow()).toBe(0);
-        expect(span).toBeLessThanOrEqual(4000 + 100);
+        expect(span).toBeLessThanOrEqual(4000 + 500);
         expect(c.state().OFFSET).toBe("0");
         expect((await c.run("status")).stdout).toMatch(/last_error: .*exit 3: server unreachable/);
       }

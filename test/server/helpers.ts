@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeRecord, type EncodableRecord } from "../../protocol/index.ts";
+import type { Redactor } from "../../protocol/redact/index.ts";
 import type { CommandsPage, IngestAnswer as JsonIngestAnswer, PresentedRecord, RawIngestAnswer } from "../../protocol/http.ts";
 import { createApp } from "../../server/src/app.ts";
 import type { Config } from "../../server/src/config.ts";
@@ -50,14 +51,14 @@ export function cleanupTmpDirs(): void {
 }
 
 /** A fresh app on a fresh SQLite file; `over` replaces whole config sections. */
-export async function makeApp(over: Partial<Config> = {}, opts: { store?: (s: Store) => Store; logs?: string[]; clock?: () => number; backtestLimits?: { budgetMs: number; batchMs: number } } = {}): Promise<TestApp> {
+export async function makeApp(over: Partial<Config> = {}, opts: { store?: (s: Store) => Store; logs?: string[]; clock?: () => number; backtestLimits?: { budgetMs: number; batchMs: number }; redactor?: Redactor } = {}): Promise<TestApp> {
   const dir = tmpDir();
   const config = testConfig(over);
   const real = await openStore("sqlite:" + join(dir, "audit.db"), { dataDir: dir, legacyUtcOffset: 0 });
   const store = opts.store ? opts.store(real) : real;
   const logs = opts.logs ?? [];
   const metrics = new Metrics();
-  const app = createApp({ store, config, logger: jsonLogger("debug", (l) => logs.push(l)), metrics, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.backtestLimits ? { backtestLimits: opts.backtestLimits } : {}) });
+  const app = createApp({ store, config, logger: jsonLogger("debug", (l) => logs.push(l)), metrics, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.backtestLimits ? { backtestLimits: opts.backtestLimits } : {}), ...(opts.redactor ? { redactor: opts.redactor } : {}) });
   const t: TestApp = {
     app, store, config, metrics, logs,
     async post(body, headers = {}) {
@@ -234,8 +235,8 @@ export class RouteSuite {
     });
   }
 
-  async newApp(over: Partial<Config> = {}, store?: (s: Store) => Store, clock?: () => number): Promise<TestApp> {
-    const t = await makeApp(over, { logs: this.logs, ...(store ? { store } : {}), ...(clock ? { clock } : {}) });
+  async newApp(over: Partial<Config> = {}, store?: (s: Store) => Store, clock?: () => number, redactor?: Redactor): Promise<TestApp> {
+    const t = await makeApp(over, { logs: this.logs, ...(store ? { store } : {}), ...(clock ? { clock } : {}), ...(redactor ? { redactor } : {}) });
     this.apps.push(t);
     return t;
   }

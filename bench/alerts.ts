@@ -16,7 +16,7 @@
  *  - the matcher alone over the corpus: normalize(), matchRecord() with every built-in, and
  *    AlertRaiser.sink + drafts per batch (all the JS work commitBatch adds for a batch).
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
@@ -34,7 +34,8 @@ import { openStore } from "../server/src/db/open.ts";
 import { silentLogger } from "../server/src/log.ts";
 import { Metrics } from "../server/src/metrics.ts";
 import { createTestDatabase } from "../test/support/mysql.ts";
-import { type RunningServer, startServer } from "../test/support/server.ts";
+import { startServer } from "../test/support/server.ts";
+import { AB_HEADER, abIngest, metric } from "./ab-ingest.ts";
 import { commandCorpus, matchingCommand } from "./alert-corpus.ts";
 import { benchRecord } from "./fixtures.ts";
 import { unlimitedIngestConfig } from "./server-config.ts";
@@ -43,7 +44,6 @@ import { fmt, percentile, printTable } from "./table.ts";
 const TOKEN = "bench-alerts-ingest-token-0123456789";
 const READ = "bench-alerts-read-token-0123456789ab";
 const SECRET = "bench-alerts-webhook-secret-0123";
-const CLK_TCK = 100; // Linux USER_HZ
 const TARGET_RATIO = 0.9;
 const TARGET_P95_MS = 2000;
 /** Batches each server takes before the first round, not counted: the JIT tiers the matcher up over the first few thousand records. */
@@ -143,37 +143,6 @@ function matcherAlone(commands: string[], wire: (i: number) => WireRecord, batch
   return { alerts, rows };
 }
 
-/** User+system CPU seconds of a process so far (undefined when it cannot be read). */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return undefined;
-  }
-}
-
-/** mariadbd's (or mysqld's) pid when it runs on this machine and /proc shows it. */
-function databasePid(): number | undefined {
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const comm = readFileSync(`/proc/${d}/comm`, "utf8").trim();
-      if (comm === "mariadbd" || comm === "mysqld") return Number(d);
-    } catch { /* gone */ }
-  }
-  return undefined;
-}
-
-async function metric(server: RunningServer, name: string): Promise<number> {
-  const res = await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${READ}` } });
-  const text = await res.text();
-  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  if (!m) throw new Error(`/metrics has no ${name} (HTTP ${res.status})`);
-  return Number(m[1]);
-}
-
 async function countRows(url: string, table: string): Promise<number> {
   const c = await mysql.createConnection({ uri: url });
   try {
@@ -182,17 +151,6 @@ async function countRows(url: string, table: string): Promise<number> {
   } finally {
     await c.end();
   }
-}
-
-type Body = { body: string; records: number };
-
-async function runClients(bodies: Body[], clients: number, send: (b: Body) => Promise<void>): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: clients }, async () => {
-    while (next < bodies.length) await send(bodies[next++]!);
-  }));
-  return (performance.now() - t0) / 1000;
 }
 
 async function throughput(opts: AlertsOpts, wire: (i: number) => WireRecord, expectedAlerts: number, urls: { off: string; on: string }, dir: string): Promise<number> {
@@ -208,90 +166,26 @@ async function throughput(opts: AlertsOpts, wire: (i: number) => WireRecord, exp
   const env = (url: string, cfg: string, data: string) => ({
     CMDAUDIT_DATABASE_URL: url, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ, CMDAUDIT_CONFIG: cfg, CMDAUDIT_DATA_DIR: join(dir, data),
   });
-  const servers: { name: "off" | "on"; server: RunningServer; rates: number[] }[] = [];
-  try {
-    servers.push({ name: "off", server: await startServer(env(urls.off, offConfig, "off")), rates: [] });
-    servers.push({ name: "on", server: await startServer(env(urls.on, onConfig, "on")), rates: [] });
-    const dbPid = databasePid();
-    const bodyOf = (first: number, n: number): Body => ({ body: JSON.stringify(Array.from({ length: n }, (_, k) => wire(first + k))), records: n });
-    const post = (server: RunningServer) => async (b: Body) => {
-      const res = await fetch(`${server.url}/api/v1/commands`, { method: "POST", headers: { AccessToken: TOKEN, "Content-Type": "application/json" }, body: b.body });
-      const j = (await res.json()) as { code: number; accepted: number };
-      if (j.code !== 0 || j.accepted !== b.records) throw new Error(`ingest failed: ${JSON.stringify(j).slice(0, 200)}`);
-    };
-    // Warm-up (JIT, pool connections) with batches not counted, the same for both.
-    const warm = Array.from({ length: WARM_BATCHES }, (_, b) => bodyOf(rounds * records + b * batch, batch));
-    for (const s of servers) await runClients(warm, clients, post(s.server));
-
-    const table: (string | number)[][] = [];
-    const ratios: number[] = [];
-    const cpuRatios: number[] = [];
-    const perK = (x: number | undefined) => (x === undefined ? "n/a" : fmt((x * 1e6) / records, 1));
-    for (let round = 0; round < rounds; round++) {
-      const first = round * records;
-      const bodies: Body[] = [];
-      for (let i = 0; i < records; i += batch) bodies.push(bodyOf(first + i, Math.min(batch, records - i)));
-      // A round is two halves per server, in the order A B B A (B A A B the next round): both meet the same
-      // drift of a machine that other work shares, and neither always a warmer one or a fuller database.
-      const halves = [bodies.slice(0, Math.ceil(bodies.length / 2)), bodies.slice(Math.ceil(bodies.length / 2))];
-      const got = new Map<string, Sample>(servers.map((s) => [s.name, { seconds: 0, serverCpu: 0, dbCpu: 0, commitMs: 0 }]));
-      const commits = new Map<string, { sum: number; n: number }>(servers.map((s) => [s.name, { sum: 0, n: 0 }]));
-      const run = async (s: (typeof servers)[number], part: Body[]) => {
-        const [sum0, n0, cpu0, db0] = [await metric(s.server, "cmdaudit_ingest_duration_seconds_sum"), await metric(s.server, "cmdaudit_ingest_duration_seconds_count"), cpuSeconds(s.server.proc.pid), cpuSeconds(dbPid)];
-        const seconds = await runClients(part, clients, post(s.server));
-        const [cpu1, db1] = [cpuSeconds(s.server.proc.pid), cpuSeconds(dbPid)];
-        const [sum1, n1] = [await metric(s.server, "cmdaudit_ingest_duration_seconds_sum"), await metric(s.server, "cmdaudit_ingest_duration_seconds_count")];
-        const g = got.get(s.name)!;
-        g.seconds += seconds;
-        g.serverCpu += cpu1! - cpu0!;
-        g.dbCpu = g.dbCpu === undefined || db0 === undefined || db1 === undefined ? undefined : g.dbCpu + db1 - db0;
-        const c = commits.get(s.name)!;
-        c.sum += sum1 - sum0;
-        c.n += n1 - n0;
-      };
-      const [a, b] = round % 2 === 0 ? [servers[0]!, servers[1]!] : [servers[1]!, servers[0]!];
-      await run(a, halves[0]!);
-      await run(b, halves[0]!);
-      await run(b, halves[1]!);
-      await run(a, halves[1]!);
-      for (const s of servers) {
-        const g = got.get(s.name)!;
-        const c = commits.get(s.name)!;
-        g.commitMs = (c.sum / c.n) * 1000;
-        s.rates.push(records / g.seconds);
-      }
-      const [on, off] = [got.get("on")!, got.get("off")!];
-      const ratio = off.seconds / on.seconds;
-      ratios.push(ratio);
-      cpuRatios.push(on.serverCpu / off.serverCpu);
-      for (const s of [a, b]) {
-        const g = got.get(s.name)!;
-        table.push([`${round + 1}`, s.name === "on" ? "rules on (defaults)" : "rules off (all disabled)", fmt(g.seconds, 2), fmt(records / g.seconds),
-          perK(g.serverCpu), perK(g.dbCpu), fmt(g.commitMs, 1), s.name === "on" ? `${fmt(ratio * 100, 1)}%` : ""]);
-      }
-    }
-    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
-    const ratio = median(ratios);
-    for (const s of servers) table.push(["median", s.name === "on" ? "rules on (defaults)" : "rules off (all disabled)", "", fmt(median(s.rates)), "", "", "", ""]);
-    table.push(["ratio", "records/s on / off (median of the rounds' ratios)", "", "", "", "", "", `${fmt(ratio * 100, 1)}%`]);
-    table.push(["ratio", "server CPU per record on / off (median)", "", "", "", "", "", `${fmt(median(cpuRatios) * 100, 1)}%`]);
-
-    const raised = { off: await metric(servers[0]!.server, "cmdaudit_alerts_raised_total"), on: await metric(servers[1]!.server, "cmdaudit_alerts_raised_total") };
-    printTable(`Alerts, ingest throughput: ${rounds} rounds × ${fmt(records)} records per server (each round in halves, A B B A), batches of ${batch}, ${clients} concurrent clients`
-      + ` (MariaDB on 127.0.0.1); ${fmt(opts.share * 100, 2)}% of lines match a built-in; CPU in ms per 1000 records (mariadbd's: the whole database server's)`,
-      ["round", "server", "seconds", "records/s", "server CPU", "mariadbd CPU", "commitBatch ms", "on/off"], table);
-    const stored = { off: await countRows(urls.off, "servercmdhist"), on: await countRows(urls.on, "servercmdhist") };
-    const alertRows = { off: await countRows(urls.off, "cmdaudit_alerts"), on: await countRows(urls.on, "cmdaudit_alerts") };
-    console.log(`alerts raised (cmdaudit_alerts_raised_total): rules on ${fmt(raised.on)} (the matcher expects ${fmt(expectedAlerts)} for the corpus, cmdaudit_alerts holds ${fmt(alertRows.on)}), rules off ${fmt(raised.off)}`);
-    const want = rounds * records + WARM_BATCHES * batch;
-    if (stored.off !== want || stored.on !== want) throw new Error(`rows stored: off ${stored.off}, on ${stored.on}, expected ${want}`);
-    if (raised.on !== expectedAlerts || alertRows.on !== expectedAlerts || raised.off !== 0 || alertRows.off !== 0) {
-      throw new Error(`alerts: on raised ${raised.on} (rows ${alertRows.on}), off ${raised.off} (rows ${alertRows.off}); expected ${expectedAlerts} and 0`);
-    }
-    return ratio;
-  } finally {
-    for (const s of servers) await s.server.stop();
+  let raised = { off: 0, on: 0 };
+  const result = await abIngest({
+    base: { label: "rules off (all disabled)", env: env(urls.off, offConfig, "off") },
+    feature: { label: "rules on (defaults)", env: env(urls.on, onConfig, "on") },
+    records, batch, clients, rounds, warmBatches: WARM_BATCHES, wire, ingestToken: TOKEN, readToken: READ,
+  }, async ({ base, feature }) => {
+    raised = { off: await metric(base, READ, "cmdaudit_alerts_raised_total"), on: await metric(feature, READ, "cmdaudit_alerts_raised_total") };
+  });
+  printTable(`Alerts, ingest throughput: ${rounds} rounds × ${fmt(records)} records per server (each round in halves, A B B A), batches of ${batch}, ${clients} concurrent clients`
+    + ` (MariaDB on 127.0.0.1); ${fmt(opts.share * 100, 2)}% of lines match a built-in; CPU in ms per 1000 records (mariadbd's: the whole database server's)`,
+  AB_HEADER.map((h) => (h === "feature/base" ? "on/off" : h)), result.rows);
+  const stored = { off: await countRows(urls.off, "servercmdhist"), on: await countRows(urls.on, "servercmdhist") };
+  const alertRows = { off: await countRows(urls.off, "cmdaudit_alerts"), on: await countRows(urls.on, "cmdaudit_alerts") };
+  console.log(`alerts raised (cmdaudit_alerts_raised_total): rules on ${fmt(raised.on)} (the matcher expects ${fmt(expectedAlerts)} for the corpus, cmdaudit_alerts holds ${fmt(alertRows.on)}), rules off ${fmt(raised.off)}`);
+  const want = rounds * records + WARM_BATCHES * batch;
+  if (stored.off !== want || stored.on !== want) throw new Error(`rows stored: off ${stored.off}, on ${stored.on}, expected ${want}`);
+  if (raised.on !== expectedAlerts || alertRows.on !== expectedAlerts || raised.off !== 0 || alertRows.off !== 0) {
+    throw new Error(`alerts: on raised ${raised.on} (rows ${alertRows.on}), off ${raised.off} (rows ${alertRows.off}); expected ${expectedAlerts} and 0`);
   }
+  return result.ratio;
 }
 
 /** `2026-12-03T18:26:54.123+08:00` for a time in ms (the hook's format, as benchRecord writes it). */

@@ -1,12 +1,24 @@
 /**
- * Secret redaction ([redact] issue): MB/s of redact() and redactBytes(), one call per command as
- * the reporter and the server make them, with every built-in rule on:
- *  - realistic: the alert bench's everyday commands (alert-corpus.ts), 1 % of them carrying a secret;
- *  - secret-dense: every command carries one (mysql -p, tokens, URLs, headers, env assignments…).
- * MB are the commands' UTF-8 bytes (1 MB = 10^6). Every row is the median of `rounds` passes, after
- * one untimed pass for the JIT. Run alone with `bun bench/redact.ts`.
+ * Secret redaction ([redact] issue):
+ *  - MB/s of redact() and redactBytes(), one call per command as the reporter and the server make
+ *    them, with every built-in rule on: realistic (the alert bench's everyday commands,
+ *    alert-corpus.ts, 1 % of them carrying a secret) and secret-dense (every command carries one:
+ *    mysql -p, tokens, URLs, headers, env assignments…). MB are the commands' UTF-8 bytes
+ *    (1 MB = 10^6). Every row is the median of `rounds` passes, after one untimed pass for the JIT.
+ *  - its cost at ingest: two real servers on MariaDB side by side (ab-ingest.ts), redaction off
+ *    (redact.enabled false) and on (the defaults), the realistic corpus; target ≥ 90 % of the
+ *    unredacted rate. The "on" server must count every redaction an in-process redactor with its
+ *    key finds in the corpus.
+ * Run alone with `bun bench/redact.ts`.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createRedactor } from "../protocol/redact/index.ts";
+import { createTestDatabase } from "../test/support/mysql.ts";
+import { AB_HEADER, abIngest } from "./ab-ingest.ts";
+import { benchRecord } from "./fixtures.ts";
+import { unlimitedIngestConfig } from "./server-config.ts";
 import { Rng } from "../test/support/rng.ts";
 import { commandCorpus } from "./alert-corpus.ts";
 import { fmt, printTable } from "./table.ts";
@@ -14,7 +26,15 @@ import { fmt, printTable } from "./table.ts";
 export interface RedactBenchOptions {
   commands: number;
   rounds: number;
+  /** The ingest comparison: records per round and server (0: skip it), rounds, batch size, clients. */
+  ingest: { records: number; rounds: number; batch: number; clients: number };
 }
+
+const TOKEN = "bench-redact-ingest-token-0123456789";
+const READ = "bench-redact-read-token-0123456789ab";
+const KEY = "bench-redact-fingerprint-key-0123456789";
+const TARGET_RATIO = 0.9;
+const WARM_BATCHES = 5;
 
 const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const random = (r: Rng, n: number, chars = ALNUM) => Array.from({ length: n }, () => chars[r.int(chars.length)]).join("");
@@ -88,8 +108,55 @@ export async function benchRedact(o: RedactBenchOptions): Promise<void> {
     }
   }
   printTable(`Redaction throughput (${redactor.rules.length} built-in rules, median of ${o.rounds})`, ["corpus", "call", "commands", "MB", "redacted", "MB/s", "MB/CPU-s", "ns/command"], rows);
+  if (o.ingest.records > 0) await benchRedactIngest(o.ingest);
+}
+
+async function benchRedactIngest(o: RedactBenchOptions["ingest"]): Promise<void> {
+  const total = o.rounds * o.records + WARM_BATCHES * o.batch;
+  const commands = corpus(total, 0.01, 20261204);
+  const redactor = createRedactor({ key: KEY });
+  const expected = commands.reduce((n, c) => n + redactor.redact(c).redactions.length, 0);
+  const dir = mkdtempSync(join(tmpdir(), "cmdaudit-bench-redact-"));
+  const dbs = [await createTestDatabase("bench_redact_off"), await createTestDatabase("bench_redact_on")];
+  try {
+    const keyFile = join(dir, "redact.key");
+    writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+    const env = (i: number, redact: boolean) => {
+      mkdirSync(join(dir, String(i)));
+      return {
+        CMDAUDIT_DATABASE_URL: dbs[i]!.url, CMDAUDIT_INGEST_TOKENS: TOKEN, CMDAUDIT_READ_TOKENS: READ, CMDAUDIT_DATA_DIR: join(dir, String(i)),
+        CMDAUDIT_CONFIG: unlimitedIngestConfig(join(dir, String(i))), CMDAUDIT_REDACT: String(redact), CMDAUDIT_REDACT_KEY_FILE: keyFile,
+      };
+    };
+    let counted = 0;
+    const r = await abIngest({
+      base: { label: "redaction off", env: env(0, false) }, feature: { label: "redaction on (defaults)", env: env(1, true) },
+      records: o.records, batch: o.batch, clients: o.clients, rounds: o.rounds, warmBatches: WARM_BATCHES,
+      wire: (i) => ({ ...benchRecord(i), command: commands[i]! }), ingestToken: TOKEN, readToken: READ,
+    }, async ({ feature }) => {
+      const text = await (await fetch(`${feature.url}/metrics`, { headers: { Authorization: `Bearer ${READ}` } })).text();
+      counted = [...text.matchAll(/^cmdaudit_redactions_total\{rule="[^"]+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    });
+    printTable(`Redaction, ingest throughput: ${o.rounds} rounds × ${fmt(o.records)} records per server (each round in halves, A B B A), batches of ${o.batch}, ${o.clients} concurrent clients`
+      + " (MariaDB on 127.0.0.1); 1 % of commands carry a secret; CPU in ms per 1000 records", AB_HEADER.map((h) => (h === "feature/base" ? "on/off" : h)), r.rows);
+    if (counted !== expected) throw new Error(`the redacting server counted ${counted} redactions; the corpus holds ${expected}`);
+    console.log(`redactions counted by the server (cmdaudit_redactions_total): ${fmt(counted)}, as the corpus holds`);
+    console.log(`verdict: ingest with redaction on runs at ${fmt(r.ratio * 100, 1)}% of the unredacted rate (target ≥ ${TARGET_RATIO * 100}%): ${r.ratio >= TARGET_RATIO ? "PASS" : "FAIL"}`);
+  } finally {
+    for (const d of dbs) await d.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The options from BENCH_REDACT_* (run.ts and a run of this file alone). */
+export function redactBenchOptions(env: Record<string, string | undefined>): RedactBenchOptions {
+  const n = (k: string, d: number) => Number(env[k] ?? d);
+  return {
+    commands: n("BENCH_REDACT_COMMANDS", 200_000), rounds: n("BENCH_REDACT_ROUNDS", 5),
+    ingest: { records: n("BENCH_REDACT_INGEST_RECORDS", 24_000), rounds: n("BENCH_REDACT_INGEST_ROUNDS", 11), batch: n("BENCH_REDACT_INGEST_BATCH", 1000), clients: n("BENCH_REDACT_INGEST_CLIENTS", 4) },
+  };
 }
 
 if (import.meta.main) {
-  await benchRedact({ commands: Number(process.env.BENCH_REDACT_COMMANDS ?? 200_000), rounds: Number(process.env.BENCH_REDACT_ROUNDS ?? 5) });
+  await benchRedact(redactBenchOptions(process.env));
 }

@@ -1,5 +1,5 @@
 /**
- * `bun run bench [ingest] [hook] [query] [console] [parse] [reporter] [bomb] [alerts]`: prints one table per benchmark.
+ * `bun run bench [ingest] [hook] [query] [console] [parse] [reporter] [bomb] [alerts] [redact]`: prints one table per benchmark.
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306/test),
  * BENCH_RECORDS, BENCH_BATCH, BENCH_CLIENTS, BENCH_QUERY_ROWS, BENCH_PARSE_MB, BENCH_PARSE_ROUNDS,
  * BENCH_CATCHUP_MB, BENCH_IDLE_RUNS, BENCH_BOMB_ROUNDS; the hook bench: CMDAUDIT_BASH_VERSIONS (default every build in shared/bash),
@@ -7,7 +7,8 @@
  * BENCH_HOOK_SEED_LARGE, BENCH_HOOK_CG_SMALL, BENCH_HOOK_CG_LARGE, BENCH_HOOK_ROUNDS, BENCH_HOOK_LANG,
  * BENCH_HOOK_DOC_LIMIT, BENCH_HOOK_FILE; the console bench: BENCH_QUERY_ROWS, BENCH_CONSOLE_SAMPLES, BENCH_CONSOLE_TRANSCRIPT;
  * the alerts bench: BENCH_ALERTS_RECORDS, BENCH_ALERTS_BATCH, BENCH_ALERTS_CLIENTS, BENCH_ALERTS_ROUNDS, BENCH_ALERTS_MATCH (share 0-1),
- * BENCH_ALERTS_LATENCY_RECORDS, BENCH_ALERTS_GAP_MS, BENCH_ALERTS_POLL_RECORDS.
+ * BENCH_ALERTS_LATENCY_RECORDS, BENCH_ALERTS_GAP_MS, BENCH_ALERTS_POLL_RECORDS; the redaction bench: BENCH_REDACT_COMMANDS,
+ * BENCH_REDACT_ROUNDS, BENCH_REDACT_INGEST_RECORDS (0: no ingest comparison), BENCH_REDACT_INGEST_ROUNDS, _BATCH, _CLIENTS.
  */
 import { benchIngest } from "./ingest.ts";
 import { benchHook } from "./hook.ts";
@@ -58,5 +59,6 @@ if (all || which.includes("alerts")) {
   });
 }
 if (all || which.includes("redact")) {
-  await (await import("./redact.ts")).benchRedact({ commands: num("BENCH_REDACT_COMMANDS", 200_000), rounds: num("BENCH_REDACT_ROUNDS", 5) });
+  const { benchRedact, redactBenchOptions } = await import("./redact.ts");
+  await benchRedact(redactBenchOptions(process.env));
 }

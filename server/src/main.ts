@@ -14,6 +14,7 @@ import { openStore, redactUrl } from "./db/open.ts";
 import { HOST_TOKEN_HOST, hostToken } from "./host-token.ts";
 import { jsonLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { DEFAULT_BATCH, MAX_BATCH, REDACT_HISTORY_USAGE, redactHistoryCommand } from "./redact-history.ts";
 import { serverRedactor } from "./redaction.ts";
 import { USER_USAGE, userCommand } from "./users-cli.ts";
 
@@ -43,30 +44,40 @@ function ensureTokens(config: Config, log?: ReturnType<typeof jsonLogger>, creat
 
 const USAGE = `usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)
        cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token
+${REDACT_HISTORY_USAGE}
 ${USER_USAGE}   the console's people`;
 
 /**
  * The command line, strictly, before anything is opened: an unknown option, an option without
  * its value or an argument is an error (exit 2), never a start with the defaults.
  */
-function parseCommandLine(argv: string[]): { config?: string; version: boolean; help: boolean; hostToken?: { hosts: string[]; generation?: number } } {
+function parseCommandLine(argv: string[]): {
+  config?: string; version: boolean; help: boolean; hostToken?: { hosts: string[]; generation?: number }; redactHistory?: { batch: number; dryRun: boolean };
+} {
   const fail = (problem: string): never => {
     process.stderr.write(`cmdaudit-server: ${problem}\n${USAGE}\n`);
     process.exit(2);
   };
   const hostToken = argv[0] === "host-token";
+  const redactHistory = argv[0] === "redact-history";
   try {
     const { values, positionals } = parseArgs({
-      args: hostToken ? argv.slice(1) : argv,
+      args: hostToken || redactHistory ? argv.slice(1) : argv,
       options: {
         config: { type: "string", short: "c" }, version: { type: "boolean" }, help: { type: "boolean", short: "h" },
         ...(hostToken ? { generation: { type: "string" } } : {}),
+        ...(redactHistory ? { batch: { type: "string" }, "dry-run": { type: "boolean" } } : {}),
       },
       strict: true,
       allowPositionals: hostToken,
     });
     if (values.config === "") fail("option '-c, --config' needs a file");
     const base = { config: values.config, version: values.version ?? false, help: values.help ?? false };
+    if (redactHistory) {
+      const { batch: b, "dry-run": dryRun } = values as { batch?: string; "dry-run"?: boolean };
+      if (b !== undefined && (!/^[1-9]\d{0,5}$/.test(b) || Number(b) > MAX_BATCH)) fail(`--batch must be an integer 1-${MAX_BATCH}`);
+      return { ...base, redactHistory: { batch: b === undefined ? DEFAULT_BATCH : Number(b), dryRun: dryRun ?? false } };
+    }
     if (!hostToken) return base;
     const g = (values as { generation?: string }).generation;
     if (g !== undefined && !/^(0|[1-9]\d{0,8})$/.test(g)) fail("--generation must be an integer 0-999999999");
@@ -139,6 +150,10 @@ async function main(): Promise<void> {
     ensureTokens(config, undefined, false);
     printHostTokens(config, args.hostToken);
     return;
+  }
+  if (args.redactHistory) {
+    const open = () => openStore(config.database_url || undefined, { dataDir: config.data_dir, legacyUtcOffset: parseUtcOffset(config.legacy_utc_offset)! });
+    process.exit(await redactHistoryCommand(config, args.redactHistory, open));
   }
   const log = jsonLogger(config.log_level);
   ensureTokens(config, log);

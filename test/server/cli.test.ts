@@ -11,6 +11,7 @@ import { join } from "node:path";
 const MAIN = join(import.meta.dir, "../../server/src/main.ts");
 const USAGE = "usage: cmdaudit-server [--config FILE] [--version]   (or CMDAUDIT_CONFIG=FILE)\n"
   + "       cmdaudit-server host-token [--config FILE] [--generation N] HOST...   print each host's ingest token\n"
+  + "       cmdaudit-server redact-history [--config FILE] [--batch N] [--dry-run]   apply the redaction rules to stored commands\n"
   + "       cmdaudit-server user add NAME [--role reader|admin] [--groups G,...] [--password-stdin]\n"
   + "       cmdaudit-server user remove NAME\n"
   + "       cmdaudit-server user list   the console's people";

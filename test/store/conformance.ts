@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { MAX_COMMAND_BYTES, normalizeRecord, type AuditRecord, type IngestAuth, type WireRecord } from "../../protocol/index.ts";
-import type { CommandFilter, ConsoleUser, Cursor, HostSummary, Store, StoredRecord } from "../../server/src/db/store.ts";
+import type { CommandFilter, ConsoleUser, Cursor, HostSummary, RedactProgress, Store, StoredCommand, StoredRecord } from "../../server/src/db/store.ts";
 import { Rng } from "../protocol/helpers.ts";
 
 export interface OpenedStore {
@@ -1189,6 +1189,133 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const page2 = await s.store.accessLog(3, page1.at(-1)!.id);
         expect([...page1, ...page2].map((e) => e.tsUs)).toEqual(entries.slice(1).map((e) => e.tsUs).reverse());
       });
+    });
+
+    describe("redact-history: commands by id, progress compare-and-set, rewrites", () => {
+      const s = freshStore();
+      const te = new TextEncoder();
+      const MARK = "[REDACTED:env-secret:0123456789ab]";
+      /** A few of every kind of command: text, bytes that are not UTF-8, one with a declared marker, none (session start). */
+      const fixtures = () => {
+        const at = te.encode("echo é ").length;
+        return [
+          hookRecord(BASE_US, { command: "mysql -pS3cret db" }),
+          hookRecord(BASE_US + 1, { commandB64: Buffer.from("echo \xff\xfe TOKEN=abc123", "latin1").toString("base64"), command: undefined }),
+          hookRecord(BASE_US + 2, { command: `echo é ${MARK} done`, redactions: [{ rule: "env-secret", start: at, end: at + MARK.length }] }),
+          hookRecord(BASE_US + 3, { kind: "session_start" }),
+          legacyRecord(BASE_US + 4 * SEC, { command: "ls 日本" }),
+          hookRecord(BASE_US + 5, { command: "ls" }),
+        ];
+      };
+      const progress = (over: Partial<RedactProgress> = {}): RedactProgress => ({
+        rules: "a".repeat(64), lastId: 0, endId: 0, seen: 0, changed: 0, startedUs: RECEIVED, updatedUs: RECEIVED, finishedUs: 0, ...over,
+      });
+      const asCommand = (r: StoredRecord): StoredCommand => ({ id: r.id, command: r.command, commandRaw: r.commandRaw, redactions: r.redactions });
+      /** The stored rows by id; the fixtures' order is their ids' (one batch of one host is inserted in order). */
+      const byId = async () => (await everything(s.store)).sort((a, b) => a.id - b.id);
+
+      test("an empty store: no last id, nothing to count or read, no progress", async () => {
+        expect(await s.store.lastRecordId()).toBe(0);
+        expect(await s.store.countRecords(0, Number.MAX_SAFE_INTEGER)).toBe(0);
+        expect(await s.store.commandsAfter(0, Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+        expect(await s.store.redactProgress()).toBeUndefined();
+      });
+
+      test("commands in (after, through], id ascending, at most limit, exactly as stored", async () => {
+        const recs = fixtures();
+        await s.store.insert(recs, RECEIVED);
+        const rows = await byId();
+        expect(rows.map((r) => r.oci)).toEqual(recs.map((r) => r.oci));
+        const ids = rows.map((r) => r.id) as [number, number, number, number, number, number];
+        expect(await s.store.lastRecordId()).toBe(Math.max(...ids));
+        expect(await s.store.countRecords(0, Number.MAX_SAFE_INTEGER)).toBe(rows.length);
+        expect(await s.store.countRecords(ids[1]!, ids[4]!)).toBe(3);
+        expect(await s.store.countRecords(ids[4]!, ids[1]!)).toBe(0);
+        const all = await s.store.commandsAfter(0, Number.MAX_SAFE_INTEGER, 100);
+        expect(all).toEqual(rows.map(asCommand));
+        expect(all[1]!.commandRaw).toBeInstanceOf(Uint8Array);
+        expect(all[2]!.redactions).toEqual([{ rule: "env-secret", start: te.encode("echo é ").length, end: te.encode("echo é ").length + MARK.length }]);
+        expect((await s.store.commandsAfter(ids[0]!, ids[4]!, 2)).map((r) => r.id)).toEqual([ids[1], ids[2]]);
+        expect((await s.store.commandsAfter(ids[2]!, ids[4]!, 100)).map((r) => r.id)).toEqual([ids[3], ids[4]]);
+        // Walking by pages of 1 gives every row once.
+        const walked: number[] = [];
+        for (let after = 0; ;) {
+          const page = await s.store.commandsAfter(after, ids.at(-1)!, 1);
+          if (!page.length) break;
+          walked.push(page[0]!.id);
+          after = page[0]!.id;
+        }
+        expect(walked).toEqual(ids);
+      });
+
+      test("the progress is created once, moved only from what it is (every field), and round-trips exactly", async () => {
+        const first = progress({ endId: 9_007_199_254_740, startedUs: 1_767_225_600_123_456, updatedUs: 1_767_225_600_123_456 });
+        expect(await s.store.advanceRedactProgress(undefined, first, [])).toBe(true);
+        expect(await s.store.redactProgress()).toEqual(first);
+        // A second creation loses: the row is there.
+        expect(await s.store.advanceRedactProgress(undefined, progress({ rules: "b".repeat(64) }), [])).toBe(false);
+        expect(await s.store.redactProgress()).toEqual(first);
+        const next = { ...first, lastId: 500, seen: 480, changed: 3, updatedUs: first.updatedUs + 1 };
+        for (const stale of [{ ...first, lastId: 1 }, { ...first, rules: "c".repeat(64) }, { ...first, updatedUs: 5 }, { ...first, seen: 1 }, { ...first, finishedUs: 1 }]) {
+          expect(await s.store.advanceRedactProgress(stale, next, [])).toBe(false);
+        }
+        expect(await s.store.redactProgress()).toEqual(first);
+        expect(await s.store.advanceRedactProgress(first, next, [])).toBe(true);
+        expect(await s.store.redactProgress()).toEqual(next);
+        // The one it was moved from is stale now.
+        expect(await s.store.advanceRedactProgress(first, { ...next, updatedUs: next.updatedUs + 1 }, [])).toBe(false);
+        const done = { ...next, lastId: next.endId, finishedUs: next.updatedUs + 1, updatedUs: next.updatedUs + 1 };
+        expect(await s.store.advanceRedactProgress(next, done, [])).toBe(true);
+        expect(await s.store.redactProgress()).toEqual(done);
+      });
+
+      test("rewrites change only command, commandRaw and redactions, and only with the progress they came with", async () => {
+        const recs = fixtures();
+        await s.store.insert(recs, RECEIVED);
+        const before = await byId();
+        expect(before.map((r) => r.oci)).toEqual(recs.map((r) => r.oci));
+        const p0 = progress({ endId: before.at(-1)!.id });
+        expect(await s.store.advanceRedactProgress(undefined, p0, [])).toBe(true);
+        const bytes = Buffer.from("echo \xff\xfe [REDACTED:env-secret:abcdefabcdef]", "latin1");
+        const rewrites: StoredCommand[] = [
+          { id: before[0]!.id, command: "mysql -p[REDACTED:mysql-password:0123456789ab] db", commandRaw: null, redactions: [{ rule: "mysql-password", start: 8, end: 8 + 38 }] },
+          // Bytes that are not UTF-8 stay bytes; the text is their display form.
+          { id: before[1]!.id, command: new TextDecoder().decode(bytes), commandRaw: new Uint8Array(bytes), redactions: [{ rule: "env-secret", start: 8, end: bytes.length }] },
+          // Bytes that became UTF-8: commandRaw goes.
+          { id: before[2]!.id, command: "echo ok", commandRaw: null, redactions: [] },
+          // A row that is gone is skipped.
+          { id: before.at(-1)!.id + 1000, command: "x", commandRaw: null, redactions: [] },
+        ];
+        // A stale progress writes nothing: neither the progress nor a row.
+        expect(await s.store.advanceRedactProgress({ ...p0, lastId: 7 }, { ...p0, lastId: 3, updatedUs: p0.updatedUs + 1 }, rewrites)).toBe(false);
+        expect(await byId()).toEqual(before);
+        const p1 = { ...p0, lastId: before[2]!.id, seen: 3, changed: 3, updatedUs: p0.updatedUs + 1 };
+        expect(await s.store.advanceRedactProgress(p0, p1, rewrites)).toBe(true);
+        expect(await s.store.redactProgress()).toEqual(p1);
+        const after = await byId();
+        expect(after.length).toBe(before.length);
+        for (const [i, row] of after.entries()) {
+          const w = rewrites.find((r) => r.id === row.id);
+          const want = w ? { ...before[i]!, command: w.command, commandRaw: w.commandRaw, redactions: w.redactions } : before[i]!;
+          // Every other field (the key, flags, times, receipt) as it was.
+          expect(comparable(row)).toStrictEqual(comparable(want));
+        }
+        expect((await s.store.commandsAfter(0, p1.endId, 2))).toEqual(rewrites.slice(0, 2));
+      });
+
+      test("of 8 jobs moving the progress from the same value at once, exactly one does", async () => {
+        await s.store.insert(fixtures(), RECEIVED);
+        const rows = await byId();
+        const p0 = progress({ endId: rows.at(-1)!.id });
+        expect(await s.store.advanceRedactProgress(undefined, p0, [])).toBe(true);
+        const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.store.advanceRedactProgress(p0, { ...p0, lastId: rows[0]!.id, seen: 1, changed: 1, updatedUs: p0.updatedUs + 1 + i }, [
+          { id: rows[0]!.id, command: `job ${i}`, commandRaw: null, redactions: [] },
+        ])));
+        expect(results.filter(Boolean).length).toBe(1);
+        const winner = results.indexOf(true);
+        expect((await s.store.redactProgress())?.updatedUs).toBe(p0.updatedUs + 1 + winner);
+        expect((await s.store.commandsAfter(0, rows[0]!.id, 1))[0]!.command).toBe(`job ${winner}`);
+      }, SLOW);
     });
 
     describe("ping and concurrency", () => {

@@ -47,7 +47,7 @@ test("a MariaDB database from before the flags column upgrades: its rows get the
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-mysql-upgrade-"));
   try {
     // The committed migrations without the flags ones: the database a server of the previous version left.
-    const old = migrationsWithout("mysql", ["0005_name_flags_ingest_auth", "0006_flags_backfill", "0007_attestation", "0008_attested_users", "0009_console", "0010_host_losses_reporter", "0011_alerts", "0012_redactions"], dir);
+    const old = migrationsWithout("mysql", ["0005_name_flags_ingest_auth", "0006_flags_backfill", "0007_attestation", "0008_attested_users", "0009_console", "0010_host_losses_reporter", "0011_alerts", "0012_redactions", "0013_redact_progress"], dir);
     const pool = mysql.createPool({ uri: db.url, multipleStatements: true });
     try {
       await migrate(drizzle(pool, { mode: "default" }), { migrationsFolder: old });

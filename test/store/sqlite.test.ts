@@ -33,7 +33,7 @@ test("a SQLite database from before the flags column upgrades: its rows get the 
   const dir = mkdtempSync(join(tmpdir(), "cmdaudit-store-upgrade-"));
   try {
     // The committed migrations without the flags ones: the database a server of the previous version left.
-    const old = migrationsWithout("sqlite", ["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users", "0007_console", "0008_host_losses_reporter", "0009_alerts", "0010_redactions"], dir);
+    const old = migrationsWithout("sqlite", ["0003_name_flags_ingest_auth", "0004_flags_backfill", "0005_attestation", "0006_attested_users", "0007_console", "0008_host_losses_reporter", "0009_alerts", "0010_redactions", "0011_redact_progress"], dir);
     const path = join(dir, "audit.db");
     const prev = new Database(path, { create: true });
     migrate(drizzle({ client: prev }), { migrationsFolder: old });

@@ -1,4 +1,6 @@
+import { and, type Column, eq, type SQL } from "drizzle-orm";
 import type { AuditRecord, IngestAuth } from "../../../protocol/index.ts";
+import type { Redaction } from "../../../protocol/redact/index.ts";
 import type { AlertDraft, AlertSink } from "../alerts/raise.ts";
 import type { Severity } from "../alerts/rules.ts";
 
@@ -177,6 +179,35 @@ export interface StoredRule {
   updatedUs: number;
 }
 
+/** A stored row's command as `redact-history` reads and rewrites it (server/src/redact-history.ts). */
+export interface StoredCommand {
+  id: number;
+  command: string;
+  /** The exact bytes, only when they are not valid UTF-8 (as AuditRecord.commandRaw). */
+  commandRaw: Uint8Array | null;
+  redactions: Redaction[];
+}
+
+/**
+ * How far `redact-history` has applied which rule set: every row with id <= lastId is done. One per
+ * database; its fields are compared whole when it is moved (Store.advanceRedactProgress).
+ */
+export interface RedactProgress {
+  /** Hash of the rule set (rules and exceptions) the pass applies. */
+  rules: string;
+  lastId: number;
+  /** The pass ends at this id: the largest when it started (or was extended). */
+  endId: number;
+  /** Rows read and rows rewritten by the pass so far. */
+  seen: number;
+  changed: number;
+  startedUs: number;
+  /** Strictly increasing with every write, so a progress never comes back to a value a job read. */
+  updatedUs: number;
+  /** When the pass reached endId; 0 while it runs. */
+  finishedUs: number;
+}
+
 /** Everything the server needs from a database; one implementation per dialect. */
 export interface Store {
   readonly dialect: "mysql" | "sqlite";
@@ -228,8 +259,37 @@ export interface Store {
   /** False when there was none. */
   removeStoredRule(id: string): Promise<boolean>;
 
+  /** The largest row id of servercmdhist; 0 when it is empty. */
+  lastRecordId(): Promise<number>;
+  /** Rows with afterId < id <= throughId. */
+  countRecords(afterId: number, throughId: number): Promise<number>;
+  /** The commands of rows with afterId < id <= throughId, id ascending, at most `limit`. */
+  commandsAfter(afterId: number, throughId: number, limit: number): Promise<StoredCommand[]>;
+  redactProgress(): Promise<RedactProgress | undefined>;
+  /**
+   * One transaction: if the progress is still `expected` (every field; undefined: there is none),
+   * write `next` and rewrite each row's command, commandRaw and redactions (nothing else; a row
+   * that is gone is skipped). False, with nothing written, when it was not.
+   */
+  advanceRedactProgress(expected: RedactProgress | undefined, next: RedactProgress, rewrites: StoredCommand[]): Promise<boolean>;
+
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The one row of cmdaudit_redact_progress. */
+export const REDACT_JOB = "history";
+const PROGRESS_FIELDS = ["rules", "lastId", "endId", "seen", "changed", "startedUs", "updatedUs", "finishedUs"] as const satisfies readonly (keyof RedactProgress)[];
+
+/** The progress row (either dialect) without its job name. */
+export function redactProgressFromRow(r: RedactProgress & { job: string }): RedactProgress {
+  const { job: _, ...p } = r;
+  return p;
+}
+
+/** WHERE the progress row is exactly `p` (the compare of advanceRedactProgress's compare-and-set). */
+export function redactProgressIs(t: Record<(typeof PROGRESS_FIELDS)[number] | "job", Column>, p: RedactProgress): SQL {
+  return and(eq(t.job, REDACT_JOB), ...PROGRESS_FIELDS.map((k) => eq(t[k], p[k])))!;
 }
 
 /** Host groups are stored comma-separated (a group name holds no comma: config.ts checks). */

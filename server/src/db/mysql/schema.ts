@@ -184,3 +184,26 @@ export const alertRules = mysqlTable("cmdaudit_alert_rules", {
   body: text("body").notNull(),
   updatedUs: bigint("updated_us", { mode: "number" }).notNull(),
 });
+
+/**
+ * `cmdaudit-server redact-history` (server/src/redact-history.ts): how far it has applied which
+ * rule set to stored history. One row (`job` = "history"): every row with id <= last_id was
+ * redacted with the rule set whose hash is `rules`; a run with another rule set starts over at 0.
+ * Each batch's rows are rewritten in the transaction that moves this row, and only if it is still
+ * what the job read (a compare-and-set): two runs never rewrite the same rows.
+ */
+export const redactProgress = mysqlTable("cmdaudit_redact_progress", {
+  job: varchar("job", { length: 32 }).primaryKey(),
+  /** SHA-256 (hex) of the active rules and exceptions. */
+  rules: char("rules", { length: 64 }).notNull(),
+  lastId: bigint("last_id", { mode: "number", unsigned: true }).notNull(),
+  /** The pass ends here: the largest id when it started (later rows were redacted at ingest). */
+  endId: bigint("end_id", { mode: "number", unsigned: true }).notNull(),
+  seen: bigint("seen", { mode: "number", unsigned: true }).notNull().default(0),
+  changed: bigint("changed", { mode: "number", unsigned: true }).notNull().default(0),
+  startedUs: bigint("started_us", { mode: "number" }).notNull(),
+  /** Strictly increasing with every write: the compare-and-set's version. */
+  updatedUs: bigint("updated_us", { mode: "number" }).notNull(),
+  /** When the pass reached end_id; 0 while it runs. */
+  finishedUs: bigint("finished_us", { mode: "number" }).notNull().default(0),
+});

@@ -5,15 +5,15 @@ import mysql from "mysql2/promise";
 import { type AuditRecord, type IngestAuth, parseCommandTime } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
-import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, type NamesOfRow, toRow } from "../rows.ts";
+import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, redactionsFromColumn, redactionsToColumn, type NamesOfRow, toRow } from "../rows.ts";
 import { alertWhere, messageFromRow, repeatOf } from "../alerts.ts";
 import {
-  type AccessEntry, type AlertFilter, alertFromRow, type OutboxMessage, type OutboxStats, type StoredAlert, type StoredRule, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  type AccessEntry, type AlertFilter, alertFromRow, type OutboxMessage, type OutboxStats, type StoredAlert, type StoredRule, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult, type RedactProgress, type StoredCommand,
   joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
-  type TranscriptCursor, hostDeltas, likeContains, sessionFromRow,
+  type TranscriptCursor, hostDeltas, REDACT_JOB, redactProgressFromRow, redactProgressIs, likeContains, sessionFromRow,
 } from "../store.ts";
 import type { AlertDraft, AlertSink } from "../../alerts/raise.ts";
-import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
+import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, redactProgress, servercmdhist } from "./schema.ts";
 
 
 /** Rows per INSERT statement, and a byte budget well under MariaDB's default 16 MiB max_allowed_packet. */
@@ -553,6 +553,43 @@ class MysqlStore implements Store {
   async removeStoredRule(id: string): Promise<boolean> {
     const [res] = await this.db.delete(alertRules).where(eq(alertRules.id, id));
     return res.affectedRows > 0;
+  }
+
+  async lastRecordId(): Promise<number> {
+    const [r] = await this.db.select({ id: sql<number | null>`max(${servercmdhist.id})` }).from(servercmdhist);
+    return Number(r?.id ?? 0);
+  }
+
+  async countRecords(afterId: number, throughId: number): Promise<number> {
+    const [r] = await this.db.select({ n: sql<number>`count(*)` }).from(servercmdhist)
+      .where(and(gt(servercmdhist.id, afterId), lte(servercmdhist.id, throughId)));
+    return Number(r?.n ?? 0);
+  }
+
+  async commandsAfter(afterId: number, throughId: number, limit: number): Promise<StoredCommand[]> {
+    const rows = await this.db.select({ id: servercmdhist.id, command: servercmdhist.command, commandRaw: servercmdhist.commandRaw, redactions: servercmdhist.redactions })
+      .from(servercmdhist).where(and(gt(servercmdhist.id, afterId), lte(servercmdhist.id, throughId))).orderBy(asc(servercmdhist.id)).limit(limit);
+    return rows.map((r) => ({ ...r, redactions: redactionsFromColumn(r.redactions) }));
+  }
+
+  async redactProgress(): Promise<RedactProgress | undefined> {
+    const [r] = await this.db.select().from(redactProgress).where(eq(redactProgress.job, REDACT_JOB));
+    return r && redactProgressFromRow(r);
+  }
+
+  async advanceRedactProgress(expected: RedactProgress | undefined, next: RedactProgress, rewrites: StoredCommand[]): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      // The progress row first: its row lock makes a second job's compare wait for this commit, then fail.
+      const [res] = expected === undefined
+        ? await tx.insert(redactProgress).values({ job: REDACT_JOB, ...next }).onDuplicateKeyUpdate({ set: { job: sql`${redactProgress.job}` } })
+        : await tx.update(redactProgress).set(next).where(redactProgressIs(redactProgress, expected));
+      if (res.affectedRows !== 1) return false;
+      for (const r of rewrites) {
+        await tx.update(servercmdhist).set({ command: r.command, commandRaw: r.commandRaw, redactions: redactionsToColumn(r.redactions) })
+          .where(eq(servercmdhist.id, r.id));
+      }
+      return true;
+    });
   }
 
   async ping(): Promise<void> {

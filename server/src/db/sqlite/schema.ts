@@ -139,3 +139,16 @@ export const alertRules = sqliteTable("cmdaudit_alert_rules", {
   body: text("body").notNull(),
   updatedUs: integer("updated_us").notNull(),
 });
+
+/** Same as the MySQL table (see ../mysql/schema.ts): redact-history's progress. */
+export const redactProgress = sqliteTable("cmdaudit_redact_progress", {
+  job: text("job").primaryKey(),
+  rules: text("rules").notNull(),
+  lastId: integer("last_id").notNull(),
+  endId: integer("end_id").notNull(),
+  seen: integer("seen").notNull().default(0),
+  changed: integer("changed").notNull().default(0),
+  startedUs: integer("started_us").notNull(),
+  updatedUs: integer("updated_us").notNull(),
+  finishedUs: integer("finished_us").notNull().default(0),
+});

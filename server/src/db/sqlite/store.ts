@@ -7,15 +7,15 @@ import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import type { AuditRecord, IngestAuth } from "../../../../protocol/index.ts";
 import { findConflicts, withConflict } from "../conflicts.ts";
 import { type SessionDialect, sessionsQuery, transcriptClause, whereClause } from "../filter.ts";
-import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, toRow } from "../rows.ts";
+import { FLAGS_BACKFILL_BATCH, flagsUpdate, fromRow, redactionsFromColumn, redactionsToColumn, toRow } from "../rows.ts";
 import {
-  type AccessEntry, type AlertFilter, alertFromRow, type OutboxMessage, type OutboxStats, type StoredAlert, type StoredRule, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult,
+  type AccessEntry, type AlertFilter, alertFromRow, type OutboxMessage, type OutboxStats, type StoredAlert, type StoredRule, type CommandFilter, consoleUserFromRow, type ConsoleSession, type ConsoleUser, type Cursor, type HostSummary, type InsertResult, type RedactProgress, type StoredCommand,
   joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
-  type TranscriptCursor, hostDeltas, sessionFromRow,
+  type TranscriptCursor, hostDeltas, REDACT_JOB, redactProgressFromRow, redactProgressIs, sessionFromRow,
 } from "../store.ts";
 import type { AlertDraft, AlertSink } from "../../alerts/raise.ts";
 import { alertWhere, messageFromRow, repeatOf } from "../alerts.ts";
-import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, servercmdhist } from "./schema.ts";
+import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, redactProgress, servercmdhist } from "./schema.ts";
 
 
 /** json_group_array takes DISTINCT (SQLite's group_concat does not with a separator). */
@@ -288,6 +288,41 @@ class SqliteStore implements Store {
 
   async removeStoredRule(id: string): Promise<boolean> {
     return this.db.delete(alertRules).where(eq(alertRules.id, id)).returning({ id: alertRules.id }).all().length > 0;
+  }
+
+  async lastRecordId(): Promise<number> {
+    return Number(this.db.select({ id: sql<number | null>`max(${servercmdhist.id})` }).from(servercmdhist).get()?.id ?? 0);
+  }
+
+  async countRecords(afterId: number, throughId: number): Promise<number> {
+    return Number(this.db.select({ n: sql<number>`count(*)` }).from(servercmdhist)
+      .where(and(gt(servercmdhist.id, afterId), lte(servercmdhist.id, throughId))).get()?.n ?? 0);
+  }
+
+  async commandsAfter(afterId: number, throughId: number, limit: number): Promise<StoredCommand[]> {
+    return this.db.select({ id: servercmdhist.id, command: servercmdhist.command, commandRaw: servercmdhist.commandRaw, redactions: servercmdhist.redactions })
+      .from(servercmdhist).where(and(gt(servercmdhist.id, afterId), lte(servercmdhist.id, throughId))).orderBy(asc(servercmdhist.id)).limit(limit).all()
+      .map((r) => ({ ...r, redactions: redactionsFromColumn(r.redactions) }));
+  }
+
+  async redactProgress(): Promise<RedactProgress | undefined> {
+    const r = this.db.select().from(redactProgress).where(eq(redactProgress.job, REDACT_JOB)).get();
+    return r && redactProgressFromRow(r);
+  }
+
+  async advanceRedactProgress(expected: RedactProgress | undefined, next: RedactProgress, rewrites: StoredCommand[]): Promise<boolean> {
+    // Immediate: the write lock is taken before the compare, so another process's compare waits for this commit.
+    return this.db.transaction((tx) => {
+      const moved = expected === undefined
+        ? tx.insert(redactProgress).values({ job: REDACT_JOB, ...next }).onConflictDoNothing().returning({ job: redactProgress.job }).all()
+        : tx.update(redactProgress).set(next).where(redactProgressIs(redactProgress, expected)).returning({ job: redactProgress.job }).all();
+      if (moved.length !== 1) return false;
+      for (const r of rewrites) {
+        tx.update(servercmdhist).set({ command: r.command, commandRaw: r.commandRaw, redactions: redactionsToColumn(r.redactions) })
+          .where(eq(servercmdhist.id, r.id)).run();
+      }
+      return true;
+    }, { behavior: "immediate" });
   }
 
   async ping(): Promise<void> {

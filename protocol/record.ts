@@ -122,13 +122,14 @@ export interface NormalizeOptions {
   redactor?: Redactor;
 }
 
-type KeptCommand = { command: string; commandRaw: Uint8Array | null; redactions: Redaction[] };
+export type KeptCommand = { command: string; commandRaw: Uint8Array | null; redactions: Redaction[] };
 
 /**
  * The command as it is kept: the secrets the redactor finds replaced, and the redactions it came
- * with checked and carried along; or why those redactions are wrong.
+ * with checked and carried along; or why those redactions are wrong. Ingest and the history job
+ * (server/src/redact-history.ts) both keep commands this way.
  */
-function keepCommand(command: string, commandRaw: Uint8Array | null, declared: Redaction[] | undefined, redactor: Redactor | undefined): KeptCommand | string {
+export function keepCommand(command: string, commandRaw: Uint8Array | null, declared: Redaction[] | undefined, redactor: Redactor | undefined): KeptCommand | string {
   const came = declared ?? [];
   const before = came.length ? (commandRaw ?? Buffer.from(command, "utf8")) : undefined;
   if (before) {

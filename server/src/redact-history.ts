@@ -11,8 +11,7 @@
  * pass over (the first then stops).
  */
 import { createHash } from "node:crypto";
-import { commandFromBytes } from "../../protocol/index.ts";
-import { carryDeclared } from "../../protocol/redact/declared.ts";
+import { keepCommand } from "../../protocol/record.ts";
 import type { Redactor } from "../../protocol/redact/index.ts";
 import { type Config, ConfigError } from "./config.ts";
 import type { RedactProgress, Store, StoredCommand } from "./db/store.ts";
@@ -34,28 +33,16 @@ export function rulesFingerprint(redactor: Redactor, exceptions: readonly string
 
 /**
  * A stored command with the redactor's secrets replaced, as ingest keeps a command (protocol/record.ts
- * keepCommand): bytes that are not UTF-8 redacted as bytes, the redactions the row lists carried to
- * where their markers moved. Undefined when nothing is replaced.
+ * keepCommand): the redactions the row lists carried to where their markers moved. Undefined when
+ * nothing is replaced.
  */
 export function redactStored(redactor: Redactor, row: StoredCommand): StoredCommand | undefined {
   if (row.command === "" && row.commandRaw === null) return undefined;
-  const before = row.commandRaw ?? Buffer.from(row.command, "utf8");
-  let after: Uint8Array;
-  let out: { command: string; commandRaw: Uint8Array | null };
-  let placed;
-  if (row.commandRaw) {
-    const r = redactor.redactBytes(row.commandRaw);
-    if (!r.redactions.length) return undefined;
-    ({ bytes: after, redactions: placed } = r);
-    out = commandFromBytes(r.bytes);
-  } else {
-    const r = redactor.redact(row.command);
-    if (!r.redactions.length) return undefined;
-    after = Buffer.from(r.text, "utf8");
-    placed = r.redactions;
-    out = { command: r.text, commandRaw: null };
-  }
-  return { id: row.id, ...out, redactions: carryDeclared(row.redactions, before, after, placed) };
+  const kept = keepCommand(row.command, row.commandRaw, row.redactions, redactor);
+  // A row lists only markers it holds (ingest checked them), so this is never a reason.
+  if (typeof kept === "string") throw new Error(`stored row ${row.id}: ${kept}`);
+  if (kept.redactions.length === row.redactions.length) return undefined;
+  return { id: row.id, ...kept };
 }
 
 export interface RedactHistoryOptions {

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { safeRegex } from "../safe-regex.ts";
 import { RULE_ID } from "./marker.ts";
-import type { RedactRule } from "./rules.ts";
+import { BUILTIN_RULES, type RedactRule } from "./rules.ts";
 
 export const redactRuleSchema = z.strictObject({
   id: z.string().regex(RULE_ID, { error: "an id holds a-z 0-9 . - (1-64 characters, lower case)" }),
@@ -38,3 +38,27 @@ export function ruleFromConfig(r: z.output<typeof redactRuleSchema>): RedactRule
     ...(r.min_entropy === undefined ? {} : { minEntropy: r.min_entropy }),
   };
 }
+
+const builtinIds = () => new Set(BUILTIN_RULES.map((r) => r.id));
+
+/**
+ * A deployment's redaction settings, the same on the server (config `redact`) and the reporter
+ * (config `redact`): rules of its own, built-ins turned off, values never redacted; `extra` adds
+ * each side's own keys (enabled, key_file).
+ */
+export function redactSettingsSchema<T extends z.ZodRawShape>(extra: T) {
+  return z.strictObject({
+    ...extra,
+    /** Rules of the deployment's own, after the built-in ones. */
+    rules: z.array(redactRuleSchema).max(200).default([]),
+    /** Built-in rules turned off, by id. */
+    disabled: z.array(z.string()).max(200).default([])
+      .refine((ids) => ids.every((id) => builtinIds().has(id)), { error: "not the id of a built-in redaction rule" }),
+    /** A secret any of these matches (anywhere in it: anchor with ^…$) is kept as typed. */
+    exceptions: z.array(safeRegex).max(200).default([]),
+  }).refine((r) => ruleIds(r).every((id) => !builtinIds().has(id)), { path: ["rules"], error: "a rule's id is a built-in redaction rule's" })
+    .refine((r) => new Set(ruleIds(r)).size === ruleIds(r).length, { path: ["rules"], error: "two rules have one id" });
+}
+
+/** The ids of the settings' own rules. The object is the schema's output; TypeScript cannot name that type through the generic `extra`. */
+const ruleIds = (settings: object) => (settings as { rules: { id: string }[] }).rules.map((r) => r.id);

@@ -5,7 +5,7 @@ import { MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
 import { BUILTIN_RULES } from "./alerts/builtin-rules.ts";
 import { channelListSchema } from "./alerts/channels/config.ts";
 import { ruleSchema } from "./alerts/rules.ts";
-import { BUILTIN_RULES as REDACT_RULES, redactRuleSchema, safeRegex } from "../../protocol/redact/index.ts";
+import { redactSettingsSchema } from "../../protocol/redact/index.ts";
 import { HOST_TOKEN_HOST } from "./host-token.ts";
 
 // An entry that starts with "sha256:" is a digest and must be a whole one: a truncated digest would
@@ -103,7 +103,7 @@ export const configSchema = z.strictObject({
     console_url: z.url({ protocol: /^https?$/, error: "console_url must be an http or https URL" }).optional(),
   }).prefault({}),
   /** Secrets in commands replaced before anything stores or matches them (protocol/redact; README "Redaction"). */
-  redact: z.strictObject({
+  redact: redactSettingsSchema({
     enabled: z.boolean().default(true),
     /**
      * The fingerprint key, the first line of this file (at least 32 characters). Every server and
@@ -111,16 +111,7 @@ export const configSchema = z.strictObject({
      * <data_dir>/redact.key, made at the first start.
      */
     key_file: z.string().min(1).optional(),
-    /** Rules of this deployment's own, after the built-in ones. */
-    rules: z.array(redactRuleSchema).max(200).default([]),
-    /** Built-in rules turned off, by id. */
-    disabled: z.array(z.string()).max(200).default([])
-      .refine((ids) => ids.every((id) => REDACT_RULES.some((r) => r.id === id)), { error: "not the id of a built-in redaction rule" }),
-    /** A secret any of these matches (anywhere in it: anchor with ^…$) is kept as typed. */
-    exceptions: z.array(safeRegex).max(200).default([]),
-  }).refine((r) => r.rules.every((x) => !REDACT_RULES.some((b) => b.id === x.id)), { path: ["rules"], error: "a rule's id is a built-in redaction rule's" })
-    .refine((r) => new Set(r.rules.map((x) => x.id)).size === r.rules.length, { path: ["rules"], error: "two rules have one id" })
-    .prefault({}),
+  }).prefault({}),
   tls: z.strictObject({
     cert_file: z.string().min(1),
     key_file: z.string().min(1),

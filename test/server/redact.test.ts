@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRedactor } from "../../protocol/redact/index.ts";
+import { ConfigError, loadConfig } from "../../server/src/config.ts";
 import { cat, enc, type IngestAnswer, RouteSuite, seedReporterPayload, tmpDir } from "./helpers.ts";
 import { startServer } from "../support/server.ts";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
@@ -165,5 +166,29 @@ describe("the server process: the key", () => {
     });
     expect(await p.exited).toBe(2);
     expect(await new Response(p.stderr).text()).toContain(`redact.key_file: the key in ${short} must be at least 32 characters`);
+  });
+});
+
+describe("the redact config", () => {
+  const load = (yaml: string) => {
+    const path = join(tmpDir(), "server.yml");
+    writeFileSync(path, yaml);
+    return () => loadConfig(path, {});
+  };
+  test.each([
+    ["redact:\n  disabled: [no-such-rule]\n", "redact.disabled: not the id of a built-in redaction rule"],
+    ["redact:\n  rules: [{ id: github-token, regex: \"x(?<secret>y)\" }]\n", "redact.rules: a rule's id is a built-in redaction rule's"],
+    ["redact:\n  rules: [{ id: mine, regex: \"x(y)\" }]\n", "the regex needs a named group secret"],
+    ["redact:\n  exceptions: [\"(a+)+$\"]\n", "exponential"],
+    ["redact:\n  surprise: 1\n", "surprise"],
+  ])("%j is refused, naming the key and the problem", (yaml, problem) => {
+    expect(load(yaml)).toThrow(ConfigError);
+    expect(load(yaml)).toThrow(problem);
+  });
+
+  test("rules, disabled and exceptions reach the redactor", () => {
+    const config = load("redact:\n  key_file: /dev/null\n  rules: [{ id: acme, regex: \"acme_(?<secret>[a-z]{8})\", keywords: [acme_] }]\n  disabled: [mysql-password]\n  exceptions: [\"^hunter2$\"]\n")();
+    const r = createRedactor({ key: KEY, rules: config.redact.rules, disabled: config.redact.disabled, exceptions: config.redact.exceptions });
+    expect(r.redact("curl acme_abcdefgh; mysql -pS3cretPassw0rdxyz; sshpass -p hunter2 ssh x").redactions.map((x) => x.rule)).toEqual(["acme"]);
   });
 });

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import type { Config } from "./run.ts";
 import { EXIT, hostUtcOffset } from "./run.ts";
 import { isAppendOnly } from "./libc.ts";
+import { describeRedaction } from "./redaction.ts";
 import { createShipper, ServerRefused, ServerUnreachable } from "./ship.ts";
 import { loadState } from "./state.ts";
 import { LOG_MODE } from "./tail/rotate.ts";
@@ -16,6 +17,12 @@ export async function check(cfg: Config): Promise<number> {
     if (code === EXIT.ok) code = c;
   };
   ok("config is valid");
+  // Whether commands leave this host redacted: a key that is on and cannot be read fails (run would stop, exit 2).
+  const redaction = describeRedaction(cfg);
+  if (redaction.problem && !redaction.on) fail(redaction.problem, EXIT.config);
+  else if (redaction.problem) fail(redaction.problem, 6);
+  else if (redaction.on) ok(`redaction ${redaction.text}`);
+  else process.stdout.write(`note  redaction ${redaction.text}\n`);
 
   const log = cfg.log.path;
   try {

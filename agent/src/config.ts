@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
+import { redactSettingsSchema } from "../../protocol/redact/index.ts";
 
 export const DEFAULT_CONFIG_PATH = "/etc/cmdaudit/reporter.yml";
+/** Where the Ansible role puts the deployment's redaction key (root, 0600): the server's redact.key_file. */
+export const DEFAULT_REDACT_KEY_FILE = "/etc/cmdaudit/redact.key";
 
 const MiB = 1024 * 1024;
 const bytes = (min: number) => z.number().int().min(min);
@@ -59,6 +62,21 @@ export const reporterConfigSchema = z.strictObject({
      * (a shell still writing its parts) before the reporter asks the server to give it up.
      */
     unfinished_seconds: z.number().min(0).default(120),
+  }).prefault({}),
+  /**
+   * Secrets in commands replaced before anything leaves this host (protocol/redact), as the server
+   * does on receipt: the same key (so the same secret gets the same fingerprint on every host), the
+   * same kind of rules. See redaction.ts for when it is on and what a missing key does.
+   */
+  redact: redactSettingsSchema({
+    /**
+     * true: on, and a key that cannot be read stops `run` (exit 2). false: off (commands leave as
+     * typed; the server still redacts them before it stores them). Not set: on when `key_file` is set
+     * or the default key file exists; off, named by `status` and `check`, when neither is there.
+     */
+    enabled: z.boolean().optional(),
+    /** Its first line is the key, at least 32 characters. Default /etc/cmdaudit/redact.key. */
+    key_file: z.string().min(1).optional(),
   }).prefault({}),
 }).superRefine((c, ctx) => {
   if (!c.server.token === !c.server.token_file) ctx.addIssue({ code: "custom", path: ["server"], message: "set exactly one of server.token and server.token_file" });

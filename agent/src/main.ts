@@ -7,7 +7,7 @@
  *   cmdaudit-reporter [-c FILE] listen   the stamping daemon (docs/transport.md), until SIGTERM
  *   cmdaudit-reporter version            (also --version; -h/--help prints the usage)
  *
- * Exit codes: 0 ok · 1 internal error · 2 bad command line, config or state · 3 server unreachable
+ * Exit codes: 0 ok · 1 internal error · 2 bad command line, config (a redaction key that is on and cannot be read) or state · 3 server unreachable
  * (5xx, timeout; the backlog is kept) · 4 server refused (token, 4xx) · 5 another run
  * holds the lock · 6 stuck: a file the server answers for and settles nothing of (run; check
  * fails with it too), or (check) the log file or state dir is not as the hook needs it.
@@ -83,7 +83,8 @@ async function main(argv: string[]): Promise<number> {
     if (cmd === "listen") return await listen(cfg);
     return await check(cfg);
   } catch (e) {
-    if (e instanceof StateError) {
+    // redact: on, and its key cannot be read (redaction.ts): nothing was read or sent.
+    if (e instanceof StateError || e instanceof ConfigError) {
       process.stderr.write(`cmdaudit-reporter: ${e.message}\n`);
       return EXIT.config;
     }

@@ -10,15 +10,18 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync, type Stats } from 
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { encodeRecord, formatCommandTime, formatUtcOffset, MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
+import type { Redactor } from "../../protocol/redact/index.ts";
 import type { ReporterConfig } from "./config.ts";
 import { deadLetterFile, rejectedRaw, writeDeadLetters } from "./deadletter.ts";
 import { tryLockExclusive } from "./libc.ts";
+import { reporterRedaction, type ReporterRedaction } from "./redaction.ts";
 import { BodyTooLarge, BudgetUsedUp, createShipper, ServerRefused, ServerUnreachable, type RawAnswer, type Shipper } from "./ship.ts";
 import { loadState, saveState, type PendingLoss, type State, type TrackedFile } from "./state.ts";
 import { enforceCap } from "./tail/cap.ts";
 import type { Events } from "./tail/context.ts";
 import { reconcile } from "./tail/reconcile.ts";
 import { recordsIn } from "./tail/records.ts";
+import { redactBody } from "./tail/redact-body.ts";
 import { isQuiet, retireDrained, rotateIfDue } from "./tail/rotate.ts";
 import { describeUnread, rememberHead, TAIL_BYTES, tailOf } from "./tail/track.ts";
 
@@ -46,6 +49,8 @@ export function hostUtcOffset(cfg: ReporterConfig): string {
 export interface RunOptions {
   warn?: (msg: string) => void;
   now?: () => number;
+  /** Default: what the config's `redact` asks for (reporterRedaction; a key that cannot be read throws its ConfigError). */
+  redaction?: ReporterRedaction;
 }
 
 export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
@@ -53,6 +58,8 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
   const now = opts.now ?? Date.now;
   const started = now();
   const deadline = started + cfg.run.budget_seconds * 1000;
+  // Before anything is read or sent: with redaction on and no key, nothing leaves this host.
+  const { redactor } = opts.redaction ?? reporterRedaction(cfg);
   const lock = acquireLock(cfg.state_dir);
   if (lock === null) {
     warn("another run holds the lock; nothing done");
@@ -85,18 +92,18 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
     const shipper = createShipper(cfg, utcOffset, deadline);
     const stuck: string[] = [];
     const ctx: DrainCtx = {
-      deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)!, newLoss,
+      deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)!, newLoss, redactor,
       cap: { bytes: cfg.batch.max_bytes, lines: MAX_LINES_PER_BODY },
     };
     try {
       try {
-        await sendLosses(state, shipper, save);
+        await sendLosses(state, shipper, ctx);
         for (const f of [...state.files]) {
           const why = await drain(cfg, state, f, shipper, ctx);
           if (why) stuck.push(why);
         }
-        await shipSpool(cfg, state, shipper, { save, loss: (text) => ev.loss(text), legacyUtcOffset: ctx.legacyUtcOffset });
-        await sendLosses(state, shipper, save); // the losses this run counted (dead letters), at once
+        await shipSpool(cfg, state, shipper, { save, loss: (text) => ev.loss(text), legacyUtcOffset: ctx.legacyUtcOffset, redactor });
+        await sendLosses(state, shipper, ctx); // the losses this run counted (dead letters), at once
       } catch (e) {
         // The budget ran out (between two bodies or in the middle of a request) after the server
         // had answered in this run: the progress is saved and the next run goes on (exit 0).
@@ -136,16 +143,18 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
 }
 
 /** The reporter's own `loss` records, each once: its seq was fixed when the loss was counted. */
-async function sendLosses(state: State, shipper: Shipper, save: () => void): Promise<void> {
+async function sendLosses(state: State, shipper: Shipper, ctx: Pick<DrainCtx, "save" | "redactor" | "legacyUtcOffset">): Promise<void> {
   while (state.pendingLoss.length) {
     const l = state.pendingLoss[0]!;
     const body = encodeRecord({
       kind: "loss", ctime: l.ctime, hostname: hostname(), serverIps: "", suser: "root", luser: "root", terminal: "",
       clientIp: "", sessionId: state.reporterId, seq: l.seq, cwd: "/", exitStatus: null, command: l.text,
     });
-    await shipper.postRaw(body, true);
+    // Its text is the reporter's own, but it may quote what it counts (a server's reason): redacted like the log.
+    const wire = redactBody(body, ctx.redactor, { final: true, giveUp: false, legacyUtcOffset: ctx.legacyUtcOffset });
+    await shipper.postRaw(wire.bytes, true, false, wire.header);
     state.pendingLoss.shift();
-    save();
+    ctx.save();
   }
 }
 
@@ -159,6 +168,8 @@ interface DrainCtx {
   newLoss: (text: string) => PendingLoss;
   /** The largest body this run may send (bytes, lines): `batch.max_bytes` and 10,000 lines, halved by each 413. */
   cap: { bytes: number; lines: number };
+  /** Replaces the secrets of each body before it is sent (tail/redact-body.ts); null: bodies go as read. */
+  redactor: Redactor | null;
 }
 
 /** What one drain dead-lettered: counted in one `loss` record per file and run, saved with the checkpoint it moved. */
@@ -308,9 +319,11 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
         if (!final && atLastLine()) break; // waiting for parts (see below); never resent in this run
         return stuck(`the server settled nothing of a body of ${zero} bytes, the largest this run may send (lines ≤ ${maxLines}, bytes ≤ ${ctx.cap.bytes}); its answer: ${lastZeroAnswer}`);
       }
+      // What leaves the host: the body with its secrets replaced, line for line (tail/redact-body.ts).
+      const wire = redactBody(body, ctx.redactor, { final: finalBody, giveUp, legacyUtcOffset: ctx.legacyUtcOffset });
       let answer: RawAnswer;
       try {
-        answer = await shipper.postRaw(body, finalBody, giveUp);
+        answer = await shipper.postRaw(wire.bytes, finalBody, giveUp, wire.header);
       } catch (e) {
         if (!(e instanceof BodyTooLarge)) throw e;
         // 413: halve, and never grow again in this run to the size the server refused.
@@ -321,12 +334,15 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
         maxLines = Math.min(maxLines, ctx.cap.lines);
         continue;
       }
+      // The file bytes the answer settles: the body's lines are the file's, line for line; never past a record held back.
+      const consumed = wire.settled(answer.consumed);
       // Only what the server settled: a line rejected beyond `consumed` comes again with the next body.
+      // Line n of what was sent is line n of `body`: the letters keep the file's bytes (this host's own state dir).
       const letters = rejectedRaw(body, answer, finalBody, ctx.legacyUtcOffset, giveUp)
-        .filter((l) => l.offset < answer.consumed).map((l) => ({ ...l, offset: f.offset + l.offset, file: f.path }));
+        .filter((l) => l.offset < consumed).map((l) => ({ ...l, offset: f.offset + l.offset, file: f.path }));
       writeDeadLetters(cfg.state_dir, letters);
       state.counters.deadLetters += letters.length;
-      if (answer.consumed === 0) {
+      if (consumed === 0) {
         if (giveUp || finalBody) return stuck(`the server settled nothing of a ${giveUp ? "giveUp" : "final"} body of ${body.length} bytes; its answer: ${describeAnswer(answer)}`);
         zero = body.length;
         if (!final && atLastLine()) {
@@ -350,8 +366,8 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
         continue;
       }
       dead.add(letters);
-      advance(f.offset + answer.consumed, body.subarray(0, answer.consumed));
-      state.counters.sentBytes += answer.consumed;
+      advance(f.offset + consumed, body.subarray(0, consumed));
+      state.counters.sentBytes += consumed;
       state.counters.accepted += answer.accepted;
       state.counters.duplicates += answer.duplicates;
       ctx.save();

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { type IngestAnswer, ingestAnswerSchema, type RawIngestAnswer, rawIngestAnswerSchema } from "../../protocol/http.ts";
 import type { WireRecord } from "../../protocol/index.ts";
+import { RAW_REDACTIONS_HEADER } from "../../protocol/redact/raw-header.ts";
 import type { ReporterConfig } from "./config.ts";
 
 export const VERSION = process.env.CMDAUDIT_REPORTER_VERSION ?? "dev";
@@ -31,8 +32,11 @@ export class ServerBusy extends ServerUnreachable {
 export class BodyTooLarge extends Error {}
 
 export interface Shipper {
-  /** `final`: the end of a file that will not grow. `giveUp`: the record at the body's first byte waited long enough for its parts. */
-  postRaw(body: Uint8Array, final: boolean, giveUp?: boolean): Promise<RawAnswer>;
+  /**
+   * `final`: the end of a file that will not grow. `giveUp`: the record at the body's first byte waited long enough for its parts.
+   * `redactions`: the X-Cmdaudit-Redactions value for the records of the body this reporter redacted.
+   */
+  postRaw(body: Uint8Array, final: boolean, giveUp?: boolean, redactions?: string): Promise<RawAnswer>;
   /** JSON records (the spool's, with their attestation); the answer names each rejected one by index. */
   postRecords(records: WireRecord[]): Promise<IngestAnswer>;
   /** Whether the server has answered a request of this shipper with an ingest answer. */
@@ -49,11 +53,12 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
   let answered = false;
 
   /** One request: the parsed JSON of a 200, or the error its status means. */
-  async function send(u: URL, body: Uint8Array, contentType: string): Promise<unknown> {
+  async function send(u: URL, body: Uint8Array, contentType: string, extra: Record<string, string> = {}): Promise<unknown> {
     const headers: Record<string, string> = {
       AccessToken: cfg.tokenValue,
       "Content-Type": contentType,
       "User-Agent": `cmdaudit-reporter/${VERSION}`,
+      ...extra,
     };
     let payload: Uint8Array = body;
     if (cfg.batch.gzip && body.length > 512) {
@@ -102,11 +107,11 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
     }
   }
 
-  async function once(body: Uint8Array, final: boolean, giveUp: boolean): Promise<RawAnswer> {
+  async function once(body: Uint8Array, final: boolean, giveUp: boolean, redactions: string | undefined): Promise<RawAnswer> {
     const u = new URL(url);
     if (final) u.searchParams.set("final", "1");
     if (giveUp) u.searchParams.set("giveUp", "1");
-    const a = rawIngestAnswerSchema.safeParse(await send(u, body, "text/plain; charset=utf-8"));
+    const a = rawIngestAnswerSchema.safeParse(await send(u, body, "text/plain; charset=utf-8", redactions === undefined ? {} : { [RAW_REDACTIONS_HEADER]: redactions }));
     if (!a.success) throw new ServerUnreachable(`server answer is not an ingest answer: ${a.error.issues[0]!.path.join(".")} ${a.error.issues[0]!.message}`);
     if (a.data.consumed > body.length) throw new ServerUnreachable("server answer claims more bytes than were sent");
     answered = true;
@@ -144,7 +149,7 @@ export function createShipper(cfg: ReporterConfig & { tokenValue: string }, utcO
 
   return {
     answered: () => answered,
-    postRaw: (body, final, giveUp = false) => retried(() => once(body, final, giveUp)),
+    postRaw: (body, final, giveUp = false, redactions) => retried(() => once(body, final, giveUp, redactions)),
     postRecords: (records) => retried(() => onceRecords(records)),
   };
 }

@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import type { ReporterConfig } from "./config.ts";
 import { countDeadLetters, deadLetterFile } from "./deadletter.ts";
+import { describeRedaction } from "./redaction.ts";
 import { EXIT } from "./run.ts";
 import { loadState } from "./state.ts";
 
@@ -15,6 +16,7 @@ export function status(cfg: ReporterConfig, json: boolean): number {
     } catch { /* gone: the next run counts what it had as lost */ }
     return { path: f.path, role: f.role, offset: f.offset, size, backlog: Math.max(0, size - f.offset), waitingSince: f.waiting ? new Date(f.waiting.since).toISOString() : null };
   });
+  const redaction = describeRedaction(cfg);
   const report = {
     reporterId: state.reporterId,
     backlogBytes: files.reduce((n, f) => n + f.backlog, 0),
@@ -28,6 +30,7 @@ export function status(cfg: ReporterConfig, json: boolean): number {
     dropped: { records: state.counters.droppedRecords, bytes: state.counters.droppedBytes },
     pendingLossReports: state.pendingLoss.length,
     sent: { bytes: state.counters.sentBytes, accepted: state.counters.accepted, duplicates: state.counters.duplicates },
+    redaction: { on: redaction.on, keyFile: redaction.keyFile, problem: redaction.problem },
   };
   if (json) {
     process.stdout.write(JSON.stringify(report, null, 2) + "\n");
@@ -44,6 +47,7 @@ export function status(cfg: ReporterConfig, json: boolean): number {
     `dropped:       ${report.dropped.records} record(s), ${report.dropped.bytes} bytes`,
     `loss reports waiting: ${report.pendingLossReports}`,
     `sent:          ${report.sent.bytes} bytes, ${report.sent.accepted} stored, ${report.sent.duplicates} duplicate(s)`,
+    `redaction:     ${redaction.text}`,
   ];
   process.stdout.write(lines.join("\n") + "\n");
   return EXIT.ok;

@@ -33,6 +33,7 @@ let serverUrl: string;
 const timings: Record<string, number> = {};
 /** The server's per-host token key: each host's reporter gets its own token, computed by the role. */
 const HOST_KEY = "fleet-e2e-host-key-0123456789abcdefghijkl";
+const REDACT_KEY = "fleet-e2e-redact-key-0123456789abcdefghij";
 
 /** MariaDB listens on 127.0.0.1 only: a TCP relay on the fleet bridge lets web1's server reach it. */
 function relayMysql(host: string): TCPSocketListener<{ peer?: Socket<unknown>; pending: Uint8Array[] }> {
@@ -173,6 +174,7 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     extraVarsFile = join(fleet.dir, "extra-vars.yml");
     writeFileSync(extraVarsFile, stringify({
       vault_cmdaudit_host_key: HOST_KEY,
+      vault_cmdaudit_redact_key: REDACT_KEY,
       vault_cmdaudit_read_token: READ_TOKEN,
       cmdaudit_server_binary_src: server,
       cmdaudit_server_database_url: dbUrl.toString(),
@@ -350,6 +352,23 @@ maybe("fleet: ansible-playbook site.yml, then a keystroke to a MySQL row", () =>
     ]);
     expect((await fleet.exec(web2, "ls /var/lib/cmdaudit/spool | wc -l")).stdout.trim()).toBe("0"); // shipped and deleted
   }, 120_000);
+
+  test("a password typed over SSH is stored redacted: on web2 (compiled reporter, with the role's key) and on legacy1 (sh reporter: the server redacts)", async () => {
+    const password = "Fl33tE2ePassw0rd-x9";
+    const { createRedactor } = await import("../../protocol/redact/index.ts");
+    const want = createRedactor({ key: REDACT_KEY }).redact(`mysql -uroot -p${password} -e 'select 1'`);
+    for (const name of ["web2", "legacy1"]) {
+      const host = fleet.host(name);
+      await typeOverSsh(host, ["set +o emacs\n", `mysql -uroot -p${password} -e 'select 1'\n`, "exit\n"]);
+      await runCronLine(host);
+      const rows = (await exportRows<Row & { redactions: { rule: string; start: number; end: number }[] }>(serverUrl, { host: name }, READ_TOKEN))
+        .filter((r) => r.command.startsWith("mysql -uroot"));
+      expect(rows.map((r) => [r.command, r.redactions])).toEqual([[want.text, want.redactions]]);
+    }
+    // The key on the compiled reporter's host only, root's alone; the sh reporter's host has none.
+    expect((await fleet.exec(fleet.host("web2"), "stat -c '%a %U' /etc/cmdaudit/redact.key")).stdout.trim()).toBe("600 root");
+    expect((await fleet.exec(fleet.host("legacy1"), "test -e /etc/cmdaudit/redact.key; echo $?")).stdout.trim()).toBe("1");
+  }, 240_000);
 
   test("rollback: state absent removes the hook (and its bash.bashrc line), the reporter and its cron entry on every audited host, keeps the log; a second run changes nothing", async () => {
     const absent = ["-e", "cmdaudit_hook_state=absent", "-e", "cmdaudit_reporter_state=absent"];

@@ -4,11 +4,14 @@
  * file the daemon closed is deleted once all of it is sent. Each run reads a file from where the last
  * one stopped (a shell's connection stays open for its whole session: its file is read once, not
  * again every minute). Progress is in the state, saved after each body, so a crash resends at most
- * one body (the server stores each record once).
+ * one body (the server stores each record once). With redaction on, each record's command leaves
+ * redacted, its markers declared in the record's `redactions` (redaction.ts).
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import type { Redactor } from "../../../protocol/redact/index.ts";
 import { spoolDir } from "../config.ts";
+import { redactWireRecord } from "../redaction.ts";
 import type { Config } from "../run.ts";
 import type { Shipper } from "../ship.ts";
 import type { State } from "../state.ts";
@@ -22,6 +25,8 @@ export interface SpoolCtx {
   /** Count a loss now; it is sent as the reporter's own loss record. */
   loss: (text: string) => void;
   legacyUtcOffset: number;
+  /** Replaces the secrets of each record's command before it is sent, declaring them (`redactions`); null: as read. */
+  redactor?: Redactor | null;
 }
 
 export async function shipSpool(cfg: Config, state: State, shipper: Shipper, ctx: SpoolCtx, nameOf = uidNames()): Promise<void> {
@@ -37,7 +42,7 @@ export async function shipSpool(cfg: Config, state: State, shipper: Shipper, ctx
     if (!resume) done.offset = 0;
     const content = readSpool(readFrom(path, done.offset), nameOf, ctx.legacyUtcOffset, resume);
     for (let i = done.records; i < content.records.length; i += RECORDS_PER_BODY) {
-      const part = content.records.slice(i, i + RECORDS_PER_BODY);
+      const part = content.records.slice(i, i + RECORDS_PER_BODY).map((r) => redactWireRecord(r, ctx.redactor ?? null));
       const answer = await shipper.postRecords(part);
       for (const r of answer.rejected) ctx.loss(`a record of ${name} was rejected by the server: ${r.error}`);
       done.records = i + part.length;

@@ -86,9 +86,17 @@ export function createRedactor(input: RedactorOptions): Redactor {
   const hit = new Uint8Array(rules.length);
   for (const r of keywords.always) hit[r] = 1;
   // A plain loop: for a few dozen bytes, fill() costs more than the scan of a short command.
+  // Only a scan that found a keyword leaves marks to clear: most commands hold none, and skip the loop.
+  let marked = false;
   const resetHits = () => {
+    if (!marked) return;
     for (let r = 0; r < hit.length; r++) hit[r] = 0;
     for (const r of keywords.always) hit[r] = 1;
+    marked = false;
+  };
+  const scanned = (found: number) => {
+    if (found > 0) marked = true;
+    return found;
   };
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   const encoder = new TextEncoder();
@@ -139,7 +147,7 @@ export function createRedactor(input: RedactorOptions): Redactor {
     if (rescan) {
       resetHits();
       // Most commands hold no keyword at all: one scan of the whole text says so.
-      if (keywords.scanString(text, hit, 0, text.length) === 0 && keywords.always.length === 0) return [];
+      if (scanned(keywords.scanString(text, hit, 0, text.length)) === 0 && keywords.always.length === 0) return [];
     }
     const markers = markerSpans(text);
     if (rescan && markers.length > 0) {
@@ -147,10 +155,10 @@ export function createRedactor(input: RedactorOptions): Redactor {
       let found = 0;
       let from = 0;
       for (const [start, end] of markers) {
-        found += keywords.scanString(text, hit, from, start);
+        found += scanned(keywords.scanString(text, hit, from, start));
         from = end;
       }
-      found += keywords.scanString(text, hit, from, text.length);
+      found += scanned(keywords.scanString(text, hit, from, text.length));
       if (found === 0 && keywords.always.length === 0) return [];
     }
     const spans: Span[] = [];
@@ -216,7 +224,7 @@ export function createRedactor(input: RedactorOptions): Redactor {
 
   function redactBytes(bytes: Uint8Array): { bytes: Uint8Array; redactions: Redaction[] } {
     resetHits();
-    if (keywords.scanBytes(bytes, hit) === 0 && keywords.always.length === 0) return { bytes, redactions: [] };
+    if (scanned(keywords.scanBytes(bytes, hit)) === 0 && keywords.always.length === 0) return { bytes, redactions: [] };
     let text: string | undefined;
     try {
       text = decoder.decode(bytes);

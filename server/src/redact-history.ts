@@ -42,7 +42,7 @@ export function redactStored(redactor: Redactor, row: StoredCommand): StoredComm
   // A row lists only markers it holds (ingest checked them), so this is never a reason.
   if (typeof kept === "string") throw new Error(`stored row ${row.id}: ${kept}`);
   if (kept.redactions.length === row.redactions.length) return undefined;
-  return { id: row.id, ...kept };
+  return { id: row.id, oci: row.oci, ...kept };
 }
 
 export interface RedactHistoryOptions {

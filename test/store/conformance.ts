@@ -5,6 +5,7 @@
  * ingest routes build them. Every expectation is computed here from the inserted
  * data (plain JS filters, sorts and counts), never read back from the store.
  */
+import { draftFor } from "../../server/src/alerts/raise.ts";
 import { createHash } from "node:crypto";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -1210,7 +1211,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
       const progress = (over: Partial<RedactProgress> = {}): RedactProgress => ({
         rules: "a".repeat(64), lastId: 0, endId: 0, seen: 0, changed: 0, startedUs: RECEIVED, updatedUs: RECEIVED, finishedUs: 0, ...over,
       });
-      const asCommand = (r: StoredRecord): StoredCommand => ({ id: r.id, command: r.command, commandRaw: r.commandRaw, redactions: r.redactions });
+      const asCommand = (r: StoredRecord): StoredCommand => ({ id: r.id, oci: r.oci, command: r.command, commandRaw: r.commandRaw, redactions: r.redactions });
       /** The stored rows by id; the fixtures' order is their ids' (one batch of one host is inserted in order). */
       const byId = async () => (await everything(s.store)).sort((a, b) => a.id - b.id);
 
@@ -1278,14 +1279,17 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         expect(await s.store.advanceRedactProgress(undefined, p0, [])).toBe(true);
         const bytes = Buffer.from("echo \xff\xfe [REDACTED:env-secret:abcdefabcdef]", "latin1");
         const rewrites: StoredCommand[] = [
-          { id: before[0]!.id, command: "mysql -p[REDACTED:mysql-password:0123456789ab] db", commandRaw: null, redactions: [{ rule: "mysql-password", start: 8, end: 8 + 38 }] },
+          { id: before[0]!.id, oci: before[0]!.oci, command: "mysql -p[REDACTED:mysql-password:0123456789ab] db", commandRaw: null, redactions: [{ rule: "mysql-password", start: 8, end: 8 + 38 }] },
           // Bytes that are not UTF-8 stay bytes; the text is their display form.
-          { id: before[1]!.id, command: new TextDecoder().decode(bytes), commandRaw: new Uint8Array(bytes), redactions: [{ rule: "env-secret", start: 8, end: bytes.length }] },
+          { id: before[1]!.id, oci: before[1]!.oci, command: new TextDecoder().decode(bytes), commandRaw: new Uint8Array(bytes), redactions: [{ rule: "env-secret", start: 8, end: bytes.length }] },
           // Bytes that became UTF-8: commandRaw goes.
-          { id: before[2]!.id, command: "echo ok", commandRaw: null, redactions: [] },
+          { id: before[2]!.id, oci: before[2]!.oci, command: "echo ok", commandRaw: null, redactions: [] },
           // A row that is gone is skipped.
-          { id: before.at(-1)!.id + 1000, command: "x", commandRaw: null, redactions: [] },
+          { id: before.at(-1)!.id + 1000, oci: "0".repeat(32), command: "x", commandRaw: null, redactions: [] },
         ];
+        // Alerts of a rewritten record and of another one: only the first's command follows.
+        const rule = { id: "destroy.rm-root", severity: "critical" as const };
+        await s.store.raiseAlerts([draftFor(rule, before[0]!, []), draftFor(rule, before[3]!, [])], RECEIVED, 600e6);
         // A stale progress writes nothing: neither the progress nor a row.
         expect(await s.store.advanceRedactProgress({ ...p0, lastId: 7 }, { ...p0, lastId: 3, updatedUs: p0.updatedUs + 1 }, rewrites)).toBe(false);
         expect(await byId()).toEqual(before);
@@ -1301,6 +1305,9 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
           expect(comparable(row)).toStrictEqual(comparable(want));
         }
         expect((await s.store.commandsAfter(0, p1.endId, 2))).toEqual(rewrites.slice(0, 2));
+        const alertOf = async (oci: string) => (await s.store.alerts({}, 10)).find((a) => a.recordKey === oci)!.command;
+        expect(await alertOf(before[0]!.oci)).toBe(rewrites[0]!.command);
+        expect(await alertOf(before[3]!.oci)).toBe(before[3]!.command);
       });
 
       test("of 8 jobs moving the progress from the same value at once, exactly one does", async () => {
@@ -1309,7 +1316,7 @@ export function storeConformance(name: string, open: () => Promise<OpenedStore>)
         const p0 = progress({ endId: rows.at(-1)!.id });
         expect(await s.store.advanceRedactProgress(undefined, p0, [])).toBe(true);
         const results = await Promise.all(Array.from({ length: 8 }, (_, i) => s.store.advanceRedactProgress(p0, { ...p0, lastId: rows[0]!.id, seen: 1, changed: 1, updatedUs: p0.updatedUs + 1 + i }, [
-          { id: rows[0]!.id, command: `job ${i}`, commandRaw: null, redactions: [] },
+          { id: rows[0]!.id, oci: rows[0]!.oci, command: `job ${i}`, commandRaw: null, redactions: [] },
         ])));
         expect(results.filter(Boolean).length).toBe(1);
         const winner = results.indexOf(true);

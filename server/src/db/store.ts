@@ -182,6 +182,8 @@ export interface StoredRule {
 /** A stored row's command as `redact-history` reads and rewrites it (server/src/redact-history.ts). */
 export interface StoredCommand {
   id: number;
+  /** The record's key: its alerts (cmdaudit_alerts.record_key) hold the start of its command too. */
+  oci: string;
   command: string;
   /** The exact bytes, only when they are not valid UTF-8 (as AuditRecord.commandRaw). */
   commandRaw: Uint8Array | null;

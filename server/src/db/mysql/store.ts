@@ -12,7 +12,7 @@ import {
   joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
   type TranscriptCursor, hostDeltas, REDACT_JOB, redactProgressFromRow, redactProgressIs, likeContains, sessionFromRow,
 } from "../store.ts";
-import type { AlertDraft, AlertSink } from "../../alerts/raise.ts";
+import { ALERT_COMMAND_CHARS, type AlertDraft, type AlertSink } from "../../alerts/raise.ts";
 import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, redactProgress, servercmdhist } from "./schema.ts";
 
 
@@ -567,7 +567,7 @@ class MysqlStore implements Store {
   }
 
   async commandsAfter(afterId: number, throughId: number, limit: number): Promise<StoredCommand[]> {
-    const rows = await this.db.select({ id: servercmdhist.id, command: servercmdhist.command, commandRaw: servercmdhist.commandRaw, redactions: servercmdhist.redactions })
+    const rows = await this.db.select({ id: servercmdhist.id, oci: servercmdhist.oci, command: servercmdhist.command, commandRaw: servercmdhist.commandRaw, redactions: servercmdhist.redactions })
       .from(servercmdhist).where(and(gt(servercmdhist.id, afterId), lte(servercmdhist.id, throughId))).orderBy(asc(servercmdhist.id)).limit(limit);
     return rows.map((r) => ({ ...r, redactions: redactionsFromColumn(r.redactions) }));
   }
@@ -584,9 +584,14 @@ class MysqlStore implements Store {
         ? await tx.insert(redactProgress).values({ job: REDACT_JOB, ...next }).onDuplicateKeyUpdate({ set: { job: sql`${redactProgress.job}` } })
         : await tx.update(redactProgress).set(next).where(redactProgressIs(redactProgress, expected));
       if (res.affectedRows !== 1) return false;
+      // The rule ids alerts have, so each look-up below is on the (rule_id, record_key) index.
+      const ruleIds = rewrites.length ? (await tx.selectDistinct({ id: alerts.ruleId }).from(alerts)).map((r) => r.id) : [];
       for (const r of rewrites) {
         await tx.update(servercmdhist).set({ command: r.command, commandRaw: r.commandRaw, redactions: redactionsToColumn(r.redactions) })
           .where(eq(servercmdhist.id, r.id));
+        if (ruleIds.length) {
+          await tx.update(alerts).set({ command: r.command.slice(0, ALERT_COMMAND_CHARS) }).where(and(inArray(alerts.ruleId, ruleIds), eq(alerts.recordKey, r.oci)));
+        }
       }
       return true;
     });

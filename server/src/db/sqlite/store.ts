@@ -13,7 +13,7 @@ import {
   joinGroups, type SessionCursor, type SessionFilter, type SessionRow, type SessionSummary, type Store, type StoredRecord,
   type TranscriptCursor, hostDeltas, REDACT_JOB, redactProgressFromRow, redactProgressIs, sessionFromRow,
 } from "../store.ts";
-import type { AlertDraft, AlertSink } from "../../alerts/raise.ts";
+import { ALERT_COMMAND_CHARS, type AlertDraft, type AlertSink } from "../../alerts/raise.ts";
 import { alertWhere, messageFromRow, repeatOf } from "../alerts.ts";
 import { alertOutbox, alertRules, alerts, consoleAccess, consoleSessions, consoleUsers, flagsBackfill, hosts, redactProgress, servercmdhist } from "./schema.ts";
 
@@ -300,7 +300,7 @@ class SqliteStore implements Store {
   }
 
   async commandsAfter(afterId: number, throughId: number, limit: number): Promise<StoredCommand[]> {
-    return this.db.select({ id: servercmdhist.id, command: servercmdhist.command, commandRaw: servercmdhist.commandRaw, redactions: servercmdhist.redactions })
+    return this.db.select({ id: servercmdhist.id, oci: servercmdhist.oci, command: servercmdhist.command, commandRaw: servercmdhist.commandRaw, redactions: servercmdhist.redactions })
       .from(servercmdhist).where(and(gt(servercmdhist.id, afterId), lte(servercmdhist.id, throughId))).orderBy(asc(servercmdhist.id)).limit(limit).all()
       .map((r) => ({ ...r, redactions: redactionsFromColumn(r.redactions) }));
   }
@@ -317,9 +317,13 @@ class SqliteStore implements Store {
         ? tx.insert(redactProgress).values({ job: REDACT_JOB, ...next }).onConflictDoNothing().returning({ job: redactProgress.job }).all()
         : tx.update(redactProgress).set(next).where(redactProgressIs(redactProgress, expected)).returning({ job: redactProgress.job }).all();
       if (moved.length !== 1) return false;
+      const ruleIds = rewrites.length ? tx.selectDistinct({ id: alerts.ruleId }).from(alerts).all().map((r) => r.id) : [];
       for (const r of rewrites) {
         tx.update(servercmdhist).set({ command: r.command, commandRaw: r.commandRaw, redactions: redactionsToColumn(r.redactions) })
           .where(eq(servercmdhist.id, r.id)).run();
+        if (ruleIds.length) {
+          tx.update(alerts).set({ command: r.command.slice(0, ALERT_COMMAND_CHARS) }).where(and(inArray(alerts.ruleId, ruleIds), eq(alerts.recordKey, r.oci))).run();
+        }
       }
       return true;
     }, { behavior: "immediate" });

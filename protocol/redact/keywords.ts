@@ -1,8 +1,9 @@
 /**
  * The prefilter: a rule's regex runs only on a text that holds one of its keywords (ASCII, case
- * folded). One pass over the text looks each run of three characters up in a table of the
- * keywords' first three (hashed), and compares a keyword only where that hits; a command without
- * any keyword costs one table lookup a character, whatever the number of rules.
+ * folded). One pass over the text looks each pair of characters up in a table of the keywords'
+ * first two, and where one begins a keyword, the three characters in a table of their first three
+ * (hashed); a keyword is compared only where that hits. A command without any keyword costs one
+ * table lookup a character, whatever the number of rules.
  */
 
 interface Keyword {
@@ -31,6 +32,8 @@ export interface KeywordIndex {
 /** The index of each rule's keywords (rules by position in `keywordsByRule`). */
 export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): KeywordIndex {
   const table = new Uint16Array(1 << TABLE_BITS);
+  /** Folded characters are 7 bits: (first << 7 | second) → 1 when a keyword begins with them. */
+  const pairs = new Uint8Array(1 << 14);
   const buckets: Keyword[][] = [];
   const always: number[] = [];
   const byWord = new Map<string, number[]>();
@@ -44,6 +47,7 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
     }
   });
   for (const [word, rules] of byWord) {
+    pairs[(word.charCodeAt(0) << 7) | word.charCodeAt(1)] = 1;
     const slot = trigram(word.charCodeAt(0), word.charCodeAt(1), word.charCodeAt(2));
     if (table[slot] === 0) table[slot] = buckets.push([]);
     buckets[table[slot]! - 1]!.push({ word, rules });
@@ -82,10 +86,12 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
     let b = 0;
     for (let i = from; i < to; i++) {
       const c = FOLD[text.charCodeAt(i)]!;
-      const slot = table[trigram(a, b, c)]!;
+      if (pairs[(a << 7) | b] === 1 && i - from >= 2) {
+        const slot = table[trigram(a, b, c)]!;
+        if (slot !== 0) found += markString(text, i - 2, to, slot, hit);
+      }
       a = b;
       b = c;
-      if (slot !== 0 && i - from >= 2) found += markString(text, i - 2, to, slot, hit);
     }
     return found;
   }
@@ -96,10 +102,12 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
     let b = 0;
     for (let i = 0; i < bytes.length; i++) {
       const c = FOLD[bytes[i]!]!;
-      const slot = table[trigram(a, b, c)]!;
+      if (pairs[(a << 7) | b] === 1 && i >= 2) {
+        const slot = table[trigram(a, b, c)]!;
+        if (slot !== 0) found += markBytes(bytes, i - 2, slot, hit);
+      }
       a = b;
       b = c;
-      if (slot !== 0 && i >= 2) found += markBytes(bytes, i - 2, slot, hit);
     }
     return found;
   }

@@ -54,6 +54,12 @@ interface Placed {
 /** Passes after the first, at most (each replaces text outside markers, so they end; a second finds nothing in practice). */
 const MAX_EXTRA_PASSES = 4;
 const FINGERPRINT_CACHE = 4096;
+/**
+ * Commands known to hold no secret, at most this many, each at most CLEAN_MAX_CHARS long (≤ 2 MiB
+ * in all): fleets type the same commands again and again, and a look-up costs less than a scan.
+ */
+const CLEAN_CACHE = 4096;
+const CLEAN_MAX_CHARS = 512;
 
 function compile(rule: RedactRule): CompiledRule {
   const flags = [...new Set(rule.pattern.flags.replace("y", "") + "gd")].join("");
@@ -206,9 +212,18 @@ export function createRedactor(input: RedactorOptions): Redactor {
     return done;
   }
 
+  const clean = new Set<string>();
+
   function redact(text: string): { text: string; redactions: Redaction[] } {
+    if (clean.has(text)) return { text, redactions: [] };
     const done = redactAll(text, false);
-    if (done.markers.length === 0) return { text, redactions: [] };
+    if (done.markers.length === 0) {
+      if (text.length <= CLEAN_MAX_CHARS) {
+        if (clean.size >= CLEAN_CACHE) clean.clear();
+        clean.add(text);
+      }
+      return { text, redactions: [] };
+    }
     const redactions: Redaction[] = [];
     let unit = 0;
     let byte = 0;

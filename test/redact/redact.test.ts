@@ -141,3 +141,25 @@ describe("redactBytes", () => {
     expect([...redactor.redactBytes(bom).bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
   });
 });
+
+describe("commands seen before", () => {
+  test("a command redacted again gives what it gave the first time, past the cache's capacity, secrets or not", () => {
+    const warm = createRedactor({ key: KEY });
+    const commands: string[] = [];
+    for (let i = 0; i < 6000; i++) commands.push(`ls -la /srv/app-${i}`, i % 7 === 0 ? `mysql -uroot -pS3cretPw${i}x db` : "git status", `echo ${"x".repeat(600 + (i % 3))}`);
+    const first = commands.map((c) => warm.redact(c));
+    // Again, in another order: each must equal what a fresh redactor (no cache) gives.
+    const fresh = createRedactor({ key: KEY });
+    for (let i = commands.length - 1; i >= 0; i -= 3) {
+      expect(warm.redact(commands[i]!)).toEqual(fresh.redact(commands[i]!));
+      expect(warm.redact(commands[i]!)).toEqual(first[i]!);
+    }
+  });
+
+  test("one redactor's clean commands are not another's: a rule of one's own still finds its secret", () => {
+    const plain = createRedactor({ key: KEY });
+    const own = createRedactor({ key: KEY, rules: [{ id: "acme", regex: "acme_(?<secret>[a-z]{8})", keywords: ["acme_"] }] });
+    expect(plain.redact("curl -d acme_abcdefgh x").redactions).toEqual([]);
+    expect(own.redact("curl -d acme_abcdefgh x").redactions.map((r) => r.rule)).toEqual(["acme"]);
+  });
+});

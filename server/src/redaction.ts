@@ -4,10 +4,10 @@
  * key is made, an alert rule sees it, or the store keeps it.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRedactor, type Redactor } from "../../protocol/redact/index.ts";
-import { type Config, ConfigError } from "./config.ts";
+import { type Config, readKeyFile } from "./config.ts";
 import type { Logger } from "./log.ts";
 
 export const REDACT_KEY_FILE = "redact.key";
@@ -24,15 +24,7 @@ export function redactKey(config: Config, log?: Logger): string {
     writeFileSync(file, `${randomBytes(32).toString("base64url")}\n`, { mode: 0o600, flag: "wx" });
     log?.log("warn", "no redaction key: generated one; give the same file to every server and reporter of this deployment (redact.key_file)", { file });
   }
-  let key: string;
-  try {
-    if (configured === undefined) chmodSync(file, 0o600);
-    key = readFileSync(file, "utf8").split("\n")[0]!.trim();
-  } catch (e) {
-    throw new ConfigError(`redact.key_file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (key.length < 32) throw new ConfigError(`redact.key_file: the key in ${file} must be at least 32 characters`);
-  return key;
+  return readKeyFile("redact.key_file", file, { ownerOnly: configured === undefined });
 }
 
 /** The redactor the config asks for; undefined when redaction is off. */

@@ -8,10 +8,10 @@
 import { describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
 import { redactBody } from "../../agent/src/tail/redact-body.ts";
-import { encodeRecord, type EncodableRecord } from "../../protocol/index.ts";
+import type { EncodableRecord } from "../../protocol/index.ts";
 import { createRedactor, type Redaction } from "../../protocol/redact/index.ts";
 import { encodeRawRedactions, MAX_RAW_REDACTIONS_HEADER_BYTES, parseRawRedactions, RAW_REDACTIONS_HEADER } from "../../protocol/redact/raw-header.ts";
-import { type IngestAnswer, json, RouteSuite } from "./helpers.ts";
+import { cat, enc, type IngestAnswer, json, RouteSuite } from "./helpers.ts";
 
 const suite = new RouteSuite();
 const KEY = "raw-header-test-key-0123456789abcdef0123";
@@ -22,7 +22,7 @@ const GITHUB = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5";
 suite.secret(PASSWORD, AWS, GITHUB, KEY);
 
 const hook = (over: Partial<EncodableRecord>): EncodableRecord => suite.hook({ sessionId: "rr", ...over });
-const lines = (...recs: EncodableRecord[]) => Buffer.concat(recs.map((r) => Buffer.from(encodeRecord(r))));
+const lines = (...recs: EncodableRecord[]) => cat(...recs.map(enc));
 /** The body and header as the compiled reporter sends them. */
 const asSent = (body: Uint8Array, opts: { final?: boolean } = {}) => redactBody(body, redactor, { final: opts.final ?? false, giveUp: false, legacyUtcOffset: 0 });
 const headerOf = (value: string) => ({ [RAW_REDACTIONS_HEADER]: value });
@@ -146,7 +146,7 @@ describe("POST /api/v1/ingest/raw with X-Cmdaudit-Redactions", () => {
   test("an entry at a foreign line or a part line is refused; at a record still waiting for its parts or a damaged one it is let be", async () => {
     const t = await suite.newApp({}, undefined, undefined, redactor);
     const done = hook({ seq: 1, command: `mysql -p${PASSWORD}` });
-    const multi = Buffer.from(encodeRecord(hook({ seq: 2, command: `${"z".repeat(5000)} -p${PASSWORD}` })));
+    const multi = enc(hook({ seq: 2, command: `${"z".repeat(5000)} -p${PASSWORD}` }));
     const head = multi.subarray(0, multi.indexOf(0x0a) + 1);
     // The reporter's first record, a line of bash history, and the head of a record whose parts are to come (no secret in it).
     const first = asSent(lines(done));
@@ -167,7 +167,7 @@ describe("POST /api/v1/ingest/raw with X-Cmdaudit-Redactions", () => {
     expect(final).toMatchObject({ accepted: 0, duplicates: 1, consumed: body.length });
     expect(final.rejected).toHaveLength(1);
     // A part line.
-    const parts = Buffer.from(encodeRecord(hook({ seq: 3, command: "q".repeat(5000) })));
+    const parts = enc(hook({ seq: 3, command: "q".repeat(5000) }));
     const partAt = parts.indexOf(0x0a) + 1;
     const atPart = await t.postRaw(parts, "", headerOf(`${partAt}:mysql-password@0-40`));
     expect(atPart.status).toBe(400);

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRedactor } from "../../protocol/redact/index.ts";
 import { ConfigError, loadConfig } from "../../server/src/config.ts";
-import { cat, enc, type IngestAnswer, RouteSuite, seedReporterPayload, tmpDir } from "./helpers.ts";
+import { cat, enc, type IngestAnswer, json, RouteSuite, seedReporterPayload, tmpDir } from "./helpers.ts";
 import { startServer } from "../support/server.ts";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
 
@@ -20,7 +20,6 @@ const PASSWORD = "S3cr3tPassw0rd!x";
 const AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
 const GITHUB = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5";
 suite.secret(PASSWORD, AWS, GITHUB);
-const json = async <T>(res: Response) => (await res.json()) as T;
 const bytesAt = (command: string, r: { start: number; end: number }) => Buffer.from(command, "utf8").subarray(r.start, r.end).toString("utf8");
 
 /** Every byte of the SQLite files (database, WAL, journal) under the app's dir, as latin1 text. */

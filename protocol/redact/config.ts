@@ -10,7 +10,7 @@ export const redactRuleSchema = z.strictObject({
   /** Only the named group `secret` is replaced: `token=(?<secret>\w+)`. */
   regex: safeRegex.refine((s) => s.includes("(?<secret>"), { error: "the regex needs a named group secret, (?<secret>…): only that part is replaced" }),
   /** The regex runs only on a command holding one of these (case-insensitive); without them it runs on every command. */
-  keywords: z.array(z.string().regex(/^[\x20-\x7e]{3,64}$/, { error: "a keyword is 3-64 printable ASCII characters" }).transform((k) => k.toLowerCase())).max(50).optional(),
+  keywords: z.array(z.string().regex(/^[\x20-\x5b\x5d-\x7e]{3,64}$/, { error: "a keyword is 3-64 printable ASCII characters other than the backslash" }).transform((k) => k.toLowerCase())).max(50).optional(),
   min_entropy: z.number().min(0).max(16).optional(),
   ignore_case: z.boolean().default(false),
 });

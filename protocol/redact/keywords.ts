@@ -27,6 +27,8 @@ export interface KeywordIndex {
   scanString(text: string, hit: Uint8Array, from: number, to: number): number;
   /** scanString over bytes (each byte one character). */
   scanBytes(bytes: Uint8Array, hit: Uint8Array): number;
+  /** Whether bytes[from, to) hold any rule's keyword (each byte one character). */
+  anyBytes(bytes: Uint8Array, from: number, to: number): boolean;
 }
 
 /** The index of each rule's keywords (rules by position in `keywordsByRule`). */
@@ -40,8 +42,10 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
   keywordsByRule.forEach((words, rule) => {
     if (words.length === 0) always.push(rule);
     for (const w of words) {
-      if (w.length < MIN_KEYWORD || [...w].some((ch) => FOLD[ch.charCodeAt(0)] !== ch.charCodeAt(0))) {
-        throw new Error(`keyword ${JSON.stringify(w)}: ${MIN_KEYWORD} or more printable ASCII characters, lower case`);
+      // No backslash: then a text without a keyword has none once its log escapes are undone (the
+      // reporter skips such log lines unread; agent/src/tail/redact-body.ts).
+      if (w.length < MIN_KEYWORD || w.includes("\\") || [...w].some((ch) => FOLD[ch.charCodeAt(0)] !== ch.charCodeAt(0))) {
+        throw new Error(`keyword ${JSON.stringify(w)}: ${MIN_KEYWORD} or more printable ASCII characters but the backslash, lower case`);
       }
       byWord.set(w, [...(byWord.get(w) ?? []), rule]);
     }
@@ -112,5 +116,31 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
     return found;
   }
 
-  return { always, scanString, scanBytes };
+  function anyBytes(bytes: Uint8Array, from: number, to: number): boolean {
+    let a = 0;
+    let b = 0;
+    for (let i = from; i < to; i++) {
+      const c = FOLD[bytes[i]!]!;
+      if (pairs[(a << 7) | b] === 1 && i - from >= 2) {
+        const slot = table[trigram(a, b, c)]!;
+        if (slot !== 0 && holdsAt(bytes, i - 2, to, slot)) return true;
+      }
+      a = b;
+      b = c;
+    }
+    return false;
+  }
+
+  function holdsAt(bytes: Uint8Array, start: number, to: number, slot: number): boolean {
+    for (const k of buckets[slot - 1]!) {
+      const w = k.word;
+      if (start + w.length > to) continue;
+      let j = 0;
+      while (j < w.length && FOLD[bytes[start + j]!] === w.charCodeAt(j)) j++;
+      if (j === w.length) return true;
+    }
+    return false;
+  }
+
+  return { always, scanString, scanBytes, anyBytes };
 }

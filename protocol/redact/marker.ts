@@ -8,6 +8,9 @@
 /** Rule ids: lower-case letters, digits, `.` and `-`, 1-64 characters. */
 export const RULE_ID = /^[a-z0-9][a-z0-9.-]{0,63}$/;
 
+/** How every marker begins: a text without it holds none. */
+export const MARKER_START = "[REDACTED:";
+
 /** Every marker in a text (global: reset lastIndex, or use matchAll). */
 export const MARKER_PATTERN = /\[REDACTED:[a-z0-9][a-z0-9.-]{0,63}:[0-9a-f]{12}\]/g;
 

@@ -13,7 +13,7 @@
  */
 import { type ParsedRedactorOptions, redactorOptionsSchema, ruleFromConfig, type RedactorOptions } from "./config.ts";
 import { keywordIndex } from "./keywords.ts";
-import { fingerprint, marker } from "./marker.ts";
+import { fingerprint, marker, MARKER_START } from "./marker.ts";
 import { entropy, isPlaceholder } from "./placeholders.ts";
 import { BUILTIN_RULES, type RedactRule } from "./rules.ts";
 import { disjoint, isHigh, isLow, markerSpans, overlapsMarker, type Span, utf8Length } from "./spans.ts";
@@ -35,6 +35,12 @@ export interface Redactor {
    * Without a secret, the input array itself is returned.
    */
   redactBytes(bytes: Uint8Array): { bytes: Uint8Array; redactions: Redaction[] };
+  /**
+   * False when no rule can match in bytes[from, to), nor in any part of them, nor in a text they
+   * hold with log escapes (protocol/escape.ts) undone: they hold no rule's keyword (keywords hold no
+   * backslash) and every rule has keywords. redact() and redactBytes() of all such texts give no redaction.
+   */
+  mayRedact(bytes: Uint8Array, from: number, to: number): boolean;
 }
 
 interface CompiledRule {
@@ -191,9 +197,13 @@ export function createRedactor(input: RedactorOptions): Redactor {
     return { text: parts.join(""), markers };
   }
 
-  /** Passes until one finds nothing; the markers this call added, in code units of the result. */
-  function redactAll(text: string, byteMode: boolean): { text: string; markers: Placed[] } {
-    let spans = find(text, byteMode, true);
+  /**
+   * Passes until one finds nothing; the markers this call added, in code units of the result.
+   * `scanned`: `hit` holds the keywords of the whole text (redactBytes scanned its bytes), which are
+   * those outside markers when it holds none.
+   */
+  function redactAll(text: string, byteMode: boolean, scanned: boolean): { text: string; markers: Placed[] } {
+    let spans = find(text, byteMode, !scanned || text.includes(MARKER_START));
     if (spans.length === 0) return { text, markers: [] };
     let done = replace(text, spans, byteMode);
     for (let pass = 0; pass < MAX_EXTRA_PASSES; pass++) {
@@ -214,9 +224,9 @@ export function createRedactor(input: RedactorOptions): Redactor {
 
   const clean = new Set<string>();
 
-  function redact(text: string): { text: string; redactions: Redaction[] } {
+  function redactText(text: string, scanned: boolean): { text: string; redactions: Redaction[] } {
     if (clean.has(text)) return { text, redactions: [] };
-    const done = redactAll(text, false);
+    const done = redactAll(text, false, scanned);
     if (done.markers.length === 0) {
       if (text.length <= CLEAN_MAX_CHARS) {
         if (clean.size >= CLEAN_CACHE) clean.clear();
@@ -247,14 +257,17 @@ export function createRedactor(input: RedactorOptions): Redactor {
       text = undefined;
     }
     if (text !== undefined) {
-      const r = redact(text);
+      const r = redactText(text, true);
       return r.redactions.length === 0 ? { bytes, redactions: [] } : { bytes: encoder.encode(r.text), redactions: r.redactions };
     }
     // Not UTF-8: one character per byte, so offsets are byte offsets and the bytes between secrets are copied.
-    const done = redactAll(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1"), true);
+    const done = redactAll(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1"), true, true);
     if (done.markers.length === 0) return { bytes, redactions: [] };
     return { bytes: new Uint8Array(Buffer.from(done.text, "latin1")), redactions: done.markers };
   }
 
-  return { rules, redact, redactBytes };
+  const redact = (text: string) => redactText(text, false);
+  const mayRedact = (bytes: Uint8Array, from: number, to: number) => keywords.always.length > 0 || keywords.anyBytes(bytes, from, to);
+
+  return { rules, redact, redactBytes, mayRedact };
 }

@@ -1,5 +1,5 @@
 /** Places in a text: the secrets found, the markers already there, and UTF-8 lengths for byte offsets. */
-import { MARKER_PATTERN } from "./marker.ts";
+import { MARKER_PATTERN, MARKER_START } from "./marker.ts";
 
 /** A secret found: [start, end) in the text being matched (UTF-16 code units, or bytes). */
 export interface Span {
@@ -49,7 +49,7 @@ const markerSearch = new RegExp(MARKER_PATTERN.source, "g");
 
 /** The markers already in a text, sorted. */
 export function markerSpans(text: string): [number, number][] {
-  if (!text.includes("[REDACTED:")) return [];
+  if (!text.includes(MARKER_START)) return [];
   const spans: [number, number][] = [];
   markerSearch.lastIndex = 0;
   for (let m = markerSearch.exec(text); m !== null; m = markerSearch.exec(text)) spans.push([m.index, m.index + m[0].length]);

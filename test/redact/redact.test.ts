@@ -88,6 +88,21 @@ describe("configuration", () => {
     expect(caseless.redact("deploy acme_k3y9q2m7x1v5z8w4").redactions).toHaveLength(1);
   });
 
+  test("mayRedact: false only where no rule could match, escapes undone or not; any rule without keywords makes it true; keywords hold no backslash", () => {
+    const r = createRedactor({ key: KEY, rules: [{ id: "acme-token", regex: "acme_(?<secret>[a-z0-9]{16})", keywords: ["acme_"] }] });
+    const bytes = (s: string) => Buffer.from(s, "latin1");
+    expect(r.mayRedact(bytes("ls -la /tmp"), 0, 11)).toBe(false);
+    expect(r.mayRedact(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 0, 28)).toBe(true);
+    // Only the range is looked at, a keyword cut by its ends included.
+    expect(r.mayRedact(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 0, 10)).toBe(false);
+    expect(r.mayRedact(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 9, 28)).toBe(false);
+    expect(r.mayRedact(bytes("mysql -pS3cret"), 0, 14)).toBe(true);
+    const always = createRedactor({ key: KEY, rules: [{ id: "any-hex", regex: "(?<secret>[0-9a-f]{40})" }] });
+    expect(always.mayRedact(bytes("ls -la /tmp"), 0, 11)).toBe(true);
+    expect(redactRuleSchema.safeParse({ id: "bs", regex: "x(?<secret>y)", keywords: ["a\\b"] }).error?.issues[0]?.message).toContain("backslash");
+    expect(() => createRedactor({ key: KEY, rules: [{ id: "bs", regex: "x(?<secret>y)", keywords: ["a\\b\\"] }] })).toThrow(/backslash/);
+  });
+
   test("disabled built-ins do not run; exceptions leave matching values", () => {
     expect(createRedactor({ key: KEY, disabled: ["mysql-password"] }).redact("mysql -pS3cret db").redactions).toEqual([]);
     const r = createRedactor({ key: KEY, exceptions: ["^hunter2$"] });
@@ -139,6 +154,16 @@ describe("redactBytes", () => {
     expect(redactor.redactBytes(plain).bytes).toBe(plain);
     const bom = Uint8Array.from([0xef, 0xbb, 0xbf, ...te.encode("PASSWORD=x1 ")]);
     expect([...redactor.redactBytes(bom).bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+  });
+
+  test("a keyword inside a typed marker wakes no rule, as text or as bytes, UTF-8 or not", () => {
+    // "password" is only in the marker's rule id: the pin rule must not run.
+    const r = createRedactor({ key: KEY, rules: [{ id: "pin", regex: "pin (?<secret>\\d{6})", keywords: ["password"] }] });
+    const typed = "[REDACTED:mysql-password:0123456789ab] pin 123456";
+    expect(r.redact(typed).redactions).toEqual([]);
+    expect(r.redactBytes(te.encode(typed)).redactions).toEqual([]);
+    expect(r.redactBytes(Uint8Array.from([0xff, ...te.encode(typed)])).redactions).toEqual([]);
+    expect(r.redactBytes(te.encode(`${typed} password`)).redactions).toHaveLength(1);
   });
 });
 

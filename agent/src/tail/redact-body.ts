@@ -16,7 +16,7 @@
  * a `consumed` at a line start of the body is that line's start in the file (capped at the first
  * record held back). Without a secret and with nothing held back, the body goes as it is.
  */
-import { escapeBytes, LogDecoder, lines as splitLines, type DecodeEvent, type LogRecord, unescapeBytes } from "../../../protocol/index.ts";
+import { escapeBytes, LogDecoder, type DecodeEvent, type LogRecord, unescapeBytes } from "../../../protocol/index.ts";
 import { MAX_REDACTIONS } from "../../../protocol/redact/declared.ts";
 import type { Redaction, Redactor } from "../../../protocol/redact/index.ts";
 import {
@@ -51,11 +51,13 @@ const TAB = 0x09;
 const LF = 0x0a;
 const BACKSLASH = 0x5c;
 const NL = new Uint8Array([LF]);
+const EMPTY = new Uint8Array(0);
 
-/** Whether a line is one the decoder reads as a CA head ("R") or part ("P") line. */
-function caType(line: Uint8Array): "head" | "part" | null {
-  if (line[0] !== 0x43 || line[1] !== 0x41 || (line[2] !== 0x31 && line[2] !== 0x32) || line[3] !== TAB) return null;
-  return line[4] === 0x52 ? "head" : line[4] === 0x50 ? "part" : null;
+/** Whether body[start, end) is a line the decoder reads as a CA head ("R") or part ("P") line. */
+function caType(body: Uint8Array, start: number, end: number): "head" | "part" | null {
+  if (end - start < 5 || body[start] !== 0x43 || body[start + 1] !== 0x41 || (body[start + 2] !== 0x31 && body[start + 2] !== 0x32) || body[start + 3] !== TAB) return null;
+  const type = body[start + 4];
+  return type === 0x52 ? "head" : type === 0x50 ? "part" : null;
 }
 
 /** The decoder's key of a CA line, `session TAB seq` (fields 2 and 3 as they are), or null. */
@@ -73,6 +75,28 @@ function chunkOf(line: Uint8Array): { before: Uint8Array; chunk: Uint8Array } {
   return { before: line.subarray(0, len + 1), chunk: line.subarray(last + 1) };
 }
 
+/**
+ * Whether a head line's parts field (third from the end: the chunk after the last TAB holds none)
+ * says 1: valid or not, the decoder never keeps such a line waiting for parts.
+ */
+function singlePart(body: Uint8Array, start: number, end: number): boolean {
+  const chunkTab = body.lastIndexOf(TAB, end - 1);
+  const lenTab = chunkTab > start ? body.lastIndexOf(TAB, chunkTab - 1) : -1;
+  return lenTab >= start + 2 && body[lenTab - 1] === 0x31 && body[lenTab - 2] === TAB;
+}
+
+/** Index of the last of the sorted `xs` that is at most `x` (0 when none is). */
+function lastAtOrBefore(xs: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (xs[mid]! <= x) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 const equal = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 
 class LinesMixedUp extends Error {
@@ -85,19 +109,21 @@ class LinesMixedUp extends Error {
 export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: BodyOptions): WireBody {
   if (!redactor) return asIs(body);
   const maxHeader = opts.maxHeaderBytes ?? MAX_RAW_REDACTIONS_HEADER_BYTES;
-  const all: Uint8Array[] = [];
+  // Line i is body[starts[i], ends[i]) and its LF; a view of it is made only for lines that are read.
   const starts: number[] = [];
-  const index = new Map<number, number>();
-  for (const { line, offset } of splitLines(body)) {
-    index.set(offset, all.length);
-    all.push(line);
-    starts.push(offset);
+  const ends: number[] = [];
+  for (let at = 0; at < body.length;) {
+    const lf = body.indexOf(LF, at);
+    if (lf < 0) throw new Error("redaction: a body must end with a complete line");
+    starts.push(at);
+    ends.push(lf);
+    at = lf + 1;
   }
-  const bodyEnd = all.length ? starts[all.length - 1]! + all[all.length - 1]!.length + 1 : 0;
-  if (bodyEnd !== body.length) throw new Error("redaction: a body must end with a complete line");
+  const count = starts.length;
+  const lineOf = (i: number) => body.subarray(starts[i], ends[i]);
 
   /** New content of a line (without its LF); undefined: as it is. */
-  const out: (Uint8Array | undefined)[] = new Array(all.length);
+  const out: (Uint8Array | undefined)[] = new Array(count);
   /** Lines sent as empty lines (their record is held back). */
   const held = new Set<number>();
   /** First body offset held back: `consumed` never settles past it. */
@@ -109,8 +135,8 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   const declared: { lines: number[]; redactions: Redaction[] }[] = [];
 
   const lineAt = (offset: number) => {
-    const i = index.get(offset);
-    if (i === undefined) throw new LinesMixedUp(`no line starts at body offset ${offset}`);
+    const i = lastAtOrBefore(starts, offset);
+    if (starts[i] !== offset) throw new LinesMixedUp(`no line starts at body offset ${offset}`);
     return i;
   };
 
@@ -122,7 +148,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     let at = 0;
     ls.forEach((i, j) => {
       const size = base + (j < extra ? 1 : 0);
-      const { before } = chunkOf(all[i]!);
+      const { before } = chunkOf(lineOf(i));
       out[i] = Buffer.concat([before, Buffer.from(`${size}\t`, "latin1"), escaped.subarray(at, at + size)]);
       at += size;
     });
@@ -130,7 +156,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
 
   /** A line that is no record's, redacted as it is. */
   const scrub = (i: number) => {
-    const line = all[i]!;
+    const line = lineOf(i);
     if (line.length === 0) return;
     const r = redactor.redactBytes(line);
     if (r.redactions.length) out[i] = r.bytes;
@@ -141,12 +167,12 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     if (!r.redactions.length) return;
     if (rec.legacy) {
       const i = ls[0]!;
-      const line = all[i]!;
+      const line = lineOf(i);
       const cut = line.length - rec.command.length;
       if (ls.length !== 1 || !equal(line.subarray(cut), rec.command)) throw new LinesMixedUp(`a 2018 line at body offset ${starts[i]}`);
       out[i] = Buffer.concat([line.subarray(0, cut), r.bytes]);
     } else {
-      const escaped = Buffer.concat(ls.map((i) => chunkOf(all[i]!).chunk));
+      const escaped = Buffer.concat(ls.map((i) => chunkOf(lineOf(i)).chunk));
       const had = unescapeBytes(escaped);
       if (typeof had === "string" || !equal(had, rec.command)) throw new LinesMixedUp(`the record at body offset ${starts[ls[0]!]}`);
       rechunk(ls, escapeBytes(r.bytes));
@@ -156,7 +182,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
 
   /** The lines of a record the server gives up: what its parts hold, redacted, over the same lines. */
   const givenUp = (ls: number[]) => {
-    const escaped = Buffer.concat(ls.map((i) => chunkOf(all[i]!).chunk));
+    const escaped = Buffer.concat(ls.map((i) => chunkOf(lineOf(i)).chunk));
     let trailing = 0;
     while (trailing < escaped.length && escaped[escaped.length - 1 - trailing] === BACKSLASH) trailing++;
     // An escape cut by the missing part (a lone backslash at the end) is kept as it is.
@@ -183,7 +209,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     return g;
   };
   const check = (g: { lines: number[] }, raw: Uint8Array) => {
-    if (!equal(raw, Buffer.concat(g.lines.flatMap((i) => [all[i]!, NL])))) throw new LinesMixedUp(`the record at body offset ${starts[g.lines[0]!]}`);
+    if (!equal(raw, Buffer.concat(g.lines.flatMap((i) => [lineOf(i), NL])))) throw new LinesMixedUp(`the record at body offset ${starts[g.lines[0]!]}`);
   };
   const onEvent = (ev: DecodeEvent) => {
     if (ev.type === "foreign") return scrub(lineAt(ev.offset));
@@ -195,10 +221,14 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   };
 
   const decoder = new LogDecoder({ legacyUtcOffset: opts.legacyUtcOffset });
-  for (let i = 0; i < all.length; i++) {
-    const line = all[i]!;
+  for (let i = 0; i < count; i++) {
     const offset = starts[i]!;
-    const type = caType(line);
+    const end = ends[i]!;
+    const type = caType(body, offset, end);
+    // Most lines hold no keyword: with no record waiting for parts, such a line is one record (or
+    // none) that the decoder would give alone, and no rule can match in it, so it goes as it is, unread.
+    if (decoder.idle && !redactor.mayRedact(body, offset, end) && (type === null || (type === "head" && singlePart(body, offset, end)))) continue;
+    const line = lineOf(i);
     const events = decoder.push(line, offset);
     // A CA line the decoder kept (no event of its own): a head now waiting for parts, or a part it took.
     const kept = type !== null && !events.some((e) => e.offset === offset);
@@ -229,11 +259,11 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   if (!declared.length && !held.size && !out.some((o) => o !== undefined)) return asIs(body);
 
   const layout = () => {
-    const wireStarts = new Array<number>(all.length);
+    const wireStarts = new Array<number>(count);
     let at = 0;
-    for (let i = 0; i < all.length; i++) {
+    for (let i = 0; i < count; i++) {
       wireStarts[i] = at;
-      at += (held.has(i) ? 0 : (out[i] ?? all[i]!).length) + 1;
+      at += (held.has(i) ? 0 : (out[i]?.length ?? ends[i]! - starts[i]!)) + 1;
     }
     return { wireStarts, length: at };
   };
@@ -267,11 +297,16 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   }
   const placed = layout();
   wireStarts = placed.wireStarts;
+  // Runs of lines that go as they are are copied as one piece.
   const parts: Uint8Array[] = [];
-  for (let i = 0; i < all.length; i++) {
-    if (!held.has(i)) parts.push(out[i] ?? all[i]!);
-    parts.push(NL);
+  let run = 0;
+  for (let i = 0; i < count; i++) {
+    const changed = out[i];
+    if (changed === undefined && !held.has(i)) continue;
+    parts.push(body.subarray(run, starts[i]), held.has(i) ? NL : changed!, held.has(i) ? EMPTY : NL);
+    run = ends[i]! + 1;
   }
+  parts.push(body.subarray(run));
   const bytes = Buffer.concat(parts, placed.length);
   return {
     bytes,
@@ -281,14 +316,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
       if (consumed >= placed.length) file = body.length;
       else {
         // The last line starting at or before `consumed` (a `consumed` inside a line settles only up to its start).
-        let lo = 0;
-        let hi = all.length - 1;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >> 1;
-          if (wireStarts[mid]! <= consumed) lo = mid;
-          else hi = mid - 1;
-        }
-        file = all.length ? starts[lo]! : 0;
+        file = count ? starts[lastAtOrBefore(wireStarts, consumed)]! : 0;
       }
       return Math.min(file, cap);
     },

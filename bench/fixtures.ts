@@ -31,7 +31,7 @@ export function benchRecord(i: number, baseUs = Date.UTC(2026, 9, 1) * 1000): Wi
   };
 }
 
-/** A benchRecord as the hook writes it (CA1 lines); benchRecord fills every field the encoder needs. */
+/** A benchRecord as the hook writes it (CA2 lines); benchRecord fills every field the encoder needs. */
 export function encodeBenchRecord(w: WireRecord): Uint8Array {
   return encodeRecord({ ...w, command: w.command ?? "" } as EncodableRecord);
 }

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { createRedactor } from "../protocol/redact/index.ts";
 import { createTestDatabase } from "../test/support/mysql.ts";
 import { AB_HEADER, abIngest } from "./ab-ingest.ts";
+import { benchRedactReporter } from "./redact-reporter.ts";
 import { benchRecord } from "./fixtures.ts";
 import { unlimitedIngestConfig } from "./server-config.ts";
 import { Rng } from "../test/support/rng.ts";
@@ -27,6 +28,8 @@ import { fmt, printTable } from "./table.ts";
 export interface RedactBenchOptions {
   commands: number;
   rounds: number;
+  /** Backlog in MB for the reporter's redaction (0: skip it). */
+  reporterMb: number;
   /** The ingest comparison: records per round and server (0: skip it), rounds, batch size, clients. */
   ingest: { records: number; rounds: number; batch: number; clients: number };
 }
@@ -59,11 +62,13 @@ const WITH_SECRET: ((r: Rng) => string)[] = [
   (r) => `curl -s "https://api.example.com/v2/report?access_token=${random(r, 32)}&format=csv" -o report.csv`,
 ];
 
-function corpus(n: number, share: number, seed: number): string[] {
+/** `commands` with a share of them replaced by commands that carry a secret. */
+export function withSecrets(commands: readonly string[], share: number, seed: number): string[] {
   const r = new Rng(seed);
-  const { commands } = commandCorpus(n, 0, seed);
   return commands.map((c) => (r.chance(share) ? r.pick(WITH_SECRET)(r) : c));
 }
+
+const corpus = (n: number, share: number, seed: number) => withSecrets(commandCorpus(n, 0, seed).commands, share, seed);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -111,6 +116,7 @@ export async function benchRedact(o: RedactBenchOptions): Promise<void> {
     }
   }
   printTable(`Redaction throughput (${redactor.rules.length} built-in rules, median of ${o.rounds})`, ["corpus", "call", "commands", "MB", "redacted", "MB/s", "MB/CPU-s", "ns/command"], rows);
+  if (o.reporterMb > 0) await benchRedactReporter({ mb: o.reporterMb, rounds: o.rounds, commands: corpus(100_000, 0.01, 20261205) });
   if (o.ingest.records > 0) await benchRedactIngest(o.ingest);
 }
 
@@ -155,7 +161,7 @@ async function benchRedactIngest(o: RedactBenchOptions["ingest"]): Promise<void>
 export function redactBenchOptions(env: Record<string, string | undefined>): RedactBenchOptions {
   const n = (k: string, d: number) => Number(env[k] ?? d);
   return {
-    commands: n("BENCH_REDACT_COMMANDS", 200_000), rounds: n("BENCH_REDACT_ROUNDS", 5),
+    commands: n("BENCH_REDACT_COMMANDS", 200_000), rounds: n("BENCH_REDACT_ROUNDS", 5), reporterMb: n("BENCH_REDACT_REPORTER_MB", 64),
     ingest: { records: n("BENCH_REDACT_INGEST_RECORDS", 24_000), rounds: n("BENCH_REDACT_INGEST_ROUNDS", 11), batch: n("BENCH_REDACT_INGEST_BATCH", 1000), clients: n("BENCH_REDACT_INGEST_CLIENTS", 4) },
   };
 }

@@ -21,7 +21,7 @@ import { enforceCap } from "./tail/cap.ts";
 import type { Events } from "./tail/context.ts";
 import { reconcile } from "./tail/reconcile.ts";
 import { recordsIn } from "./tail/records.ts";
-import { redactBody } from "./tail/redact-body.ts";
+import { redactBody, WireBuffer } from "./tail/redact-body.ts";
 import { isQuiet, retireDrained, rotateIfDue } from "./tail/rotate.ts";
 import { describeUnread, rememberHead, TAIL_BYTES, tailOf } from "./tail/track.ts";
 
@@ -92,7 +92,7 @@ export async function run(cfg: Config, opts: RunOptions = {}): Promise<number> {
     const shipper = createShipper(cfg, utcOffset, deadline);
     const stuck: string[] = [];
     const ctx: DrainCtx = {
-      deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)!, newLoss, redactor,
+      deadline, now, save, warn, legacyUtcOffset: parseUtcOffset(utcOffset)!, newLoss, redactor, wireBuffer: new WireBuffer(),
       cap: { bytes: cfg.batch.max_bytes, lines: MAX_LINES_PER_BODY },
     };
     try {
@@ -170,6 +170,8 @@ interface DrainCtx {
   cap: { bytes: number; lines: number };
   /** Replaces the secrets of each body before it is sent (tail/redact-body.ts); null: bodies go as read. */
   redactor: Redactor | null;
+  /** Holds the body being sent, when redaction rewrote it; bodies are sent one at a time. */
+  wireBuffer: WireBuffer;
 }
 
 /** What one drain dead-lettered: counted in one `loss` record per file and run, saved with the checkpoint it moved. */
@@ -320,7 +322,7 @@ async function drain(cfg: Config, state: State, f: TrackedFile, shipper: Shipper
         return stuck(`the server settled nothing of a body of ${zero} bytes, the largest this run may send (lines ≤ ${maxLines}, bytes ≤ ${ctx.cap.bytes}); its answer: ${lastZeroAnswer}`);
       }
       // What leaves the host: the body with its secrets replaced, line for line (tail/redact-body.ts).
-      const wire = redactBody(body, ctx.redactor, { final: finalBody, giveUp, legacyUtcOffset: ctx.legacyUtcOffset });
+      const wire = redactBody(body, ctx.redactor, { final: finalBody, giveUp, legacyUtcOffset: ctx.legacyUtcOffset, into: ctx.wireBuffer });
       let answer: RawAnswer;
       try {
         answer = await shipper.postRaw(wire.bytes, finalBody, giveUp, wire.header);

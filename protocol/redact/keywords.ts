@@ -27,8 +27,8 @@ export interface KeywordIndex {
   scanString(text: string, hit: Uint8Array, from: number, to: number): number;
   /** scanString over bytes (each byte one character). */
   scanBytes(bytes: Uint8Array, hit: Uint8Array): number;
-  /** Whether bytes[from, to) hold any rule's keyword (each byte one character). */
-  anyBytes(bytes: Uint8Array, from: number, to: number): boolean;
+  /** Where the first keyword of any rule in bytes[from, to) begins (each byte one character), or -1. */
+  nextInBytes(bytes: Uint8Array, from: number, to: number): number;
 }
 
 /** The index of each rule's keywords (rules by position in `keywordsByRule`). */
@@ -116,19 +116,19 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
     return found;
   }
 
-  function anyBytes(bytes: Uint8Array, from: number, to: number): boolean {
+  function nextInBytes(bytes: Uint8Array, from: number, to: number): number {
     let a = 0;
     let b = 0;
     for (let i = from; i < to; i++) {
       const c = FOLD[bytes[i]!]!;
       if (pairs[(a << 7) | b] === 1 && i - from >= 2) {
         const slot = table[trigram(a, b, c)]!;
-        if (slot !== 0 && holdsAt(bytes, i - 2, to, slot)) return true;
+        if (slot !== 0 && holdsAt(bytes, i - 2, to, slot)) return i - 2;
       }
       a = b;
       b = c;
     }
-    return false;
+    return -1;
   }
 
   function holdsAt(bytes: Uint8Array, start: number, to: number, slot: number): boolean {
@@ -142,5 +142,5 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
     return false;
   }
 
-  return { always, scanString, scanBytes, anyBytes };
+  return { always, scanString, scanBytes, nextInBytes };
 }

@@ -36,11 +36,12 @@ export interface Redactor {
    */
   redactBytes(bytes: Uint8Array): { bytes: Uint8Array; redactions: Redaction[] };
   /**
-   * False when no rule can match in bytes[from, to), nor in any part of them, nor in a text they
-   * hold with log escapes (protocol/escape.ts) undone: they hold no rule's keyword (keywords hold no
-   * backslash) and every rule has keywords. redact() and redactBytes() of all such texts give no redaction.
+   * Where in bytes[from, to) the first text begins that some rule could match, escapes undone or not
+   * (protocol/escape.ts; keywords hold no backslash): its first keyword, `from` when a rule has none,
+   * -1 when there is none. redact() and redactBytes() give no redaction of any text within a range
+   * that holds none.
    */
-  mayRedact(bytes: Uint8Array, from: number, to: number): boolean;
+  nextMaybeSecret(bytes: Uint8Array, from: number, to: number): number;
 }
 
 interface CompiledRule {
@@ -267,7 +268,7 @@ export function createRedactor(input: RedactorOptions): Redactor {
   }
 
   const redact = (text: string) => redactText(text, false);
-  const mayRedact = (bytes: Uint8Array, from: number, to: number) => keywords.always.length > 0 || keywords.anyBytes(bytes, from, to);
+  const nextMaybeSecret = (bytes: Uint8Array, from: number, to: number) => (keywords.always.length > 0 ? (from < to ? from : -1) : keywords.nextInBytes(bytes, from, to));
 
-  return { rules, redact, redactBytes, mayRedact };
+  return { rules, redact, redactBytes, nextMaybeSecret };
 }

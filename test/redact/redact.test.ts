@@ -88,17 +88,21 @@ describe("configuration", () => {
     expect(caseless.redact("deploy acme_k3y9q2m7x1v5z8w4").redactions).toHaveLength(1);
   });
 
-  test("mayRedact: false only where no rule could match, escapes undone or not; any rule without keywords makes it true; keywords hold no backslash", () => {
+  test("nextMaybeSecret: where the first keyword of any rule begins in a range, escapes undone or not; a rule without keywords makes it the range's start; keywords hold no backslash", () => {
     const r = createRedactor({ key: KEY, rules: [{ id: "acme-token", regex: "acme_(?<secret>[a-z0-9]{16})", keywords: ["acme_"] }] });
     const bytes = (s: string) => Buffer.from(s, "latin1");
-    expect(r.mayRedact(bytes("ls -la /tmp"), 0, 11)).toBe(false);
-    expect(r.mayRedact(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 0, 28)).toBe(true);
+    expect(r.nextMaybeSecret(bytes("ls -la /tmp"), 0, 11)).toBe(-1);
+    expect(r.nextMaybeSecret(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 0, 28)).toBe(7);
+    expect(r.nextMaybeSecret(bytes("acme_k3y9q2m7x1v5z8w4"), 0, 21)).toBe(0);
     // Only the range is looked at, a keyword cut by its ends included.
-    expect(r.mayRedact(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 0, 10)).toBe(false);
-    expect(r.mayRedact(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 9, 28)).toBe(false);
-    expect(r.mayRedact(bytes("mysql -pS3cret"), 0, 14)).toBe(true);
+    expect(r.nextMaybeSecret(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 0, 10)).toBe(-1);
+    expect(r.nextMaybeSecret(bytes("deploy ACME_k3y9q2m7x1v5z8w4"), 8, 28)).toBe(-1);
+    expect(r.nextMaybeSecret(bytes("x\tmysql -pS3cret\nacme_"), 3, 21)).toBe(-1);
+    expect(r.nextMaybeSecret(bytes("x\tmysql -pS3cret\nacme_"), 3, 22)).toBe(17);
+    expect(r.nextMaybeSecret(bytes("ls\nmysql -pS3cret"), 0, 17)).toBe(3);
     const always = createRedactor({ key: KEY, rules: [{ id: "any-hex", regex: "(?<secret>[0-9a-f]{40})" }] });
-    expect(always.mayRedact(bytes("ls -la /tmp"), 0, 11)).toBe(true);
+    expect(always.nextMaybeSecret(bytes("ls -la /tmp"), 4, 11)).toBe(4);
+    expect(always.nextMaybeSecret(bytes("ls -la /tmp"), 11, 11)).toBe(-1);
     expect(redactRuleSchema.safeParse({ id: "bs", regex: "x(?<secret>y)", keywords: ["a\\b"] }).error?.issues[0]?.message).toContain("backslash");
     expect(() => createRedactor({ key: KEY, rules: [{ id: "bs", regex: "x(?<secret>y)", keywords: ["a\\b\\"] }] })).toThrow(/backslash/);
   });

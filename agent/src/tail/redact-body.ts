@@ -37,6 +37,20 @@ export function asIs(body: Uint8Array): WireBody {
   return { bytes: body, header: undefined, settled: (consumed) => Math.min(consumed, body.length) };
 }
 
+/**
+ * Memory for the bodies a reader sends one after another: a body written into it replaces the one
+ * before, whose bytes must no longer be in use (on some hosts the first touch of fresh pages costs
+ * more than writing the body). Without one, each body gets its own memory.
+ */
+export class WireBuffer {
+  private memory = new Uint8Array(0);
+
+  take(length: number): Uint8Array {
+    if (this.memory.length < length) this.memory = new Uint8Array(length + (length >> 3));
+    return this.memory.subarray(0, length);
+  }
+}
+
 export interface BodyOptions {
   /** `?final=1`: records without all their parts are given up by the server, so sent (redacted) now. */
   final: boolean;
@@ -45,6 +59,8 @@ export interface BodyOptions {
   legacyUtcOffset: number;
   /** Longest header value (default MAX_RAW_REDACTIONS_HEADER_BYTES); records past it wait for a later body. */
   maxHeaderBytes?: number;
+  /** Where a rewritten body is written: it lives until the next body written there. */
+  into?: WireBuffer;
 }
 
 const TAB = 0x09;
@@ -221,13 +237,16 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   };
 
   const decoder = new LogDecoder({ legacyUtcOffset: opts.legacyUtcOffset });
+  // Where the next text a rule could match begins (a keyword holds no LF, so none spans two lines).
+  let next = redactor.nextMaybeSecret(body, 0, body.length);
   for (let i = 0; i < count; i++) {
     const offset = starts[i]!;
     const end = ends[i]!;
     const type = caType(body, offset, end);
+    if (next !== -1 && next < offset) next = redactor.nextMaybeSecret(body, offset, body.length);
     // Most lines hold no keyword: with no record waiting for parts, such a line is one record (or
     // none) that the decoder would give alone, and no rule can match in it, so it goes as it is, unread.
-    if (decoder.idle && !redactor.mayRedact(body, offset, end) && (type === null || (type === "head" && singlePart(body, offset, end)))) continue;
+    if (decoder.idle && (next === -1 || next >= end) && (type === null || (type === "head" && singlePart(body, offset, end)))) continue;
     const line = lineOf(i);
     const events = decoder.push(line, offset);
     // A CA line the decoder kept (no event of its own): a head now waiting for parts, or a part it took.
@@ -307,7 +326,12 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     run = ends[i]! + 1;
   }
   parts.push(body.subarray(run));
-  const bytes = Buffer.concat(parts, placed.length);
+  const bytes = opts.into ? opts.into.take(placed.length) : new Uint8Array(placed.length);
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
   return {
     bytes,
     header: entries.length ? encodeRawRedactions(entries) : undefined,

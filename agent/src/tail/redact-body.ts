@@ -142,10 +142,19 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   const out: (Uint8Array | undefined)[] = new Array(count);
   /** Lines sent as empty lines (their record is held back). */
   const held = new Set<number>();
+  /** Lines rewritten or held back. */
+  const touched = new Set<number>();
+  const rewrite = (i: number, bytes: Uint8Array) => {
+    out[i] = bytes;
+    touched.add(i);
+  };
   /** First body offset held back: `consumed` never settles past it. */
   let cap = Infinity;
   const hold = (ls: number[]) => {
-    for (const i of ls) held.add(i);
+    for (const i of ls) {
+      held.add(i);
+      touched.add(i);
+    }
     cap = Math.min(cap, starts[ls[0]!]!);
   };
   const declared: { lines: number[]; redactions: Redaction[] }[] = [];
@@ -165,7 +174,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     ls.forEach((i, j) => {
       const size = base + (j < extra ? 1 : 0);
       const { before } = chunkOf(lineOf(i));
-      out[i] = Buffer.concat([before, Buffer.from(`${size}\t`, "latin1"), escaped.subarray(at, at + size)]);
+      rewrite(i, Buffer.concat([before, Buffer.from(`${size}\t`, "latin1"), escaped.subarray(at, at + size)]));
       at += size;
     });
   };
@@ -175,7 +184,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     const line = lineOf(i);
     if (line.length === 0) return;
     const r = redactor.redactBytes(line);
-    if (r.redactions.length) out[i] = r.bytes;
+    if (r.redactions.length) rewrite(i, r.bytes);
   };
 
   const record = (rec: LogRecord, ls: number[]) => {
@@ -186,7 +195,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
       const line = lineOf(i);
       const cut = line.length - rec.command.length;
       if (ls.length !== 1 || !equal(line.subarray(cut), rec.command)) throw new LinesMixedUp(`a 2018 line at body offset ${starts[i]}`);
-      out[i] = Buffer.concat([line.subarray(0, cut), r.bytes]);
+      rewrite(i, Buffer.concat([line.subarray(0, cut), r.bytes]));
     } else {
       const escaped = Buffer.concat(ls.map((i) => chunkOf(lineOf(i)).chunk));
       const had = unescapeBytes(escaped);
@@ -275,16 +284,21 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   }
   if (groups.size) throw new LinesMixedUp("a record left over");
 
-  if (!declared.length && !held.size && !out.some((o) => o !== undefined)) return asIs(body);
+  if (!declared.length && !touched.size) return asIs(body);
 
+  /** Where each line starts in what is sent: only the touched lines' lengths change. */
   const layout = () => {
-    const wireStarts = new Array<number>(count);
-    let at = 0;
-    for (let i = 0; i < count; i++) {
-      wireStarts[i] = at;
-      at += (held.has(i) ? 0 : (out[i]?.length ?? ends[i]! - starts[i]!)) + 1;
-    }
-    return { wireStarts, length: at };
+    const lines = [...touched].sort((a, b) => a - b);
+    /** shift[k]: bytes the touched lines before lines[k] add (negative: remove). */
+    const shift = new Array<number>(lines.length + 1);
+    let sum = 0;
+    lines.forEach((i, k) => {
+      shift[k] = sum;
+      sum += (held.has(i) ? 0 : out[i]!.length) - (ends[i]! - starts[i]!);
+    });
+    shift[lines.length] = sum;
+    const wireStart = (i: number) => starts[i]! + shift[lines.length === 0 || lines[0]! >= i ? 0 : lastAtOrBefore(lines, i - 1) + 1]!;
+    return { lines, wireStart, length: body.length + sum };
   };
 
   // The header: records in body order while they fit; the first that does not and every redacted one
@@ -292,13 +306,13 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   // One that does not fit alone, at the body's start, declares what fits: the rest of its markers stay
   // in its text, unlisted, and no secret leaves all the same.
   declared.sort((a, b) => a.lines[0]! - b.lines[0]!);
-  let { wireStarts } = layout();
+  const before = layout();
   const entries: RawRedactions[] = [];
   let size = 0;
   let full = false;
   for (const d of declared) {
     if (full) { hold(d.lines); continue; }
-    const entry = { offset: wireStarts[d.lines[0]!]!, redactions: d.redactions };
+    const entry = { offset: before.wireStart(d.lines[0]!), redactions: d.redactions };
     const add = rawRedactionsEntry(entry).length + (entries.length ? RAW_REDACTIONS_SEPARATOR.length : 0);
     if (size + add <= maxHeader) {
       entries.push(entry);
@@ -315,14 +329,11 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     }
   }
   const placed = layout();
-  wireStarts = placed.wireStarts;
   // Runs of lines that go as they are are copied as one piece.
   const parts: Uint8Array[] = [];
   let run = 0;
-  for (let i = 0; i < count; i++) {
-    const changed = out[i];
-    if (changed === undefined && !held.has(i)) continue;
-    parts.push(body.subarray(run, starts[i]), held.has(i) ? NL : changed!, held.has(i) ? EMPTY : NL);
+  for (const i of placed.lines) {
+    parts.push(body.subarray(run, starts[i]), held.has(i) ? NL : out[i]!, held.has(i) ? EMPTY : NL);
     run = ends[i]! + 1;
   }
   parts.push(body.subarray(run));
@@ -340,7 +351,14 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
       if (consumed >= placed.length) file = body.length;
       else {
         // The last line starting at or before `consumed` (a `consumed` inside a line settles only up to its start).
-        file = count ? starts[lastAtOrBefore(wireStarts, consumed)]! : 0;
+        let lo = 0;
+        let hi = count - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >> 1;
+          if (placed.wireStart(mid) <= consumed) lo = mid;
+          else hi = mid - 1;
+        }
+        file = count ? starts[lo]! : 0;
       }
       return Math.min(file, cap);
     },

@@ -5,10 +5,10 @@
  * after connection loses only their own lines, counted exactly; another user's lines are intact.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findSocket } from "../../agent/src/stamp/socket-owner.ts";
+import { findSocket, socketOwner } from "../../agent/src/stamp/socket-owner.ts";
 import { startStampServer } from "../../agent/src/stamp/server.ts";
 import { readSpool, uidNames } from "../../agent/src/stamp/spool-records.ts";
 import { encodeRecord } from "../../protocol/index.ts";
@@ -70,6 +70,30 @@ describe("socket owner", () => {
     // A socket its writer closed already (TIME_WAIT, or orphaned) shows uid 0 and inode 0: no one's, never root's.
     const closed = "   3: 0100007F:A0F3 0100007F:03D3 06 00000000:00000000 03:00000F5A 00000000     0        0 0 3 0000000000000000";
     expect(findSocket(`${table}\n${closed}`, "127.0.0.1:41203", "127.0.0.1:979")).toBeUndefined();
+  });
+
+  test("the holder's ids come from a process still holding the socket: one gone meanwhile (a forked child of the shell) is passed over", () => {
+    const proc = join(dir, "fake-proc");
+    const holder = (pid: number, socket: number, ids?: { loginuid: string; sessionid: string }) => {
+      mkdirSync(join(proc, String(pid), "fd"), { recursive: true });
+      symlinkSync(`socket:[${socket}]`, join(proc, String(pid), "fd", "3"));
+      if (ids) for (const [k, v] of Object.entries(ids)) writeFileSync(join(proc, String(pid), k), `${v}\n`);
+    };
+    mkdirSync(join(proc, "net"), { recursive: true });
+    writeFileSync(join(proc, "net", "tcp"), [
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode",
+      "   1: 0100007F:A0F2 0100007F:03D3 01 00000000:00000000 00:00000000 00000000  1001        0 222 1 0000000000000000 20 4 30 10 -1",
+    ].join("\n"));
+    holder(100, 222); // its ids are gone: it exited after its descriptors were read
+    holder(200, 999, { loginuid: "5", sessionid: "5" }); // another socket
+    holder(300, 222, { loginuid: "1001", sessionid: "7" });
+    expect(socketOwner(41202, 979, proc)).toEqual({ uid: 1001, inode: 222, pid: 300, loginUid: 1001, auditSession: 7 });
+    // An unset login uid is a reading, not a reason to look further.
+    holder(150, 222, { loginuid: "4294967295", sessionid: "4294967295" });
+    expect(socketOwner(41202, 979, proc)).toEqual({ uid: 1001, inode: 222, pid: 150, loginUid: null, auditSession: null });
+    rmSync(join(proc, "150"), { recursive: true });
+    rmSync(join(proc, "300"), { recursive: true });
+    expect(socketOwner(41202, 979, proc)).toEqual({ uid: 1001, inode: 222, pid: null, loginUid: null, auditSession: null });
   });
 });
 

@@ -42,35 +42,55 @@ export function findSocket(table: string, local: string, remote: string): { uid:
   return undefined;
 }
 
-/** A process with an open fd on socket `inode`, or null (one scan of /proc; done once per connection). */
-export function holderOf(inode: number, proc = "/proc"): number | null {
-  const want = `socket:[${inode}]`;
-  for (const name of readdirSync(proc)) {
-    if (!/^\d+$/.test(name)) continue;
-    let fds: string[];
+/** Whether process `pid` has an open fd on socket `inode`. */
+function holds(pid: string, want: string, proc: string): boolean {
+  let fds: string[];
+  try {
+    fds = readdirSync(`${proc}/${pid}/fd`);
+  } catch {
+    return false; // gone, or not ours to read
+  }
+  for (const fd of fds) {
     try {
-      fds = readdirSync(`${proc}/${name}/fd`);
+      if (readlinkSync(`${proc}/${pid}/fd/${fd}`) === want) return true;
     } catch {
-      continue; // gone, or not ours to read
+      // closed meanwhile
     }
-    for (const fd of fds) {
-      try {
-        if (readlinkSync(`${proc}/${name}/fd/${fd}`) === want) return Number(name);
-      } catch {
-        // closed meanwhile
-      }
-    }
+  }
+  return false;
+}
+
+/**
+ * A process with an open fd on socket `inode`, with its login uid and audit session, or null (one
+ * scan of /proc; done once per connection). The shell that opened the socket may have forked
+ * children that hold it too and exit at any moment: a holder whose ids cannot be read, or which no
+ * longer holds the socket once they are read (its pid may be another process's by then), is passed
+ * over for the next.
+ */
+export function holderOf(inode: number, proc = "/proc"): { pid: number; loginUid: number | null; auditSession: number | null } | null {
+  const want = `socket:[${inode}]`;
+  // Lowest pid first (as /proc lists them): the shell that opened the socket before the children it forked.
+  const pids = readdirSync(proc).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(a) - Number(b));
+  for (const name of pids) {
+    if (!holds(name, want, proc)) continue;
+    const loginUid = readId(`${proc}/${name}/loginuid`);
+    const auditSession = readId(`${proc}/${name}/sessionid`);
+    if (loginUid === undefined || auditSession === undefined || !holds(name, want, proc)) continue;
+    return { pid: Number(name), loginUid, auditSession };
   }
   return null;
 }
 
-function readId(path: string): number | null {
+/** An id file of /proc/PID: the number, null when unset (4294967295), undefined when it cannot be read (the process is gone). */
+function readId(path: string): number | null | undefined {
+  let text: string;
   try {
-    const n = Number(readFileSync(path, "utf8").trim());
-    return Number.isInteger(n) && n !== UNSET ? n : null;
+    text = readFileSync(path, "utf8").trim();
   } catch {
-    return null;
+    return undefined;
   }
+  const n = Number(text);
+  return Number.isInteger(n) && n !== UNSET && text !== "" ? n : null;
 }
 
 /**
@@ -80,11 +100,6 @@ function readId(path: string): number | null {
 export function socketOwner(clientPort: number, serverPort: number, proc = "/proc"): SocketOwner | undefined {
   const row = findSocket(readFileSync(`${proc}/net/tcp`, "utf8"), `127.0.0.1:${clientPort}`, `127.0.0.1:${serverPort}`);
   if (!row) return undefined;
-  const pid = row.inode > 0 ? holderOf(row.inode, proc) : null;
-  return {
-    ...row,
-    pid,
-    loginUid: pid === null ? null : readId(`${proc}/${pid}/loginuid`),
-    auditSession: pid === null ? null : readId(`${proc}/${pid}/sessionid`),
-  };
+  const holder = row.inode > 0 ? holderOf(row.inode, proc) : null;
+  return { ...row, pid: holder?.pid ?? null, loginUid: holder?.loginUid ?? null, auditSession: holder?.auditSession ?? null };
 }

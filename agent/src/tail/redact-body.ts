@@ -15,6 +15,10 @@
  * So line n of the body is line n of the file: the server's `rejected[].line` names file lines, and
  * a `consumed` at a line start of the body is that line's start in the file (capped at the first
  * record held back). Without a secret and with nothing held back, the body goes as it is.
+ *
+ * Only lines where a rule's keyword occurs, and lines of records in parts, are decoded: any other
+ * line, read while no record waits for its parts, is one record or none that no rule can match
+ * (Redactor.nextMaybeSecret), the same as decoding it would give.
  */
 import { escapeBytes, LogDecoder, type DecodeEvent, type LogRecord, unescapeBytes } from "../../../protocol/index.ts";
 import { MAX_REDACTIONS } from "../../../protocol/redact/declared.ts";

@@ -215,6 +215,33 @@ export const CORPUS: Record<string, RuleCorpus> = {
     ],
     misses: ["redis-cli -h cache ping", "redis-cli --askpass", "redis-cli -a $REDIS_PASSWORD ping", "redis-cli -p 6380 info"],
   },
+  "mongo-password": {
+    hits: [
+      "mongosh -u admin -p «S3cretMg» --authenticationDatabase admin",
+      "mongo --host db1 --password=«Pa55w0rd» -u root",
+      "mongodump --uri mongodb://db1 -u backup --password '«b4ck up»' -o /data/dump",
+      // Also a --password flag (cli-secret-flag): the program's own rule names it.
+      "mongosh --username admin --password «M0ngo» --authenticationDatabase admin",
+    ],
+    misses: ["mongosh -u admin -p --authenticationDatabase admin", "mongo --port 27017 app", "mongosh -p $MONGO_PASSWORD", "mongorestore --drop /data/dump"],
+  },
+  "sqlcmd-password": {
+    hits: [
+      "sqlcmd -S db -U sa -P «S3cret»",
+      `sqlcmd -S tcp:db,1433 -U app -P"«p@ss w0rd»" -Q "select 1"`,
+      "bcp dbo.orders out orders.dat -S db -U sa -P«Xy12zz» -c",
+    ],
+    misses: ["sqlcmd -S db -E -Q 'select 1'", "sqlcmd -S db -U sa -p", "sqlcmd -S db -U sa -P $SQLCMDPASSWORD"],
+  },
+  "smb-user-password": {
+    hits: [
+      "smbclient //fs/share -U bob%«S3cret»",
+      "smbclient -L fs --user='CORP\\bob%«Pa55 w0rd»'",
+      "net rpc user -U admin%«Adm1nPw» -S dc1",
+      "rpcclient -U \"alice%«x9y8z7»\" dc1",
+    ],
+    misses: ["smbclient //fs/share -U bob", "smbclient //fs/share -U bob%$SMB_PASS", "net stop w32time", "echo 100%done | smbclient //fs/x -N"],
+  },
   "docker-login-password": {
     hits: [
       "docker login -u bob -p «S3cretPw» registry.example.com",
@@ -334,7 +361,6 @@ export const CORPUS: Record<string, RuleCorpus> = {
       "wget --http-password=«h77pPw» https://x.example.com/file",
       "az login -u ops@example.com --password «AzPw!2024»",
       "./deploy.sh --api-key «k3yV4l»",
-      "mongosh --username admin --password «M0ngo» --authenticationDatabase admin",
       "kubeadm join 10.0.0.1:6443 --token «abcdef.0123456789abcdef» --discovery-token-ca-cert-hash sha256:0f1e2d3c",
       "terraform apply --client-secret=«cl13nt»",
     ],
@@ -506,9 +532,6 @@ export const KNOWN_GAPS: Record<string, RuleCorpus> = {
   },
   [NO_RULE]: {
     hits: [
-      "smbclient //fs/share -U bob%«S3cret»",
-      "sqlcmd -S db -U sa -P «S3cret»",
-      "mongo -u admin -p «S3cret» admin",
       "set -x DB_PASSWORD «S3cret»",
       `echo "password: «S3cret»" >> app.yml`,
     ],

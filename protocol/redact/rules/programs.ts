@@ -28,6 +28,27 @@ export const PROGRAM_RULES: RedactRule[] = [
     pattern: new RegExp(re(PROGRAM, String.raw`redis-cli[ \t]`, ARGS, String.raw`(?:-a[ \t]*|--pass[ \t=]+)(?!-)`, VALUE)),
   },
   {
+    id: "mongo-password",
+    description: "MongoDB shells and tools (mongo, mongosh, mongodump, mongorestore, mongoexport, mongoimport, mongostat, mongotop) -p VALUE / --password VALUE (a bare -p prompts)",
+    keywords: ["mongo"],
+    pattern: new RegExp(re(PROGRAM, String.raw`mongo(?:sh|dump|restore|export|import|stat|top)?[ \t]`, ARGS, String.raw`(?:-p|--password)(?:[ \t]+|=)(?!-)`, VALUE)),
+  },
+  {
+    id: "sqlcmd-password",
+    description: "SQL Server's sqlcmd and bcp -P VALUE (upper case; -p is another option)",
+    keywords: ["sqlcmd", "bcp"],
+    pattern: new RegExp(re(PROGRAM, String.raw`(?:sqlcmd|bcp)[ \t]`, ARGS, String.raw`-P[ \t]*(?!-)`, VALUE)),
+  },
+  {
+    id: "smb-user-password",
+    description: "Samba clients (smbclient, rpcclient, smbcacls, smbget, net) -U/--user user%VALUE (only the password; -U user alone prompts)",
+    keywords: ["smb", "rpcclient", "net "],
+    pattern: new RegExp(re(
+      PROGRAM, String.raw`(?:smbclient|rpcclient|smbcacls|smbget|net)[ \t]`, ARGS, String.raw`(?:-U|--user)(?:[ \t]*|=)`,
+      String.raw`(?:"[^"\n%]{0,128}%(?<secret>[^"\n]+)"|'[^'\n%]{0,128}%(?<secret>[^'\n]+)'|[^ \t\n"'%]{0,128}%(?<secret>[^ \t\n\r\f\v"'\x60;&|<>()]+))`,
+    )),
+  },
+  {
     id: "docker-login-password",
     description: "docker/podman/buildah/skopeo/nerdctl/helm registry login -p VALUE / --password VALUE (not --password-stdin)",
     keywords: ["login"],

@@ -2,6 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { BUILTIN_RULES, createRedactor, fingerprint, MARKER_PATTERN, redactRuleSchema, RULE_ID } from "../../protocol/redact/index.ts";
+import { Rng } from "../support/rng.ts";
+import { CORPUS, KNOWN_GAPS, parseHit } from "./corpus.ts";
 
 const KEY = "redact-test-fingerprint-key-0123456789";
 const redactor = createRedactor({ key: KEY });
@@ -136,6 +138,36 @@ describe("configuration", () => {
       for (const k of r.keywords) expect(k).toMatch(/^[\x20-\x7e]{3,}$/);
       for (const k of r.keywords) expect(k).toBe(k.toLowerCase());
     }
+  });
+});
+
+describe("keywords", () => {
+  test("a built-in rule's regex matches only texts holding one of its keywords: the prefilter never hides a secret", () => {
+    // Every corpus line, and random recombinations of their words (a program's option without the
+    // program, a value after another program's name, …).
+    const lines = [...Object.entries(CORPUS), ...Object.entries(KNOWN_GAPS)].flatMap(([rule, c]) => [...c.hits.map((h) => parseHit(rule, h, () => "x").command), ...c.misses]);
+    const words = lines.flatMap((l) => l.split(/[ \t]+/)).filter((w) => w.length > 0);
+    const rng = new Rng(Number(process.env.FUZZ_SEED ?? 20261203));
+    const seps = [" ", " ", " ", "\t", " | ", "; ", " && ", "="];
+    for (let i = 0; i < 20_000; i++) {
+      let line = rng.pick(words);
+      for (let k = rng.range(1, 10); k > 0; k--) line += rng.pick(seps) + rng.pick(words);
+      lines.push(line);
+    }
+    const missing: string[] = [];
+    for (const rule of BUILTIN_RULES) {
+      if (rule.keywords.length === 0) continue;
+      const re = new RegExp(rule.pattern.source, `${rule.pattern.flags}g`);
+      for (const line of lines) {
+        const folded = line.toLowerCase();
+        if (rule.keywords.some((k) => folded.includes(k))) continue;
+        for (const m of line.matchAll(re)) {
+          if (m.groups?.secret) missing.push(`${rule.id}: ${JSON.stringify(line)}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    expect(lines.length).toBeGreaterThan(20_000);
   });
 });
 

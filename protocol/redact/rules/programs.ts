@@ -93,7 +93,8 @@ export const PROGRAM_RULES: RedactRule[] = [
   {
     id: "stdin-password",
     description: "echo VALUE piped into passwd, sudo -S or a --password-stdin login",
-    keywords: ["passwd", "sudo", "password-stdin"],
+    // Every match begins with echo or printf: rarer words than sudo, which most admin commands hold.
+    keywords: ["echo", "printf"],
     pattern: new RegExp(re(
       PROGRAM, String.raw`(?:echo|printf)[ \t]+(?:-[neE]{1,3}[ \t]+)?`, VALUE,
       String.raw`[ \t]*\|[ \t]*(?:sudo[ \t]+(?:-[A-Za-z]+[ \t]+){0,8})?(?:passwd(?![\w-])|sudo(?:[ \t]+-[A-Za-z]+){0,8}?[ \t]+-[A-Za-z]*S|[^|;&\n]{0,256}?--password-stdin)`,

@@ -3,7 +3,7 @@
  * schema, every problem in one ConfigError that names each key. Callers print the message and
  * exit 2. Messages name keys and files, never values (a token must not reach a log).
  */
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 
@@ -27,6 +27,22 @@ export function readYamlMapping(path: string): Record<string, unknown> {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
   return raw as Record<string, unknown>;
+}
+
+/**
+ * A key kept in a file (its first line, at least 32 characters), or a ConfigError naming `setting`
+ * and the file, never the key; `ownerOnly` makes the file 0600 first (one the program made itself).
+ */
+export function readKeyFile(setting: string, file: string, opts: { ownerOnly?: boolean } = {}): string {
+  let key: string;
+  try {
+    if (opts.ownerOnly) chmodSync(file, 0o600);
+    key = readFileSync(file, "utf8").split("\n")[0]!.trim();
+  } catch (e) {
+    throw new ConfigError(`${setting}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (key.length < 32) throw new ConfigError(`${setting}: the key in ${file} must be at least 32 characters`);
+  return key;
 }
 
 /** One line per zod issue: `key.path: message`, or `unknown key(s) a.b, a.c`. */

@@ -14,7 +14,8 @@
  * - `redact.enabled: false`: off.
  * The stamping daemon (`listen`) needs no key: it keeps the lines on this host.
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { readKeyFile } from "../../protocol/config-file.ts";
 import { MAX_REDACTIONS } from "../../protocol/redact/declared.ts";
 import { createRedactor, type Redactor } from "../../protocol/redact/index.ts";
 import type { WireRecord } from "../../protocol/index.ts";
@@ -31,16 +32,13 @@ export function reporterRedaction(cfg: ReporterConfig): ReporterRedaction {
   const file = r.key_file ?? DEFAULT_REDACT_KEY_FILE;
   const required = r.enabled === true || r.key_file !== undefined;
   const fix = "; redaction is on: give this host the deployment's key (the server's redact.key_file), or set redact.enabled: false to send commands as typed";
-  let text: string;
+  if (!required && statSync(file, { throwIfNoEntry: false }) === undefined) return { redactor: null, why: `no key file ${file} (redact.enabled is not set)` };
+  let key: string;
   try {
-    text = readFileSync(file, "utf8");
+    key = readKeyFile("redact.key_file", file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "error";
-    if (!required && code === "ENOENT") return { redactor: null, why: `no key file ${file} (redact.enabled is not set)` };
-    throw new ConfigError(`redact.key_file: cannot read ${file}: ${code}${fix}`);
+    throw e instanceof ConfigError ? new ConfigError(`${e.message}${fix}`) : e;
   }
-  const key = text.split("\n")[0]!.trim();
-  if (key.length < 32) throw new ConfigError(`redact.key_file: the key in ${file} must be at least 32 characters${fix}`);
   return { redactor: createRedactor({ key, rules: r.rules, disabled: r.disabled, exceptions: r.exceptions }), keyFile: file };
 }
 

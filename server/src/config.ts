@@ -1,6 +1,6 @@
-import { chmodSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { ConfigError, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
+import { ConfigError, readKeyFile, readYamlMapping, validateConfig } from "../../protocol/config-file.ts";
 import { MAX_RECORDS_PER_BODY, parseUtcOffset } from "../../protocol/index.ts";
 import { BUILTIN_RULES } from "./alerts/builtin-rules.ts";
 import { channelListSchema } from "./alerts/channels/config.ts";
@@ -170,22 +170,6 @@ export function loadConfig(path: string | undefined, env: Record<string, string 
   const file = config.tokens.host_key_file;
   if (file !== undefined) config.tokens.host_key = readKeyFile("tokens.host_key_file", file);
   return config;
-}
-
-/**
- * A key kept in a file (its first line, at least 32 characters), or a ConfigError naming `setting`
- * and the file; `ownerOnly` makes the file 0600 first (one the server made itself).
- */
-export function readKeyFile(setting: string, file: string, opts: { ownerOnly?: boolean } = {}): string {
-  let key: string;
-  try {
-    if (opts.ownerOnly) chmodSync(file, 0o600);
-    key = readFileSync(file, "utf8").split("\n")[0]!.trim();
-  } catch (e) {
-    throw new ConfigError(`${setting}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (key.length < 32) throw new ConfigError(`${setting}: the key in ${file} must be at least 32 characters`);
-  return key;
 }
 
 /** Shared ingest tokens are taken: explicitly, or by default when some are configured (fleets from before per-host tokens). */

@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRedactor, type Redactor } from "../../protocol/redact/index.ts";
-import { type Config, readKeyFile } from "./config.ts";
+import { readKeyFile } from "../../protocol/config-file.ts";
+import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 
 export const REDACT_KEY_FILE = "redact.key";

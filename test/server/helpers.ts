@@ -20,6 +20,8 @@ export { ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN };
 export interface TestApp {
   app: ReturnType<typeof createApp>;
   store: Store;
+  /** The directory of the app's SQLite store (not config.data_dir). */
+  dir: string;
   config: Config;
   metrics: Metrics;
   /** Every log line the app wrote (debug level and up). */
@@ -60,7 +62,7 @@ export async function makeApp(over: Partial<Config> = {}, opts: { store?: (s: St
   const metrics = new Metrics();
   const app = createApp({ store, config, logger: jsonLogger("debug", (l) => logs.push(l)), metrics, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.backtestLimits ? { backtestLimits: opts.backtestLimits } : {}), ...(opts.redactor ? { redactor: opts.redactor } : {}) });
   const t: TestApp = {
-    app, store, config, metrics, logs,
+    app, store, dir, config, metrics, logs,
     async post(body, headers = {}) {
       const data = typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body);
       return app.request("/api/v1/commands", {

@@ -43,7 +43,8 @@ describe("POST /api/v1/commands with a redactor", () => {
     expect(rows[0]!.command).toEndWith("] -e 'show databases'");
     expect(rows[3]!.command).toBe("ls -la /var/log");
     await t.store.close();
-    const files = storedBytes(join(t.config.data_dir));
+    const files = storedBytes(t.dir);
+    expect(files).toContain("ls -la /var/log");
     for (const s of [PASSWORD, AWS, GITHUB]) expect(files.includes(s)).toBe(false);
     const metrics = await (await t.get("/metrics")).text();
     expect(metrics).toContain('cmdaudit_redactions_total{rule="mysql-password"} 1');

@@ -105,14 +105,14 @@ function singlePart(body: Uint8Array, start: number, end: number): boolean {
   return lenTab >= start + 2 && body[lenTab - 1] === 0x31 && body[lenTab - 2] === TAB;
 }
 
-/** Index of the last of the sorted `xs` that is at most `x` (0 when none is). */
-function lastAtOrBefore(xs: readonly number[], x: number): number {
+/** How many of the first `n` values, increasing with their index, are at most `x` (a binary search). */
+function countAtMost(n: number, valueAt: (i: number) => number, x: number): number {
   let lo = 0;
-  let hi = xs.length - 1;
+  let hi = n;
   while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (xs[mid]! <= x) lo = mid;
-    else hi = mid - 1;
+    const mid = (lo + hi) >> 1;
+    if (valueAt(mid) <= x) lo = mid + 1;
+    else hi = mid;
   }
   return lo;
 }
@@ -164,8 +164,8 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
   const declared: { lines: number[]; redactions: Redaction[] }[] = [];
 
   const lineAt = (offset: number) => {
-    const i = lastAtOrBefore(starts, offset);
-    if (starts[i] !== offset) throw new LinesMixedUp(`no line starts at body offset ${offset}`);
+    const i = countAtMost(count, (k) => starts[k]!, offset) - 1;
+    if (i < 0 || starts[i] !== offset) throw new LinesMixedUp(`no line starts at body offset ${offset}`);
     return i;
   };
 
@@ -301,7 +301,7 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
       sum += (held.has(i) ? 0 : out[i]!.length) - (ends[i]! - starts[i]!);
     });
     shift[lines.length] = sum;
-    const wireStart = (i: number) => starts[i]! + shift[lines.length === 0 || lines[0]! >= i ? 0 : lastAtOrBefore(lines, i - 1) + 1]!;
+    const wireStart = (i: number) => starts[i]! + shift[countAtMost(lines.length, (k) => lines[k]!, i - 1)]!;
     return { lines, wireStart, length: body.length + sum };
   };
 
@@ -351,19 +351,8 @@ export function redactBody(body: Uint8Array, redactor: Redactor | null, opts: Bo
     bytes,
     header: entries.length ? encodeRawRedactions(entries) : undefined,
     settled(consumed) {
-      let file: number;
-      if (consumed >= placed.length) file = body.length;
-      else {
-        // The last line starting at or before `consumed` (a `consumed` inside a line settles only up to its start).
-        let lo = 0;
-        let hi = count - 1;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >> 1;
-          if (placed.wireStart(mid) <= consumed) lo = mid;
-          else hi = mid - 1;
-        }
-        file = count ? starts[lo]! : 0;
-      }
+      // The last line starting at or before `consumed` (a `consumed` inside a line settles only up to its start).
+      const file = consumed >= placed.length ? body.length : count ? starts[countAtMost(count, placed.wireStart, consumed) - 1]! : 0;
       return Math.min(file, cap);
     },
   };

@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import type { WireRecord } from "../protocol/index.ts";
 import { type RunningServer, startServer } from "../test/support/server.ts";
-import { fmt, percentile } from "./table.ts";
+import { fmt, median } from "./table.ts";
 
 const CLK_TCK = 100; // Linux USER_HZ
 
@@ -148,7 +148,6 @@ export async function abIngest(o: AbOptions, after?: (servers: { base: RunningSe
           s.name === "feature" ? `${fmt(ratio * 100, 1)}%` : ""]);
       }
     }
-    const median = (xs: number[]) => percentile([...xs].sort((x, y) => x - y), 50);
     for (const s of servers) rows.push(["median", s.side.label, "", fmt(median(s.rates)), "", "", "", ""]);
     const ratio = median(ratios);
     const cpuRatio = median(cpuRatios);

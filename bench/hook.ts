@@ -37,7 +37,7 @@ import { HOOK_FILE, withLogPath, withStampPort } from "../agent/hook/log-path.ts
 import { lines, LogDecoder } from "../protocol/logline.ts";
 import { BASHES, type Bash } from "../test/support/bashes.ts";
 import { startPrivilegedStampServer, type StampServer } from "../test/support/stamp.ts";
-import { fmt, percentile, printTable } from "./table.ts";
+import { fmt, median, printTable } from "./table.ts";
 
 /** The hook in the tree, or BENCH_HOOK_FILE (another version of it, e.g. `git show HEAD:…` saved to a file). */
 const HOOK = process.env.BENCH_HOOK_FILE || HOOK_FILE;
@@ -251,7 +251,6 @@ class Sessions {
 
 const showDoc = (d: Doc | undefined) => (!d ? "—" : "ms" in d ? fmt(d.ms, 2) : "overMs" in d ? `> ${fmt(d.overMs, 0)} (killed)` : "not run");
 const showRead = (d: Doc | undefined) => (!d ? "—" : "ms" in d ? `${d.readMs < 0 ? "−" : "+"}${fmt(Math.abs(d.readMs), 0)} of ${fmt(d.bareReadMs, 0)}` : "—");
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
 const log = (s: string) => process.stderr.write(`hook bench: ${s}\n`);
 

@@ -17,7 +17,7 @@ import { redactBody, WireBuffer } from "../agent/src/tail/redact-body.ts";
 import { createRedactor } from "../protocol/redact/index.ts";
 import { parseRawRedactions } from "../protocol/redact/raw-header.ts";
 import { benchRecord, encodeBenchRecord } from "./fixtures.ts";
-import { fmt, printTable } from "./table.ts";
+import { fmt, median, printTable } from "./table.ts";
 
 export interface ReporterRedactOptions {
   /** Backlog size in MB of log. */
@@ -91,7 +91,6 @@ function writeLog(path: string, mb: number, commands: readonly string[]): { byte
   return { bytes, lines: parts.length };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 export async function benchRedactReporter(o: ReporterRedactOptions): Promise<void> {

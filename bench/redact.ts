@@ -23,7 +23,7 @@ import { benchRecord } from "./fixtures.ts";
 import { unlimitedIngestConfig } from "./server-config.ts";
 import { Rng } from "../test/support/rng.ts";
 import { commandCorpus } from "./alert-corpus.ts";
-import { fmt, printTable } from "./table.ts";
+import { fmt, median, printTable } from "./table.ts";
 
 export interface RedactBenchOptions {
   commands: number;
@@ -69,11 +69,6 @@ export function withSecrets(commands: readonly string[], share: number, seed: nu
 }
 
 const corpus = (n: number, share: number, seed: number) => withSecrets(commandCorpus(n, 0, seed).commands, share, seed);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 const cpuSeconds = () => {
   const u = process.cpuUsage();

@@ -13,4 +13,7 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** The middle value (of an even count, the upper of the two middle ones), as percentile(…, 50). */
+export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+
 export const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });

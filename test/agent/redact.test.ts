@@ -22,13 +22,12 @@ import { asCa1 } from "../protocol/helpers.ts";
 import { commandBytes } from "../support/query.ts";
 import { Rng } from "../support/rng.ts";
 import { type Backend, type FaultAction, type Host, makeHost, removeTempDirs, reporterBinary, runReporter, startBackend, startProxy, type Stored, storedFor } from "./support.ts";
+import { AWS, GITHUB } from "../redact/samples.ts";
 
 const KEY = "agent-redact-test-key-0123456789abcdefghijk";
 const HOST_KEY = "agent-redact-host-key-0123456789abcdefghijk";
 const redactor = createRedactor({ key: KEY });
 const PASSWORD = "S3cretPassw0rd";
-const AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
-const GITHUB = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5";
 /** A password that is not UTF-8. */
 const LATIN = Buffer.from("P\xe9ssw0rd\xff9Xk", "latin1");
 const SECRETS: Uint8Array[] = [Buffer.from(PASSWORD), Buffer.from(AWS), Buffer.from(GITHUB), LATIN];

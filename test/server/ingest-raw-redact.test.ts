@@ -12,13 +12,12 @@ import type { EncodableRecord } from "../../protocol/index.ts";
 import { createRedactor, type Redaction } from "../../protocol/redact/index.ts";
 import { encodeRawRedactions, MAX_RAW_REDACTIONS_HEADER_BYTES, parseRawRedactions, RAW_REDACTIONS_HEADER } from "../../protocol/redact/raw-header.ts";
 import { cat, enc, type IngestAnswer, json, RouteSuite } from "./helpers.ts";
+import { AWS, GITHUB } from "../redact/samples.ts";
 
 const suite = new RouteSuite();
 const KEY = "raw-header-test-key-0123456789abcdef0123";
 const redactor = createRedactor({ key: KEY });
 const PASSWORD = "S3cretPassw0rd";
-const AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
-const GITHUB = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5";
 suite.secret(PASSWORD, AWS, GITHUB, KEY);
 
 const hook = (over: Partial<EncodableRecord>): EncodableRecord => suite.hook({ sessionId: "rr", ...over });

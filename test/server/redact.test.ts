@@ -12,13 +12,12 @@ import { ConfigError, loadConfig } from "../../server/src/config.ts";
 import { cat, enc, type IngestAnswer, json, RouteSuite, seedReporterPayload, tmpDir } from "./helpers.ts";
 import { startServer } from "../support/server.ts";
 import { INGEST_TOKEN, READ_TOKEN } from "../support/config.ts";
+import { AWS, GITHUB } from "../redact/samples.ts";
 
 const suite = new RouteSuite();
 const KEY = "test-redaction-key-0123456789abcdef0123";
 const redactor = createRedactor({ key: KEY });
 const PASSWORD = "S3cr3tPassw0rd!x";
-const AWS = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY";
-const GITHUB = "ghp_aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5";
 suite.secret(PASSWORD, AWS, GITHUB);
 const bytesAt = (command: string, r: { start: number; end: number }) => Buffer.from(command, "utf8").subarray(r.start, r.end).toString("utf8");
 

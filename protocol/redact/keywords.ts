@@ -71,14 +71,18 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
     return found;
   }
 
+  /** Whether keyword `w` (folded) begins at bytes[start] and ends by `to`. */
+  function wordAtBytes(bytes: Uint8Array, start: number, to: number, w: string): boolean {
+    if (start + w.length > to) return false;
+    let j = 0;
+    while (j < w.length && FOLD[bytes[start + j]!] === w.charCodeAt(j)) j++;
+    return j === w.length;
+  }
+
   function markBytes(bytes: Uint8Array, start: number, slot: number, hit: Uint8Array): number {
     let found = 0;
     for (const k of buckets[slot - 1]!) {
-      const w = k.word;
-      if (start + w.length > bytes.length) continue;
-      let j = 0;
-      while (j < w.length && FOLD[bytes[start + j]!] === w.charCodeAt(j)) j++;
-      if (j === w.length) for (const r of k.rules) if (hit[r] === 0) { hit[r] = 1; found++; }
+      if (wordAtBytes(bytes, start, bytes.length, k.word)) for (const r of k.rules) if (hit[r] === 0) { hit[r] = 1; found++; }
     }
     return found;
   }
@@ -132,13 +136,7 @@ export function keywordIndex(keywordsByRule: readonly (readonly string[])[]): Ke
   }
 
   function holdsAt(bytes: Uint8Array, start: number, to: number, slot: number): boolean {
-    for (const k of buckets[slot - 1]!) {
-      const w = k.word;
-      if (start + w.length > to) continue;
-      let j = 0;
-      while (j < w.length && FOLD[bytes[start + j]!] === w.charCodeAt(j)) j++;
-      if (j === w.length) return true;
-    }
+    for (const k of buckets[slot - 1]!) if (wordAtBytes(bytes, start, to, k.word)) return true;
     return false;
   }
 

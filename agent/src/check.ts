@@ -20,7 +20,7 @@ export async function check(cfg: Config): Promise<number> {
   // Whether commands leave this host redacted: a key that is on and cannot be read fails (run would stop, exit 2).
   const redaction = describeRedaction(cfg);
   if (redaction.problem && !redaction.on) fail(redaction.problem, EXIT.config);
-  else if (redaction.problem) fail(redaction.problem, 6);
+  else if (redaction.problem) fail(redaction.problem, EXIT.stuck);
   else if (redaction.on) ok(`redaction ${redaction.text}`);
   else process.stdout.write(`note  redaction ${redaction.text}\n`);
 
@@ -28,28 +28,28 @@ export async function check(cfg: Config): Promise<number> {
   try {
     const st = statSync(log);
     const mode = st.mode & 0o7777;
-    if (!st.isFile()) fail(`${log} is not a regular file`, 6);
-    else if (mode !== LOG_MODE || st.uid !== 0) fail(`${log} is mode ${mode.toString(8)} owner uid ${st.uid}; the hook needs mode 622 owned by root (users append, nobody else reads)`, 6);
+    if (!st.isFile()) fail(`${log} is not a regular file`, EXIT.stuck);
+    else if (mode !== LOG_MODE || st.uid !== 0) fail(`${log} is mode ${mode.toString(8)} owner uid ${st.uid}; the hook needs mode 622 owned by root (users append, nobody else reads)`, EXIT.stuck);
     else ok(`${log} exists, mode 622, owned by root`);
     const dirMode = statSync(dirname(log)).mode;
-    if (dirMode & 0o002) fail(`${dirname(log)} is world-writable: users could replace the log`, 6);
+    if (dirMode & 0o002) fail(`${dirname(log)} is world-writable: users could replace the log`, EXIT.stuck);
     const fd = openSync(log, "r");
     const ao = isAppendOnly(fd);
     closeSync(fd);
     if (ao === null) ok(`${log}: the filesystem has no append-only flag (mode 622 still keeps users from reading it)`);
     else if (ao) ok(`${log} is append-only`);
-    else fail(`${log} is not append-only (chattr +a): users could truncate it with >`, 6);
+    else fail(`${log} is not append-only (chattr +a): users could truncate it with >`, EXIT.stuck);
   } catch (e) {
-    fail(`${log}: ${(e as NodeJS.ErrnoException).code ?? "error"}; the hook cannot write its records`, 6);
+    fail(`${log}: ${(e as NodeJS.ErrnoException).code ?? "error"}; the hook cannot write its records`, EXIT.stuck);
   }
   try {
     mkdirSync(cfg.state_dir, { recursive: true, mode: 0o700 });
     accessSync(cfg.state_dir, constants.W_OK);
     const mode = statSync(cfg.state_dir).mode & 0o777;
-    if (mode & 0o077) fail(`${cfg.state_dir} is mode ${mode.toString(8)}; it should be 700`, 6);
+    if (mode & 0o077) fail(`${cfg.state_dir} is mode ${mode.toString(8)}; it should be 700`, EXIT.stuck);
     else ok(`${cfg.state_dir} is writable`);
   } catch (e) {
-    fail(`${cfg.state_dir}: ${(e as NodeJS.ErrnoException).code ?? "error"}`, 6);
+    fail(`${cfg.state_dir}: ${(e as NodeJS.ErrnoException).code ?? "error"}`, EXIT.stuck);
   }
   try {
     // The last run found a file it could not move on while the server answered (exit 6).
